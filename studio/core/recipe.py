@@ -1,0 +1,166 @@
+"""Recipes: the immutable description of one image.
+
+Everything the user does yields a new Recipe; rendering is a pure function of it. That single idea gives
+undo (a stack of recipes), project files and CLI re-rendering (recipes as JSON) and caching (equal
+recipes, equal pixels). Recipes hold their direction vectors inline so a saved file renders anywhere.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any, ClassVar, Union
+
+from studio.errors import RecipeError
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """Which checkpoint: its path and (when known) the sha256 of its bytes, to detect a moved/changed file."""
+
+    path: str
+    sha256: str = ""
+
+
+@dataclass(frozen=True)
+class SeedLatent:
+    """A latent drawn from the model's prior with a seed (reproducible across platforms)."""
+
+    kind: ClassVar[str] = "seed"
+    seed: int
+
+
+@dataclass(frozen=True)
+class VectorLatent:
+    """An explicit latent vector (a picked, averaged or interpolated point)."""
+
+    kind: ClassVar[str] = "vector"
+    values: tuple[float, ...]
+
+
+LatentSpec = Union[SeedLatent, VectorLatent]
+
+
+@dataclass(frozen=True)
+class Walk:
+    """Move along a unit direction by `amount` in latent space `space` ("z" or "w").
+
+    `label` identifies the slider that owns this walk (e.g. "pca:3"), so moving the slider again replaces
+    it; `layers` restricts a W-space walk to style inputs [start, stop) for StyleGAN-like models.
+    """
+
+    kind: ClassVar[str] = "walk"
+    label: str
+    direction: tuple[float, ...]
+    amount: float
+    space: str = "z"
+    layers: tuple[int, int] | None = None
+
+
+Edit = Walk  # later families widen this union (Mix, Attributes, DropUnits)
+
+_LATENTS: dict[str, type] = {c.kind: c for c in (SeedLatent, VectorLatent)}
+_EDITS: dict[str, type] = {c.kind: c for c in (Walk,)}
+
+
+def register_edit_type(cls: type) -> type:
+    """Let a module add an edit type (with a unique ClassVar `kind`) to the JSON schema."""
+    _EDITS[cls.kind] = cls
+    return cls
+
+
+@dataclass(frozen=True)
+class Recipe:
+    model: ModelRef
+    latent: LatentSpec
+    truncation: float = 1.0
+    edits: tuple[Edit, ...] = ()
+    noise: str = "const"
+    condition: tuple[float, ...] = field(default=())
+
+    # -- editing -------------------------------------------------------------------------------
+    def with_seed(self, seed: int) -> "Recipe":
+        return replace(self, latent=SeedLatent(int(seed)))
+
+    def with_truncation(self, psi: float) -> "Recipe":
+        return replace(self, truncation=float(psi))
+
+    def with_walk(self, label: str, direction: tuple[float, ...], amount: float, space: str = "z",
+                  layers: tuple[int, int] | None = None) -> "Recipe":
+        """Set the walk owned by `label`; amount 0 removes it so a reset slider leaves no trace."""
+        kept = tuple(e for e in self.edits if not (isinstance(e, Walk) and e.label == label))
+        if amount == 0:
+            return replace(self, edits=kept)
+        walk = Walk(label, tuple(float(v) for v in direction), float(amount), space, layers)
+        return replace(self, edits=kept + (walk,))
+
+    def walk_amount(self, label: str) -> float:
+        return next((e.amount for e in self.edits if isinstance(e, Walk) and e.label == label), 0.0)
+
+    def without_walks(self) -> "Recipe":
+        return replace(self, edits=tuple(e for e in self.edits if not isinstance(e, Walk)))
+
+    # -- JSON ------------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA_VERSION,
+            "model": asdict(self.model),
+            "latent": {"type": self.latent.kind, **_plain(self.latent)},
+            "truncation": self.truncation,
+            "edits": [{"type": e.kind, **_plain(e)} for e in self.edits],
+            "noise": self.noise,
+            "condition": list(self.condition),
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+    @classmethod
+    def from_dict(cls, d: Any) -> "Recipe":
+        if not isinstance(d, dict):
+            raise RecipeError("recipe must be a JSON object")
+        version = d.get("schema")
+        if not isinstance(version, int):
+            raise RecipeError("recipe has no schema version")
+        if version > SCHEMA_VERSION:
+            raise RecipeError(f"recipe schema {version} is newer than this Latent Studio understands "
+                              f"(up to {SCHEMA_VERSION}); please update Latent Studio")
+        try:
+            model = ModelRef(**d["model"])
+            latent = _build(_LATENTS, d["latent"], "latent")
+            edits = tuple(_build(_EDITS, e, "edit") for e in d.get("edits", ()))
+            return cls(model=model, latent=latent, truncation=float(d.get("truncation", 1.0)),
+                       edits=edits, noise=str(d.get("noise", "const")),
+                       condition=tuple(float(v) for v in d.get("condition", ())))
+        except RecipeError:
+            raise
+        except (KeyError, TypeError, ValueError) as exc:
+            raise RecipeError(f"malformed recipe: {exc}") from None
+
+    @classmethod
+    def from_json(cls, text: str) -> "Recipe":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise RecipeError(f"recipe is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        return cls.from_dict(data)
+
+
+def _plain(obj: Any) -> dict[str, Any]:
+    out = {}
+    for f in fields(obj):
+        v = getattr(obj, f.name)
+        out[f.name] = list(v) if isinstance(v, tuple) else v
+    return out
+
+
+def _build(table: dict[str, type], d: Any, what: str) -> Any:
+    if not isinstance(d, dict) or "type" not in d:
+        raise RecipeError(f"malformed {what}: expected an object with a 'type'")
+    kind = d["type"]
+    cls = table.get(kind)
+    if cls is None:
+        raise RecipeError(f"unknown {what} type {kind!r} (known: {', '.join(sorted(table))})")
+    kwargs = {k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items() if k != "type"}
+    return cls(**kwargs)

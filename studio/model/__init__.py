@@ -1,0 +1,1 @@
+"""The plugin API every generator family implements, and what the families share."""

@@ -1,0 +1,194 @@
+"""The plugin API: what a generator family provides and what the rest of the studio relies on.
+
+A family (built in under plugins/, or a third party's package or drop-in file) provides a
+GeneratorPlugin that recognises checkpoint files and turns one into a Generator. A Generator is a list
+of Stages run in order; the render engine caches each stage's output so a change that only a late stage
+reads re-runs only the stages after it.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence, runtime_checkable
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from studio.core.latents import seed_to_z
+from studio.core.recipe import Recipe, SeedLatent, VectorLatent, Walk
+from studio.errors import Cancelled, RecipeError
+
+if TYPE_CHECKING:
+    from studio.model.probe import Probe
+
+CAPABILITIES = ("walk", "style_mix", "attributes", "features", "translate")
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the UI and the CLI need to know about a loaded generator (shown in the model panel)."""
+
+    family: str
+    format: str
+    resolution: int
+    channels: int = 3
+    z_dim: int = 0
+    prior: str = "normal"
+    w_dim: int = 0
+    num_ws: int = 0
+    c_dim: int = 0
+    layer_names: tuple[str, ...] = ()
+    attributes: tuple[str, ...] = ()
+    capabilities: frozenset[str] = frozenset({"walk", "features"})
+    name: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["capabilities"] = sorted(self.capabilities)
+        d["layer_names"] = list(self.layer_names)
+        d["attributes"] = list(self.attributes)
+        return d
+
+
+@dataclass
+class StageContext:
+    """Everything stages read besides their input tensor, for one batch.
+
+    `key` fingerprints the inputs of the first stage (latents, condition); each stage adds what it
+    reads itself through Stage.inputs, so the engine can chain cache keys.
+    """
+
+    z: Tensor | None = None
+    ws: Tensor | None = None
+    c: Tensor | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+    cacheable: bool = True
+
+    def key(self) -> bytes:
+        h = hashlib.blake2b(digest_size=16)
+        for t in (self.z, self.ws, self.c):
+            if t is None:
+                h.update(b"-")
+            else:
+                h.update(str(tuple(t.shape)).encode())
+                h.update(t.detach().cpu().contiguous().numpy().tobytes())
+        return h.digest()
+
+
+@runtime_checkable
+class Stage(Protocol):
+    """One step of a generator's forward pass. Its output is the input of the next stage."""
+
+    name: str
+
+    def inputs(self, ctx: StageContext) -> bytes:
+        """What this stage reads from ctx (its style rows, unit masks); part of its cache key."""
+
+    def __call__(self, x: Tensor | None, ctx: StageContext) -> Tensor: ...
+
+
+class Generator:
+    """A loaded generator: stages plus how a recipe becomes their inputs.
+
+    Families subclass this (StyleGAN overrides `context` to map z to w and apply W-space edits);
+    plain feed-forward generators need nothing but stages and `info`.
+    """
+
+    def __init__(self, info: ModelInfo, stages: Sequence[Stage], device: torch.device | str = "cpu",
+                 model_id: str = "", modules: Sequence[torch.nn.Module] = ()):
+        self.info = info
+        self.stages: list[Stage] = list(stages)
+        self.device = torch.device(device)
+        self.model_id = model_id  # content hash of the checkpoint: cache and recipe identity
+        self._modules = list(modules)
+        for m in self._modules:
+            m.to(self.device).eval()
+
+    # -- latents ---------------------------------------------------------------------------------
+    def z_mean(self) -> np.ndarray:
+        """The centre that truncation pulls toward (the prior's mean for z-space models)."""
+        return np.zeros(self.info.z_dim, np.float32)
+
+    def latent(self, spec: SeedLatent | VectorLatent) -> np.ndarray:
+        if isinstance(spec, SeedLatent):
+            return seed_to_z(spec.seed, self.info.z_dim, self.info.prior)
+        v = np.asarray(spec.values, np.float32)
+        if v.shape != (self.info.z_dim,):
+            raise RecipeError(f"latent vector has {v.size} values but this model's z has {self.info.z_dim}")
+        return v
+
+    def latents(self, seeds: Sequence[int]) -> Tensor:
+        """z for seeds, shape (N, z_dim), on the generator's device."""
+        z = np.stack([self.latent(SeedLatent(int(s))) for s in seeds])
+        return torch.from_numpy(z).to(self.device)
+
+    # -- recipe to stage inputs --------------------------------------------------------------------
+    def edited_z(self, recipe: Recipe) -> np.ndarray:
+        """The recipe's z after truncation and z-space walks (walks after truncation: psi never scales them)."""
+        z = self.latent(recipe.latent)
+        mean = self.z_mean()
+        z = mean + recipe.truncation * (z - mean)
+        for e in recipe.edits:
+            if isinstance(e, Walk) and e.space == "z":
+                d = np.asarray(e.direction, np.float32)
+                if d.shape != z.shape:
+                    raise RecipeError(f"walk {e.label!r} has {d.size} values but this model's z has {z.size}")
+                z = z + e.amount * d
+        return z.astype(np.float32)
+
+    def context(self, recipes: Sequence[Recipe]) -> StageContext:
+        """Stage inputs for a batch of recipes."""
+        z = torch.from_numpy(np.stack([self.edited_z(r) for r in recipes])).to(self.device)
+        return StageContext(z=z, c=self._condition(recipes))
+
+    def _condition(self, recipes: Sequence[Recipe]) -> Tensor | None:
+        if not self.info.c_dim:
+            return None
+        rows = [r.condition or (0.0,) * self.info.c_dim for r in recipes]
+        if any(len(r) != self.info.c_dim for r in rows):
+            raise RecipeError(f"this model takes {self.info.c_dim} condition values")
+        return torch.tensor(rows, dtype=torch.float32, device=self.device)
+
+    # -- running -----------------------------------------------------------------------------------
+    def run(self, ctx: StageContext, start: int = 0, x: Tensor | None = None,
+            cancel: Callable[[], bool] | None = None) -> Tensor:
+        """Run stages[start:] from x; `cancel` is polled between stages so stale work stops early."""
+        with torch.inference_mode():
+            for stage in self.stages[start:]:
+                if cancel is not None and cancel():
+                    raise Cancelled()
+                x = stage(x, ctx)
+        assert x is not None
+        return x
+
+    def generate(self, z: Tensor | np.ndarray, truncation: float = 1.0, c: Tensor | None = None) -> Tensor:
+        """Images (N, C, H, W) float in [-1, 1] from latents z (N, z_dim): the scripting entry point."""
+        z = torch.as_tensor(z, dtype=torch.float32, device=self.device).reshape(-1, self.info.z_dim)
+        if truncation != 1.0:
+            mean = torch.from_numpy(self.z_mean()).to(self.device)
+            z = mean + truncation * (z - mean)
+        return self.run(StageContext(z=z, c=c))
+
+    def to(self, device: torch.device | str) -> "Generator":
+        self.device = torch.device(device)
+        for m in self._modules:
+            m.to(self.device)
+        return self
+
+    def __repr__(self) -> str:
+        i = self.info
+        return f"<{type(self).__name__} {i.family} {i.resolution}x{i.resolution} z={i.z_dim} on {self.device}>"
+
+
+@runtime_checkable
+class GeneratorPlugin(Protocol):
+    """A generator family. Keep the module cheap to import: heavy work belongs in load()."""
+
+    name: str
+    formats: str  # human description of the file formats read, named in "nothing could read this" errors
+
+    def sniff(self, probe: "Probe") -> float:
+        """Confidence in [0, 1] that this plugin reads the file; 0 when it does not."""
+
+    def load(self, probe: "Probe", device: torch.device) -> Generator: ...

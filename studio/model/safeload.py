@@ -1,0 +1,111 @@
+"""Loading weights without executing anything stored in the file.
+
+torch.load runs with weights_only=True (an allow-list unpickler inside torch); safetensors holds no code
+at all. Families whose formats pickle classes (NVlabs) build on RestrictedUnpickler.
+"""
+from __future__ import annotations
+
+import json
+import pickle
+import struct
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from studio.errors import CheckpointError
+
+
+def load_torch(path: str | Path) -> Any:
+    """torch.load with weights_only=True, mapping failures to one clear message."""
+    path = Path(path)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        msg = str(exc).splitlines()[0] if str(exc) else "unsafe or unknown pickled object"
+        if "weights_only" in str(exc) or "Unsupported global" in str(exc):
+            raise CheckpointError(f"{path.name} contains pickled Python objects that are not plain weights; "
+                                  f"refusing to execute them ({msg[:200]})") from None
+        raise CheckpointError(f"{path.name} is truncated or corrupt ({msg[:200]})") from None
+    except (RuntimeError, EOFError, OSError, ValueError, KeyError, struct.error, UnicodeDecodeError) as exc:
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise CheckpointError(f"{path.name} is truncated or corrupt: {first[:200]}") from None
+
+
+SAFETENSORS_META_KEY = "latent_studio"
+
+
+def read_safetensors_header(path: str | Path) -> dict[str, Any] | None:
+    """The JSON header of a safetensors file, or None when the file is not one (cheap: reads the header only)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+            if len(head) < 8:
+                return None
+            (n,) = struct.unpack("<Q", head)
+            if n <= 1 or n > 100_000_000:
+                return None
+            raw = f.read(n)
+        if len(raw) < n or not raw.lstrip().startswith(b"{"):
+            return None
+        return json.loads(raw)
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+
+
+def load_safetensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Tensors and the studio's JSON config (stored in the header metadata under 'latent_studio')."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    header = read_safetensors_header(path)
+    if header is None:
+        raise CheckpointError(f"{path.name} is not a safetensors file")
+    meta = header.get("__metadata__") or {}
+    try:
+        config = json.loads(meta.get(SAFETENSORS_META_KEY, "{}"))
+    except json.JSONDecodeError:
+        raise CheckpointError(f"{path.name} has an unreadable Latent Studio config in its metadata") from None
+    try:
+        tensors = load_file(str(path), device="cpu")
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path.name} is truncated or corrupt: {str(exc)[:200]}") from None
+    return tensors, config
+
+
+def save_safetensors(path: str | Path, tensors: dict[str, torch.Tensor], config: dict[str, Any]) -> None:
+    """Write weights with the config in the header, through a temporary name so a crash leaves no half file."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    tmp = path.with_name(path.name + ".partial")
+    save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp),
+              metadata={SAFETENSORS_META_KEY: json.dumps(config)})
+    tmp.replace(path)
+
+
+class RestrictedUnpickler(pickle.Unpickler):
+    """An unpickler that resolves only allow-listed globals and never imports or runs anything else.
+
+    `allowed` maps (module, name) to the object to return, so a family can substitute its own inert
+    stand-ins for pickled classes and rebuild networks from their recorded constructor arguments.
+    """
+
+    def __init__(self, file: Any, allowed: dict[tuple[str, str], Any],
+                 persistent_load: Callable[[Any], Any] | None = None):
+        super().__init__(file)
+        self._allowed = allowed
+        self._persistent = persistent_load
+
+    def find_class(self, module: str, name: str) -> Any:
+        try:
+            return self._allowed[(module, name)]
+        except KeyError:
+            raise CheckpointError(f"checkpoint refers to {module}.{name}, which is not on the allow-list; "
+                                  "refusing to load it") from None
+
+    def persistent_load(self, pid: Any) -> Any:
+        if self._persistent is None:
+            raise CheckpointError("checkpoint uses persistent ids this format does not allow")
+        return self._persistent(pid)
