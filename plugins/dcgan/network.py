@@ -9,7 +9,7 @@ from torch import Tensor, nn
 
 from studio.errors import CheckpointError
 
-PREFIXES = ("main.", "model.")  # pytorch/examples, huggan
+PREFIXES = ("main.", "model.", "")  # pytorch/examples, huggan, a bare Sequential
 
 
 @dataclass(frozen=True)
