@@ -32,20 +32,31 @@ def random_directions(k: int, dim: int, seed: int = 0, space: str = "z") -> Dire
 def pca_directions(samples: np.ndarray, k: int, space: str = "z") -> DirectionSet:
     """Principal components of latent (or activation-space) samples: the GANSpace recipe.
 
-    Uses the SVD of the centred samples, and fixes each component's sign so the result is reproducible.
+    Eigen-decomposes the Gram matrix of the smaller side of the centred samples (the same components as
+    their SVD, several times faster for the wide activation matrices GANSpace uses), and fixes each
+    component's sign so the result is reproducible.
     """
     x = np.asarray(samples, dtype=np.float64)
     if x.ndim != 2 or x.shape[0] < 2:
         raise ValueError("PCA needs a 2-D array of at least two samples")
     x = x - x.mean(axis=0, keepdims=True)
-    _, s, vt = np.linalg.svd(x, full_matrices=False)
-    k = min(k, vt.shape[0])
-    vt = vt[:k]
+    n, d = x.shape
+    k = min(k, n, d)
+    if n < d:  # components = x^T u / s from the eigenvectors u of x x^T (n x n)
+        evals, evecs = np.linalg.eigh(x @ x.T)
+        order = np.argsort(evals)[::-1][:k]
+        vt = (x.T @ evecs[:, order]).T
+    else:  # components are the eigenvectors of x^T x (d x d)
+        evals, evecs = np.linalg.eigh(x.T @ x)
+        order = np.argsort(evals)[::-1][:k]
+        vt = evecs[:, order].T
+    vt = vt / np.maximum(np.linalg.norm(vt, axis=1, keepdims=True), 1e-300)
     signs = np.sign(vt[np.arange(k), np.abs(vt).argmax(axis=1)])
     vt = vt * signs[:, None]
-    var = s**2 / (x.shape[0] - 1)
-    return DirectionSet("pca", space, vt.astype(np.float32), np.sqrt(var[:k]).astype(np.float32),
-                        (var[:k] / var.sum()).astype(np.float32))
+    var = np.clip(evals[order], 0.0, None) / (n - 1)
+    total = float((x * x).sum()) / (n - 1)
+    return DirectionSet("pca", space, vt.astype(np.float32), np.sqrt(var).astype(np.float32),
+                        (var / total if total > 0 else np.zeros_like(var)).astype(np.float32))
 
 
 def ganspace_directions(z: np.ndarray, features: np.ndarray, k: int, space: str = "z") -> DirectionSet:

@@ -33,8 +33,9 @@ class Probe:
 
     @property
     def looks_like_torch(self) -> bool:
-        """Zip container (torch >= 1.6) or legacy pickle stream (starts with the PROTO opcode)."""
-        return zipfile.is_zipfile(self.path) or self.head[:1] == b"\x80"
+        """Zip container (torch >= 1.6; a truncated one still starts with a zip local header, so it is
+        reported as corrupt rather than as an unknown format) or legacy pickle stream (PROTO opcode)."""
+        return self.head[:4] == b"PK\x03\x04" or zipfile.is_zipfile(self.path) or self.head[:1] == b"\x80"
 
     @cached_property
     def _torch(self) -> Any:

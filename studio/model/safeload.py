@@ -22,7 +22,10 @@ def load_torch(path: str | Path) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        msg = str(exc).splitlines()[0] if str(exc) else "unsafe or unknown pickled object"
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+        # torch's first line suggests weights_only=False (running the file's code); name the culprit instead
+        msg = next((ln for ln in lines if "GLOBAL" in ln or "Unsupported global" in ln),
+                   lines[0] if lines else "unsafe or unknown pickled object")
         if "weights_only" in str(exc) or "Unsupported global" in str(exc):
             raise CheckpointError(f"{path.name} contains pickled Python objects that are not plain weights; "
                                   f"refusing to execute them ({msg[:200]})") from None
