@@ -30,6 +30,10 @@ class SeedLatent:
     kind: ClassVar[str] = "seed"
     seed: int
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
+            raise RecipeError(f"seed must be a non-negative integer, not {self.seed!r}")
+
 
 @dataclass(frozen=True)
 class VectorLatent:
@@ -37,6 +41,11 @@ class VectorLatent:
 
     kind: ClassVar[str] = "vector"
     values: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.values, tuple) or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in self.values):
+            raise RecipeError("latent vector must be a list of numbers")
 
 
 LatentSpec = Union[SeedLatent, VectorLatent]
@@ -56,6 +65,15 @@ class Walk:
     amount: float
     space: str = "z"
     layers: tuple[int, int] | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.direction, tuple) or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in self.direction):
+            raise RecipeError(f"walk {self.label!r}: direction must be a list of numbers")
+        if not isinstance(self.amount, (int, float)) or isinstance(self.amount, bool):
+            raise RecipeError(f"walk {self.label!r}: amount must be a number")
+        if self.layers is not None and (len(self.layers) != 2 or not all(isinstance(v, int) for v in self.layers)):
+            raise RecipeError(f"walk {self.label!r}: layers must be [start, stop]")
 
 
 Edit = Walk  # later families widen this union (Mix, Attributes, DropUnits)

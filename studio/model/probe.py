@@ -17,6 +17,7 @@ class Probe:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.load_error: str | None = None  # why the file could not be read as torch data, when it could not
+        self.notes: list[str] = []  # plugins' failures while sniffing, added to the "nothing reads it" message
 
     @cached_property
     def head(self) -> bytes:

@@ -84,6 +84,7 @@ class Registry:
                 score = float(p.sniff(probe))
             except Exception as exc:
                 log.warning("plugin %s failed while sniffing %s: %s", p.name, probe.path, exc)
+                probe.notes.append(f"the {p.name} plugin failed while reading it ({type(exc).__name__}: {exc})")
                 continue
             if score > 0:
                 scored.append((score, p))
@@ -121,6 +122,11 @@ class Registry:
 
 
 def _nothing_reads(probe: Probe, formats: str) -> str:
+    msg = _nothing_reads_reason(probe, formats)
+    return msg + ("" if not probe.notes else " Note: " + "; ".join(probe.notes))
+
+
+def _nothing_reads_reason(probe: Probe, formats: str) -> str:
     name = probe.path.name
     if probe.looks_like_torch and probe.torch_object() is None and probe.load_error:
         return probe.load_error

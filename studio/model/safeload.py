@@ -32,7 +32,21 @@ def load_torch(path: str | Path) -> Any:
         raise CheckpointError(f"{path.name} is truncated or corrupt ({msg[:200]})") from None
     except (RuntimeError, EOFError, OSError, ValueError, KeyError, struct.error, UnicodeDecodeError) as exc:
         first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        if _is_cut_zip(path):
+            first = "the zip archive inside it is incomplete (was the download or copy interrupted?)"
         raise CheckpointError(f"{path.name} is truncated or corrupt: {first[:200]}") from None
+
+
+def _is_cut_zip(path: Path) -> bool:
+    """A zip-format torch file whose end (the central directory) is missing: the usual half-copied file."""
+    import zipfile
+
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError:
+        return False
+    return head == b"PK\x03\x04" and not zipfile.is_zipfile(path)
 
 
 SAFETENSORS_META_KEY = "latent_studio"

@@ -67,6 +67,14 @@ def test_newer_schema_is_refused_with_a_clear_message():
      "malformed recipe"),
     ('{"schema": 1, "model": {"path": "m", "colour": "red"}, "latent": {"type": "seed", "seed": 1}}',
      "malformed recipe"),
+    ('{"schema": 1, "model": {"path": "m"}, "latent": {"type": "seed", "seed": "abc"}}',
+     "seed must be a non-negative integer"),
+    ('{"schema": 1, "model": {"path": "m"}, "latent": {"type": "vector", "values": [1, "x"]}}',
+     "list of numbers"),
+    ('{"schema": 1, "model": {"path": "m"}, "latent": {"type": "seed", "seed": 1},'
+     ' "edits": [{"type": "walk", "label": "x", "direction": "abc", "amount": 1}]}', "direction must be"),
+    ('{"schema": 1, "model": {"path": "m"}, "latent": {"type": "seed", "seed": 1},'
+     ' "edits": [{"type": "walk", "label": "x", "direction": [1, 2], "amount": "lots"}]}', "amount must be"),
 ])
 def test_malformed_recipes_raise_recipe_error(text, message):
     with pytest.raises(RecipeError, match=message):
