@@ -1,8 +1,11 @@
 """The render worker: one thread per device, where the newest request per view always wins.
 
 `submit(view, ...)` overwrites that view's single pending slot, so a dragged slider never builds a
-backlog; the render in flight is abandoned at its next stage boundary once a newer request for its view
-arrives. Background jobs (direction fitting, seed grids, exports) are generators stepped one chunk at a
+backlog. A render superseded by a newer request for its view is abandoned at its next stage boundary,
+unless the view has already waited longer than one render time for a fresh frame: then the render in
+flight is finished and shown first. So a quick change of mind costs no wasted work, a continuous drag
+still shows a steady stream of frames (instead of cancelling every one until the slider stops), and any
+request is on screen within about two render times. Background jobs (direction fitting, seed grids, exports) are generators stepped one chunk at a
 time between interactive frames, so they never hold up editing.
 """
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable, Generator as PyGenerator
@@ -32,6 +36,7 @@ class _Request:
     generator: Generator
     recipe: Recipe
     callback: FrameCallback
+    submitted: float = 0.0
 
 
 @dataclass
@@ -57,9 +62,16 @@ class _JobEntry:
 class RenderWorker:
     """A daemon thread rendering for all views of one device. Callbacks run on the worker thread."""
 
-    def __init__(self, renderer: Renderer | None = None, name: str = "render-worker"):
+    DEFAULT_RENDER_S = 0.05  # staleness budget before a view's first frame tells us its real render time
+
+    def __init__(self, renderer: Renderer | None = None, name: str = "render-worker",
+                 clock: Callable[[], float] = time.monotonic):
         self.renderer = renderer or Renderer()
+        self._clock = clock
         self._pending: dict[str, _Request] = {}
+        self._waiting_since: dict[str, float] = {}  # view -> submit time of its oldest request not yet shown
+        self._render_s: dict[str, float] = {}       # view -> moving average of a full render's duration
+        self._waiting_after: dict[str, float] = {}  # view -> first submit time since its render in flight began
         self._jobs: deque[_JobEntry] = deque()
         self._cond = threading.Condition()
         self._ids = itertools.count(1)
@@ -73,7 +85,10 @@ class RenderWorker:
     def submit(self, view: str, generator: Generator, recipe: Recipe, callback: FrameCallback) -> int:
         with self._cond:
             rid = next(self._ids)
-            self._pending[view] = _Request(rid, view, generator, recipe, callback)
+            now = self._clock()
+            self._pending[view] = _Request(rid, view, generator, recipe, callback, now)
+            self._waiting_since.setdefault(view, now)
+            self._waiting_after.setdefault(view, now)
             self._cond.notify()
             return rid
 
@@ -109,9 +124,13 @@ class RenderWorker:
     # -- loop --------------------------------------------------------------------------------------
     _busy = False
 
-    def _superseded(self, req: _Request) -> bool:
-        nxt = self._pending.get(req.view)  # dict read is atomic; no lock needed for a poll
-        return nxt is not None and nxt.id > req.id
+    def _should_abandon(self, req: _Request) -> bool:
+        """Superseded, and the view has not yet waited a render time for a fresh frame."""
+        nxt = self._pending.get(req.view)  # dict reads are atomic; no lock needed for a poll
+        if nxt is None or nxt.id <= req.id:
+            return False
+        waited = self._clock() - self._waiting_since.get(req.view, nxt.submitted)
+        return waited < self._render_s.get(req.view, self.DEFAULT_RENDER_S)
 
     def _loop(self) -> None:
         while True:
@@ -125,6 +144,7 @@ class RenderWorker:
                 if self._pending:
                     view = next(iter(self._pending))
                     req = self._pending.pop(view)
+                    self._waiting_after.pop(view, None)
                     entry = None
                 else:
                     entry = self._jobs.popleft()
@@ -138,13 +158,24 @@ class RenderWorker:
                     self._busy = False
 
     def _render(self, req: _Request) -> None:
+        t0 = self._clock()
         try:
-            frame = self.renderer.render(req.generator, req.recipe, cancel=lambda: self._superseded(req),
+            frame = self.renderer.render(req.generator, req.recipe, cancel=lambda: self._should_abandon(req),
                                          view=req.view, request_id=req.id)
         except Cancelled:
             self.cancelled += 1
             return
         self.rendered += 1
+        if frame.stages_run == len(req.generator.stages):  # a full render: learn this view's pace
+            took = self._clock() - t0
+            prev = self._render_s.get(req.view)
+            self._render_s[req.view] = took if prev is None else 0.7 * prev + 0.3 * took
+        with self._cond:
+            nxt = self._pending.get(req.view)
+            if nxt is None:
+                self._waiting_since.pop(req.view, None)
+            else:  # still behind: the user has been waiting since the first request after this one began
+                self._waiting_since[req.view] = self._waiting_after.get(req.view, nxt.submitted)
         _safe_call(req.callback, frame)
 
     def _step(self, e: _JobEntry) -> None:

@@ -58,7 +58,47 @@ def worker():
     w.stop()
 
 
-def test_latest_request_wins_and_stale_render_stops_at_the_next_stage(worker):
+class FakeClock:
+    """Time that moves only when the test says, so the worker's staleness rule is deterministic."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_latest_request_wins_and_stale_render_stops_at_the_next_stage():
+    worker = RenderWorker(clock=FakeClock())  # frozen time: the view never waits past a render time
+    try:
+        _latest_wins_and_stops(worker)
+    finally:
+        worker.stop()
+
+
+def test_a_view_that_waited_a_render_time_sees_the_render_in_flight_first():
+    """A continuous drag must show frames: once the view has waited longer than a render takes, the
+    superseded render in flight is finished and shown, then the newest request."""
+    clock = FakeClock()
+    worker = RenderWorker(clock=clock)
+    try:
+        gate, started = threading.Event(), threading.Event()
+        g, log = toy_generator(4, gate, started)
+        frames: list[Frame] = []
+        worker.submit("main", g, vec(0.0), frames.append)
+        assert started.wait(10)
+        clock.now = 10 * RenderWorker.DEFAULT_RENDER_S
+        for i in range(1, 20):
+            worker.submit("main", g, vec(i / 100), frames.append)
+        gate.set()
+        assert worker.wait_idle(10)
+        assert [f.recipe for f in frames] == [vec(0.0), vec(0.19)]
+        assert worker.cancelled == 0 and worker.rendered == 2
+    finally:
+        worker.stop()
+
+
+def _latest_wins_and_stops(worker: RenderWorker) -> None:
     gate, started = threading.Event(), threading.Event()
     g, log = toy_generator(4, gate, started)
     frames: list[Frame] = []
