@@ -1,0 +1,62 @@
+"""Starting the GUI: `latent-studio [CKPT]` calls `run_app(sys.argv, path)`."""
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from pathlib import Path
+from types import TracebackType
+
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtWidgets import QApplication
+
+from studio.ui import theme
+from studio.ui.paths import default_demo
+
+log = logging.getLogger(__name__)
+
+
+def _system_theme(app: QApplication) -> str:
+    hints = app.styleHints()
+    scheme = getattr(hints, "colorScheme", None)
+    return "dark" if scheme is not None and scheme() == Qt.ColorScheme.Dark else "light"
+
+
+def run_app(argv: list[str], path: str | Path | None = None, *, settings: QSettings | None = None) -> int:
+    """Create the application and main window; open `path`, else the default demo, else the empty state.
+
+    `settings` replaces the user's settings store (tests pass an ini file in a temporary folder).
+    """
+    from studio.render.worker import RenderWorker
+    from studio.ui.main_window import MainWindow
+    from studio.ui.session import Session
+
+    app = QApplication.instance() or QApplication(list(argv))
+    assert isinstance(app, QApplication)
+    app.setApplicationName("Latent Studio")
+    app.setOrganizationName("latent-studio")
+    app.setApplicationDisplayName("Latent Studio")
+    if settings is None:
+        settings = QSettings("latent-studio", "Latent Studio")
+    theme.apply_theme(app, str(settings.value("ui/theme", _system_theme(app))))
+
+    worker = RenderWorker()
+    session = Session(worker)
+    window = MainWindow(session, settings)
+
+    def excepthook(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
+        # A bug in a slot must not end the session: log it, say it in one line, keep the work.
+        traceback.print_exception(kind, value, tb)
+        window.show_error(f"Unexpected error ({kind.__name__}: {value}). Your work is unchanged.")
+
+    previous_hook = sys.excepthook
+    sys.excepthook = excepthook
+    window.show()
+    target = Path(path) if path else default_demo()
+    if target is not None:
+        session.open_model(target)
+    try:
+        return int(app.exec())
+    finally:
+        sys.excepthook = previous_hook
+        worker.stop()

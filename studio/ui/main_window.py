@@ -1,0 +1,373 @@
+"""The main window: canvas in the middle, tool panels in docks, menus, status bar, file drops."""
+from __future__ import annotations
+
+import time
+from collections import deque
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings, QSize, Qt
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QStackedWidget,
+                               QToolBar, QVBoxLayout, QWidget)
+
+from studio.core.recipe import SeedLatent
+from studio.model.api import Generator
+from studio.render.device import describe
+from studio.render.engine import Frame
+from studio.ui import theme
+from studio.ui.banner import MessageBanner
+from studio.ui.canvas import EmptyState, ImageCanvas
+from studio.ui.images import to_qimage
+from studio.ui.panels.latent_panel import LatentPanel, SeedGridPanel, WalkPanel
+from studio.ui.panels.model_panel import ModelPanel, ask_checkpoint
+from studio.ui.paths import checkpoints_dir, demo_checkpoints
+from studio.ui.recent import RecentFiles
+from studio.ui.session import Session
+
+FPS_WINDOW_S = 2.0
+RECIPE_TEXT_KEY = "latent-studio-recipe"  # PNG text chunk holding the recipe JSON of a saved image
+
+
+class MainWindow(QMainWindow):
+    """Owns the widgets; all state lives in the Session."""
+
+    def __init__(self, session: Session, settings: QSettings | None = None,
+                 checkpoints: Path | None = None, pca_samples: int = 1000, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.session = session
+        self.settings = settings if settings is not None else QSettings()
+        self.checkpoints = Path(checkpoints) if checkpoints is not None else checkpoints_dir()
+        self.recent = RecentFiles(self.settings, self)
+        self._frame_times: deque[float] = deque()
+        self.setWindowTitle("Latent Studio")
+        self.setWindowIcon(theme.icon("app"))
+        self.setAcceptDrops(True)
+        self.setDockNestingEnabled(True)
+        self.resize(1360, 860)
+
+        # central area: message banner above the canvas or the empty state
+        self.banner = MessageBanner()
+        self.canvas = ImageCanvas()
+        self.empty = EmptyState()
+        self.empty.set_demos_available(bool(demo_checkpoints(self.checkpoints)))
+        self.empty.openRequested.connect(self.open_dialog)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.empty)
+        self.stack.addWidget(self.canvas)
+        central = QWidget()
+        col = QVBoxLayout(central)
+        col.setContentsMargins(0, 0, 0, 0)
+        col.setSpacing(0)
+        banner_holder = QWidget()
+        bl = QVBoxLayout(banner_holder)
+        bl.setContentsMargins(8, 8, 8, 0)
+        bl.addWidget(self.banner)
+        banner_holder.setVisible(False)
+        self.banner.dismissed.connect(lambda: banner_holder.setVisible(False))
+        self._banner_holder = banner_holder
+        col.addWidget(banner_holder)
+        col.addWidget(self.stack, 1)
+        self.setCentralWidget(central)
+
+        # panels
+        self.model_panel = ModelPanel(session, self.recent)
+        self.model_panel.openRequested.connect(self.open_dialog)
+        self.model_panel.pathChosen.connect(self.open_path)
+        self.seed_grid = SeedGridPanel(session)
+        self.latent_panel = LatentPanel(session)
+        self.walk_panel = WalkPanel(session, pca_samples=pca_samples)
+        self.docks: dict[str, QDockWidget] = {}
+        self._requires: dict[str, str | None] = {}
+        self._add_dock("model", "Model", self.model_panel, Qt.DockWidgetArea.LeftDockWidgetArea, None)
+        self._add_dock("seeds", "Seeds", self.seed_grid, Qt.DockWidgetArea.LeftDockWidgetArea, None)
+        self._add_dock("latent", "Latent", self.latent_panel, Qt.DockWidgetArea.RightDockWidgetArea, None)
+        self._add_dock("walk", "Walk", self.walk_panel, Qt.DockWidgetArea.RightDockWidgetArea, "walk")
+        self.resizeDocks([self.docks["model"], self.docks["latent"]], [310, 360], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.docks["model"], self.docks["seeds"]], [380, 360], Qt.Orientation.Vertical)
+        self.resizeDocks([self.docks["latent"], self.docks["walk"]], [110, 700], Qt.Orientation.Vertical)
+
+        self._build_actions()
+        self._build_menus()
+        self._build_toolbar()
+        self._build_status_bar()
+
+        session.frameReady.connect(self.show_frame)
+        session.modelChanged.connect(self.on_model)
+        session.error.connect(self.show_error)
+        session.message.connect(lambda m: self.statusBar().showMessage(m, 4000))
+        session.loadingChanged.connect(self._on_loading)
+        self.canvas.zoomChanged.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f}%"))
+
+        self.set_smooth(self.settings.value("view/smooth", False, type=bool))
+        geometry = self.settings.value("window/geometry")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        elif self.screen() is not None:  # first run: most of the screen, centred
+            avail = self.screen().availableGeometry()
+            self.resize(min(1480, int(avail.width() * 0.94)), min(940, int(avail.height() * 0.94)))
+            self.move(avail.center() - self.rect().center())
+        self.stack.setCurrentWidget(self.canvas if session.generator is not None else self.empty)
+        if session.generator is not None:
+            self.on_model(session.generator)
+
+    def _add_dock(self, key: str, title: str, widget: QWidget, area: Qt.DockWidgetArea,
+                  requires: str | None) -> None:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock_{key}")
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+                         | QDockWidget.DockWidgetFeature.DockWidgetClosable)
+        self.addDockWidget(area, dock)
+        self.docks[key] = dock
+        self._requires[key] = requires
+
+    # -- actions and menus -----------------------------------------------------------------------------
+    def _build_actions(self) -> None:
+        a = self.actions_by_name = {}
+        a["open"] = QAction("&Open…", self, shortcut=QKeySequence.StandardKey.Open, triggered=self.open_dialog)
+        a["open"].setToolTip("Open a checkpoint (Ctrl+O)")
+        a["save"] = QAction("&Save image…", self, shortcut=QKeySequence("Ctrl+S"), triggered=self.save_dialog)
+        a["save"].setEnabled(False)
+        a["quit"] = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit, triggered=self.close)
+        stack = self.session.undo_stack
+        a["undo"] = stack.createUndoAction(self, "&Undo")
+        a["undo"].setShortcut(QKeySequence("Ctrl+Z"))
+        a["redo"] = stack.createRedoAction(self, "&Redo")
+        a["redo"].setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        a["fit"] = QAction("Zoom to &fit", self, shortcut=QKeySequence("Ctrl+0"), triggered=self.canvas.fit)
+        a["fit"].setToolTip("Largest whole-number zoom that fits (Ctrl+0)")
+        a["nearest"] = QAction("&Nearest (crisp pixels)", self, checkable=True,
+                               triggered=lambda: self.set_smooth(False))
+        a["smooth"] = QAction("&Smooth", self, checkable=True, triggered=lambda: self.set_smooth(True))
+        group = QActionGroup(self)
+        group.addAction(a["nearest"])
+        group.addAction(a["smooth"])
+        a["light"] = QAction("&Light", self, checkable=True, triggered=lambda: self.set_theme("light"))
+        a["dark"] = QAction("&Dark", self, checkable=True, triggered=lambda: self.set_theme("dark"))
+        themes = QActionGroup(self)
+        themes.addAction(a["light"])
+        themes.addAction(a["dark"])
+        a[theme.current_theme()].setChecked(True)
+        for name, icon in (("open", "open"), ("save", "save"), ("undo", "undo"), ("redo", "redo"),
+                           ("fit", "fit")):
+            theme.set_icon(a[name], icon)
+        for act in a.values():
+            self.addAction(act)  # shortcuts work even while menus are closed
+
+    def _build_menus(self) -> None:
+        a = self.actions_by_name
+        mb = self.menuBar()
+        file_menu = mb.addMenu("&File")
+        file_menu.addAction(a["open"])
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        self.demo_menu = file_menu.addMenu("&Demo models")
+        self.demo_menu.aboutToShow.connect(self._fill_demo_menu)
+        file_menu.addSeparator()
+        file_menu.addAction(a["save"])
+        file_menu.addSeparator()
+        file_menu.addAction(a["quit"])
+        self._fill_recent_menu()
+        self._fill_demo_menu()
+        self.recent.changed.connect(self._fill_recent_menu)
+
+        edit_menu = mb.addMenu("&Edit")
+        edit_menu.addAction(a["undo"])
+        edit_menu.addAction(a["redo"])
+
+        view_menu = mb.addMenu("&View")
+        view_menu.addAction(a["fit"])
+        view_menu.addSeparator()
+        scaling = view_menu.addMenu("&Upscaling")
+        scaling.addAction(a["nearest"])
+        scaling.addAction(a["smooth"])
+        theme_menu = view_menu.addMenu("&Theme")
+        theme_menu.addAction(a["light"])
+        theme_menu.addAction(a["dark"])
+        view_menu.addSeparator()
+        panels = view_menu.addMenu("&Panels")
+        for dock in self.docks.values():
+            panels.addAction(dock.toggleViewAction())
+
+    def _build_toolbar(self) -> None:
+        tb = QToolBar("Main", self)
+        tb.setObjectName("toolbar_main")
+        tb.setMovable(False)
+        tb.setIconSize(QSize(18, 18))
+        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+        a = self.actions_by_name
+        for name in ("open", "save"):
+            tb.addAction(a[name])
+        tb.addSeparator()
+        for name in ("undo", "redo"):
+            tb.addAction(a[name])
+        tb.addSeparator()
+        tb.addAction(a["fit"])
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, tb)
+
+    def _build_status_bar(self) -> None:
+        sb = self.statusBar()
+        sb.setSizeGripEnabled(False)
+        self.zoom_label = QLabel("")
+        self.zoom_label.setToolTip("Zoom (screen pixels per image pixel)")
+        self.render_label = QLabel("")
+        self.render_label.setToolTip("Time to render the last frame, and frames shown per second")
+        self.device_label = QLabel(describe(self.session.device))
+        self.device_label.setToolTip("Where the generator runs")
+        for w in (self.zoom_label, self.render_label, self.device_label):
+            sb.addPermanentWidget(w)
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        paths = self.recent.paths()
+        for p in paths:
+            act = self.recent_menu.addAction(p.name, lambda p=p: self.open_path(p))
+            act.setToolTip(str(p))
+            act.setEnabled(p.exists())
+        if not paths:
+            self.recent_menu.addAction("(no recent files)").setEnabled(False)
+        else:
+            self.recent_menu.addSeparator()
+            self.recent_menu.addAction("Clear recent", self.recent.clear)
+
+    def _fill_demo_menu(self) -> None:
+        self.demo_menu.clear()
+        demos = demo_checkpoints(self.checkpoints)
+        for p in demos:
+            self.demo_menu.addAction(p.stem, lambda p=p: self.open_path(p)).setToolTip(str(p))
+        if not demos:
+            self.demo_menu.addAction(f"(no *.safetensors in {self.checkpoints.name}/)").setEnabled(False)
+
+    # -- opening ---------------------------------------------------------------------------------------
+    def open_dialog(self) -> None:
+        start = str(self.session.model_path.parent) if self.session.model_path else str(Path.home())
+        path = ask_checkpoint(self, start)
+        if path is not None:
+            self.open_path(path)
+
+    def open_path(self, path: str | Path) -> None:
+        self.session.open_model(path)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event) -> None:  # noqa: ANN001 - QDragMoveEvent
+        self.dragEnterEvent(event)
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        if self.open_urls(event.mimeData().urls()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def open_urls(self, urls: list) -> bool:
+        """Open the first local file among dropped URLs (what a drop on the window does)."""
+        files = [Path(u.toLocalFile()) for u in urls if u.isLocalFile()]
+        if not files:
+            self.show_error("Only files can be dropped here: drop a checkpoint file from your file manager.")
+            return False
+        if len(files) > 1:
+            self.statusBar().showMessage(f"Several files dropped; opening {files[0].name}", 5000)
+        self.open_path(files[0])
+        return True
+
+    # -- session events --------------------------------------------------------------------------------
+    def on_model(self, g: Generator) -> None:
+        caps = g.info.capabilities
+        for key, dock in self.docks.items():
+            need = self._requires[key]
+            dock.setVisible(need is None or need in caps)
+        self.hide_error()
+        path = self.session.model_path
+        if path is not None:
+            self.recent.add(path)
+        self.setWindowTitle(f"{g.info.name or (path.stem if path else 'model')} — Latent Studio")
+        self.device_label.setText(describe(g.device))
+        self._frame_times.clear()
+        self.stack.setCurrentWidget(self.canvas)
+
+    def show_frame(self, frame: Frame) -> None:
+        assert frame.image is not None
+        self.stack.setCurrentWidget(self.canvas)
+        self.canvas.set_image(frame.image)
+        self.actions_by_name["save"].setEnabled(True)
+        now = time.monotonic()
+        self._frame_times.append(now)
+        while self._frame_times and now - self._frame_times[0] > FPS_WINDOW_S:
+            self._frame_times.popleft()
+        text = f"render {frame.render_ms:.0f} ms"
+        n = len(self._frame_times)
+        if n >= 3 and now > self._frame_times[0]:
+            text += f" · {(n - 1) / (now - self._frame_times[0]):.0f} fps"
+        self.render_label.setText(text)
+
+    def show_error(self, message: str) -> None:
+        """Non-modal: the banner above the canvas and the status bar; the work in progress stays."""
+        self.banner.show_message(message)
+        self._banner_holder.setVisible(True)
+        self.statusBar().showMessage(message, 10000)
+
+    def hide_error(self) -> None:
+        self.banner.hide()
+        self._banner_holder.setVisible(False)
+
+    def _on_loading(self, busy: bool) -> None:
+        if busy:
+            QApplication.setOverrideCursor(Qt.CursorShape.BusyCursor)
+        else:
+            QApplication.restoreOverrideCursor()
+
+    # -- view ------------------------------------------------------------------------------------------
+    def set_smooth(self, smooth: bool) -> None:
+        self.canvas.set_smooth(smooth)
+        self.actions_by_name["smooth" if smooth else "nearest"].setChecked(True)
+        self.settings.setValue("view/smooth", smooth)
+
+    def set_theme(self, name: str) -> None:
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            theme.apply_theme(app, name)
+        self.actions_by_name[theme.current_theme()].setChecked(True)
+        self.canvas.set_background(theme.colour("canvas"))
+        theme.retint(self)
+        self.settings.setValue("ui/theme", theme.current_theme())
+
+    # -- saving ----------------------------------------------------------------------------------------
+    def save_dialog(self) -> None:
+        frame = self.session.last_frame
+        if frame is None or frame.image is None:
+            return
+        r = frame.recipe
+        stem = self.session.model_path.stem if self.session.model_path else "image"
+        seed = f"_seed{r.latent.seed}" if isinstance(r.latent, SeedLatent) else ""
+        start = str((self.session.model_path.parent if self.session.model_path else Path.home())
+                    / f"{stem}{seed}.png")
+        path, _ = QFileDialog.getSaveFileName(self, "Save image", start, "PNG image (*.png);;JPEG image (*.jpg)")
+        if path:
+            self.save_image(Path(path))
+
+    def save_image(self, path: Path) -> bool:
+        """Write the frame on screen; a PNG also carries its recipe so the image can be re-rendered."""
+        frame = self.session.last_frame
+        if frame is None or frame.image is None:
+            self.show_error("There is no image to save yet.")
+            return False
+        if not path.suffix:
+            path = path.with_suffix(".png")
+        img = to_qimage(frame.image)
+        img.setText(RECIPE_TEXT_KEY, frame.recipe.to_json(indent=None))
+        if not img.save(str(path)):
+            self.show_error(f"Could not write {path} (check the folder exists and is writable, "
+                            f"and the extension is .png or .jpg).")
+            return False
+        self.statusBar().showMessage(f"Saved {path}", 5000)
+        return True
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.sync()
+        super().closeEvent(event)

@@ -1,0 +1,473 @@
+"""Latent tools: seed and truncation, a grid of seeds to pick from, and walk sliders (random and PCA).
+
+Every control turns into `session.edit(new_recipe, ..., merge_key)`: the worker's latest-wins slot
+coalesces a fast drag, so nothing here debounces, and the merge key makes one drag one undo step.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal
+from PySide6.QtWidgets import (QGridLayout, QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton,
+                               QScrollArea, QSizePolicy, QSpinBox, QToolButton, QVBoxLayout, QWidget)
+from superqt import QLabeledDoubleSlider
+
+from studio.core.directions import DirectionSet, random_directions
+from studio.core.recipe import Recipe, SeedLatent
+from studio.model.api import Generator
+from studio.render.analysis import pca_job
+from studio.render.engine import Renderer
+from studio.ui import theme
+from studio.ui.images import thumbnail
+from studio.ui.session import Session
+
+MAX_SEED = 2**31 - 1
+WALK_RANGE = 3.0  # slider range, in direction units (random) or standard deviations (PCA)
+
+
+class _WheelGuard(QObject):
+    """Sliders inside a scrolling panel ignore the wheel unless focused, so scrolling never edits."""
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Wheel and isinstance(obj, QWidget) and not obj.hasFocus():
+            event.ignore()
+            return True
+        return False
+
+
+_wheel_guard: _WheelGuard | None = None
+
+
+def labeled_slider(lo: float, hi: float, decimals: int = 2) -> QLabeledDoubleSlider:
+    global _wheel_guard
+    s = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
+    s.setRange(lo, hi)
+    s.setDecimals(decimals)
+    s.setSingleStep(10 ** -decimals)
+    s.setPageStep((hi - lo) / 20)
+    s.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+    if _wheel_guard is None:
+        _wheel_guard = _WheelGuard()
+    s._slider.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+    s._slider.installEventFilter(_wheel_guard)
+    return s
+
+
+def reset_button(tooltip: str) -> QToolButton:
+    b = QToolButton()
+    theme.set_icon(b, "reset")
+    b.setToolTip(tooltip)
+    b.setAutoRaise(True)
+    return b
+
+
+class SliderRow(QWidget):
+    """Name, labelled slider, reset button. `changed(value, dragging)`; `released` ends a drag."""
+
+    changed = Signal(float, bool)
+    released = Signal()
+
+    def __init__(self, name: str, lo: float, hi: float, default: float = 0.0, tooltip: str = "",
+                 name_width: int = 64, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.default = default
+        self._dragging = False
+        self.name = QLabel(name)
+        self.name.setObjectName("walkName")
+        self.name.setFixedWidth(name_width)
+        self.name.setToolTip(tooltip)
+        self.slider = labeled_slider(lo, hi)
+        self.slider.setValue(default)
+        self.slider.setToolTip(tooltip)
+        self.reset = reset_button(f"Reset {name}")
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(6)
+        row.addWidget(self.name)
+        row.addWidget(self.slider, 1)
+        row.addWidget(self.reset)
+        self.slider.sliderPressed.connect(self._on_pressed)
+        self.slider.sliderReleased.connect(self._on_released)
+        self.slider.valueChanged.connect(lambda v: self.changed.emit(float(v), self._dragging))
+        self.reset.clicked.connect(lambda: self.slider.setValue(self.default))
+
+    def _on_pressed(self) -> None:
+        self._dragging = True
+
+    def _on_released(self) -> None:
+        self._dragging = False
+        self.released.emit()
+
+    def value(self) -> float:
+        return float(self.slider.value())
+
+    def set_value(self, v: float) -> None:
+        """Show a value without emitting `changed` (syncing to a recipe, e.g. after undo)."""
+        self.slider.blockSignals(True)
+        try:
+            self.slider.setValue(v)
+        finally:
+            self.slider.blockSignals(False)
+
+
+class LatentPanel(QWidget):
+    """Seed (with a dice button) and truncation psi."""
+
+    def __init__(self, session: Session, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.session = session
+        self._rng = np.random.default_rng()
+
+        self.seed = QSpinBox()
+        self.seed.setRange(0, MAX_SEED)
+        self.seed.setKeyboardTracking(False)  # one edit when Enter is pressed, not one per digit
+        self.seed.setToolTip("The seed that draws this latent from the model's prior")
+        self.seed.setMinimumWidth(110)
+        self.dice = QToolButton()
+        theme.set_icon(self.dice, "dice")
+        self.dice.setToolTip("Random seed (R)")
+        self.dice.setShortcut("R")
+        self.truncation = SliderRow("Truncation ψ", 0.0, 1.5, 1.0, name_width=88,
+                                    tooltip="Pull the latent toward the average: 1 leaves it, 0 gives the mean image")
+
+        seed_row = QHBoxLayout()
+        seed_label = QLabel("Seed")
+        seed_label.setFixedWidth(88)
+        seed_row.addWidget(seed_label)
+        seed_row.addWidget(self.seed, 1)
+        seed_row.addWidget(self.dice)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(10, 10, 10, 10)
+        layout.setSpacing(8)
+        layout.addLayout(seed_row)
+        layout.addWidget(self.truncation)
+
+        self.seed.valueChanged.connect(self._on_seed)
+        self.dice.clicked.connect(self.random_seed)
+        self.truncation.changed.connect(self._on_truncation)
+        self.truncation.released.connect(session.end_gesture)
+        session.recipeChanged.connect(self.sync)
+        session.modelChanged.connect(lambda _: self.setEnabled(True))
+        self.setEnabled(session.recipe is not None)
+
+    def random_seed(self) -> None:
+        if self.session.recipe is None:
+            return
+        seed = int(self._rng.integers(0, MAX_SEED))
+        self.session.edit(self.session.recipe.with_seed(seed), f"Seed {seed}")
+        self.session.end_gesture()
+
+    def _on_seed(self, seed: int) -> None:
+        if self.session.recipe is not None:
+            self.session.edit(self.session.recipe.with_seed(seed), f"Seed {seed}")
+            self.session.end_gesture()
+
+    def _on_truncation(self, psi: float, dragging: bool) -> None:
+        if self.session.recipe is None:
+            return
+        self.session.edit(self.session.recipe.with_truncation(psi), f"Truncation {psi:.2f}",
+                          merge_key="truncation")
+        if not dragging:
+            self.session.end_gesture()
+
+    def sync(self, recipe: Recipe) -> None:
+        if isinstance(recipe.latent, SeedLatent):
+            self.seed.blockSignals(True)
+            self.seed.setValue(recipe.latent.seed)
+            self.seed.blockSignals(False)
+        self.truncation.set_value(recipe.truncation)
+
+
+# -- seed grid -------------------------------------------------------------------------------------------
+def seed_grid_job(renderer: Renderer, g: Generator, recipes: list[Recipe]) -> Iterator[float]:
+    """All thumbnails as ONE worker job (one batched forward pass), returning (N, H, W, 3) uint8."""
+    yield 0.0
+    return renderer.render_batch(g, recipes)
+
+
+class SeedGridPanel(QWidget):
+    """A grid of seeds rendered in the background; clicking one makes it the current seed."""
+
+    GRID = 4
+    THUMB = 64
+
+    gridReady = Signal()  # thumbnails updated (tests wait on this)
+
+    def __init__(self, session: Session, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.session = session
+        self._rng = np.random.default_rng()
+        self.seeds: list[int] = list(range(self.GRID * self.GRID))
+        self.images: np.ndarray | None = None
+        self._busy = False
+        self._dirty = False
+        self._grid_truncation: float | None = None
+
+        self.buttons: list[QToolButton] = []
+        grid = QGridLayout()
+        grid.setSpacing(4)
+        for i in range(self.GRID * self.GRID):
+            b = QToolButton()
+            b.setObjectName("thumb")
+            b.setCheckable(True)
+            b.setIconSize(QSize(self.THUMB, self.THUMB))
+            b.setFixedSize(self.THUMB + 8, self.THUMB + 8)
+            b.clicked.connect(lambda _=False, i=i: self.pick(i))
+            grid.addWidget(b, i // self.GRID, i % self.GRID)
+            self.buttons.append(b)
+        self.shuffle = QPushButton("New seeds")
+        theme.set_icon(self.shuffle, "dice")
+        self.shuffle.setToolTip("Show 16 other random seeds")
+        self.shuffle.clicked.connect(self.new_seeds)
+        self.status = QLabel("")
+        self.status.setObjectName("muted")
+
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.shuffle)
+        bottom.addStretch(1)
+        bottom.addWidget(self.status)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(10, 10, 10, 10)
+        layout.setSpacing(8)
+        layout.addLayout(grid)
+        layout.addLayout(bottom)
+        layout.addStretch(1)
+        self._label_buttons()
+
+        session.modelChanged.connect(lambda _: self.refresh())
+        session.recipeChanged.connect(self._on_recipe)
+        self.setEnabled(session.generator is not None)
+        session.modelChanged.connect(lambda _: self.setEnabled(True))
+
+    def new_seeds(self) -> None:
+        self.seeds = sorted(int(s) for s in self._rng.choice(100_000, self.GRID * self.GRID, replace=False))
+        self.refresh()
+
+    def pick(self, i: int) -> None:
+        if self.session.recipe is None:
+            return
+        seed = self.seeds[i]
+        self.session.edit(self.session.recipe.with_seed(seed), f"Seed {seed}")
+        self.session.end_gesture()
+        self._check_current(self.session.recipe)
+
+    def refresh(self) -> None:
+        """Render the grid at the current truncation; while one render runs, at most one more is queued."""
+        s = self.session
+        if s.generator is None or s.recipe is None:
+            return
+        if self._busy:
+            self._dirty = True
+            return
+        self._busy, self._dirty = True, False
+        base = s.recipe.without_walks()
+        self._grid_truncation = base.truncation
+        recipes = [base.with_seed(seed) for seed in self.seeds]
+        seeds = list(self.seeds)
+        self.status.setText("rendering…")
+        s.run_job(seed_grid_job(s.renderer, s.generator, recipes),
+                  on_done=lambda images: self._on_done(seeds, images), on_error=self._on_error)
+
+    def _on_done(self, seeds: list[int], images: np.ndarray) -> None:
+        self._busy = False
+        if seeds == self.seeds:
+            self.images = images
+            for b, img in zip(self.buttons, images):
+                b.setIcon(thumbnail(img, self.THUMB))
+            self.status.setText("")
+            self._label_buttons()
+            self.gridReady.emit()
+        if self._dirty or seeds != self.seeds:
+            self.refresh()
+
+    def _on_error(self, msg: str) -> None:
+        self._busy = False
+        self.status.setText("" if msg == "cancelled" else "could not render the grid")
+        if msg != "cancelled":
+            self.session.error.emit(f"seed grid: {msg}")
+
+    def _on_recipe(self, recipe: Recipe) -> None:
+        self._check_current(recipe)
+        if self._grid_truncation is not None and recipe.truncation != self._grid_truncation:
+            self.refresh()
+
+    def _label_buttons(self) -> None:
+        for b, seed in zip(self.buttons, self.seeds):
+            b.setToolTip(f"Seed {seed}")
+        if self.session.recipe is not None:
+            self._check_current(self.session.recipe)
+
+    def _check_current(self, recipe: Recipe) -> None:
+        current = recipe.latent.seed if isinstance(recipe.latent, SeedLatent) else None
+        for b, seed in zip(self.buttons, self.seeds):
+            b.setChecked(seed == current)
+
+
+# -- walks ------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class WalkSpec:
+    """One slider's direction: slider value x scale = the walk's amount in latent units."""
+
+    label: str
+    name: str
+    direction: tuple[float, ...]
+    scale: float
+    space: str
+    tooltip: str = ""
+
+
+def walk_specs(ds: DirectionSet, prefix: str) -> list[WalkSpec]:
+    specs = []
+    for i in range(len(ds)):
+        scale = float(ds.stddev[i]) if ds.stddev is not None else 1.0
+        tip = f"{ds.kind} direction {i + 1} in {ds.space}"
+        if ds.explained is not None:
+            tip += f"; explains {100 * float(ds.explained[i]):.1f}% of the variance; slider unit = 1 std"
+        specs.append(WalkSpec(ds.label(i), f"{prefix}{i + 1}", tuple(float(v) for v in ds.vectors[i]),
+                              scale if scale > 0 else 1.0, ds.space, tip))
+    return specs
+
+
+class WalkSection(QGroupBox):
+    """A titled list of walk sliders for one direction set."""
+
+    def __init__(self, title: str, parent: QWidget | None = None):
+        super().__init__(title, parent)
+        self.rows: dict[str, tuple[WalkSpec, SliderRow]] = {}
+        self.body = QVBoxLayout(self)
+        self.body.setSpacing(4)
+        self.placeholder = QLabel("")
+        self.placeholder.setObjectName("muted")
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 100)
+        self.progress.setTextVisible(False)
+        self.progress.setFixedHeight(8)
+        self.progress.hide()
+        self.body.addWidget(self.placeholder)
+        self.body.addWidget(self.progress)
+
+    def clear(self) -> None:
+        for _, row in self.rows.values():
+            row.setParent(None)
+            row.deleteLater()
+        self.rows.clear()
+
+    def set_waiting(self, text: str, progress: float | None = None) -> None:
+        self.placeholder.setText(text)
+        self.placeholder.setVisible(bool(text))
+        self.progress.setVisible(progress is not None)
+        if progress is not None:
+            self.progress.setValue(int(round(100 * progress)))
+
+
+class WalkPanel(QWidget):
+    """Walk sliders along random orthogonal and PCA (GANSpace) directions, with resets."""
+
+    RANDOM_K = 8
+    PCA_K = 10
+
+    pcaReady = Signal()
+
+    def __init__(self, session: Session, pca_samples: int = 1000, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.session = session
+        self.pca_samples = pca_samples
+        self.random = WalkSection("Random directions")
+        self.pca = WalkSection("PCA directions (GANSpace)")
+        self.reset_all = QPushButton("Reset all walks")
+        theme.set_icon(self.reset_all, "reset")
+        self.reset_all.clicked.connect(self.reset_walks)
+        self.random.set_waiting("Open a model to walk its latent space.")
+        self.pca.set_waiting("Open a model to find its principal directions.")
+
+        content = QWidget()
+        col = QVBoxLayout(content)
+        col.setContentsMargins(10, 4, 10, 10)
+        col.setSpacing(6)
+        col.addWidget(self.pca)
+        col.addWidget(self.random)
+        col.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setWidget(content)
+        top = QHBoxLayout()
+        top.setContentsMargins(10, 10, 10, 0)
+        hint = QLabel("Drag to move the latent; each drag is one undo step.")
+        hint.setObjectName("muted")
+        hint.setWordWrap(True)
+        hint.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        top.addWidget(hint, 1)
+        top.addWidget(self.reset_all)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(top)
+        layout.addWidget(scroll, 1)
+
+        session.modelChanged.connect(self.on_model)
+        session.recipeChanged.connect(self.sync)
+
+    # -- building --------------------------------------------------------------------------------------
+    def on_model(self, g: Generator) -> None:
+        self.random.clear()
+        self.pca.clear()
+        info = g.info
+        space, dim = ("w", info.w_dim) if info.w_dim else ("z", info.z_dim)
+        k = min(self.RANDOM_K, dim)
+        if k > 0:
+            self._fill(self.random, walk_specs(random_directions(k, dim, seed=0, space=space), "Dir "))
+            self.random.set_waiting("")
+        self.pca.set_waiting("computing…", 0.0)
+        self.session.run_job(pca_job(g, k=self.PCA_K, n_samples=self.pca_samples),
+                             on_done=self._on_pca, on_progress=self._on_pca_progress,
+                             on_error=self._on_pca_error)
+
+    def _on_pca_progress(self, p: object) -> None:
+        self.pca.set_waiting("computing…", float(p))  # type: ignore[arg-type]
+
+    def _on_pca(self, ds: DirectionSet) -> None:
+        self.pca.set_waiting("")
+        self._fill(self.pca, walk_specs(ds, "PC "))
+        if self.session.recipe is not None:
+            self.sync(self.session.recipe)
+        self.pcaReady.emit()
+
+    def _on_pca_error(self, msg: str) -> None:
+        if msg != "cancelled":
+            self.pca.set_waiting(f"PCA failed: {msg}")
+
+    def _fill(self, section: WalkSection, specs: list[WalkSpec]) -> None:
+        for spec in specs:
+            row = SliderRow(spec.name, -WALK_RANGE, WALK_RANGE, 0.0, spec.tooltip, name_width=48)
+            row.changed.connect(lambda v, dragging, spec=spec: self._on_walk(spec, v, dragging))
+            row.released.connect(self.session.end_gesture)
+            section.body.addWidget(row)
+            section.rows[spec.label] = (spec, row)
+
+    # -- editing ---------------------------------------------------------------------------------------
+    def sliders(self) -> dict[str, SliderRow]:
+        """All walk sliders by recipe label ("random:0", "pca:2", ...)."""
+        return {label: row for sec in (self.random, self.pca) for label, (_, row) in sec.rows.items()}
+
+    def _on_walk(self, spec: WalkSpec, value: float, dragging: bool) -> None:
+        r = self.session.recipe
+        if r is None:
+            return
+        self.session.edit(r.with_walk(spec.label, spec.direction, value * spec.scale, spec.space),
+                          f"Walk {spec.name.strip()} {value:+.2f}", merge_key=f"walk:{spec.label}")
+        if not dragging:
+            self.session.end_gesture()
+
+    def reset_walks(self) -> None:
+        r = self.session.recipe
+        if r is not None:
+            self.session.edit(r.without_walks(), "Reset walks")
+            self.session.end_gesture()
+
+    def sync(self, recipe: Recipe) -> None:
+        for sec in (self.random, self.pca):
+            for label, (spec, row) in sec.rows.items():
+                row.set_value(recipe.walk_amount(label) / spec.scale)

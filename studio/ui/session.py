@@ -1,0 +1,250 @@
+"""The editing session: the current model and recipe, their undo history, and the bridge to the worker.
+
+Qt-light on purpose: no widgets here. Every edit is a new Recipe pushed onto a QUndoStack, so undo is
+"show the previous recipe again". The worker calls back on its own thread; those calls are re-emitted
+through signals, which Qt queues onto the GUI thread, so slots (and any QImage) live on the GUI thread.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QUndoCommand, QUndoStack
+
+from studio.core.recipe import ModelRef, Recipe, SeedLatent
+from studio.errors import StudioError
+from studio.model.api import Generator
+from studio.render.engine import Frame, ModelCache, Renderer
+from studio.render.worker import JobHandle
+
+if TYPE_CHECKING:
+    import torch
+
+log = logging.getLogger(__name__)
+
+MAIN_VIEW = "main"
+
+
+class Worker(Protocol):
+    """What the session needs of RenderWorker / SyncWorker."""
+
+    renderer: Renderer
+
+    def submit(self, view: str, generator: Generator, recipe: Recipe, callback: Callable[[Frame], None]) -> int: ...
+
+    def submit_job(self, job: Iterator[Any], on_done: Callable[[Any], None] | None = None,
+                   on_error: Callable[[str], None] | None = None,
+                   on_progress: Callable[[Any], None] | None = None) -> JobHandle: ...
+
+
+class RecipeCommand(QUndoCommand):
+    """One undo step: the recipe before and after an edit.
+
+    Commands with the same `merge_key` from the same gesture merge, so a whole slider drag is one step.
+    """
+
+    MERGE_ID = 0x5EC1
+
+    def __init__(self, session: "Session", before: Recipe, after: Recipe, text: str,
+                 merge_key: str | None, gesture: int):
+        super().__init__(text)
+        self.session = session
+        self.before = before
+        self.after = after
+        self.merge_key = merge_key
+        self.gesture = gesture
+
+    def id(self) -> int:
+        return self.MERGE_ID if self.merge_key else -1
+
+    def mergeWith(self, other: QUndoCommand) -> bool:
+        if not isinstance(other, RecipeCommand) or other.merge_key != self.merge_key \
+                or other.gesture != self.gesture:
+            return False
+        self.after = other.after
+        self.setText(other.text())
+        if self.after == self.before:  # dragged back to where it started: no step at all
+            self.setObsolete(True)
+        return True
+
+    def redo(self) -> None:
+        self.session._apply(self.after)
+
+    def undo(self) -> None:
+        self.session._apply(self.before)
+
+
+class _JobBridge(QObject):
+    """Carries one background job's callbacks from the worker thread to the GUI thread."""
+
+    progress = Signal(object)
+    done = Signal(object)
+    failed = Signal(str)
+
+
+class Session(QObject):
+    """The current generator and recipe, with undo, rendering and background jobs."""
+
+    frameReady = Signal(object)      # Frame, on the GUI thread
+    modelChanged = Signal(object)    # Generator
+    recipeChanged = Signal(object)   # Recipe (after every edit, undo and redo)
+    error = Signal(str)              # a message for the user; never a traceback
+    loadingChanged = Signal(bool)    # a checkpoint is being opened
+    message = Signal(str)            # transient status text
+
+    _frameArrived = Signal(object, int)  # internal: (frame, model token) from the worker thread
+
+    def __init__(self, worker: Worker, models: ModelCache | None = None, parent: QObject | None = None):
+        super().__init__(parent)
+        self.worker = worker
+        self.models = models or ModelCache()
+        self.undo_stack = QUndoStack(self)
+        self.generator: Generator | None = None
+        self.recipe: Recipe | None = None
+        self.model_path: Path | None = None
+        self.last_frame: Frame | None = None
+        self.loading = False
+        self._model_token = 0   # bumps on every model change; results for older models are dropped
+        self._load_token = 0    # bumps on every open; only the newest open may take effect
+        self._gesture = 0
+        self._bridges: set[_JobBridge] = set()
+        self._model_jobs: list[JobHandle] = []
+        # AutoConnection: queued when emitted from the worker thread, direct with a SyncWorker (tests).
+        self._frameArrived.connect(self._on_frame)
+
+    @property
+    def renderer(self) -> Renderer:
+        return self.worker.renderer
+
+    @property
+    def device(self) -> "torch.device":
+        """Where models open (and so where frames render)."""
+        return self.models.device
+
+    # -- models --------------------------------------------------------------------------------------
+    def open_model(self, path: str | Path) -> None:
+        """Load a checkpoint in the background; on failure emit `error` and keep the current model."""
+        path = Path(path).expanduser()
+        self._load_token += 1
+        token = self._load_token
+        if not self.loading:  # a second open while one runs supersedes it: still one busy period
+            self.loading = True
+            self.loadingChanged.emit(True)
+        self.message.emit(f"Opening {path.name}…")
+        self.run_job(self._load_job(path), on_done=lambda result: self._on_loaded(token, path, result),
+                     bound_to_model=False)
+
+    def _load_job(self, path: Path) -> Iterator[float]:
+        yield 0.0
+        try:
+            return self.models.get(path), None
+        except StudioError as exc:
+            return None, str(exc)
+        except Exception as exc:  # a plugin bug still becomes one line for the user
+            log.exception("opening %s failed", path)
+            return None, f"{path.name} could not be opened: {type(exc).__name__}: {exc}"
+
+    def _on_loaded(self, token: int, path: Path, result: tuple[Generator | None, str | None]) -> None:
+        if token != self._load_token:
+            return  # a newer open superseded this one
+        self.loading = False
+        self.loadingChanged.emit(False)
+        g, err = result
+        if g is None:
+            self.error.emit(err or f"{path.name} could not be opened")
+            return
+        self.set_generator(g, path)
+
+    def set_generator(self, g: Generator, path: str | Path) -> None:
+        """Make `g` current with a fresh recipe (same seed as before) and a fresh undo history."""
+        for handle in self._model_jobs:
+            handle.cancel()
+        self._model_jobs.clear()
+        self._model_token += 1
+        seed = self.recipe.latent.seed if self.recipe and isinstance(self.recipe.latent, SeedLatent) else 0
+        self.generator = g
+        self.model_path = Path(path)
+        self.last_frame = None
+        self.undo_stack.clear()
+        self.recipe = Recipe(ModelRef(str(path), g.model_id), SeedLatent(seed))
+        self.modelChanged.emit(g)
+        self.recipeChanged.emit(self.recipe)
+        self.message.emit(f"Opened {Path(path).name}")
+        self.render()
+
+    # -- editing -------------------------------------------------------------------------------------
+    def edit(self, recipe: Recipe, text: str, merge_key: str | None = None) -> None:
+        """Make `recipe` current as one undo step; edits with the same merge_key merge until end_gesture()."""
+        if self.recipe is None or recipe == self.recipe:
+            return
+        self.undo_stack.push(RecipeCommand(self, self.recipe, recipe, text, merge_key, self._gesture))
+
+    def end_gesture(self) -> None:
+        """Close the current gesture (slider released): the next edit starts a new undo step."""
+        self._gesture += 1
+
+    def _apply(self, recipe: Recipe) -> None:
+        self.recipe = recipe
+        self.recipeChanged.emit(recipe)
+        self.render()
+
+    # -- rendering -----------------------------------------------------------------------------------
+    def render(self) -> None:
+        """Ask the worker for the current recipe; newer requests replace older ones in its slot."""
+        if self.generator is None or self.recipe is None:
+            return
+        token = self._model_token
+        self.worker.submit(MAIN_VIEW, self.generator, self.recipe,
+                           lambda frame: self._frameArrived.emit(frame, token))
+
+    def _on_frame(self, frame: Frame, token: int) -> None:
+        if token != self._model_token:
+            return  # rendered for a model that is no longer open
+        if not frame.ok:
+            self.error.emit(frame.error or "rendering failed")
+            return
+        self.last_frame = frame
+        self.frameReady.emit(frame)
+
+    # -- background jobs -------------------------------------------------------------------------------
+    def run_job(self, job: Iterator[Any], on_done: Callable[[Any], None],
+                on_progress: Callable[[Any], None] | None = None,
+                on_error: Callable[[str], None] | None = None, bound_to_model: bool = True) -> JobHandle:
+        """Run a worker job (a generator yielding progress); callbacks run on the GUI thread.
+
+        A job bound to the model is cancelled, and its late results dropped, when another model opens.
+        """
+        bridge = _JobBridge()
+        self._bridges.add(bridge)
+        token = self._model_token
+
+        def current() -> bool:
+            return not bound_to_model or token == self._model_token
+
+        handles: list[JobHandle] = []
+
+        def finish(callback: Callable[[Any], None] | None, value: Any) -> None:
+            self._bridges.discard(bridge)
+            bridge.deleteLater()
+            for h in handles:
+                if h in self._model_jobs:
+                    self._model_jobs.remove(h)
+            if callback is not None and current():
+                callback(value)
+
+        bridge.done.connect(lambda value: finish(on_done, value))
+        bridge.failed.connect(lambda msg: finish(on_error or self._job_failed, msg))
+        if on_progress is not None:
+            bridge.progress.connect(lambda p: on_progress(p) if current() else None)
+        handle = self.worker.submit_job(job, on_done=bridge.done.emit, on_error=bridge.failed.emit,
+                                        on_progress=bridge.progress.emit)
+        if bound_to_model and bridge in self._bridges:  # still running (a SyncWorker has already finished)
+            self._model_jobs.append(handle)
+            handles.append(handle)
+        return handle
+
+    def _job_failed(self, msg: str) -> None:
+        if msg != "cancelled":
+            self.error.emit(f"background task failed: {msg}")
