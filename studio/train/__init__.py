@@ -1,0 +1,1 @@
+"""Training the bundled demo models on ToyFaces: deterministic, resumable, CPU-friendly."""

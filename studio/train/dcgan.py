@@ -1,0 +1,132 @@
+"""Train the DCGAN demo model on ToyFaces (pytorch/examples layout, 64x64).
+
+The generator is built by the DCGAN plugin's own network code and saved in the studio's safetensors
+format, so the bundled model goes through exactly the loader users' checkpoints do.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from plugins.dcgan.network import DCGANConfig, build
+from plugins.dcgan.save import save_dcgan
+from studio.train.loop import RunState, Timer, load_state, save_sheet, save_state, seed_everything, toyfaces_batch
+
+
+def generator_config(z_dim: int = 100, ngf: int = 32, channels: int = 3) -> DCGANConfig:
+    widths = [ngf * 8, ngf * 4, ngf * 2, ngf, channels]
+    convs, cin = [], z_dim
+    for w in widths:
+        convs.append((cin, w, 4, False))
+        cin = w
+    return DCGANConfig("main.", tuple(convs), (True,) * 4)
+
+
+def discriminator(ndf: int = 32, channels: int = 3) -> nn.Sequential:
+    """The DCGAN paper's discriminator (strided convs, BatchNorm, LeakyReLU), returning logits."""
+    return nn.Sequential(
+        nn.Conv2d(channels, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True),
+        nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 2), nn.LeakyReLU(0.2, True),
+        nn.Conv2d(ndf * 2, ndf * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 4), nn.LeakyReLU(0.2, True),
+        nn.Conv2d(ndf * 4, ndf * 8, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 8), nn.LeakyReLU(0.2, True),
+        nn.Conv2d(ndf * 8, 1, 4, 1, 0, bias=False), nn.Flatten(),
+    )
+
+
+def _init(m: nn.Module) -> None:
+    if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+        nn.init.normal_(m.weight, 0.0, 0.02)
+    elif isinstance(m, nn.BatchNorm2d):
+        nn.init.normal_(m.weight, 1.0, 0.02)
+        nn.init.zeros_(m.bias)
+
+
+def train(out_dir: Path, steps: int, batch: int = 64, z_dim: int = 100, ngf: int = 32, ndf: int = 32,
+          seed: int = 0, lr: float = 2e-4, sample_every: int = 250, save_every: int = 100,
+          progress: bool = True) -> tuple[nn.Sequential, RunState]:
+    """Train (or resume) until `steps`; returns the generator in eval mode and the run state."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    seed_everything(seed)
+    cfg = generator_config(z_dim, ngf)
+    G, D = build(cfg), discriminator(ndf)
+    G.apply(_init)
+    D.apply(_init)
+    opt_g = torch.optim.Adam(G.parameters(), lr=lr, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(D.parameters(), lr=lr, betas=(0.5, 0.999))
+    modules = {"G": G, "D": D, "opt_g": opt_g, "opt_d": opt_d}
+    state_path = out_dir / "state.pt"
+    state = load_state(state_path, modules)
+    timer = Timer(state.wall_s)
+    fixed_z = torch.randn(64, z_dim, 1, 1, generator=torch.Generator().manual_seed(1234))
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=steps, initial=state.step, desc="dcgan", unit="step")
+    G.train()
+    D.train()
+    while state.step < steps:
+        real = toyfaces_batch(batch, state.step, seed)
+        z = torch.randn(batch, z_dim, 1, 1)
+        fake = G(z)
+        # Discriminator: real -> 1 (one-sided label smoothing to 0.9 keeps D from saturating), fake -> 0.
+        d_real, d_fake = D(real), D(fake.detach())
+        loss_d = (F.binary_cross_entropy_with_logits(d_real, torch.full_like(d_real, 0.9))
+                  + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))
+        opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        opt_d.step()
+        out = D(fake)
+        loss_g = F.binary_cross_entropy_with_logits(out, torch.ones_like(out))
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        opt_g.step()
+        state.step += 1
+        state.wall_s = timer.elapsed
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(d=f"{loss_d.item():.3f}", g=f"{loss_g.item():.3f}")
+        if state.step % save_every == 0 or state.step == steps:
+            save_state(state_path, modules, state)
+        if state.step % sample_every == 0 or state.step == steps:
+            G.eval()
+            with torch.no_grad():
+                save_sheet(G(fixed_z), out_dir / f"samples_{state.step:06d}.png")
+            G.train()
+    if bar is not None:
+        bar.close()
+    G.eval()
+    return G, state
+
+
+def export(G: nn.Sequential, path: Path, state: RunState, extra: dict | None = None) -> None:
+    """The bundled file: fp16 safetensors whose header carries the config and the run's facts."""
+    save_dcgan(path, G, name="DCGAN ToyFaces 64", half=True,
+               extra={"steps": state.step, "wall_s": round(state.wall_s, 1), **(extra or {})})
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="latent-studio train dcgan", description=__doc__)
+    ap.add_argument("--out-dir", type=Path, default=Path("runs/dcgan"))
+    ap.add_argument("--steps", type=int, default=4000)
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
+    ap.add_argument("--export", type=Path, default=None, help="write the fp16 safetensors here when done")
+    args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    G, state = train(args.out_dir, args.steps, args.batch, seed=args.seed)
+    if args.export:
+        export(G, args.export, state)
+        print(json.dumps({"exported": str(args.export), "steps": state.step, "wall_s": round(state.wall_s)}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,78 @@
+"""What every demo-model trainer shares: resumable state files, seeded data, progress and sample sheets."""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from studio.demo import toyfaces
+
+
+@dataclass
+class RunState:
+    """Progress of a run; saved next to the weights so a killed run resumes where it stopped."""
+
+    step: int = 0
+    wall_s: float = 0.0
+
+
+def toyfaces_batch(n: int, step: int, seed: int) -> Tensor:
+    """Fresh ToyFaces for this step as NCHW float in [-1, 1]: a pure function of (seed, step), so resuming
+    replays exactly the data an uninterrupted run would have seen."""
+    b = toyfaces.sample(n, [seed, step])
+    return torch.from_numpy(b.images).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
+
+
+def save_state(path: Path, modules: dict[str, Any], state: RunState) -> None:
+    """Atomic write of every state_dict plus progress (plain tensors and numbers: loads with weights_only)."""
+    payload = {name: m.state_dict() for name, m in modules.items()}
+    payload["run"] = asdict(state)
+    payload["torch_rng"] = torch.get_rng_state()
+    tmp = path.with_name(path.name + ".partial")
+    torch.save(payload, tmp)
+    tmp.replace(path)
+
+
+def load_state(path: Path, modules: dict[str, Any]) -> RunState:
+    if not path.exists():
+        return RunState()
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    for name, m in modules.items():
+        m.load_state_dict(payload[name])
+    torch.set_rng_state(payload["torch_rng"])
+    return RunState(**payload["run"])
+
+
+def save_sheet(images: Tensor, path: Path, cols: int = 8) -> None:
+    arr = ((images.detach().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    toyfaces.contact_sheet(arr, cols=cols, scale=2).save(path)
+
+
+def write_card(path: Path, card: dict[str, Any]) -> None:
+    """A model card: data, steps, wall time and metrics, as markdown with the raw JSON at the end."""
+    lines = [f"# {card['name']}", "", card.get("summary", ""), ""]
+    for k in ("family", "data", "steps", "batch", "wall_time_min", "params", "file_mb", "metrics"):
+        if k in card:
+            lines.append(f"- **{k}**: {card[k]}")
+    lines += ["", "```json", json.dumps(card, indent=2), "```", ""]
+    path.write_text("\n".join(lines))
+
+
+class Timer:
+    def __init__(self, start: float = 0.0):
+        self.base, self.t0 = start, time.monotonic()
+
+    @property
+    def elapsed(self) -> float:
+        return self.base + time.monotonic() - self.t0
+
+
+def seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed % (2**32))
