@@ -207,12 +207,12 @@ def test_grid_too_small_for_seeds_is_refused(tiny_dcgan_path: Path, tmp_path: Pa
 
 
 def test_unexpected_failure_is_one_line_with_a_debug_hint(tiny_dcgan_path: Path, monkeypatch, capsys) -> None:
-    import studio.cli
+    import studio.cli.info
 
     def broken(ns):  # a bug, not a user error
         raise RuntimeError("internal mix-up")
 
-    monkeypatch.setattr(studio.cli, "cmd_info", broken)
+    monkeypatch.setattr(studio.cli.info, "cmd_info", broken)
     code, _, err = run(capsys, "info", tiny_dcgan_path)
     assert code == 1 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert "RuntimeError: internal mix-up" in err and "--debug" in err
@@ -247,3 +247,19 @@ def test_python_dash_m_studio_runs_the_cli(tiny_dcgan_path: Path) -> None:
                         capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout)["resolution"] == 32
+
+
+def test_plugins_lists_the_families_and_dropin_problems(tmp_path: Path, monkeypatch, capsys) -> None:
+    (tmp_path / "broken_plugin.py").write_text("raise ImportError('needs a library that is not installed')\n")
+    monkeypatch.setenv("LATENT_STUDIO_PLUGIN_PATH", str(tmp_path))
+    code, out, err = run(capsys, "plugins", "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert "DCGAN" in [p["name"] for p in report["plugins"]]
+    assert report["search_paths"][0] == {"path": str(tmp_path), "exists": True}
+    assert any("broken_plugin.py" in p and "needs a library" in p for p in report["problems"])
+
+
+def test_train_refuses_an_unknown_family(capsys) -> None:
+    code, _, err = run(capsys, "train", "biggan")
+    assert_one_line_error(code, err, "no trainer for 'biggan'")

@@ -1,0 +1,138 @@
+"""What every `latent-studio` command shares: its one-line errors, safe file writes, loading models."""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from studio.errors import StudioError
+
+if TYPE_CHECKING:
+    import torch
+
+    from studio.model.api import Generator
+
+PROG = "latent-studio"
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+class UsageError(StudioError):
+    """Bad arguments or files given on the command line."""
+
+
+def positive_int(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 1 <= n <= 64:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 64, got {n}")
+    return n
+
+
+def write_atomic(path: Path, force: bool, write: Any) -> None:
+    """Write through a temporary name beside `path`, then move it in place: a crash leaves no half file.
+
+    Without `force` the final step is a hard link, which fails if `path` appeared meanwhile, so an
+    existing file is never replaced.
+    """
+    path = path.expanduser()
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        with open(tmp, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        if force:
+            os.replace(tmp, path)
+        else:
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                raise UsageError(f"{path} already exists (use --force to overwrite)") from None
+            except OSError:  # a file system without hard links
+                if path.exists():
+                    raise UsageError(f"{path} already exists (use --force to overwrite)") from None
+                os.replace(tmp, path)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+    finally:
+        try:
+            tmp.unlink()
+        except FileNotFoundError:
+            pass
+
+
+def check_writable(path: Path, force: bool) -> None:
+    """Fail before any work when the output cannot be written (so no render is wasted)."""
+    path = path.expanduser()
+    if path.is_dir():
+        raise UsageError(f"{path} is a folder; give a file name to write")
+    if path.exists() and not force:
+        raise UsageError(f"{path} already exists (use --force to overwrite)")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise UsageError(f"cannot write {path}: folder {parent} does not exist")
+
+
+def image_format(path: Path) -> str:
+    from PIL import Image
+
+    ext = path.suffix.lower()
+    fmt = Image.registered_extensions().get(ext)
+    if fmt is None or fmt not in Image.SAVE:
+        raise UsageError(f"cannot tell the image format of {path.name!r}: use an extension such as "
+                         f".png, .jpg or .webp")
+    return fmt
+
+
+def existing_file(path: Path, what: str) -> Path:
+    p = path.expanduser()
+    if not p.exists():
+        raise UsageError(f"no such {what} file: {path}")
+    if p.is_dir():
+        raise UsageError(f"{path} is a folder, not a {what} file")
+    return p
+
+
+def load_model(path: Path, device: str) -> "Generator":
+    from studio.render.engine import ModelCache
+
+    return ModelCache(resolve_device(device)).get(path)
+
+
+def resolve_device(name: str) -> "torch.device":
+    import torch
+
+    from studio.render.device import select_device
+
+    if name == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise UsageError("the Apple GPU (mps) was requested but is not available here")
+    try:
+        return select_device(name)
+    except (ValueError, RuntimeError) as exc:
+        raise UsageError(str(exc)) from None
+
+
+def sha256_of(g: "Generator", path: Path) -> str:
+    if re.fullmatch(r"[0-9a-f]{64}", g.model_id or ""):
+        return g.model_id
+    from studio.model.probe import Probe
+
+    return Probe(path).sha256
+
+
+def one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, OSError) and exc.filename and exc.strerror:
+        text = f"{exc.filename}: {exc.strerror}"
+    return text
+
+
+def say(message: str) -> None:
+    print(f"{PROG}: error: {message}", file=sys.stderr)

@@ -1,0 +1,85 @@
+"""`latent-studio info`: what a checkpoint is, as text or JSON."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from studio.cli.common import DEVICES, existing_file, load_model, sha256_of
+
+if TYPE_CHECKING:
+    import argparse
+
+    from studio.model.api import Generator
+
+
+def register(sub: Any) -> None:
+    info = sub.add_parser("info", help="describe a checkpoint: family, resolution, latent, layers",
+                          description="Describe a checkpoint (loads it and runs one tiny forward pass).")
+    info.add_argument("checkpoint", metavar="CKPT", help="checkpoint file")
+    info.add_argument("--json", action="store_true", help="machine-readable output")
+    info.add_argument("--device", choices=DEVICES, default="cpu",
+                      help="device for the forward pass (default: cpu)")
+    info.set_defaults(func=cmd_info)
+
+
+def cmd_info(ns: argparse.Namespace) -> int:
+    path = existing_file(Path(ns.checkpoint), "checkpoint")
+    g = load_model(path, ns.device)
+    report = describe_model(g, path)
+    if ns.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(format_info(report))
+    return 0
+
+
+def describe_model(g: "Generator", path: Path) -> dict[str, Any]:
+    """Everything `info` prints, as plain data (the --json output)."""
+    info = g.info.to_dict()
+    layers = [{"name": name, "shape": list(shape)} for name, shape in stage_shapes(g)]
+    return {"path": str(path.resolve()), "sha256": sha256_of(g, path), "device": str(g.device),
+            **info, "layers": layers}
+
+
+def stage_shapes(g: "Generator") -> list[tuple[str, tuple[int, ...]]]:
+    """Each stage's output shape without the batch axis, from one forward pass of seed 0."""
+    import torch
+
+    from studio.core.recipe import ModelRef, Recipe, SeedLatent
+
+    ctx = g.context([Recipe(ModelRef(""), SeedLatent(0))])
+    out: list[tuple[str, tuple[int, ...]]] = []
+    x = None
+    with torch.inference_mode():
+        for stage in g.stages:
+            x = stage(x, ctx)
+            out.append((stage.name, tuple(int(s) for s in x.shape[1:])))
+    return out
+
+
+def format_info(d: dict[str, Any]) -> str:
+    res = d["resolution"]
+    rows = [
+        ("file", d["path"]),
+        ("name", d.get("name") or "-"),
+        ("family", d["family"]),
+        ("format", d["format"]),
+        ("resolution", f"{res}x{res}, {d['channels']} channel{'s' if d['channels'] != 1 else ''}"),
+        ("z_dim", str(d["z_dim"])),
+        ("prior", d["prior"]),
+    ]
+    if d.get("w_dim"):
+        rows.append(("w_dim", f"{d['w_dim']} ({d['num_ws']} style inputs)"))
+    if d.get("c_dim"):
+        rows.append(("c_dim", str(d["c_dim"])))
+    if d.get("attributes"):
+        rows.append(("attributes", ", ".join(d["attributes"])))
+    rows += [("capabilities", ", ".join(d["capabilities"]) or "-"), ("sha256", d["sha256"]),
+             ("layers", str(len(d["layers"])))]
+    width = max(len(k) for k, _ in rows)
+    lines = [f"{k:<{width}}  {v}" for k, v in rows]
+    name_w = max((len(layer["name"]) for layer in d["layers"]), default=0)
+    for layer in d["layers"]:
+        lines.append(f"  {layer['name']:<{name_w}}  {' x '.join(str(s) for s in layer['shape'])}")
+    return "\n".join(lines)
