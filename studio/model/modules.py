@@ -7,6 +7,7 @@ import torch
 from torch import Tensor, nn
 
 from studio.model.api import Generator, ModelInfo, StageContext
+from studio.model.fast_convt import accelerate
 
 _ACTIVATIONS = (nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.Sigmoid, nn.ELU, nn.GELU, nn.SiLU, nn.PReLU, nn.Hardtanh,
                 nn.Softplus, nn.Mish)
@@ -86,6 +87,7 @@ def module_generator(module: nn.Module, info: ModelInfo, device: torch.device | 
     `input_fn` defaults to z as an (N, z_dim, 1, 1) image, the DCGAN convention.
     """
     module.eval()
+    accelerate(module)
     blocks = list(blocks) if blocks is not None else split_into_blocks(module)
     input_fn = input_fn or z_as_image(info.z_dim)
     stages = [ModuleStage(n, m, input_fn if i == 0 else None) for i, (n, m) in enumerate(blocks)]
