@@ -5,6 +5,7 @@ versions, and which the official StyleGAN tools also use, so seed 42 here is see
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Sequence
 
 import numpy as np
@@ -13,8 +14,14 @@ PRIORS = ("normal", "uniform")
 
 
 def seed_to_z(seed: int, dim: int, prior: str = "normal") -> np.ndarray:
-    """One latent of shape (dim,) float32 from the model's prior."""
-    rs = np.random.RandomState(int(seed) % (2**32))
+    """One latent of shape (dim,) float32 from the model's prior (a copy: callers may modify it)."""
+    return _seed_to_z(int(seed), int(dim), prior).copy()
+
+
+@lru_cache(maxsize=4096)
+def _seed_to_z(seed: int, dim: int, prior: str) -> np.ndarray:
+    """Cached because seeding the Mersenne Twister costs about 0.4 ms, a tenth of a DCGAN frame."""
+    rs = np.random.RandomState(seed % (2**32))
     if prior == "normal":
         z = rs.randn(dim)
     elif prior == "uniform":
