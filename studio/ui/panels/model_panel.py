@@ -99,8 +99,11 @@ class ModelPanel(QWidget):
         if i.w_dim:
             z += f", w {i.w_dim} × {i.num_ws}"
         self.fields["z_dim"].setText(z)
-        self.fields["layers"].setText(f"{len(i.layer_names)}: " + ", ".join(i.layer_names)
-                                      if i.layer_names else str(len(g.stages)))
+        names = i.layer_names or tuple(s.name for s in g.stages)
+        # Long stage names would clip the panel: show the count and the ends, the full list on hover.
+        summary = ", ".join(names) if len(", ".join(names)) <= 28 else f"{names[0]} … {names[-1]}"
+        self.fields["layers"].setText(f"{len(names)}: {summary}")
+        self.fields["layers"].setToolTip("\n".join(names))
         self.fields["device"].setText(describe(g.device))
 
     def refresh_recent(self) -> None:
