@@ -14,5 +14,9 @@ class RecipeError(StudioError):
     """A recipe or project file is malformed, from a newer version, or does not fit the model."""
 
 
+class PhotoError(StudioError):
+    """An input photo could not be used: unreadable, truncated, not an image, too small or too large."""
+
+
 class Cancelled(Exception):
     """Raised inside a render when a newer request superseded it; never shown to the user."""

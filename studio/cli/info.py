@@ -43,12 +43,10 @@ def describe_model(g: "Generator", path: Path) -> dict[str, Any]:
 
 
 def stage_shapes(g: "Generator") -> list[tuple[str, tuple[int, ...]]]:
-    """Each stage's output shape without the batch axis, from one forward pass of seed 0."""
+    """Each stage's output shape without the batch axis, from one forward pass of the model's example input."""
     import torch
 
-    from studio.core.recipe import ModelRef, Recipe, SeedLatent
-
-    ctx = g.context([Recipe(ModelRef(""), SeedLatent(0))])
+    ctx = g.example_context()
     out: list[tuple[str, tuple[int, ...]]] = []
     x = None
     with torch.inference_mode():

@@ -88,6 +88,12 @@ def register_edit_type(cls: type) -> type:
     return cls
 
 
+def register_latent_type(cls: type) -> type:
+    """Let a module add a latent kind (with a unique ClassVar `kind`) to the JSON schema."""
+    _LATENTS[cls.kind] = cls
+    return cls
+
+
 @dataclass(frozen=True)
 class Recipe:
     model: ModelRef
@@ -182,3 +188,8 @@ def _build(table: dict[str, type], d: Any, what: str) -> Any:
         raise RecipeError(f"unknown {what} type {kind!r} (known: {', '.join(sorted(table))})")
     kwargs = {k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items() if k != "type"}
     return cls(**kwargs)
+
+
+# Types defined beside the features that use them (an input photo, attribute labels) register themselves;
+# importing them here lets any recipe file parse before the plugin that renders it has been loaded.
+from studio.core import attributes as _attributes, photo as _photo  # noqa: E402,F401

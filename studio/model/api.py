@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from studio.core.latents import seed_to_z
-from studio.core.recipe import Recipe, SeedLatent, VectorLatent, Walk
+from studio.core.recipe import ModelRef, Recipe, SeedLatent, VectorLatent, Walk
 from studio.errors import Cancelled, RecipeError
 
 if TYPE_CHECKING:
@@ -56,7 +56,9 @@ class StageContext:
     """Everything stages read besides their input tensor, for one batch.
 
     `key` fingerprints the inputs of the first stage (latents, condition); each stage adds what it
-    reads itself through Stage.inputs, so the engine can chain cache keys.
+    reads itself through Stage.inputs, so the engine can chain cache keys. `key_fields` names what the key
+    covers: a family whose stages each report their own share of ws (StyleGAN) leaves ws out, or a change
+    to the last style rows would change every stage's key and defeat the cache.
     """
 
     z: Tensor | None = None
@@ -64,10 +66,13 @@ class StageContext:
     c: Tensor | None = None
     extras: dict[str, Any] = field(default_factory=dict)
     cacheable: bool = True
+    key_fields: tuple[str, ...] = ("z", "ws", "c")
 
     def key(self) -> bytes:
         h = hashlib.blake2b(digest_size=16)
-        for t in (self.z, self.ws, self.c):
+        for name in self.key_fields:
+            t = getattr(self, name)
+            h.update(name.encode())
             if t is None:
                 h.update(b"-")
             else:
@@ -141,6 +146,11 @@ class Generator:
         """Stage inputs for a batch of recipes."""
         z = torch.from_numpy(np.stack([self.edited_z(r) for r in recipes])).to(self.device)
         return StageContext(z=z, c=self._condition(recipes))
+
+    def example_context(self) -> StageContext:
+        """Stage inputs for one representative sample, for tools that need only shapes (info, probes);
+        families whose recipes do not start from a seed (image translators) override it."""
+        return self.context([Recipe(ModelRef(""), SeedLatent(0))])
 
     def _condition(self, recipes: Sequence[Recipe]) -> Tensor | None:
         if not self.info.c_dim:
