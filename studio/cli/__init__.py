@@ -17,7 +17,8 @@ from studio.cli.common import PROG, UsageError, one_line, say
 from studio.errors import StudioError
 
 # command name -> module under studio.cli that registers it (imported only when the parser is built)
-COMMANDS = {"info": "info", "render": "render", "plugins": "plugins", "train": "train"}
+COMMANDS = {"info": "info", "render": "render", "plugins": "plugins", "train": "train",
+            "walk": "walk", "export": "export"}
 EXIT_USER_ERROR = 2
 EXIT_UNEXPECTED = 1
 

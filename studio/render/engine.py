@@ -10,7 +10,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -111,9 +111,27 @@ class Renderer:
         """Many frames as (N, H, W, 3) uint8, in batches (no activation caching: export-sized work)."""
         chunks = []
         for i in range(0, len(recipes), batch_size):
-            ctx = g.context(recipes[i:i + batch_size])
-            chunks.append(to_uint8(g.run(ctx, cancel=cancel)))
+            chunks.extend(out for out in self.iter_batch(g, recipes[i:i + batch_size], cancel) if out is not None)
         return np.concatenate(chunks) if chunks else np.zeros((0, 0, 0, 3), np.uint8)
+
+    def iter_batch(self, g: Generator, recipes: Sequence[Recipe],
+                   cancel: Callable[[], bool] | None = None) -> Iterator[np.ndarray | None]:
+        """One batch a stage at a time: None after each stage but the last, then the (N, H, W, 3) frames.
+
+        A background job (an export) yields the worker thread back at each None, so an interactive
+        frame waits for at most one stage of a batch rather than the whole batch.
+        """
+        ctx = g.context(recipes)
+        x = None
+        for i, stage in enumerate(g.stages):
+            if cancel is not None and cancel():
+                raise Cancelled()
+            with torch.inference_mode():  # per stage: the mode must not stay on while the job is suspended
+                x = stage(x, ctx)
+            if i < len(g.stages) - 1:
+                yield None
+        assert x is not None
+        yield to_uint8(x)
 
 
 class ModelCache:

@@ -25,8 +25,10 @@ def _system_theme(app: QApplication) -> str:
 def run_app(argv: list[str], path: str | Path | None = None, *, settings: QSettings | None = None) -> int:
     """Create the application and main window; open `path`, else the default demo, else the empty state.
 
-    `settings` replaces the user's settings store (tests pass an ini file in a temporary folder).
+    `settings` replaces the user's settings store (tests pass an ini file in a temporary folder); the
+    autosave then lives beside it too, so such a run never touches the user's autosaved session.
     """
+    from studio.core.project import Autosave
     from studio.render.worker import RenderWorker
     from studio.ui.main_window import MainWindow
     from studio.ui.session import Session
@@ -36,8 +38,11 @@ def run_app(argv: list[str], path: str | Path | None = None, *, settings: QSetti
     app.setApplicationName("Latent Studio")
     app.setOrganizationName("latent-studio")
     app.setApplicationDisplayName("Latent Studio")
+    autosave = None
     if settings is None:
         settings = QSettings("latent-studio", "Latent Studio")
+    else:
+        autosave = Autosave(Path(settings.fileName()).parent / "autosave")
     theme.apply_theme(app, str(settings.value("ui/theme", _system_theme(app))))
 
     worker = RenderWorker()
@@ -52,9 +57,13 @@ def run_app(argv: list[str], path: str | Path | None = None, *, settings: QSetti
     previous_hook = sys.excepthook
     sys.excepthook = excepthook
     window.show()
-    target = Path(path) if path else default_demo()
-    if target is not None:
-        session.open_model(target)
+    if path and Path(path).suffix == ".lsproj":
+        window.start_autosave(autosave)
+        window.open_project(Path(path))
+    elif not window.start_autosave(autosave):  # a crashed session's state, when the user takes it, comes first
+        target = Path(path) if path else default_demo()
+        if target is not None:
+            session.open_model(target)
     try:
         return int(app.exec())
     finally:

@@ -90,6 +90,10 @@ class ImageCanvas(pg.GraphicsView):
         left, top = math.floor((rect.width() - w * s) / 2), math.floor((rect.height() - h * s) / 2)
         x0, y0 = -left / s, -top / s
         self.view.setRange(xRange=(x0, x0 + rect.width() / s), yRange=(y0, y0 + rect.height() / s), padding=0.0)
+        (vx0, vx1), (vy0, vy1) = self.view.viewRange()
+        if abs(rect.width() / max(vx1 - vx0, 1e-12) - s) > 1e-6:
+            # the aspect lock re-derived one axis from a half-pixel view size: set that axis exactly again
+            self.view.setXRange(x0, x0 + rect.width() / s, padding=0.0)
 
     def zoom(self) -> float:
         """Screen pixels per image pixel (from the range, which is exact with the aspect locked)."""

@@ -5,12 +5,14 @@ import time
 from collections import deque
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSettings, QSize, Qt
+from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
-from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QStackedWidget,
-                               QToolBar, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox,
+                               QStackedWidget, QToolBar, QVBoxLayout, QWidget)
 
+from studio.core.project import PROJECT_EXT, Autosave, ModelMissing, Project, load_project, save_project
 from studio.core.recipe import SeedLatent
+from studio.errors import StudioError
 from studio.model.api import Generator
 from studio.render.device import describe
 from studio.render.engine import Frame
@@ -20,11 +22,14 @@ from studio.ui.canvas import EmptyState, ImageCanvas
 from studio.ui.images import to_qimage
 from studio.ui.panels.latent_panel import LatentPanel, SeedGridPanel, WalkPanel
 from studio.ui.panels.model_panel import ModelPanel, ask_checkpoint
+from studio.ui.panels.timeline_panel import TimelinePanel
 from studio.ui.paths import checkpoints_dir, demo_checkpoints
 from studio.ui.recent import RecentFiles
 from studio.ui.session import Session
 
 FPS_WINDOW_S = 2.0
+AUTOSAVE_MS = 3000
+PROJECT_FILTER = f"Latent Studio project (*{PROJECT_EXT})"
 RECIPE_TEXT_KEY = "latent-studio-recipe"  # PNG text chunk holding the recipe JSON of a saved image
 
 
@@ -76,15 +81,27 @@ class MainWindow(QMainWindow):
         self.seed_grid = SeedGridPanel(session)
         self.latent_panel = LatentPanel(session)
         self.walk_panel = WalkPanel(session, pca_samples=pca_samples)
+        self.timeline_panel = TimelinePanel(session)
         self.docks: dict[str, QDockWidget] = {}
         self._requires: dict[str, str | None] = {}
         self._add_dock("model", "Model", self.model_panel, Qt.DockWidgetArea.LeftDockWidgetArea, None)
         self._add_dock("seeds", "Seeds", self.seed_grid, Qt.DockWidgetArea.LeftDockWidgetArea, None)
         self._add_dock("latent", "Latent", self.latent_panel, Qt.DockWidgetArea.RightDockWidgetArea, None)
         self._add_dock("walk", "Walk", self.walk_panel, Qt.DockWidgetArea.RightDockWidgetArea, "walk")
+        # the timeline runs under the canvas; the side docks keep the full height
+        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+        self._add_dock("timeline", "Timeline && export", self.timeline_panel,
+                       Qt.DockWidgetArea.BottomDockWidgetArea, None)
         self.resizeDocks([self.docks["model"], self.docks["latent"]], [310, 360], Qt.Orientation.Horizontal)
         self.resizeDocks([self.docks["model"], self.docks["seeds"]], [380, 360], Qt.Orientation.Vertical)
         self.resizeDocks([self.docks["latent"], self.docks["walk"]], [110, 700], Qt.Orientation.Vertical)
+        self.resizeDocks([self.docks["timeline"]], [230], Qt.Orientation.Vertical)
+        self.autosave: Autosave | None = None
+        self.autosave_timer = QTimer(self)
+        self.autosave_timer.setInterval(AUTOSAVE_MS)
+        self.autosave_timer.timeout.connect(self.autosave_now)
+        self._pending_project: Project | None = None
 
         self._build_actions()
         self._build_menus()
@@ -129,6 +146,10 @@ class MainWindow(QMainWindow):
         a["open"].setToolTip("Open a checkpoint (Ctrl+O)")
         a["save"] = QAction("&Save image…", self, shortcut=QKeySequence("Ctrl+S"), triggered=self.save_dialog)
         a["save"].setEnabled(False)
+        a["open_project"] = QAction("Open &project…", self, shortcut=QKeySequence("Ctrl+Shift+O"),
+                                    triggered=self.open_project_dialog)
+        a["save_project"] = QAction("Save project &as…", self, shortcut=QKeySequence("Ctrl+Shift+S"),
+                                    triggered=self.save_project_dialog)
         a["quit"] = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit, triggered=self.close)
         stack = self.session.undo_stack
         a["undo"] = stack.createUndoAction(self, "&Undo")
@@ -166,6 +187,9 @@ class MainWindow(QMainWindow):
         self.demo_menu.aboutToShow.connect(self._fill_demo_menu)
         file_menu.addSeparator()
         file_menu.addAction(a["save"])
+        file_menu.addSeparator()
+        file_menu.addAction(a["open_project"])
+        file_menu.addAction(a["save_project"])
         file_menu.addSeparator()
         file_menu.addAction(a["quit"])
         self._fill_recent_menu()
@@ -367,7 +391,149 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Saved {path}", 5000)
         return True
 
+    # -- projects and autosave -------------------------------------------------------------------------
+    def project(self) -> Project | None:
+        """The whole session as data (None before a model is open)."""
+        s = self.session
+        if s.recipe is None:
+            return None
+        history, index = s.history()
+        pca = self.walk_panel.pca_directions
+        return Project(s.recipe.model, s.recipe, tuple(history), index, (pca,) if pca is not None else (),
+                       self.timeline_panel.timeline)
+
+    def save_project_dialog(self) -> None:
+        if self.project() is None:
+            self.show_error("Open a model before saving a project.")
+            return
+        start = self.session.model_path.with_suffix(PROJECT_EXT) if self.session.model_path else Path.home()
+        path, _ = QFileDialog.getSaveFileName(self, "Save project", str(start), PROJECT_FILTER)
+        if path:
+            self.save_project(Path(path) if Path(path).suffix else Path(path).with_suffix(PROJECT_EXT))
+
+    def save_project(self, path: Path) -> bool:
+        project = self.project()
+        if project is None:
+            return False
+        try:
+            save_project(project, path)
+        except OSError as exc:
+            self.show_error(f"Could not save {path}: {exc.strerror or exc}. Your work is unchanged.")
+            return False
+        self.statusBar().showMessage(f"Saved project {path}", 5000)
+        return True
+
+    def open_project_dialog(self) -> None:
+        start = str(self.session.model_path.parent) if self.session.model_path else str(Path.home())
+        path, _ = QFileDialog.getOpenFileName(self, "Open project", start, f"{PROJECT_FILTER};;All files (*)")
+        if path:
+            self.open_project(Path(path))
+
+    def open_project(self, path: Path, relocate=None) -> bool:
+        """Load a project file; a moved checkpoint is asked for (`relocate(missing) -> Path | None`)."""
+        try:
+            project = load_project(path)
+        except StudioError as exc:
+            self.show_error(f"Cannot open the project: {exc}")
+            return False
+        return self.restore_project(project, relocate, base=path.parent)
+
+    def restore_project(self, project: Project, relocate=None, base: Path | None = None) -> bool:
+        try:
+            model = project.check_model(base)
+        except ModelMissing as exc:
+            ask = relocate or self._ask_relocate
+            new = ask(exc.path)
+            if new is None:
+                self.show_error(f"Not restored: {exc}")
+                return False
+            project = project.relocated(Path(new))
+            model = Path(new)
+        self._pending_project = replace_model_path(project, model)
+        self.session.modelChanged.connect(self._apply_pending_project)
+        self.session.open_model(model)
+        return True
+
+    def _ask_relocate(self, missing: str) -> Path | None:
+        QMessageBox.information(self, "Checkpoint moved",
+                                f"The project's checkpoint is no longer at\n{missing}\n\nChoose where it is now.")
+        path, _ = QFileDialog.getOpenFileName(self, f"Where is {Path(missing).name}?", str(Path(missing).parent),
+                                              "All files (*)")
+        return Path(path) if path else None
+
+    def _apply_pending_project(self, _g: Generator) -> None:
+        self.session.modelChanged.disconnect(self._apply_pending_project)
+        project, self._pending_project = self._pending_project, None
+        if project is None:
+            return
+        if project.history:
+            self.session.restore_history(list(project.history), project.history_index)
+        elif project.recipe is not None:
+            self.session.edit(project.recipe, "Restore")
+        self.timeline_panel.set_timeline(project.timeline)
+        self.statusBar().showMessage("Restored the saved session", 5000)
+
+    def start_autosave(self, store: Autosave | None = None, ask=None) -> bool:
+        """Begin autosaving; first offer the state a crashed session left (`ask() -> bool` decides).
+
+        True when a crashed session's state was restored.
+        """
+        self.autosave = store or Autosave()
+        restored = False
+        try:
+            pending = self.autosave.pending_recovery()
+        except StudioError as exc:
+            pending = None
+            self.show_error(f"The autosaved session could not be recovered: {exc}")
+        try:
+            self.autosave.begin()
+        except OSError as exc:
+            self.show_error(f"Autosave is off: cannot write {self.autosave.folder} ({exc.strerror or exc}).")
+            self.autosave = None
+            return False
+        if pending is not None:
+            decide = ask or self._ask_recover
+            if decide():
+                restored = self.restore_project(pending)
+        self.autosave_timer.start()
+        return restored
+
+    def _ask_recover(self) -> bool:
+        answer = QMessageBox.question(self, "Recover session",
+                                      "Latent Studio did not close properly last time. Restore the session "
+                                      "it autosaved (model, image, undo history and timeline)?",
+                                      QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                                      QMessageBox.StandardButton.Yes)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def autosave_now(self) -> bool:
+        if self.autosave is None or self._pending_project is not None:
+            return False
+        project = self.project()
+        if project is None:
+            return False
+        try:
+            return self.autosave.save(project)
+        except OSError as exc:
+            self.autosave_timer.stop()
+            self.show_error(f"Autosave stopped: cannot write {self.autosave.path} ({exc.strerror or exc}).")
+            return False
+
     def closeEvent(self, event: QCloseEvent) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.sync()
+        self.timeline_panel.stop()
+        self.timeline_panel.cancel_export()
+        if self.autosave is not None:
+            self.autosave_timer.stop()
+            try:
+                self.autosave_now()
+                self.autosave.clean_exit()
+            except OSError:
+                pass
         super().closeEvent(event)
+
+
+def replace_model_path(project: Project, path: Path) -> Project:
+    """Point the project at the file actually opened (a relative path resolved against the project)."""
+    return project if Path(project.model.path) == path else project.relocated(path)

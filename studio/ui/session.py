@@ -190,6 +190,28 @@ class Session(QObject):
         self.recipeChanged.emit(recipe)
         self.render()
 
+    # -- history as data (projects, autosave) ---------------------------------------------------------
+    def history(self) -> tuple[list[Recipe], int]:
+        """The undo stack as the recipes it steps through, oldest first, and the index of the current one."""
+        stack = self.undo_stack
+        cmds = [stack.command(i) for i in range(stack.count())]
+        cmds = [c for c in cmds if isinstance(c, RecipeCommand)]
+        if not cmds:
+            return ([self.recipe] if self.recipe is not None else []), 0
+        return [cmds[0].before] + [c.after for c in cmds], stack.index()
+
+    def restore_history(self, recipes: list[Recipe], index: int) -> None:
+        """Rebuild undo/redo from saved recipes and show recipes[index] (the model must be open)."""
+        if self.generator is None or not recipes:
+            return
+        self.undo_stack.clear()
+        self._apply(recipes[0])
+        for before, after in zip(recipes, recipes[1:]):
+            self.end_gesture()
+            self.undo_stack.push(RecipeCommand(self, before, after, "Restored step", None, self._gesture))
+        self.undo_stack.setIndex(max(0, min(index, len(recipes) - 1)))
+        self.end_gesture()
+
     # -- rendering -----------------------------------------------------------------------------------
     def render(self) -> None:
         """Ask the worker for the current recipe; newer requests replace older ones in its slot."""

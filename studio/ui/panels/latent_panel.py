@@ -411,7 +411,10 @@ class WalkPanel(QWidget):
         session.recipeChanged.connect(self.sync)
 
     # -- building --------------------------------------------------------------------------------------
+    pca_directions: DirectionSet | None = None
+
     def on_model(self, g: Generator) -> None:
+        self.pca_directions = None
         self.random.clear()
         self.pca.clear()
         info = g.info
@@ -429,6 +432,7 @@ class WalkPanel(QWidget):
         self.pca.set_waiting("computing…", float(p))  # type: ignore[arg-type]
 
     def _on_pca(self, ds: DirectionSet) -> None:
+        self.pca_directions = ds  # saved with the project
         self.pca.set_waiting("")
         self._fill(self.pca, walk_specs(ds, "PC "))
         if self.session.recipe is not None:

@@ -1,0 +1,147 @@
+"""`latent-studio walk`: an interpolation video (or GIF, WebP, PNG frames) between two seeds."""
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+from typing import Any
+
+from studio.cli.common import DEVICES, UsageError, existing_file, load_model, positive_int
+
+
+def register(sub: Any) -> None:
+    w = sub.add_parser("walk", help="render an interpolation between two seeds to a video or animation",
+                       description="Interpolate between two seeds and write MP4, GIF, WebP or a folder of "
+                                   "PNG frames (chosen by --out's extension; no extension: PNG frames).",
+                       epilog="example: walk netG.pth --from-seed 1 --to-seed 2 --frames 48 --fps 24 "
+                              "--ease ease-in-out --loop --out walk.mp4")
+    w.add_argument("checkpoint", metavar="CKPT", type=Path, help="checkpoint file")
+    w.add_argument("--from-seed", type=int, required=True, metavar="SEED", help="first keyframe's seed")
+    w.add_argument("--to-seed", type=int, required=True, metavar="SEED", help="second keyframe's seed")
+    w.add_argument("--frames", type=frame_count, default=48, metavar="N", help="frames in all (default 48)")
+    w.add_argument("--truncation", type=float, default=1.0, metavar="PSI", help="pull toward the mean latent")
+    mode = w.add_mutually_exclusive_group()
+    mode.add_argument("--slerp", dest="interpolation", action="store_const", const="slerp",
+                      help="spherical interpolation (default: keeps Gaussian latents typical)")
+    mode.add_argument("--lerp", dest="interpolation", action="store_const", const="lerp",
+                      help="straight-line interpolation")
+    w.set_defaults(interpolation="slerp")
+    w.add_argument("--loop", action="store_true", help="go there and back, ending where it starts")
+    add_output_options(w)
+    w.set_defaults(func=cmd_walk)
+
+
+def add_output_options(p: argparse.ArgumentParser, fps_default: float | None = 24.0) -> None:
+    from studio.core.timeline import EASINGS
+
+    p.add_argument("--ease", choices=list(EASINGS), default=None,
+                   help="easing curve of each segment (default: linear, or the project's)")
+    p.add_argument("--fps", type=fps_value, default=None,
+                   help=f"frames per second (default: {fps_default or 'the project' + chr(39) + 's'})")
+    p.add_argument("--scale", type=positive_int, default=1, metavar="N", help="integer upscale")
+    p.add_argument("--smooth", action="store_true", help="bicubic upscale instead of crisp pixels")
+    p.add_argument("--quality", type=quality_value, default=90, metavar="Q",
+                   help="1-100 (default 90; WebP at 100 is lossless)")
+    p.add_argument("--full-chroma", action="store_true",
+                   help="MP4: keep full colour resolution (4:4:4; crisper small frames, fewer players)")
+    p.add_argument("--batch", type=positive_int, default=None, metavar="N",
+                   help="frames rendered per batch (default 8; PNG frames: 1, bit-exact to the studio's)")
+    p.add_argument("--out", "-o", type=Path, required=True, help="output: .mp4, .gif, .webp, or a folder name")
+    p.add_argument("--no-sidecar", action="store_true", help="do not write the recipes JSON beside the output")
+    p.add_argument("--force", "-f", action="store_true", help="overwrite an existing output")
+    p.add_argument("--device", choices=DEVICES, default="auto", help="compute device (default: auto)")
+
+
+def frame_count(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 2 <= n <= 1_000_000:
+        raise argparse.ArgumentTypeError(f"must be at least 2, got {n}")
+    return n
+
+
+def fps_value(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (math.isfinite(v) and 0 < v <= 240):
+        raise argparse.ArgumentTypeError(f"must be between 0 and 240, got {text}")
+    return v
+
+
+def quality_value(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 1 <= v <= 100:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 100, got {v}")
+    return v
+
+
+def cmd_walk(ns: argparse.Namespace) -> int:
+    from studio.core.recipe import ModelRef, Recipe, SeedLatent
+    from studio.core.timeline import Segment, Timeline
+
+    if ns.from_seed < 0 or ns.to_seed < 0:
+        raise UsageError("seeds must be non-negative")
+    if not math.isfinite(ns.truncation):
+        raise UsageError("--truncation must be a finite number")
+    path = existing_file(ns.checkpoint, "checkpoint")
+    fps = ns.fps or 24.0
+    check_output(ns)
+    g = load_model(path, ns.device)
+    ref = ModelRef(str(path.resolve()), g.model_id)
+    a, b = (Recipe(ref, SeedLatent(s), truncation=ns.truncation) for s in (ns.from_seed, ns.to_seed))
+    easing = ns.ease or "linear"
+    if ns.loop:
+        half = ns.frames // 2
+        segs = (Segment(half, ns.interpolation, easing), Segment(ns.frames - half, ns.interpolation, easing))
+    else:
+        segs = (Segment(ns.frames - 1, ns.interpolation, easing), Segment(1, ns.interpolation, easing))
+    timeline = Timeline((a, b), segs, loop=ns.loop, fps=fps)
+    recipes = timeline.recipes(g)
+    assert len(recipes) == ns.frames
+    return run_export(g, recipes, ns, fps)
+
+
+def check_output(ns: argparse.Namespace) -> None:
+    """Fail on a bad --out before loading anything."""
+    from studio.export.safe import check_target
+    from studio.export.writers import format_of
+
+    format_of(ns.out)
+    check_target(ns.out.expanduser(), ns.force)
+
+
+def run_export(g: Any, recipes: list, ns: argparse.Namespace, fps: float) -> int:
+    """Export with a progress bar on stderr (tqdm; silent when stderr is not a terminal)."""
+    from tqdm import tqdm
+
+    from studio.export.job import drive, export_job
+    from studio.export.writers import ExportOptions
+
+    options = ExportOptions(fps=fps, scale=ns.scale, smooth=ns.smooth, quality=ns.quality,
+                            chroma="444" if ns.full_chroma else "420")
+    job = export_job(g, recipes, ns.out, options, force=ns.force, batch_size=ns.batch,
+                     sidecar=not ns.no_sidecar)
+    with tqdm(total=len(recipes), unit="frame", desc=ns.out.name, disable=None, leave=True) as bar:
+        def show(p: Any) -> None:
+            if p.done > bar.n:
+                bar.update(p.done - bar.n)
+            if p.phase == "finishing":
+                bar.set_postfix_str("encoding", refresh=False)
+
+        result = drive(job, on_progress=show)
+    assert result is not None
+    size = _size(result.path)
+    print(f"wrote {result.path} ({result.frames} frames at {fps:g} fps, {size}, {result.seconds:.1f} s)")
+    return 0
+
+
+def _size(path: Path) -> str:
+    n = sum(p.stat().st_size for p in path.iterdir()) if path.is_dir() else path.stat().st_size
+    return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.0f} kB"

@@ -1,0 +1,1 @@
+"""Exporting sequences of recipes: image sequences, animations and videos, written safely."""

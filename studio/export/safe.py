@@ -1,0 +1,124 @@
+"""Safe output: everything is written under a temporary name beside the target and renamed at the end.
+
+A cancelled, failed or killed export therefore never leaves anything under the final name, and an
+existing file or folder is replaced only when the caller says so (the CLI's --force). Temporary names
+carry the writer's process id, so leftovers of a killed export are recognised and swept next time.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+from studio.errors import StudioError
+
+PARTIAL = ".partial"
+
+
+class ExportError(StudioError):
+    """An export cannot start or finish: the target exists, its folder is missing, a write failed."""
+
+
+def temp_path(final: Path) -> Path:
+    """`.NAME.PID.partial.EXT` beside `final`: hidden, unique to this process, same extension for encoders."""
+    return final.with_name(f".{final.stem}.{os.getpid()}{PARTIAL}{final.suffix}")
+
+
+def check_target(final: Path, force: bool) -> None:
+    """Fail before any rendering when the target cannot be written."""
+    parent = final.parent if str(final.parent) else Path(".")
+    if not parent.is_dir():
+        raise ExportError(f"cannot write {final}: folder {parent} does not exist")
+    if final.exists() or final.is_symlink():
+        if not force:
+            raise ExportError(f"{final} already exists (use --force to overwrite)")
+        if final.is_dir() and not _looks_like_sequence(final):
+            raise ExportError(f"{final} is a folder that holds more than an exported image sequence; "
+                              f"refusing to replace it")
+    elif final.suffix == "" and not os.access(parent, os.W_OK):
+        raise ExportError(f"cannot write in {parent}: permission denied")
+
+
+def commit(tmp: Path, final: Path, force: bool) -> None:
+    """Move a finished temporary file or folder to its final name (atomically for files)."""
+    if tmp.is_dir():
+        _commit_dir(tmp, final, force)
+        return
+    if force:
+        os.replace(tmp, final)
+        return
+    try:
+        os.link(tmp, final)  # fails if `final` appeared meanwhile: never replace without being asked
+    except FileExistsError:
+        raise ExportError(f"{final} already exists (use --force to overwrite)") from None
+    except OSError:  # a file system without hard links
+        if final.exists():
+            raise ExportError(f"{final} already exists (use --force to overwrite)") from None
+        os.replace(tmp, final)
+        return
+    tmp.unlink()
+
+
+def _commit_dir(tmp: Path, final: Path, force: bool) -> None:
+    if final.exists():
+        if not force:
+            raise ExportError(f"{final} already exists (use --force to overwrite)")
+        if not final.is_dir() or not _looks_like_sequence(final):
+            raise ExportError(f"{final} exists and is not an exported image sequence; refusing to replace it")
+        old = final.with_name(f".{final.name}.{os.getpid()}.old")
+        os.rename(final, old)
+        os.rename(tmp, final)
+        shutil.rmtree(old, ignore_errors=True)
+        return
+    os.rename(tmp, final)
+
+
+def discard(path: Path) -> None:
+    """Remove a temporary file or folder, whatever state it is in."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+
+
+def sweep_stale(final: Path) -> list[Path]:
+    """Delete temporaries for `final` left by processes that no longer run (a killed export)."""
+    parent = final.parent if str(final.parent) else Path(".")
+    pattern = re.compile(rf"^\.{re.escape(final.stem)}\.(\d+){re.escape(PARTIAL)}{re.escape(final.suffix)}"
+                         rf"(\.json)?$")
+    removed = []
+    try:
+        entries = list(parent.iterdir())
+    except OSError:
+        return removed
+    for p in entries:
+        m = pattern.match(p.name)
+        if m and not _alive(int(m.group(1))):
+            discard(p)
+            removed.append(p)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _looks_like_sequence(folder: Path) -> bool:
+    """A folder we may replace: only PNG frames and our sidecar (what an earlier export wrote)."""
+    try:
+        return all(p.is_file() and (p.suffix.lower() == ".png" or p.name == "recipes.json")
+                   for p in folder.iterdir())
+    except OSError:
+        return False
