@@ -52,7 +52,10 @@ def stage_shapes(g: "Generator") -> list[tuple[str, tuple[int, ...]]]:
     with torch.inference_mode():
         for stage in g.stages:
             x = stage(x, ctx)
-            out.append((stage.name, tuple(int(s) for s in x.shape[1:])))
+            # Stages that carry extra state alongside their features (StyleGAN's running RGB) say which part
+            # is the features.
+            feats = stage.features(x) if hasattr(stage, "features") else x
+            out.append((stage.name, tuple(int(s) for s in feats.shape[1:])))
     return out
 
 

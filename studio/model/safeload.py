@@ -5,9 +5,11 @@ at all. Families whose formats pickle classes (NVlabs) build on RestrictedUnpick
 """
 from __future__ import annotations
 
+import argparse
 import json
 import pickle
 import struct
+import warnings
 from pathlib import Path
 from typing import Any, Callable
 
@@ -16,16 +18,26 @@ import torch
 from studio.errors import CheckpointError
 
 
+# Plain data containers training scripts pickle beside the weights (rosinality's train.py saves its argparse
+# options as "args"); unpickling one only sets attributes, so it is safe to allow.
+SAFE_GLOBALS: tuple[type, ...] = (argparse.Namespace,)
+
+
 def load_torch(path: str | Path) -> Any:
     """torch.load with weights_only=True, mapping failures to one clear message."""
     path = Path(path)
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with torch.serialization.safe_globals(list(SAFE_GLOBALS)), warnings.catch_warnings():
+            # raw pickles (NVlabs snapshots) make torch warn about their protocol before refusing them
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
         # torch's first line suggests weights_only=False (running the file's code); name the culprit instead
-        msg = next((ln for ln in lines if "GLOBAL" in ln or "Unsupported global" in ln),
-                   lines[0] if lines else "unsafe or unknown pickled object")
+        msg = next((ln for ln in lines if "GLOBAL" in ln or "Unsupported global" in ln), "")
+        if not msg:  # a raw (non-zip) pickle torch stops reading early: list what it would import instead
+            names = _pickle_globals(path)
+            msg = ("it refers to " + ", ".join(names[:3])) if names else (lines[0] if lines else "unknown objects")
         if "weights_only" in str(exc) or "Unsupported global" in str(exc):
             raise CheckpointError(f"{path.name} contains pickled Python objects that are not plain weights; "
                                   f"refusing to execute them ({msg[:200]})") from None
@@ -35,6 +47,37 @@ def load_torch(path: str | Path) -> Any:
         if _is_cut_zip(path):
             first = "the zip archive inside it is incomplete (was the download or copy interrupted?)"
         raise CheckpointError(f"{path.name} is truncated or corrupt: {first[:200]}") from None
+
+
+def _pickle_globals(path: Path, limit: int = 1 << 20) -> list[str]:
+    """Names a raw pickle imports (beyond torch's own), read from its opcodes in the first `limit` bytes
+    without executing anything: the culprit to name when a file is refused."""
+    import io
+    import pickletools
+
+    try:
+        with open(path, "rb") as f:
+            data = f.read(limit)
+    except OSError:
+        return []
+    found: list[str] = []
+    strings: list[str | None] = []
+    try:
+        for op, arg, _ in pickletools.genops(io.BytesIO(data)):
+            if op.name == "MEMOIZE":
+                continue
+            # STACK_GLOBAL takes the two strings pushed just before it (None: pushed some other way)
+            strings.append(arg if isinstance(arg, str) and "UNICODE" in op.name else None)
+            name = None
+            if op.name == "GLOBAL":
+                name = str(arg).replace(" ", ".")
+            elif op.name == "STACK_GLOBAL" and len(strings) >= 3 and None not in strings[-3:-1]:
+                name = f"{strings[-3]}.{strings[-2]}"
+            if name and not name.startswith(("torch.", "collections.")) and name not in found:
+                found.append(name)
+    except Exception:  # a cut or odd stream: keep what was read
+        pass
+    return found
 
 
 def _is_cut_zip(path: Path) -> bool:

@@ -1,0 +1,275 @@
+"""StyleGAN as a studio Generator: mapping in `context`, synthesis cut into cacheable stages.
+
+Each stage holds the synthesis layers that read one style input (a block's ToRGB and the next block's first
+conv share one), and its cache key is exactly that style row plus the noise setting. So an edit to style
+inputs >= k re-runs only the stages from the first layer reading input k; everything before comes from
+the engine's activation cache. Between stages the features and the RGB accumulator travel as one tensor
+(RGB in the last channels), so a preview can read the low-resolution image from any cached stage.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from studio.core.style_edits import Mix, Transform
+from plugins.stylegan.network import NOISE_MODES, Op, StyleGAN2, SynthState
+from plugins.stylegan.network3 import input_transform
+from studio.core.recipe import Recipe, Walk
+from studio.errors import RecipeError
+from studio.model.api import Generator, ModelInfo, StageContext
+
+if TYPE_CHECKING:
+    from plugins.stylegan.network3 import StyleGAN3
+
+CAPABILITIES = frozenset({"walk", "style_mix", "features"})
+
+
+class ConstStage:
+    """The learned 4x4 input (reads no style)."""
+
+    name = "const"
+
+    def __init__(self, net: StyleGAN2):
+        self.net = net
+
+    def inputs(self, ctx: StageContext) -> bytes:
+        return f"n={_batch(ctx)}".encode()
+
+    def __call__(self, x: Tensor | None, ctx: StageContext) -> Tensor:
+        st = self.net.synthesis.start(_batch(ctx))
+        return torch.cat([st.x, st.img], dim=1)
+
+    def features(self, out: Tensor) -> Tensor:
+        """The feature maps in this stage's output (without the RGB accumulator riding along)."""
+        return out[:, :-self.net.cfg.img_channels]
+
+    def preview(self, out: Tensor) -> Tensor:
+        """The image so far (low resolution, upsampled to this stage's size): a progressive preview."""
+        return out[:, -self.net.cfg.img_channels:]
+
+
+class StyleStage:
+    """The synthesis ops that read one style row; the last stage returns the image alone."""
+
+    def __init__(self, ops: list[Op], img_channels: int, last: bool):
+        self.ops = ops
+        self.rows = sorted({r for op in ops for r in op.rows})
+        self.noisy = any(op.noisy for op in ops)
+        self.name = "+".join(op.name for op in ops)
+        self.img_channels = img_channels
+        self.last = last
+
+    def inputs(self, ctx: StageContext) -> bytes:
+        assert ctx.ws is not None
+        rows = ctx.ws[:, self.rows].detach().cpu().contiguous()
+        noise = ctx.extras.get("noise", "const") if self.noisy else ""
+        return f"{tuple(rows.shape)}|{noise}|".encode() + rows.numpy().tobytes()
+
+    def __call__(self, x: Tensor | None, ctx: StageContext) -> Tensor:
+        assert x is not None and ctx.ws is not None
+        k = self.img_channels
+        st = SynthState(x[:, :-k], x[:, -k:])
+        noise = ctx.extras.get("noise", "const")
+        for op in self.ops:
+            op.fn(st, ctx.ws, noise)
+        return st.img if self.last else torch.cat([st.x, st.img], dim=1)
+
+    def features(self, out: Tensor) -> Tensor:
+        """The feature maps in this stage's output (the last stage's output is the image itself)."""
+        return out if self.last else out[:, :-self.img_channels]
+
+    def preview(self, out: Tensor) -> Tensor:
+        """The image so far (the skip architecture's RGB sum, upsampled to this stage's size)."""
+        return out if self.last else out[:, -self.img_channels:]
+
+
+def _batch(ctx: StageContext) -> int:
+    assert ctx.ws is not None
+    return int(ctx.ws.shape[0])
+
+
+class InputStage3:
+    """StyleGAN3's Fourier-feature input: reads ws[0] and the user's input transform (translate / rotate)."""
+
+    name = "input"
+    rows = [0]
+
+    def __init__(self, net: "StyleGAN3"):
+        self.net = net
+
+    def inputs(self, ctx: StageContext) -> bytes:
+        assert ctx.ws is not None
+        t = ctx.extras.get("transform")
+        tb = b"-" if t is None else t.detach().cpu().contiguous().numpy().tobytes()
+        return f"{_batch(ctx)}|".encode() + ctx.ws[:, 0].detach().cpu().contiguous().numpy().tobytes() + tb
+
+    def __call__(self, x: Tensor | None, ctx: StageContext) -> Tensor:
+        assert ctx.ws is not None
+        return self.net.synthesis.input(ctx.ws[:, 0], ctx.extras.get("transform"))
+
+
+class LayerStage3:
+    """One StyleGAN3 layer, reading style row `row`; the last one applies the output scale."""
+
+    def __init__(self, net: "StyleGAN3", index: int):
+        self.layer = net.synthesis.layers()[index]
+        self.name = self.layer.spec.name
+        self.rows = [index + 1]
+        self.scale = net.cfg.output_scale if index == len(net.cfg.layers) - 1 else 1.0
+
+    def inputs(self, ctx: StageContext) -> bytes:
+        assert ctx.ws is not None
+        return ctx.ws[:, self.rows[0]].detach().cpu().contiguous().numpy().tobytes()
+
+    def __call__(self, x: Tensor | None, ctx: StageContext) -> Tensor:
+        assert x is not None and ctx.ws is not None
+        x = self.layer(x, ctx.ws[:, self.rows[0]])
+        return x * self.scale if self.scale != 1 else x
+
+
+def build_stages(net: "StyleGAN2 | StyleGAN3") -> list:
+    """StyleGAN2: const, then one stage per style row (ops that share a row stay together).
+    StyleGAN3: the input, then one stage per layer (each reads one row)."""
+    from plugins.stylegan.network3 import StyleGAN3
+
+    if isinstance(net, StyleGAN3):
+        return [InputStage3(net)] + [LayerStage3(net, i) for i in range(len(net.cfg.layers))]
+    groups: list[list[Op]] = []
+    for op in net.synthesis.ops():
+        if groups and op.rows[0] == groups[-1][-1].rows[-1]:
+            groups[-1].append(op)
+        else:
+            groups.append([op])
+    k = net.cfg.img_channels
+    return [ConstStage(net)] + [StyleStage(g, k, i == len(groups) - 1) for i, g in enumerate(groups)]
+
+
+class StyleGANGenerator(Generator):
+    """A StyleGAN2 or StyleGAN3 network with the studio's recipe semantics: truncation, W walks and style
+    mixing act on ws; StyleGAN3's translate / rotate move its input."""
+
+    def __init__(self, net: "StyleGAN2 | StyleGAN3", info: ModelInfo, device: torch.device | str = "cpu",
+                 model_id: str = ""):
+        self.net = net.eval()
+        stages = build_stages(net)
+        cfg = net.cfg
+        self.is_stylegan3 = hasattr(cfg, "layers")
+        caps = CAPABILITIES | ({"translate"} if self.is_stylegan3 else set())
+        info = replace(info, z_dim=cfg.z_dim, w_dim=cfg.w_dim, num_ws=cfg.num_ws, c_dim=cfg.c_dim,
+                       resolution=cfg.resolution, channels=cfg.img_channels, capabilities=frozenset(caps),
+                       layer_names=tuple(s.name for s in stages))
+        super().__init__(info, stages, device=device, model_id=model_id, modules=[net])
+
+    # -- the scripting API --------------------------------------------------------------------------
+    def z_mean(self) -> np.ndarray:
+        """Truncation happens in W toward w_avg; in Z the prior's mean is still zero."""
+        return np.zeros(self.info.z_dim, np.float32)
+
+    @property
+    def w_avg(self) -> Tensor:
+        return self.net.mapping.w_avg
+
+    def style_resolutions(self) -> list[int]:
+        """The resolution each style input is conventionally labelled with (rows 2k and 2k+1 -> 4 * 2**k),
+        for grouping rows coarse / middle / fine."""
+        cfg = self.net.cfg
+        if self.is_stylegan3:  # each row's layer size, from names like L5_52_13
+            sizes = [int(s.name.split("_")[1]) if s.name.count("_") == 2 else cfg.resolution
+                     for s in cfg.layers]
+            return [min(sizes[0], cfg.resolution)] + [min(v, cfg.resolution) for v in sizes]
+        return [min(4 * 2 ** (r // 2), self.info.resolution) for r in range(self.info.num_ws)]
+
+    def map(self, z: Tensor | np.ndarray, c: Tensor | None = None, truncation: float | Tensor = 1.0,
+            truncation_cutoff: int | None = None) -> Tensor:
+        """ws [N, num_ws, w_dim]; truncation pulls the first `truncation_cutoff` rows (all) to w_avg."""
+        z = torch.as_tensor(z, dtype=torch.float32, device=self.device).reshape(-1, self.info.z_dim)
+        if c is not None:
+            c = torch.as_tensor(c, dtype=torch.float32, device=self.device).reshape(-1, self.info.c_dim)
+        with torch.inference_mode():
+            return self.net.mapping(z, c, truncation, truncation_cutoff)
+
+    def synthesize(self, ws: Tensor, noise: str = "const", transform: Tensor | None = None) -> Tensor:
+        """Images [N, C, H, W] (nominally [-1, 1], not clamped) from ws [N, num_ws, w_dim].
+
+        `transform` (StyleGAN3 only) is the input's 3x3 matrix; network3.input_transform(translate, angle)
+        makes one. StyleGAN3 has no noise inputs, so `noise` only matters for StyleGAN2."""
+        ws = torch.as_tensor(ws, dtype=torch.float32, device=self.device)
+        if ws.ndim != 3 or tuple(ws.shape[1:]) != (self.info.num_ws, self.info.w_dim):
+            raise RecipeError(f"ws must have shape [N, {self.info.num_ws}, {self.info.w_dim}], "
+                              f"not {list(ws.shape)}")
+        return self.run(self._ws_context(ws, noise, transform=transform))
+
+    def generate(self, z: Tensor | np.ndarray, truncation: float = 1.0, c: Tensor | None = None,
+                 noise: str = "const", transform: Tensor | None = None) -> Tensor:
+        return self.synthesize(self.map(z, c, truncation), noise, transform)
+
+    # -- recipes ------------------------------------------------------------------------------------
+    def context(self, recipes: Sequence[Recipe]) -> StageContext:
+        """z (+ Z walks) -> mapping -> truncation to w_avg -> W walks and mixes (psi never scales them)."""
+        z = np.stack([self.edited_z(replace(r, truncation=1.0)) for r in recipes])
+        psi = torch.tensor([float(r.truncation) for r in recipes], dtype=torch.float32, device=self.device)
+        c = self._condition(recipes)
+        ws = self.map(torch.from_numpy(z), c, psi).clone()
+        for i, r in enumerate(recipes):
+            for e in r.edits:  # in order, so a walk listed after a mix moves the mixed styles
+                if isinstance(e, Walk) and e.space == "w":
+                    ws[i] = self._walk(ws[i], e)
+                elif isinstance(e, Mix):
+                    ws[i] = self._mix(ws[i], e, psi[i], None if c is None else c[i:i + 1])
+        noise = {r.noise for r in recipes}
+        if len(noise) != 1:
+            raise RecipeError("recipes rendered together must share one noise mode")
+        edits = [next((e for e in r.edits if isinstance(e, Transform)), None) for r in recipes]
+        matrix = None
+        if any(edits):  # one matrix per sample (an animated translate exports in batches)
+            if not self.is_stylegan3:
+                raise RecipeError("an input transform (translate / rotate) needs a StyleGAN3 model")
+            stored = self.net.synthesis.input.transform.detach().cpu()
+            matrix = torch.stack([stored if t is None else input_transform(t.translate, t.angle) for t in edits])
+        return self._ws_context(ws, noise.pop(), z=torch.from_numpy(z).to(self.device), transform=matrix)
+
+    def _walk(self, ws: Tensor, e: Walk) -> Tensor:
+        d = torch.tensor(e.direction, dtype=torch.float32, device=self.device)
+        n, w_dim = self.info.num_ws, self.info.w_dim
+        if d.numel() == n * w_dim:  # a W+ direction: one vector per style input
+            d = d.reshape(n, w_dim)
+        elif d.numel() != w_dim:
+            raise RecipeError(f"walk {e.label!r} has {d.numel()} values; this model's w has {w_dim} "
+                              f"(or {n * w_dim} for W+)")
+        start, stop = e.layers if e.layers is not None else (0, n)
+        if not 0 <= start < stop <= n:
+            raise RecipeError(f"walk {e.label!r}: layers [{start}, {stop}) outside this model's 0..{n}")
+        ws = ws.clone()
+        ws[start:stop] += e.amount * (d[start:stop] if d.ndim == 2 else d)
+        return ws
+
+    def _mix(self, ws: Tensor, e: Mix, psi: Tensor, c: Tensor | None) -> Tensor:
+        n = self.info.num_ws
+        start, stop = e.layers
+        if not 0 <= start < stop <= n:
+            raise RecipeError(f"mix {e.label!r}: layers [{start}, {stop}) outside this model's 0..{n}")
+        src = self.map(torch.from_numpy(self.latent(e.latent()))[None], c, psi.reshape(1))[0]
+        ws = ws.clone()
+        ws[start:stop] = ws[start:stop].lerp(src[start:stop], float(e.amount))
+        return ws
+
+    def _ws_context(self, ws: Tensor, noise: str, z: Tensor | None = None,
+                    transform: Tensor | None = None) -> StageContext:
+        if noise not in NOISE_MODES:
+            raise RecipeError(f"unknown noise mode {noise!r} (known: {', '.join(NOISE_MODES)})")
+        extras: dict = {"noise": noise}
+        if transform is not None:
+            if not self.is_stylegan3:
+                raise RecipeError("an input transform (translate / rotate) needs a StyleGAN3 model")
+            t = torch.as_tensor(transform, dtype=torch.float32).reshape(-1, 3, 3)
+            if t.shape[0] not in (1, ws.shape[0]):
+                raise RecipeError(f"{t.shape[0]} input transforms for {ws.shape[0]} samples")
+            extras["transform"] = t
+        noisy = noise == "random" and not self.is_stylegan3  # StyleGAN3 has no noise inputs
+        # The stages' inputs cover everything they read (their ws rows), so the chained key starts empty:
+        # that is what lets a change to late rows reuse the cached early stages.
+        return StageContext(z=z, ws=ws, extras=extras, cacheable=not noisy, key_fields=())
