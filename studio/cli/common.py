@@ -34,48 +34,32 @@ def positive_int(text: str) -> int:
 
 
 def write_atomic(path: Path, force: bool, write: Any) -> None:
-    """Write through a temporary name beside `path`, then move it in place: a crash leaves no half file.
+    """Write one file through a temporary name beside `path`, then move it in place (studio.export.safe):
+    a crash leaves no half file, and an existing file is replaced only with `force`."""
+    from studio.export.safe import commit, discard, temp_path
 
-    Without `force` the final step is a hard link, which fails if `path` appeared meanwhile, so an
-    existing file is never replaced.
-    """
     path = path.expanduser()
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    tmp = temp_path(path)
     try:
         with open(tmp, "wb") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
-        if force:
-            os.replace(tmp, path)
-        else:
-            try:
-                os.link(tmp, path)
-            except FileExistsError:
-                raise UsageError(f"{path} already exists (use --force to overwrite)") from None
-            except OSError:  # a file system without hard links
-                if path.exists():
-                    raise UsageError(f"{path} already exists (use --force to overwrite)") from None
-                os.replace(tmp, path)
+        commit(tmp, path, force)
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
     finally:
-        try:
-            tmp.unlink()
-        except FileNotFoundError:
-            pass
+        discard(tmp)
 
 
 def check_writable(path: Path, force: bool) -> None:
     """Fail before any work when the output cannot be written (so no render is wasted)."""
+    from studio.export.safe import check_target
+
     path = path.expanduser()
     if path.is_dir():
         raise UsageError(f"{path} is a folder; give a file name to write")
-    if path.exists() and not force:
-        raise UsageError(f"{path} already exists (use --force to overwrite)")
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise UsageError(f"cannot write {path}: folder {parent} does not exist")
+    check_target(path, force)
 
 
 def image_format(path: Path) -> str:
