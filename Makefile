@@ -30,7 +30,7 @@ $(BIN)/pip:
 
 $(STAMP): pyproject.toml | $(BIN)/pip
 	$(BIN)/python -m pip install '$(TORCH)'
-	$(BIN)/python -m pip install -e '.[dev]'
+	$(BIN)/python -m pip install -e '.[dev,onnx]'
 	touch $(STAMP)
 
 clean:
