@@ -158,7 +158,8 @@ class StyleGANGenerator(Generator):
         stages = build_stages(net)
         cfg = net.cfg
         self.is_stylegan3 = hasattr(cfg, "layers")
-        caps = CAPABILITIES | ({"translate"} if self.is_stylegan3 else set())
+        # "transform", not "translate": the UI and exporters read "translate" as a photo translator
+        caps = CAPABILITIES | ({"transform"} if self.is_stylegan3 else set())
         info = replace(info, z_dim=cfg.z_dim, w_dim=cfg.w_dim, num_ws=cfg.num_ws, c_dim=cfg.c_dim,
                        resolution=cfg.resolution, channels=cfg.img_channels, capabilities=frozenset(caps),
                        layer_names=tuple(s.name for s in stages))

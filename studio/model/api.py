@@ -22,7 +22,8 @@ from studio.errors import Cancelled, RecipeError
 if TYPE_CHECKING:
     from studio.model.probe import Probe
 
-CAPABILITIES = ("walk", "style_mix", "attributes", "features", "translate")
+# translate: a photo translator (photo in, photo out); transform: StyleGAN3 shift / rotate of the input
+CAPABILITIES = ("walk", "style_mix", "attributes", "features", "translate", "transform")
 
 
 @dataclass(frozen=True)

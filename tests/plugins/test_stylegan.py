@@ -227,7 +227,7 @@ def test_style_mixing_edit(gen):
 
     with pytest.raises(RecipeError, match="StyleGAN3"):
         gen.context([with_transform(base, (0.1, 0.0), 5)])
-    assert "translate" not in gen.info.capabilities
+    assert not {"translate", "transform"} & gen.info.capabilities
     with pytest.raises(RecipeError, match="outside"):
         gen.context([with_mix(base, "m", (4, 20), seed=1)])
 
