@@ -20,8 +20,10 @@ from studio.ui import theme
 from studio.ui.banner import MessageBanner
 from studio.ui.canvas import EmptyState, ImageCanvas
 from studio.ui.images import to_qimage
+from studio.ui.panels.attributes_panel import PHOTO_SUFFIXES, AttributePanel, translates
 from studio.ui.panels.latent_panel import LatentPanel, SeedGridPanel, WalkPanel
 from studio.ui.panels.model_panel import ModelPanel, ask_checkpoint
+from studio.ui.panels.style_mix_panel import StyleMixPanel
 from studio.ui.panels.timeline_panel import TimelinePanel
 from studio.ui.paths import checkpoints_dir, demo_checkpoints
 from studio.ui.recent import RecentFiles
@@ -82,12 +84,23 @@ class MainWindow(QMainWindow):
         self.latent_panel = LatentPanel(session)
         self.walk_panel = WalkPanel(session, pca_samples=pca_samples)
         self.timeline_panel = TimelinePanel(session)
+        self.style_mix_panel = StyleMixPanel(session)
+        self.attributes_panel = AttributePanel(session)
+        self.photo_view = self.attributes_panel.view  # the central view for photo translators
+        self.stack.addWidget(self.photo_view)
         self.docks: dict[str, QDockWidget] = {}
         self._requires: dict[str, str | None] = {}
         self._add_dock("model", "Model", self.model_panel, Qt.DockWidgetArea.LeftDockWidgetArea, None)
         self._add_dock("seeds", "Seeds", self.seed_grid, Qt.DockWidgetArea.LeftDockWidgetArea, None)
         self._add_dock("latent", "Latent", self.latent_panel, Qt.DockWidgetArea.RightDockWidgetArea, None)
         self._add_dock("walk", "Walk", self.walk_panel, Qt.DockWidgetArea.RightDockWidgetArea, "walk")
+        self._add_dock("attributes", "Attributes", self.attributes_panel, Qt.DockWidgetArea.RightDockWidgetArea,
+                       "attributes")
+        self._add_dock("style_mix", "Style mixing", self.style_mix_panel, Qt.DockWidgetArea.RightDockWidgetArea,
+                       "style_mix")
+        self.tabifyDockWidget(self.docks["walk"], self.docks["style_mix"])
+        session.modelChanged.connect(  # StyleGAN's headline tool comes to the front
+            lambda g: self.docks["style_mix"].raise_() if "style_mix" in g.info.capabilities else None)
         # the timeline runs under the canvas; the side docks keep the full height
         self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
@@ -123,7 +136,7 @@ class MainWindow(QMainWindow):
             avail = self.screen().availableGeometry()
             self.resize(min(1480, int(avail.width() * 0.94)), min(940, int(avail.height() * 0.94)))
             self.move(avail.center() - self.rect().center())
-        self.stack.setCurrentWidget(self.canvas if session.generator is not None else self.empty)
+        self.stack.setCurrentWidget(self._model_view() if session.generator is not None else self.empty)
         if session.generator is not None:
             self.on_model(session.generator)
 
@@ -271,6 +284,10 @@ class MainWindow(QMainWindow):
             self.open_path(path)
 
     def open_path(self, path: str | Path) -> None:
+        """Open a checkpoint; with a photo translator open, a photo becomes its input instead."""
+        if translates(self.session.generator) and Path(path).suffix.lower() in PHOTO_SUFFIXES:
+            self.attributes_panel.set_photo(Path(path))
+            return
         self.session.open_model(path)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
@@ -305,6 +322,10 @@ class MainWindow(QMainWindow):
         for key, dock in self.docks.items():
             need = self._requires[key]
             dock.setVisible(need is None or need in caps)
+        if translates(g):  # a photo, not a seed, is the starting point: no seed, latent or timeline tools
+            for key in ("seeds", "latent", "walk", "timeline"):
+                self.docks[key].setVisible(False)
+            self.resizeDocks([self.docks["attributes"]], [400], Qt.Orientation.Horizontal)
         self.hide_error()
         path = self.session.model_path
         if path is not None:
@@ -312,11 +333,15 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{g.info.name or (path.stem if path else 'model')} — Latent Studio")
         self.device_label.setText(describe(g.device))
         self._frame_times.clear()
-        self.stack.setCurrentWidget(self.canvas)
+        self.stack.setCurrentWidget(self._model_view())
+
+    def _model_view(self) -> QWidget:
+        """The central view for the open model: photo and result for translators, else the canvas."""
+        return self.photo_view if translates(self.session.generator) else self.canvas
 
     def show_frame(self, frame: Frame) -> None:
         assert frame.image is not None
-        self.stack.setCurrentWidget(self.canvas)
+        self.stack.setCurrentWidget(self._model_view())
         self.canvas.set_image(frame.image)
         self.actions_by_name["save"].setEnabled(True)
         now = time.monotonic()
@@ -348,6 +373,7 @@ class MainWindow(QMainWindow):
     # -- view ------------------------------------------------------------------------------------------
     def set_smooth(self, smooth: bool) -> None:
         self.canvas.set_smooth(smooth)
+        self.photo_view.set_smooth(smooth)
         self.actions_by_name["smooth" if smooth else "nearest"].setChecked(True)
         self.settings.setValue("view/smooth", smooth)
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
+from studio.core.photo import ImageLatent
 from studio.core.recipe import ModelRef, Recipe, SeedLatent
 from studio.errors import StudioError
 from studio.model.api import Generator
@@ -164,11 +165,14 @@ class Session(QObject):
         self._model_jobs.clear()
         self._model_token += 1
         seed = self.recipe.latent.seed if self.recipe and isinstance(self.recipe.latent, SeedLatent) else 0
+        latent = SeedLatent(seed)
+        if "translate" in g.info.capabilities and self.recipe and isinstance(self.recipe.latent, ImageLatent):
+            latent = self.recipe.latent  # another translator: keep the user's photo and crop
         self.generator = g
         self.model_path = Path(path)
         self.last_frame = None
         self.undo_stack.clear()
-        self.recipe = Recipe(ModelRef(str(path), g.model_id), SeedLatent(seed))
+        self.recipe = Recipe(ModelRef(str(path), g.model_id), latent)
         self.modelChanged.emit(g)
         self.recipeChanged.emit(self.recipe)
         self.message.emit(f"Opened {Path(path).name}")
@@ -217,6 +221,8 @@ class Session(QObject):
         """Ask the worker for the current recipe; newer requests replace older ones in its slot."""
         if self.generator is None or self.recipe is None:
             return
+        if "translate" in self.generator.info.capabilities and not isinstance(self.recipe.latent, ImageLatent):
+            return  # a photo translator waits for a photo (its view says so) rather than showing an error
         token = self._model_token
         self.worker.submit(MAIN_VIEW, self.generator, self.recipe,
                            lambda frame: self._frameArrived.emit(frame, token))

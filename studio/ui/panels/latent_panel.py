@@ -256,8 +256,8 @@ class SeedGridPanel(QWidget):
     def refresh(self) -> None:
         """Render the grid at the current truncation; while one render runs, at most one more is queued."""
         s = self.session
-        if s.generator is None or s.recipe is None:
-            return
+        if s.generator is None or s.recipe is None or "walk" not in s.generator.info.capabilities:
+            return  # photo translators have no seeds to show
         if self._busy:
             self._dirty = True
             return
@@ -418,6 +418,8 @@ class WalkPanel(QWidget):
         self.random.clear()
         self.pca.clear()
         info = g.info
+        if "walk" not in info.capabilities:  # nothing to walk (photo translators): no PCA to fit either
+            return
         space, dim = ("w", info.w_dim) if info.w_dim else ("z", info.z_dim)
         k = min(self.RANDOM_K, dim)
         if k > 0:
