@@ -151,6 +151,8 @@ class MainWindow(QMainWindow):
         self.addDockWidget(area, dock)
         self.docks[key] = dock
         self._requires[key] = requires
+        if requires is not None:  # a family's tools appear once a model that has them is open
+            dock.setVisible(False)
 
     # -- actions and menus -----------------------------------------------------------------------------
     def _build_actions(self) -> None:
