@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from plugins.stargan.generator import IMAGE, IMAGE_KEY, PhotoInputStage, image_context
+from plugins.stargan.generator import PhotoInputStage
 from studio.core.attributes import attribute_values
 from studio.core.latents import seed_to_z
 from studio.core.photo import ImageLatent, latent_tensor, style_source
@@ -22,6 +22,7 @@ from studio.core.recipe import Recipe
 from studio.errors import RecipeError
 from studio.model.api import Generator, ModelInfo, StageContext
 from studio.model.modules import ModuleStage
+from studio.model.photo_input import IMAGE, PhotoTranslator, photo_context
 
 STYLE, STYLE_KEY = "style", "style_key"
 
@@ -46,7 +47,9 @@ def _key(t: Tensor) -> bytes:
     return h.digest()
 
 
-class StarGANv2Generator(Generator):
+class StarGANv2Generator(PhotoTranslator, Generator):
+    labels_name = "domain values"
+
     def __init__(self, nets: tuple[nn.Module, nn.Module, nn.Module], info: ModelInfo, latent_dim: int,
                  device: torch.device | str = "cpu", model_id: str = ""):
         self.generator, self.mapping, self.style_encoder = nets
@@ -60,16 +63,6 @@ class StarGANv2Generator(Generator):
         stages.append(ModuleStage("to_rgb", g.to_rgb))
         self._ref_styles: dict[bytes, Tensor] = {}
         super().__init__(info, stages, device=device, model_id=model_id, modules=list(nets))
-
-    # -- no sampled image ---------------------------------------------------------------------------
-    def latent(self, spec) -> np.ndarray:
-        raise RecipeError("StarGAN v2 translates a photo and has no image latent to sample; open a photo")
-
-    def latents(self, seeds: Sequence[int]) -> Tensor:
-        return self.latent(None)
-
-    def generate(self, z, truncation: float = 1.0, c: Tensor | None = None) -> Tensor:
-        raise RecipeError("StarGAN v2 translates photos: call translate(x, domains, z=... or reference=...)")
 
     # -- styles ------------------------------------------------------------------------------------
     def style(self, domains: Tensor, z: Tensor | None = None, reference: Tensor | None = None) -> Tensor:
@@ -111,7 +104,7 @@ class StarGANv2Generator(Generator):
         return self._context(torch.cat(images).to(self.device), torch.cat(styles))
 
     def _context(self, x: Tensor, s: Tensor) -> StageContext:
-        ctx = image_context(x, None)
+        ctx = photo_context(x, None)
         ctx.extras[STYLE] = s.to(self.device)
         ctx.extras[STYLE_KEY] = _key(s)
         return ctx
@@ -126,21 +119,7 @@ class StarGANv2Generator(Generator):
                   z: Tensor | np.ndarray | None = None, reference: Tensor | np.ndarray | None = None) -> Tensor:
         """Images (N, 3, H, W) in [-1, 1] translated to domain weights `labels` ((N, D) or (D,)); the style
         from latents z (N, latent_dim), else reference images (N, 3, H, W), else seed 0."""
-        x = torch.as_tensor(x, dtype=torch.float32, device=self.device)
-        if x.ndim == 3:
-            x = x.unsqueeze(0)
-        n = len(self.info.attributes)
-        d = torch.as_tensor(np.asarray(labels, np.float32))
-        if d.ndim == 1:
-            d = d.unsqueeze(0).expand(x.shape[0], -1)
-        if x.ndim != 4 or x.shape[1] != 3:
-            raise RecipeError(f"translate needs images shaped (N, 3, H, W), not {tuple(x.shape)}")
-        if x.shape[2] % self.multiple or x.shape[3] % self.multiple:
-            raise RecipeError(f"image sides must be multiples of {self.multiple}, "
-                              f"not {x.shape[2]}x{x.shape[3]}")
-        if d.shape != (x.shape[0], n):
-            raise RecipeError(f"this model has {n} domains ({', '.join(self.info.attributes)}); "
-                              f"got domain values shaped {tuple(d.shape)}")
+        x, d = self.checked_inputs(x, labels)
         if reference is not None:
             reference = torch.as_tensor(reference, dtype=torch.float32)
             r = self.info.resolution

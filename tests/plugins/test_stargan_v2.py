@@ -126,7 +126,7 @@ def test_recipes_toggle_domains_rerunning_only_the_decoder(v2_and_photos):
 
 def test_v2_errors_are_clear(v2_and_photos):
     g, _, _ = v2_and_photos
-    with pytest.raises(RecipeError, match="3 domains"):
+    with pytest.raises(RecipeError, match="takes 3 domain values per image"):
         g.translate(torch.zeros(1, 3, 32, 32), [1, 0])
     with pytest.raises(RecipeError, match="reference images must be shaped"):
         g.translate(torch.zeros(1, 3, 32, 32), [1, 0, 0], reference=torch.zeros(1, 3, 16, 16))
