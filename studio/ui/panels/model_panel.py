@@ -95,7 +95,7 @@ class ModelPanel(QWidget):
         self.fields["format"].setText(i.format)
         colour = {1: "grey", 3: "RGB"}.get(i.channels, f"{i.channels} ch")
         self.fields["resolution"].setText(f"{i.resolution} × {i.resolution} {colour}")
-        z = f"{i.z_dim} ({i.prior})"
+        z = f"{i.z_dim} ({i.prior})" if i.z_dim else "none: translates a photo"
         if i.w_dim:
             z += f", w {i.w_dim} × {i.num_ws}"
         self.fields["z_dim"].setText(z)
