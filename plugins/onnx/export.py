@@ -12,6 +12,7 @@ import copy
 import inspect
 import io
 import json
+import logging
 import os
 import shutil
 import warnings
@@ -132,6 +133,11 @@ def plain_copy(modules: Sequence[nn.Module]) -> list[nn.Module]:
 def export_generator(g: Generator, out: Path, *, opset: int = OPSET, tolerance: float = TOLERANCE,
                      force: bool = False, seed: int = 0) -> ExportReport:
     """Write `out`/ (manifest.json, stage_NN.onnx per stage, model.onnx) for a torch generator."""
+    if getattr(g, "providers", None) is None and isinstance(getattr(g, "net", None), nn.Module) \
+            and hasattr(g, "map") and hasattr(g, "synthesize"):  # StyleGAN: mapping and synthesis graphs
+        from plugins.onnx.export_stylegan import export_stylegan
+
+        return export_stylegan(g, out, opset=opset, tolerance=tolerance, force=force, seed=seed)
     out = Path(out).expanduser()
     if out.exists() and not (force and out.is_dir()):
         raise ExportError(f"{out} already exists" + (" (use --force to replace it)" if out.is_dir() else ""))
@@ -200,11 +206,15 @@ class _Whole(nn.Module):
 
 
 def _export(module: nn.Module, args: tuple[Tensor, ...], path: Path, in_names: list[str],
-            in_axes: dict[str, dict[int, str]], out_name: str, out_axes: dict[int, str], opset: int) -> str:
-    """TorchScript-based exporter first (fast, and exact for these convolutional nets), dynamo as fallback."""
+            in_axes: dict[str, dict[int, str]], out_name: str, out_axes: dict[int, str], opset: int,
+            torchscript: bool = True) -> str:
+    """TorchScript-based exporter first (fast, and exact for these convolutional nets), dynamo as fallback
+    (or alone, with torchscript=False, for nets the old exporter is known to reject noisily)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
+            if not torchscript:
+                raise ExportError("skipped")
             torch.onnx.export(module, args, str(path), dynamo=False, opset_version=opset,
                               input_names=in_names, output_names=[out_name],
                               dynamic_axes={**in_axes, out_name: out_axes})
@@ -214,10 +224,16 @@ def _export(module: nn.Module, args: tuple[Tensor, ...], path: Path, in_names: l
                 dims = {name: torch.export.Dim(name) for axes in in_axes.values() for name in axes.values()}
                 params = list(inspect.signature(module.forward).parameters)[:len(args)]
                 shapes = {p: {a: dims[n] for a, n in in_axes[name].items()} for p, name in zip(params, in_names)}
-                with contextlib.redirect_stdout(io.StringIO()):  # it prints its progress
-                    prog = torch.onnx.export(module, args, None, dynamo=True, opset_version=opset,
-                                             input_names=in_names, output_names=[out_name],
-                                             dynamic_shapes=shapes)
+                quiet = logging.getLogger("torch.onnx")  # "torchvision is not installed" warnings
+                level = quiet.level
+                quiet.setLevel(logging.ERROR)
+                try:
+                    with contextlib.redirect_stdout(io.StringIO()):  # it prints its progress
+                        prog = torch.onnx.export(module, args, None, dynamo=True, opset_version=opset,
+                                                 input_names=in_names, output_names=[out_name],
+                                                 dynamic_shapes=shapes)
+                finally:
+                    quiet.setLevel(level)
                 prog.save(str(path), external_data=False)
                 return "dynamo"
             except Exception as second:

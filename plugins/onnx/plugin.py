@@ -42,7 +42,8 @@ class ONNXPlugin:
     def load(self, probe: Probe, device: torch.device) -> Generator:
         path = Path(probe.path)
         manifest = read_manifest(path if path.name == MANIFEST else path.parent / MANIFEST, strict=True)
-        if path.name == MANIFEST or (manifest is not None and manifest.get("whole") == path.name):
+        if path.name == MANIFEST or (manifest is not None
+                                     and path.name in (manifest.get("whole"), manifest.get("mapping"))):
             assert manifest is not None
             return load_stages(path.parent, manifest, device, probe.sha256)
         if not looks_like_onnx(probe.head):
@@ -61,8 +62,9 @@ class ONNXPlugin:
         manifest = folder / MANIFEST
         if read_manifest(manifest, strict=False) is None:
             export_generator(g, folder, force=folder.is_dir())
-        # its own id: the activation cache must not mix the two runtimes' (nearly equal) outputs
-        return load_stages(folder, read_manifest(manifest, strict=True) or {}, g.device, f"{g.model_id}:onnx")
+        # the checkpoint's id (recipes name the model, not the runtime); the engine's cache keys tell the
+        # two runtimes apart
+        return load_stages(folder, read_manifest(manifest, strict=True) or {}, g.device, g.model_id)
 
 
 def read_sidecar(path: Path) -> dict[str, Any]:
@@ -132,6 +134,10 @@ def load_stages(folder: Path, manifest: dict[str, Any], device: torch.device, mo
 
     if manifest.get("kind") == "translator":
         return load_translator(folder, manifest, device, model_id)
+    if manifest.get("kind") == "stylegan":
+        from plugins.onnx.stylegan import load_stylegan
+
+        return load_stylegan(folder, manifest, device, model_id)
     entries = manifest["stages"]
     stages: list[ORTStage] = []
     notes: list[str] = []

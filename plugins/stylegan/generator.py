@@ -148,7 +148,71 @@ def build_stages(net: "StyleGAN2 | StyleGAN3") -> list:
     return [ConstStage(net)] + [StyleStage(g, k, i == len(groups) - 1) for i, g in enumerate(groups)]
 
 
-class StyleGANGenerator(Generator):
+class WSpaceRecipes:
+    """Recipe semantics in W, shared by the torch network and its ONNX export: the class using it provides
+    `map`, `synthesize`, `_ws_context`, `is_stylegan3` and, for StyleGAN3, `stored_transform` (and
+    Generator's latent helpers)."""
+
+    def z_mean(self) -> np.ndarray:
+        """Truncation happens in W toward w_avg; in Z the prior's mean is still zero."""
+        return np.zeros(self.info.z_dim, np.float32)
+
+    def generate(self, z: Tensor | np.ndarray, truncation: float = 1.0, c: Tensor | None = None,
+                 noise: str = "const", transform: Tensor | None = None) -> Tensor:
+        return self.synthesize(self.map(z, c, truncation), noise, transform)
+
+    # -- recipes ------------------------------------------------------------------------------------
+    def context(self, recipes: Sequence[Recipe]) -> StageContext:
+        """z (+ Z walks) -> mapping -> truncation to w_avg -> W walks and mixes (psi never scales them)."""
+        z = np.stack([self.edited_z(replace(r, truncation=1.0)) for r in recipes])
+        psi = torch.tensor([float(r.truncation) for r in recipes], dtype=torch.float32, device=self.device)
+        c = self._condition(recipes)
+        ws = self.map(torch.from_numpy(z), c, psi).clone()
+        for i, r in enumerate(recipes):
+            for e in r.edits:  # in order, so a walk listed after a mix moves the mixed styles
+                if isinstance(e, Walk) and e.space == "w":
+                    ws[i] = self._walk(ws[i], e)
+                elif isinstance(e, Mix):
+                    ws[i] = self._mix(ws[i], e, psi[i], None if c is None else c[i:i + 1])
+        noise = {r.noise for r in recipes}
+        if len(noise) != 1:
+            raise RecipeError("recipes rendered together must share one noise mode")
+        edits = [next((e for e in r.edits if isinstance(e, Transform)), None) for r in recipes]
+        matrix = None
+        if any(edits):  # one matrix per sample (an animated translate exports in batches)
+            if not self.is_stylegan3:
+                raise RecipeError("an input transform (translate / rotate) needs a StyleGAN3 model")
+            stored = self.stored_transform()
+            matrix = torch.stack([stored if t is None else input_transform(t.translate, t.angle) for t in edits])
+        return self._ws_context(ws, noise.pop(), z=torch.from_numpy(z).to(self.device), transform=matrix)
+
+    def _walk(self, ws: Tensor, e: Walk) -> Tensor:
+        d = torch.tensor(e.direction, dtype=torch.float32, device=self.device)
+        n, w_dim = self.info.num_ws, self.info.w_dim
+        if d.numel() == n * w_dim:  # a W+ direction: one vector per style input
+            d = d.reshape(n, w_dim)
+        elif d.numel() != w_dim:
+            raise RecipeError(f"walk {e.label!r} has {d.numel()} values; this model's w has {w_dim} "
+                              f"(or {n * w_dim} for W+)")
+        start, stop = e.layers if e.layers is not None else (0, n)
+        if not 0 <= start < stop <= n:
+            raise RecipeError(f"walk {e.label!r}: layers [{start}, {stop}) outside this model's 0..{n}")
+        ws = ws.clone()
+        ws[start:stop] += e.amount * (d[start:stop] if d.ndim == 2 else d)
+        return ws
+
+    def _mix(self, ws: Tensor, e: Mix, psi: Tensor, c: Tensor | None) -> Tensor:
+        n = self.info.num_ws
+        start, stop = e.layers
+        if not 0 <= start < stop <= n:
+            raise RecipeError(f"mix {e.label!r}: layers [{start}, {stop}) outside this model's 0..{n}")
+        src = self.map(torch.from_numpy(self.latent(e.latent()))[None], c, psi.reshape(1))[0]
+        ws = ws.clone()
+        ws[start:stop] = ws[start:stop].lerp(src[start:stop], float(e.amount))
+        return ws
+
+
+class StyleGANGenerator(WSpaceRecipes, Generator):
     """A StyleGAN2 or StyleGAN3 network with the studio's recipe semantics: truncation, W walks and style
     mixing act on ws; StyleGAN3's translate / rotate move its input."""
 
@@ -166,13 +230,14 @@ class StyleGANGenerator(Generator):
         super().__init__(info, stages, device=device, model_id=model_id, modules=[net])
 
     # -- the scripting API --------------------------------------------------------------------------
-    def z_mean(self) -> np.ndarray:
-        """Truncation happens in W toward w_avg; in Z the prior's mean is still zero."""
-        return np.zeros(self.info.z_dim, np.float32)
-
     @property
     def w_avg(self) -> Tensor:
         return self.net.mapping.w_avg
+
+    def stored_transform(self) -> Tensor:
+        """StyleGAN3's input transform as trained (3x3, on the CPU): the one a sample without a
+        Transform edit uses."""
+        return self.net.synthesis.input.transform.detach().cpu()
 
     def style_resolutions(self) -> list[int]:
         """The resolution each style input is conventionally labelled with (rows 2k and 2k+1 -> 4 * 2**k),
@@ -203,60 +268,6 @@ class StyleGANGenerator(Generator):
             raise RecipeError(f"ws must have shape [N, {self.info.num_ws}, {self.info.w_dim}], "
                               f"not {list(ws.shape)}")
         return self.run(self._ws_context(ws, noise, transform=transform))
-
-    def generate(self, z: Tensor | np.ndarray, truncation: float = 1.0, c: Tensor | None = None,
-                 noise: str = "const", transform: Tensor | None = None) -> Tensor:
-        return self.synthesize(self.map(z, c, truncation), noise, transform)
-
-    # -- recipes ------------------------------------------------------------------------------------
-    def context(self, recipes: Sequence[Recipe]) -> StageContext:
-        """z (+ Z walks) -> mapping -> truncation to w_avg -> W walks and mixes (psi never scales them)."""
-        z = np.stack([self.edited_z(replace(r, truncation=1.0)) for r in recipes])
-        psi = torch.tensor([float(r.truncation) for r in recipes], dtype=torch.float32, device=self.device)
-        c = self._condition(recipes)
-        ws = self.map(torch.from_numpy(z), c, psi).clone()
-        for i, r in enumerate(recipes):
-            for e in r.edits:  # in order, so a walk listed after a mix moves the mixed styles
-                if isinstance(e, Walk) and e.space == "w":
-                    ws[i] = self._walk(ws[i], e)
-                elif isinstance(e, Mix):
-                    ws[i] = self._mix(ws[i], e, psi[i], None if c is None else c[i:i + 1])
-        noise = {r.noise for r in recipes}
-        if len(noise) != 1:
-            raise RecipeError("recipes rendered together must share one noise mode")
-        edits = [next((e for e in r.edits if isinstance(e, Transform)), None) for r in recipes]
-        matrix = None
-        if any(edits):  # one matrix per sample (an animated translate exports in batches)
-            if not self.is_stylegan3:
-                raise RecipeError("an input transform (translate / rotate) needs a StyleGAN3 model")
-            stored = self.net.synthesis.input.transform.detach().cpu()
-            matrix = torch.stack([stored if t is None else input_transform(t.translate, t.angle) for t in edits])
-        return self._ws_context(ws, noise.pop(), z=torch.from_numpy(z).to(self.device), transform=matrix)
-
-    def _walk(self, ws: Tensor, e: Walk) -> Tensor:
-        d = torch.tensor(e.direction, dtype=torch.float32, device=self.device)
-        n, w_dim = self.info.num_ws, self.info.w_dim
-        if d.numel() == n * w_dim:  # a W+ direction: one vector per style input
-            d = d.reshape(n, w_dim)
-        elif d.numel() != w_dim:
-            raise RecipeError(f"walk {e.label!r} has {d.numel()} values; this model's w has {w_dim} "
-                              f"(or {n * w_dim} for W+)")
-        start, stop = e.layers if e.layers is not None else (0, n)
-        if not 0 <= start < stop <= n:
-            raise RecipeError(f"walk {e.label!r}: layers [{start}, {stop}) outside this model's 0..{n}")
-        ws = ws.clone()
-        ws[start:stop] += e.amount * (d[start:stop] if d.ndim == 2 else d)
-        return ws
-
-    def _mix(self, ws: Tensor, e: Mix, psi: Tensor, c: Tensor | None) -> Tensor:
-        n = self.info.num_ws
-        start, stop = e.layers
-        if not 0 <= start < stop <= n:
-            raise RecipeError(f"mix {e.label!r}: layers [{start}, {stop}) outside this model's 0..{n}")
-        src = self.map(torch.from_numpy(self.latent(e.latent()))[None], c, psi.reshape(1))[0]
-        ws = ws.clone()
-        ws[start:stop] = ws[start:stop].lerp(src[start:stop], float(e.amount))
-        return ws
 
     def _ws_context(self, ws: Tensor, noise: str, z: Tensor | None = None,
                     transform: Tensor | None = None) -> StageContext:

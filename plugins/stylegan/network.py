@@ -152,10 +152,12 @@ class SynthesisLayer(nn.Module):
         self.register_buffer("noise_const", torch.zeros(resolution, resolution))
         self.register_buffer("noise_strength", torch.zeros(()))
         self.up, self.resolution, self.conv_clamp = up, resolution, conv_clamp
+        self.fused = True  # grouped per-sample conv; the ONNX export turns it off (see modulated_conv2d)
 
     def forward(self, x: Tensor, w: Tensor, f: Tensor, noise: str = "const", gain: float = 1.0) -> Tensor:
         styles = self.affine(w)
-        x = modulated_conv2d(x, self.weight, styles, demodulate=True, up=self.up, resample_filter=f)
+        x = modulated_conv2d(x, self.weight, styles, demodulate=True, up=self.up, resample_filter=f,
+                             fused=self.fused)
         if noise == "const":
             x.add_(self.noise_const * self.noise_strength)
         elif noise == "random":
@@ -174,9 +176,10 @@ class ToRGB(nn.Module):
         self.register_buffer("weight", torch.zeros(img_ch, in_ch, 1, 1))
         self.register_buffer("bias", torch.zeros(img_ch))
         self.conv_clamp = conv_clamp
+        self.fused = True
 
     def forward(self, x: Tensor, w: Tensor) -> Tensor:
-        x = modulated_conv2d(x, self.weight, self.affine(w), demodulate=False)
+        x = modulated_conv2d(x, self.weight, self.affine(w), demodulate=False, fused=self.fused)
         return bias_act(x, self.bias, clamp=self.conv_clamp, inplace=True)
 
 

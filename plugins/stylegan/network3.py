@@ -72,14 +72,25 @@ class StyleGAN3Config:
 
 
 def modulated_conv2d_sg3(x: Tensor, weight: Tensor, styles: Tensor, padding: int, demodulate: bool,
-                         input_gain: Tensor) -> Tensor:
+                         input_gain: Tensor, fused: bool = True) -> Tensor:
     """StyleGAN3's modulated conv: weights and styles pre-normalised (styles over the whole batch, as the
     official code does; demodulation cancels that scale, so samples stay independent), demodulated, scaled
-    by the layer's input gain, then one grouped convolution."""
+    by the layer's input gain, then one grouped convolution.
+
+    Not fused (the ONNX export): the styles scale the activations around one shared convolution and the
+    batch-wide style scale is left out (demodulation cancels it), so the graph has no batch-sized group
+    count; same maths up to float rounding."""
     n = x.shape[0]
     o, i, kh, kw = weight.shape
     if demodulate:
         weight = weight * weight.square().mean([1, 2, 3], keepdim=True).rsqrt()
+    if not fused:
+        out = torch.nn.functional.conv2d(x * (styles * input_gain)[:, :, None, None], weight, padding=padding)
+        if demodulate:
+            d = ((weight[None] * styles[:, None, :, None, None]).square().sum(dim=[2, 3, 4]) + 1e-8).rsqrt()
+            out = out * d[:, :, None, None]
+        return out
+    if demodulate:
         styles = styles * styles.square().mean().rsqrt()
     w = weight.unsqueeze(0) * styles.unsqueeze(1).unsqueeze(3).unsqueeze(4)
     if demodulate:
@@ -157,6 +168,7 @@ class SynthesisLayer3(nn.Module):
         self.register_buffer("up_filter", torch.ones(spec.up_taps) if spec.up_taps > 1 else torch.ones(1))
         down_shape = (spec.down_taps, spec.down_taps) if spec.down_radial else (spec.down_taps,)
         self.register_buffer("down_filter", torch.ones(down_shape) if spec.down_taps > 1 else torch.ones(1))
+        self.fused = True  # grouped per-sample conv; the ONNX export turns it off
 
     def forward(self, x: Tensor, w: Tensor) -> Tensor:
         s = self.spec
@@ -164,7 +176,7 @@ class SynthesisLayer3(nn.Module):
         if s.is_torgb:
             styles = styles * (1 / np.sqrt(s.in_channels * s.conv_kernel ** 2))
         x = modulated_conv2d_sg3(x, self.weight, styles, s.conv_kernel - 1, not s.is_torgb,
-                                 self.magnitude_ema.rsqrt())
+                                 self.magnitude_ema.rsqrt(), fused=self.fused)
         gain, slope = (1.0, 1.0) if s.is_torgb else (SQRT2, 0.2)
         return filtered_lrelu(x, self.up_filter, self.down_filter, self.bias, s.up, s.down, s.padding, gain,
                               slope, s.conv_clamp)

@@ -78,12 +78,16 @@ def upsample2d(x: Tensor, f: Tensor, up: int = 2) -> Tensor:
 
 
 def modulated_conv2d(x: Tensor, weight: Tensor, styles: Tensor, demodulate: bool = True, up: int = 1,
-                     resample_filter: Tensor | None = None) -> Tensor:
+                     resample_filter: Tensor | None = None, fused: bool = True) -> Tensor:
     """Per-sample modulated (and demodulated) 'same' convolution, optionally 2x transposed-conv upsampling.
 
-    The batch is folded into groups so every sample's own weights run in one convolution call.
-    weight: [O, I, k, k]; styles: [N, I].
+    Fused: the batch is folded into groups so every sample's own weights run in one convolution call.
+    Not fused: the styles scale the activations around one shared convolution instead (the same maths up to
+    float rounding); its graph has no batch-sized group count, which is what an ONNX export with a dynamic
+    batch needs. weight: [O, I, k, k]; styles: [N, I].
     """
+    if not fused:
+        return _modulated_conv2d_unfused(x, weight, styles, demodulate, up, resample_filter)
     n, _, h, w_ = x.shape
     o, i, kh, kw = weight.shape
     wts = weight.unsqueeze(0) * styles.reshape(n, 1, i, 1, 1)
@@ -102,3 +106,23 @@ def modulated_conv2d(x: Tensor, weight: Tensor, styles: Tensor, demodulate: bool
         p1 = pad + (fw - up) // 2 - (kw - up)
         out = upfirdn2d(out, resample_filter, padding=(p0, p1, p0, p1), gain=up * up)
     return out.reshape(n, o, *out.shape[2:])
+
+
+def _modulated_conv2d_unfused(x: Tensor, weight: Tensor, styles: Tensor, demodulate: bool, up: int,
+                              resample_filter: Tensor | None) -> Tensor:
+    kh, kw = weight.shape[2:]
+    x = x * styles[:, :, None, None]
+    if up == 1:
+        out = F.conv2d(x, weight, padding=kh // 2)
+    else:
+        assert resample_filter is not None
+        out = F.conv_transpose2d(x, weight.transpose(0, 1), stride=up)
+        fw = resample_filter.shape[-1]
+        pad = kw // 2
+        p0 = pad + (fw + up - 1) // 2 - (kw - 1)
+        p1 = pad + (fw - up) // 2 - (kw - up)
+        out = upfirdn2d(out, resample_filter, padding=(p0, p1, p0, p1), gain=up * up)
+    if demodulate:
+        d = ((weight[None] * styles[:, None, :, None, None]).square().sum(dim=[2, 3, 4]) + 1e-8).rsqrt()
+        out = out * d[:, :, None, None]
+    return out

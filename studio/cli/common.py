@@ -82,10 +82,16 @@ def existing_file(path: Path, what: str) -> Path:
     return p
 
 
-def load_model(path: Path, device: str) -> "Generator":
+def load_model(path: Path, device: str, backend: str = "torch") -> "Generator":
+    """The model on `device`, run by `backend`; why it stayed on torch (or fell back to another ONNX
+    Runtime provider) goes to stderr, one line each."""
     from studio.render.engine import ModelCache
 
-    return ModelCache(resolve_device(device)).get(path)
+    models = ModelCache(resolve_device(device), backend=backend)
+    g = models.get(path)
+    for note in models.notes:
+        print(f"note: {note}", file=sys.stderr)
+    return g
 
 
 def resolve_device(name: str) -> "torch.device":

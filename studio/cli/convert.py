@@ -14,9 +14,10 @@ FORMATS = ("onnx",)
 def register(sub: Any) -> None:
     c = sub.add_parser("convert", help="export a checkpoint to ONNX (verified against torch)",
                        description="Export a loaded torch generator to a folder holding one ONNX graph "
-                                   "per stage, the whole model (model.onnx) and manifest.json. Every graph "
-                                   "is compared with torch on random inputs; nothing is written when any "
-                                   "differs by more than --tolerance.",
+                                   "per stage, the whole model (model.onnx) and manifest.json (StyleGAN: "
+                                   "mapping.onnx and synthesis.onnx, truncation applied outside). Every "
+                                   "graph is compared with torch on random inputs; nothing is written when "
+                                   "any differs by more than --tolerance.",
                        epilog="example: convert netG_epoch_24.pth --to onnx --out netG_onnx")
     c.add_argument("checkpoint", metavar="CKPT", type=Path, help="checkpoint file")
     c.add_argument("--to", choices=FORMATS, required=True, help="target format")

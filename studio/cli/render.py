@@ -41,6 +41,9 @@ def register(sub: Any) -> None:
     r.add_argument("--out", "-o", type=Path, required=True, help="image to write (.png, .jpg, .webp, ...)")
     r.add_argument("--save-recipe", type=Path, metavar="JSON", help="also write the recipe(s) rendered")
     r.add_argument("--force", "-f", action="store_true", help="overwrite existing output files")
+    r.add_argument("--backend", choices=("torch", "onnx", "auto"), default="torch",
+                   help="runtime: torch, ONNX Runtime (exported once and verified), or auto (the faster "
+                        "one for this model, timed once and remembered); default torch")
     r.add_argument("--device", choices=DEVICES, default="auto",
                    help="compute device (default: auto = cuda > mps > cpu, or $LATENT_STUDIO_DEVICE)")
     r.set_defaults(func=cmd_render)
@@ -113,7 +116,7 @@ def cmd_render(ns: argparse.Namespace) -> int:
         if len(recipes) > cols * rows:
             raise UsageError(f"grid {cols}x{rows} holds {cols * rows} images but {len(recipes)} "
                              f"were asked for")
-    g = load_model(model_path, ns.device)
+    g = load_model(model_path, ns.device, ns.backend)
     ref = ModelRef(str(model_path.resolve()), g.model_id)
     if ns.recipe is not None and model_override is None:
         stale = {r.model.sha256 for r in base} - {"", g.model_id}

@@ -20,7 +20,7 @@ from typing import Callable, Sequence
 import torch
 from torch import Tensor
 
-from studio.core.latents import seeds_to_z
+from studio.core.recipe import ModelRef, Recipe, SeedLatent
 from studio.model.api import Generator, StageContext
 
 BACKENDS = ("auto", "torch", "onnx")
@@ -37,9 +37,8 @@ class Choice:
 
 def batch_context(g: Generator, batch: int) -> StageContext:
     """Stage inputs for `batch` samples: seeded latents, or (translators) the example input repeated."""
-    if g.info.z_dim:
-        z = seeds_to_z(range(batch), g.info.z_dim, g.info.prior)
-        return StageContext(z=torch.from_numpy(z).to(g.device))
+    if g.info.z_dim:  # through the family's own context, so StyleGAN-like models get their ws
+        return g.context([Recipe(ModelRef(""), SeedLatent(i)) for i in range(batch)])
     ex = g.example_context()
 
     def rep(t):

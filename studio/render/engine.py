@@ -10,7 +10,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -20,6 +20,9 @@ from studio.core.recipe import ModelRef, Recipe
 from studio.errors import Cancelled, StudioError
 from studio.model.api import Generator, StageContext
 from studio.render.cache import ActivationCache
+
+if TYPE_CHECKING:
+    from studio.render.backend import BackendChooser
 
 
 @dataclass
@@ -67,7 +70,8 @@ class Renderer:
         if not ctx.cacheable:
             return g.run(ctx, cancel=cancel), len(g.stages)
         keys = []
-        h = hashlib.blake2b(g.model_id.encode() + str(g.device).encode() + ctx.key(), digest_size=16)
+        runtime = b"|ort" if getattr(g, "providers", None) is not None else b""  # an ONNX twin shares the id
+        h = hashlib.blake2b(g.model_id.encode() + str(g.device).encode() + runtime + ctx.key(), digest_size=16)
         for stage in g.stages:
             h.update(stage.name.encode())
             h.update(stage.inputs(ctx))
@@ -135,15 +139,34 @@ class Renderer:
 
 
 class ModelCache:
-    """Loaded generators by path, so re-rendering recipes of one model loads it once."""
+    """Loaded generators by path, so re-rendering recipes of one model loads it once.
 
-    def __init__(self, device: torch.device | None = None, open_fn: Callable[..., Generator] | None = None):
+    `backend` ("torch", "onnx" or "auto") picks the runtime through BackendChooser; a model that cannot run
+    on ONNX Runtime (no onnxruntime, an unexportable family, a failing provider) stays on torch, and the
+    reason is appended to `notes` for the caller to show, never raised."""
+
+    def __init__(self, device: torch.device | None = None, open_fn: Callable[..., Generator] | None = None,
+                 backend: str = "torch", chooser: "BackendChooser | None" = None):
+        from studio.render.backend import BACKENDS
         from studio.render.device import select_device
 
+        if backend not in BACKENDS:
+            raise StudioError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
         self.device = device or select_device()
+        self.backend = backend
+        self.notes: list[str] = []
+        self._chooser = chooser
         self._open = open_fn
         self._models: dict[str, tuple[float, Generator]] = {}
         self._lock = threading.Lock()
+
+    @property
+    def chooser(self) -> "BackendChooser":
+        from studio.render.backend import BackendChooser
+
+        if self._chooser is None:
+            self._chooser = BackendChooser()
+        return self._chooser
 
     def get(self, ref: ModelRef | str) -> Generator:
         path = Path(ref.path if isinstance(ref, ModelRef) else ref).expanduser()
@@ -159,6 +182,22 @@ class ModelCache:
             g = default_registry().open(path, self.device)
         else:
             g = self._open(path, self.device)
+        if self.backend != "torch":
+            g = self._on_backend(g)
         with self._lock:
             self._models[key] = (mtime, g)
         return g
+
+    def _on_backend(self, g: Generator) -> Generator:
+        """g on the chosen runtime (batch 1: the interactive case); g itself when that fails."""
+        chooser = self.chooser
+        seen = len(chooser.notes)
+        try:
+            chosen = chooser.generator_for(g, 1, self.backend)
+        except Exception as exc:  # timing or twin failures must never stop a model from opening
+            chooser.notes.append(f"{g.info.name or g.info.family}: staying on torch "
+                                 f"({(str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]})")
+            chosen = g
+        self.notes.extend(chooser.notes[seen:])
+        self.notes.extend(getattr(chosen, "notes", []) if chosen is not g else [])  # provider fallbacks
+        return chosen

@@ -29,6 +29,8 @@ def run_app(argv: list[str], path: str | Path | None = None, *, settings: QSetti
     autosave then lives beside it too, so such a run never touches the user's autosaved session.
     """
     from studio.core.project import Autosave
+    from studio.errors import StudioError
+    from studio.render.engine import ModelCache
     from studio.render.worker import RenderWorker
     from studio.ui.main_window import MainWindow
     from studio.ui.session import Session
@@ -46,7 +48,13 @@ def run_app(argv: list[str], path: str | Path | None = None, *, settings: QSetti
     theme.apply_theme(app, str(settings.value("ui/theme", _system_theme(app))))
 
     worker = RenderWorker()
-    session = Session(worker)
+    backend = str(settings.value("render/backend", "torch"))  # torch, onnx or auto
+    try:
+        models = ModelCache(backend=backend)
+    except StudioError as exc:  # a hand-edited setting: say so, run on torch
+        log.warning("%s; using torch", exc)
+        models = ModelCache()
+    session = Session(worker, models)
     window = MainWindow(session, settings)
 
     def excepthook(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:

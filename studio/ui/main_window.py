@@ -14,6 +14,7 @@ from studio.core.project import PROJECT_EXT, Autosave, ModelMissing, Project, lo
 from studio.core.recipe import SeedLatent
 from studio.errors import StudioError
 from studio.model.api import Generator
+from studio.render.backend import describe as describe_backend
 from studio.render.device import describe
 from studio.render.engine import Frame
 from studio.ui import theme
@@ -253,7 +254,8 @@ class MainWindow(QMainWindow):
         self.render_label = QLabel("")
         self.render_label.setToolTip("Time to render the last frame, and frames shown per second")
         self.device_label = QLabel(describe(self.session.device))
-        self.device_label.setToolTip("Where the generator runs")
+        self.device_label.setToolTip("Where the generator runs, and which runtime (torch or ONNX Runtime) "
+                                     "runs it")
         for w in (self.zoom_label, self.render_label, self.device_label):
             sb.addPermanentWidget(w)
 
@@ -333,7 +335,7 @@ class MainWindow(QMainWindow):
         if path is not None:
             self.recent.add(path)
         self.setWindowTitle(f"{g.info.name or (path.stem if path else 'model')} — Latent Studio")
-        self.device_label.setText(describe(g.device))
+        self.device_label.setText(f"{describe(g.device)} · {describe_backend(g)}")
         self._frame_times.clear()
         self.stack.setCurrentWidget(self._model_view())
 

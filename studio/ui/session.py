@@ -110,6 +110,7 @@ class Session(QObject):
         self._model_token = 0   # bumps on every model change; results for older models are dropped
         self._load_token = 0    # bumps on every open; only the newest open may take effect
         self._gesture = 0
+        self._notes_shown = 0   # backend notes from self.models already shown
         self._bridges: set[_JobBridge] = set()
         self._model_jobs: list[JobHandle] = []
         # AutoConnection: queued when emitted from the worker thread, direct with a SyncWorker (tests).
@@ -157,6 +158,10 @@ class Session(QObject):
             self.error.emit(err or f"{path.name} could not be opened")
             return
         self.set_generator(g, path)
+        notes = self.models.notes[self._notes_shown:]
+        self._notes_shown = len(self.models.notes)
+        if notes:  # stayed on torch, or another ONNX Runtime provider took over: say so, once
+            self.message.emit("; ".join(notes))
 
     def set_generator(self, g: Generator, path: str | Path) -> None:
         """Make `g` current with a fresh recipe (same seed as before) and a fresh undo history."""

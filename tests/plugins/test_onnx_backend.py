@@ -8,11 +8,12 @@ import torch
 pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
-from studio.core.recipe import SeedLatent  # noqa: E402
+from studio.core.recipe import ModelRef, Recipe, SeedLatent  # noqa: E402
 from studio.model.api import Generator, ModelInfo  # noqa: E402
 from studio.model.registry import Registry  # noqa: E402
 from studio.render import backend as backend_mod  # noqa: E402
 from studio.render.backend import BackendChooser, describe  # noqa: E402
+from studio.render.engine import Renderer  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +31,11 @@ def test_auto_times_both_picks_the_faster_and_remembers(registry, tiny_dcgan_pat
     assert (used is g) == (choice.backend == "torch")
     twin = chooser.twin(g)
     assert twin is not None and describe(twin).startswith("ONNX Runtime") and describe(g) == "torch (cpu)"
-    assert twin.model_id != g.model_id  # cached activations of the two runtimes never mix
+    assert twin.model_id == g.model_id  # recipes name the checkpoint, whichever runtime renders it
+    renderer = Renderer()
+    recipe = Recipe(ModelRef(""), SeedLatent(1))
+    assert renderer.run(g, [recipe])[1] == len(g.stages)
+    assert renderer.run(twin, [recipe])[1] == len(twin.stages)  # cached activations of runtimes never mix
     z = torch.from_numpy(np.stack([g.latent(SeedLatent(s)) for s in range(4)]))
     assert torch.abs(twin.generate(z) - g.generate(z)).max() <= 1e-4
 
