@@ -74,13 +74,6 @@ class ONNXStyleGAN(WSpaceRecipes, ONNXGenerator):
         return truncate(ws, self.w_avg, truncation if not torch.is_tensor(truncation) else
                         truncation.to(self.device), truncation_cutoff)
 
-    def synthesize(self, ws: Tensor, noise: str = "const", transform: Tensor | None = None) -> Tensor:
-        ws = torch.as_tensor(ws, dtype=torch.float32, device=self.device)
-        if ws.ndim != 3 or tuple(ws.shape[1:]) != (self.info.num_ws, self.info.w_dim):
-            raise RecipeError(f"ws must have shape [N, {self.info.num_ws}, {self.info.w_dim}], "
-                              f"not {list(ws.shape)}")
-        return self.run(self._ws_context(ws, noise, transform=transform))
-
     def _ws_context(self, ws: Tensor, noise: str, z: Tensor | None = None,
                     transform: Tensor | None = None) -> StageContext:
         if noise != "const" and not self.is_stylegan3:  # StyleGAN3 has no noise inputs
@@ -88,12 +81,7 @@ class ONNXStyleGAN(WSpaceRecipes, ONNXGenerator):
                               "the torch checkpoint")
         extras: dict = {"noise": noise}
         if transform is not None:
-            if not self.is_stylegan3:
-                raise RecipeError("an input transform (translate / rotate) needs a StyleGAN3 model")
-            t = torch.as_tensor(transform, dtype=torch.float32).reshape(-1, 3, 3)
-            if t.shape[0] not in (1, ws.shape[0]):
-                raise RecipeError(f"{t.shape[0]} input transforms for {ws.shape[0]} samples")
-            extras["transform"] = t
+            extras["transform"] = self._checked_transform(transform, len(ws))
         return StageContext(z=z, ws=ws, extras=extras, key_fields=())
 
 

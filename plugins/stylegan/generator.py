@@ -150,7 +150,7 @@ def build_stages(net: "StyleGAN2 | StyleGAN3") -> list:
 
 class WSpaceRecipes:
     """Recipe semantics in W, shared by the torch network and its ONNX export: the class using it provides
-    `map`, `synthesize`, `_ws_context`, `is_stylegan3` and, for StyleGAN3, `stored_transform` (and
+    `map`, `_ws_context`, `is_stylegan3` and, for StyleGAN3, `stored_transform` (and
     Generator's latent helpers)."""
 
     def z_mean(self) -> np.ndarray:
@@ -160,6 +160,26 @@ class WSpaceRecipes:
     def generate(self, z: Tensor | np.ndarray, truncation: float = 1.0, c: Tensor | None = None,
                  noise: str = "const", transform: Tensor | None = None) -> Tensor:
         return self.synthesize(self.map(z, c, truncation), noise, transform)
+
+    def synthesize(self, ws: Tensor, noise: str = "const", transform: Tensor | None = None) -> Tensor:
+        """Images [N, C, H, W] (nominally [-1, 1], not clamped) from ws [N, num_ws, w_dim].
+
+        `transform` (StyleGAN3 only) is the input's 3x3 matrix; network3.input_transform(translate, angle)
+        makes one. StyleGAN3 has no noise inputs, so `noise` only matters for StyleGAN2."""
+        ws = torch.as_tensor(ws, dtype=torch.float32, device=self.device)
+        if ws.ndim != 3 or tuple(ws.shape[1:]) != (self.info.num_ws, self.info.w_dim):
+            raise RecipeError(f"ws must have shape [N, {self.info.num_ws}, {self.info.w_dim}], "
+                              f"not {list(ws.shape)}")
+        return self.run(self._ws_context(ws, noise, transform=transform))
+
+    def _checked_transform(self, transform: Tensor, n: int) -> Tensor:
+        """StyleGAN3 input matrices as (1 or n, 3, 3), or one clear message."""
+        if not self.is_stylegan3:
+            raise RecipeError("an input transform (translate / rotate) needs a StyleGAN3 model")
+        t = torch.as_tensor(transform, dtype=torch.float32).reshape(-1, 3, 3)
+        if t.shape[0] not in (1, n):
+            raise RecipeError(f"{t.shape[0]} input transforms for {n} samples")
+        return t
 
     # -- recipes ------------------------------------------------------------------------------------
     def context(self, recipes: Sequence[Recipe]) -> StageContext:
@@ -258,29 +278,13 @@ class StyleGANGenerator(WSpaceRecipes, Generator):
         with torch.inference_mode():
             return self.net.mapping(z, c, truncation, truncation_cutoff)
 
-    def synthesize(self, ws: Tensor, noise: str = "const", transform: Tensor | None = None) -> Tensor:
-        """Images [N, C, H, W] (nominally [-1, 1], not clamped) from ws [N, num_ws, w_dim].
-
-        `transform` (StyleGAN3 only) is the input's 3x3 matrix; network3.input_transform(translate, angle)
-        makes one. StyleGAN3 has no noise inputs, so `noise` only matters for StyleGAN2."""
-        ws = torch.as_tensor(ws, dtype=torch.float32, device=self.device)
-        if ws.ndim != 3 or tuple(ws.shape[1:]) != (self.info.num_ws, self.info.w_dim):
-            raise RecipeError(f"ws must have shape [N, {self.info.num_ws}, {self.info.w_dim}], "
-                              f"not {list(ws.shape)}")
-        return self.run(self._ws_context(ws, noise, transform=transform))
-
     def _ws_context(self, ws: Tensor, noise: str, z: Tensor | None = None,
                     transform: Tensor | None = None) -> StageContext:
         if noise not in NOISE_MODES:
             raise RecipeError(f"unknown noise mode {noise!r} (known: {', '.join(NOISE_MODES)})")
         extras: dict = {"noise": noise}
         if transform is not None:
-            if not self.is_stylegan3:
-                raise RecipeError("an input transform (translate / rotate) needs a StyleGAN3 model")
-            t = torch.as_tensor(transform, dtype=torch.float32).reshape(-1, 3, 3)
-            if t.shape[0] not in (1, ws.shape[0]):
-                raise RecipeError(f"{t.shape[0]} input transforms for {ws.shape[0]} samples")
-            extras["transform"] = t
+            extras["transform"] = self._checked_transform(transform, len(ws))
         noisy = noise == "random" and not self.is_stylegan3  # StyleGAN3 has no noise inputs
         # The stages' inputs cover everything they read (their ws rows), so the chained key starts empty:
         # that is what lets a change to late rows reuse the cached early stages.
