@@ -170,11 +170,7 @@ def export_generator(g: Generator, out: Path, *, opset: int = OPSET, tolerance: 
         whole_model = _Whole(graphs[0], whole).eval()
         _export(whole_model, example, tmp / WHOLE, sig.names, sig.dynamic, "output", sig.inner_dynamic, opset)
         errors = _verify(files, tmp, g, sig, seed)
-        worst = max(errors.values())
-        if not worst <= tolerance:
-            bad = max(errors, key=lambda k: errors[k])
-            raise ExportError(f"the ONNX export differs from torch by {worst:.3g} (in {bad}), above the "
-                              f"tolerance {tolerance:g}; nothing was written")
+        worst = check_tolerance(errors, tolerance)
         manifest = {
             "format": MANIFEST_FORMAT, "version": MANIFEST_VERSION, "kind": sig.kind, "family": g.info.family,
             "name": g.info.name, "prior": g.info.prior, "range": [-1, 1], "opset": opset,
@@ -239,6 +235,16 @@ def _export(module: nn.Module, args: tuple[Tensor, ...], path: Path, in_names: l
             except Exception as second:
                 raise ExportError(f"torch could not export {path.stem} to ONNX: {_line(first)}; "
                                   f"dynamo exporter: {_line(second)}") from None
+
+
+def check_tolerance(errors: dict[str, float], tolerance: float) -> float:
+    """The worst error; refuses the export when any graph differs from torch by more than `tolerance`."""
+    worst = max(errors.values())
+    if not worst <= tolerance:  # also refuses NaN
+        bad = max(errors, key=lambda k: errors[k])
+        raise ExportError(f"the ONNX export differs from torch by {worst:.3g} (in {bad}), above the "
+                          f"tolerance {tolerance:g}; nothing was written")
+    return worst
 
 
 def _verify(graphs: list, folder: Path, g: Generator, sig: Signature, seed: int) -> dict[str, float]:

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from plugins.onnx.export import (OPSET, TOLERANCE, VERIFY_BATCHES, ExportError, ExportReport, _export,
-                                 _move_into_place)
+                                 _move_into_place, check_tolerance)
 from plugins.onnx.plugin import MANIFEST, MANIFEST_FORMAT, MANIFEST_VERSION
 from studio.model.api import Generator
 
@@ -111,11 +111,7 @@ def export_stylegan(g: Generator, out: Path, *, opset: int = OPSET, tolerance: f
         errors = {MAPPING: _verify(tmp / MAPPING, lambda n: z_c(n), lambda *x: net.mapping(*x)),
                   SYNTHESIS: _verify(tmp / SYNTHESIS, syn_inputs,
                                      lambda ws, tr=None: g.synthesize(ws, transform=tr))}
-        worst = max(errors.values())
-        if not worst <= tolerance:
-            bad = max(errors, key=lambda k: errors[k])
-            raise ExportError(f"the ONNX export differs from torch by {worst:.3g} (in {bad}), above the "
-                              f"tolerance {tolerance:g}; nothing was written")
+        worst = check_tolerance(errors, tolerance)
         manifest = {
             "format": MANIFEST_FORMAT, "version": MANIFEST_VERSION, "kind": "stylegan", "family": g.info.family,
             "name": g.info.name, "prior": g.info.prior, "range": [-1, 1], "opset": opset, "exporter": exporter,
