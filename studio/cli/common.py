@@ -23,6 +23,21 @@ class UsageError(StudioError):
     """Bad arguments or files given on the command line."""
 
 
+def parse_range(part: str, what: str) -> tuple[int, int] | None:
+    """'3-7' -> (3, 7) and '5' -> (5, 5): an inclusive range of non-negative integers, as typed; None when
+    `part` is not a range at all (the caller knows how to word that), an error when it runs backwards."""
+    import re
+
+    m = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+))?\s*", part)
+    if m is None:
+        return None
+    lo = int(m.group(1))
+    hi = int(m.group(2)) if m.group(2) is not None else lo
+    if hi < lo:
+        raise argparse.ArgumentTypeError(f"bad {what} {part!r}: the end is below the start")
+    return lo, hi
+
+
 def positive_int(text: str) -> int:
     try:
         n = int(text)

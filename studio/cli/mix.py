@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.cli.common import (DEVICES, UsageError, check_writable, existing_file, image_format, load_model,
-                               positive_int, write_atomic)
+                               parse_range, positive_int, write_atomic)
 from studio.cli.render import parse_seeds, upscale
 
 MAX_SIDE = 64  # seeds along one side of a grid; more is a typo, not a figure
@@ -48,14 +48,11 @@ def _seeds(spec: str) -> list[int]:
 
 def parse_layers(spec: str) -> tuple[int, int]:
     """'0-3' -> (0, 4): the user's inclusive range as the half-open range Mix edits hold."""
-    m = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+))?\s*", spec)
-    if m is None:
+    bounds = parse_range(spec, "layer range")
+    if bounds is None:
         raise argparse.ArgumentTypeError(f"bad layer range {spec!r}: use A-B (inclusive), e.g. 0-3, or one "
                                          f"number")
-    lo = int(m.group(1))
-    hi = int(m.group(2)) if m.group(2) is not None else lo
-    if hi < lo:
-        raise argparse.ArgumentTypeError(f"bad layer range {spec!r}: the end is below the start")
+    lo, hi = bounds
     return lo, hi + 1
 
 

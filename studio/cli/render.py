@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from studio.cli.common import (DEVICES, PROG, UsageError, check_writable, existing_file, image_format,
-                               load_model, positive_int, write_atomic)
+                               load_model, parse_range, positive_int, write_atomic)
 from studio.errors import StudioError
 
 if TYPE_CHECKING:
@@ -53,14 +53,11 @@ def parse_seeds(spec: str) -> list[int]:
     """'0-3,7,9' -> [0, 1, 2, 3, 7, 9]; order kept, so a sheet shows seeds in the order asked."""
     seeds: list[int] = []
     for part in spec.replace(" ", "").split(","):
-        m = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
-        if m is None:
+        bounds = parse_range(part, "seed range")
+        if bounds is None:
             raise argparse.ArgumentTypeError(f"bad seed list {spec!r}: use numbers and ranges like 0-15 "
                                              f"or 0-3,7,9")
-        lo = int(m.group(1))
-        hi = int(m.group(2)) if m.group(2) is not None else lo
-        if hi < lo:
-            raise argparse.ArgumentTypeError(f"bad seed range {part!r}: the end is below the start")
+        lo, hi = bounds
         if len(seeds) + hi - lo + 1 > MAX_SEEDS:
             raise argparse.ArgumentTypeError(f"too many seeds in {spec!r} (at most {MAX_SEEDS})")
         seeds.extend(range(lo, hi + 1))
