@@ -19,6 +19,9 @@ from torch.nn import functional as F
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+sys.path.insert(0, str(ROOT / "bench"))
+
+from bars import Figure, report  # noqa: E402
 from studio.demo import attributes, toyfaces  # noqa: E402
 from studio.demo.toyfaces import BINARY_ATTRIBUTES  # noqa: E402
 
@@ -96,12 +99,7 @@ def main() -> int:
     for family in ("stylegan2", "stargan"):
         path = CHECKPOINTS / f"{family}_toyfaces.safetensors"
         rows.append((f"{family}: checkpoint present", float(path.exists()), path.name, path.exists()))
-    width = max(len(r[0]) for r in rows)
-    for label, value, bar, ok in rows:
-        print(f"{label:<{width}}  {value:8.3f}  bar {bar:<34} {'ok' if ok else 'MISSED'}")
-    missed = [r[0] for r in rows if not r[3]]
-    print(f"\n{len(rows) - len(missed)} of {len(rows)} bars met" + (f"; missed: {', '.join(missed)}" if missed else ""))
-    return 1 if missed else 0
+    return report([Figure(*r) for r in rows])
 
 
 if __name__ == "__main__":

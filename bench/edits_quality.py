@@ -1,0 +1,49 @@
+"""Do the edits do what the papers claim? Bars on the bundled demo models, scored by the ToyFaces attribute model.
+
+Sections (each a module `bench/edits_<name>.py` exposing `figures(trials: int) -> list[Figure]`):
+units (GAN Dissection / DCGAN-paper unit dropping), arithmetic (DCGAN-paper vector arithmetic),
+directions (a fitted Smiling direction), mixing (StyleGAN style mixing). Exits 1 when a bar is missed.
+Run: `.venv/bin/python bench/edits_quality.py [--quick] [--only units,mixing]`.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from bars import Figure, report  # noqa: E402
+
+SECTIONS = ("units", "arithmetic", "directions", "mixing")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="50 trials per figure (a smoke run, noisier)")
+    ap.add_argument("--trials", type=int, default=200, help="trials per figure (at least 200 for the bars)")
+    ap.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated sections of {', '.join(SECTIONS)}")
+    args = ap.parse_args()
+    trials = 50 if args.quick else max(200, args.trials)
+    import torch
+
+    torch.set_num_threads(2)
+    rows: list[Figure] = []
+    for name in [s.strip() for s in args.only.split(",") if s.strip()]:
+        if name not in SECTIONS:
+            print(f"edits_quality: unknown section {name!r} (known: {', '.join(SECTIONS)})", file=sys.stderr)
+            return 2
+        try:
+            module = importlib.import_module(f"edits_{name}")
+        except ModuleNotFoundError as e:
+            rows.append(Figure(f"{name}: section present", 0.0, str(e), False))
+            continue
+        rows.extend(module.figures(trials))
+    return report(rows)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
