@@ -147,17 +147,15 @@ class ModelCache:
 
     def __init__(self, device: torch.device | None = None, open_fn: Callable[..., Generator] | None = None,
                  backend: str = "torch", chooser: "BackendChooser | None" = None):
-        from studio.render.backend import BACKENDS
         from studio.render.device import select_device
 
-        if backend not in BACKENDS:
-            raise StudioError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+        self.set_backend(backend)
         self.device = device or select_device()
-        self.backend = backend
         self.notes: list[str] = []
         self._chooser = chooser
         self._open = open_fn
         self._models: dict[str, tuple[float, Generator]] = {}
+        self._on_runtime: dict[tuple[str, float, str, int], Generator] = {}  # (path, mtime, backend, batch)
         self._lock = threading.Lock()
 
     @property
@@ -168,10 +166,25 @@ class ModelCache:
             self._chooser = BackendChooser()
         return self._chooser
 
-    def get(self, ref: ModelRef | str) -> Generator:
+    def get(self, ref: ModelRef | str, batch: int = 1) -> Generator:
+        """The model at `ref`, on the runtime chosen for batches of `batch` (1: interactive frames; an
+        export asks with its batch size, since "auto" may pick ONNX Runtime for one and torch for the other)."""
+        g = self.base(ref)
+        if self.backend == "torch":
+            return g
+        key = (*_file_version(ref), self.backend, batch)
+        with self._lock:
+            hit = self._on_runtime.get(key)
+        if hit is None:  # chosen once per model, backend and batch size: notes are said once too
+            hit = self._on_backend(g, batch)
+            with self._lock:
+                self._on_runtime[key] = hit
+        return hit
+
+    def base(self, ref: ModelRef | str) -> Generator:
+        """The model at `ref` as its plugin loaded it (torch), loaded once per path and file version."""
         path = Path(ref.path if isinstance(ref, ModelRef) else ref).expanduser()
-        key = str(path.resolve()) if path.exists() else str(path)
-        mtime = path.stat().st_mtime if path.exists() else -1.0
+        key, mtime = _file_version(ref)
         with self._lock:
             hit = self._models.get(key)
             if hit and hit[0] == mtime:
@@ -182,18 +195,24 @@ class ModelCache:
             g = default_registry().open(path, self.device)
         else:
             g = self._open(path, self.device)
-        if self.backend != "torch":
-            g = self._on_backend(g)
         with self._lock:
             self._models[key] = (mtime, g)
         return g
 
-    def _on_backend(self, g: Generator) -> Generator:
-        """g on the chosen runtime (batch 1: the interactive case); g itself when that fails."""
+    def set_backend(self, backend: str) -> None:
+        """Switch runtime for later `get`s (loaded models stay loaded; twins and timings are kept)."""
+        from studio.render.backend import BACKENDS
+
+        if backend not in BACKENDS:
+            raise StudioError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+        self.backend = backend
+
+    def _on_backend(self, g: Generator, batch: int) -> Generator:
+        """g on the runtime chosen for `batch`; g itself when that fails."""
         chooser = self.chooser
         seen = len(chooser.notes)
         try:
-            chosen = chooser.generator_for(g, 1, self.backend)
+            chosen = chooser.generator_for(g, batch, self.backend)
         except Exception as exc:  # timing or twin failures must never stop a model from opening
             chooser.notes.append(f"{g.info.name or g.info.family}: staying on torch "
                                  f"({(str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]})")
@@ -201,3 +220,11 @@ class ModelCache:
         self.notes.extend(chooser.notes[seen:])
         self.notes.extend(getattr(chosen, "notes", []) if chosen is not g else [])  # provider fallbacks
         return chosen
+
+
+def _file_version(ref: ModelRef | str) -> tuple[str, float]:
+    """A checkpoint's resolved path and mtime: a rewritten file is a new model."""
+    path = Path(ref.path if isinstance(ref, ModelRef) else ref).expanduser()
+    if not path.exists():
+        return str(path), -1.0
+    return str(path.resolve()), path.stat().st_mtime

@@ -124,6 +124,7 @@ class MainWindow(QMainWindow):
 
         session.frameReady.connect(self.show_frame)
         session.modelChanged.connect(self.on_model)
+        session.runtimeChanged.connect(self._on_runtime)
         session.error.connect(self.show_error)
         session.message.connect(lambda m: self.statusBar().showMessage(m, 4000))
         session.loadingChanged.connect(self._on_loading)
@@ -186,6 +187,13 @@ class MainWindow(QMainWindow):
         themes.addAction(a["light"])
         themes.addAction(a["dark"])
         a[theme.current_theme()].setChecked(True)
+        backends = QActionGroup(self)
+        for name, label in (("torch", "&PyTorch"), ("onnx", "&ONNX Runtime"),
+                            ("auto", "&Auto (time both, use the faster)")):
+            act = QAction(label, self, checkable=True, triggered=lambda _=False, n=name: self.set_backend(n))
+            act.setChecked(self.session.models.backend == name)
+            backends.addAction(act)
+            a[f"backend_{name}"] = act
         for name, icon in (("open", "open"), ("save", "save"), ("undo", "undo"), ("redo", "redo"),
                            ("fit", "fit")):
             theme.set_icon(a[name], icon)
@@ -225,6 +233,9 @@ class MainWindow(QMainWindow):
         theme_menu = view_menu.addMenu("&Theme")
         theme_menu.addAction(a["light"])
         theme_menu.addAction(a["dark"])
+        runtime_menu = view_menu.addMenu("&Render backend")
+        for name in ("torch", "onnx", "auto"):
+            runtime_menu.addAction(a[f"backend_{name}"])
         view_menu.addSeparator()
         panels = view_menu.addMenu("&Panels")
         for dock in self.docks.values():
@@ -380,6 +391,14 @@ class MainWindow(QMainWindow):
         self.photo_view.set_smooth(smooth)
         self.actions_by_name["smooth" if smooth else "nearest"].setChecked(True)
         self.settings.setValue("view/smooth", smooth)
+
+    def set_backend(self, name: str) -> None:
+        """Switch the runtime (remembered for the next launch); the image and its history stay."""
+        self.session.set_backend(name)
+        self.settings.setValue("render/backend", name)
+
+    def _on_runtime(self, g: Generator) -> None:
+        self.device_label.setText(f"{describe(g.device)} · {describe_backend(g)}")
 
     def set_theme(self, name: str) -> None:
         app = QApplication.instance()

@@ -94,6 +94,7 @@ class Session(QObject):
     error = Signal(str)              # a message for the user; never a traceback
     loadingChanged = Signal(bool)    # a checkpoint is being opened
     message = Signal(str)            # transient status text
+    runtimeChanged = Signal(object)  # Generator: the same model, now run by another backend
 
     _frameArrived = Signal(object, int)  # internal: (frame, model token) from the worker thread
 
@@ -182,6 +183,34 @@ class Session(QObject):
         self.recipeChanged.emit(self.recipe)
         self.message.emit(f"Opened {Path(path).name}")
         self.render()
+
+    def set_backend(self, backend: str) -> None:
+        """Run the open model (and later ones) on `backend` ("torch", "onnx" or "auto"), keeping the recipe
+        and the undo history: only the runtime changes. Exporting a twin and timing take a moment, so the
+        switch happens in the background; a backend that cannot run the model leaves it on torch with a
+        message, never an error."""
+        self.models.set_backend(backend)  # a bad name raises here, before anything changes
+        if self.model_path is None or self.generator is None:
+            return
+        path, token = self.model_path, self._model_token
+        self.message.emit(f"Switching to {backend}…")
+
+        def job() -> Iterator[float]:
+            yield 0.0
+            return self.models.get(path)
+
+        def done(g: Generator) -> None:
+            if token != self._model_token:
+                return  # another model opened meanwhile
+            notes = self.models.notes[self._notes_shown:]
+            self._notes_shown = len(self.models.notes)
+            if g is not self.generator:
+                self.generator = g
+                self.runtimeChanged.emit(g)
+                self.render()
+            self.message.emit("; ".join(notes) if notes else f"Rendering with {backend}")
+
+        self.run_job(job(), on_done=done)
 
     # -- editing -------------------------------------------------------------------------------------
     def edit(self, recipe: Recipe, text: str, merge_key: str | None = None) -> None:

@@ -47,6 +47,28 @@ def test_model_cache_falls_back_to_torch_with_a_note(tiny_dcgan_path, tmp_path):
         ModelCache(torch.device("cpu"), backend="tensorrt")
 
 
+def test_auto_chooses_per_batch_size_and_switches_at_run_time(tiny_dcgan_path, tmp_path, monkeypatch):
+    from studio.render import backend as backend_mod
+
+    chooser = BackendChooser(tmp_path / "twins")
+    models = ModelCache(torch.device("cpu"), backend="auto", chooser=chooser)
+    base = models.base(tiny_dcgan_path)
+    twin = chooser.twin(base)
+    # ONNX Runtime slower for single frames, faster for export batches (as measured on some nets)
+    monkeypatch.setattr(backend_mod, "time_run",
+                        lambda m, batch, repeats=5: (3.0 if batch == 1 else 1.0) if m is twin else 2.0)
+    assert models.get(tiny_dcgan_path) is base
+    assert models.get(tiny_dcgan_path, batch=16) is twin
+    assert models.get(tiny_dcgan_path, batch=16) is twin and models.base(tiny_dcgan_path) is base
+    models.set_backend("torch")
+    assert models.get(tiny_dcgan_path, batch=16) is base
+    models.set_backend("onnx")
+    assert models.get(tiny_dcgan_path) is twin
+    with pytest.raises(StudioError, match="backend must be one of"):
+        models.set_backend("tpu")
+    assert models.backend == "onnx"
+
+
 def run(capsys, *argv) -> tuple[int, str, str]:
     code = main([str(a) for a in argv])
     out, err = capsys.readouterr()

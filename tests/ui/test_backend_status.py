@@ -43,3 +43,26 @@ def test_failing_runtime_stays_on_torch_with_a_message(qtbot, settings, tmp_path
     assert w.device_label.text().endswith(" · torch (cpu)")
     assert w.session.last_frame is not None and w.session.last_frame.error is None
     assert any("staying on torch" in m and "Tensorrt" in m for m in messages)
+
+
+def test_switching_backend_keeps_the_image_and_its_history(qtbot, settings, tmp_path, tiny_dcgan_path):
+    models = ModelCache(torch.device("cpu"), chooser=BackendChooser(tmp_path / "twins"))
+    w = make_window(qtbot, settings, tmp_path, models)
+    with qtbot.waitSignal(w.session.frameReady, timeout=20000):
+        w.session.open_model(tiny_dcgan_path)
+    s = w.session
+    torch_g = s.generator
+    s.edit(s.recipe.with_seed(7), "seed")
+    recipe, steps, before = s.recipe, s.undo_stack.count(), s.last_frame.image.copy()
+    assert w.device_label.text().endswith(" · torch (cpu)")
+    with qtbot.waitSignal(s.runtimeChanged, timeout=20000):
+        w.actions_by_name["backend_onnx"].trigger()
+    assert s.generator is not torch_g and s.generator.model_id == torch_g.model_id
+    assert s.recipe == recipe and s.undo_stack.count() == steps  # only the runtime changed
+    assert w.device_label.text().endswith(" · ONNX Runtime (CPU)")
+    assert settings.value("render/backend") == "onnx"
+    assert s.last_frame is not None and s.last_frame.error is None
+    assert abs(s.last_frame.image.astype(int) - before.astype(int)).max() <= 1  # same pixels, another runtime
+    with qtbot.waitSignal(s.runtimeChanged, timeout=20000):
+        w.actions_by_name["backend_torch"].trigger()
+    assert s.generator is torch_g
