@@ -18,7 +18,7 @@ import shutil
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -138,21 +138,19 @@ def export_generator(g: Generator, out: Path, *, opset: int = OPSET, tolerance: 
         from plugins.onnx.export_stylegan import export_stylegan
 
         return export_stylegan(g, out, opset=opset, tolerance=tolerance, force=force, seed=seed)
+    if getattr(g, "providers", None) is None and isinstance(getattr(g, "style_encoder", None), nn.Module):
+        from plugins.onnx.export_stargan_v2 import export_stargan_v2  # style networks + encoder/decoder
+
+        return export_stargan_v2(g, out, opset=opset, tolerance=tolerance, force=force, seed=seed)
     out = Path(out).expanduser()
-    if out.exists() and not (force and out.is_dir()):
-        raise ExportError(f"{out} already exists" + (" (use --force to replace it)" if out.is_dir() else ""))
-    if not out.parent.is_dir():
-        raise ExportError(f"cannot write {out}: folder {out.parent} does not exist")
+    check_target(out, force)
     modules, sig = signature(g)
     first_fn = g.stages[0].input_fn  # type: ignore[attr-defined]
     modules = plain_copy(modules)
     graphs = [_FirstStage(modules[0], first_fn, sig).eval()] + modules[1:]
     example = sig.example(3, torch.Generator().manual_seed(seed))
 
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
+    with staged(out, force) as tmp:
         names, files, exporter = [], [], ""
         x: tuple[Tensor, ...] = example
         for i, (stage, module) in enumerate(zip(g.stages, graphs)):
@@ -184,9 +182,6 @@ def export_generator(g: Generator, out: Path, *, opset: int = OPSET, tolerance: 
             manifest["exclusive"] = [list(e) for e in getattr(g, "exclusive_groups", ())]
             manifest["multiple"] = int(getattr(g, "multiple", 4))
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-        _move_into_place(tmp, out, force)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     written = [n["file"] for n in names] + [WHOLE, MANIFEST]
     return ExportReport(out, written, worst, errors, exporter)
 
@@ -282,6 +277,49 @@ def _verify(graphs: list, folder: Path, g: Generator, sig: Signature, seed: int)
 def _torch(module: nn.Module, *x: Tensor) -> Tensor:
     with torch.inference_mode():
         return module(*x)
+
+
+def check_target(out: Path, force: bool) -> None:
+    """Refuse up front what the final rename would refuse, before any exporting work."""
+    if out.exists() and not (force and out.is_dir()):
+        raise ExportError(f"{out} already exists" + (" (use --force to replace it)" if out.is_dir() else ""))
+    if not out.parent.is_dir():
+        raise ExportError(f"cannot write {out}: folder {out.parent} does not exist")
+
+
+@contextlib.contextmanager
+def staged(out: Path, force: bool) -> Iterator[Path]:
+    """A temporary sibling folder that becomes `out` only when the body succeeds: a failed or killed
+    export leaves nothing under the final name."""
+    check_target(out, force)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        yield tmp
+        _move_into_place(tmp, out, force)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def verify_graph(path: Path, inputs: Callable[[int], tuple[Tensor, ...]],
+                 reference: Callable[..., Tensor]) -> float:
+    """Max abs difference between ONNX Runtime running `path` and torch's `reference` on the same inputs,
+    at each verification batch size."""
+    from plugins.onnx.runtime import open_session
+
+    sess = open_session(path)
+    names = [i.name for i in sess.get_inputs()]
+    worst = 0.0
+    for n in VERIFY_BATCHES:
+        x = inputs(n)
+        with torch.inference_mode():
+            ref = reference(*x).detach().cpu().float().numpy()
+        got = sess.run(None, {k: t.numpy() for k, t in zip(names, x)})[0]
+        if got.shape != ref.shape:
+            raise ExportError(f"{path.name} returned shape {got.shape} for batch {n}, torch {ref.shape}")
+        worst = max(worst, float(np.abs(got - ref).max()))
+    return worst
 
 
 def _move_into_place(tmp: Path, out: Path, force: bool) -> None:

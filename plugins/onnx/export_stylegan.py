@@ -7,16 +7,13 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import shutil
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
-from plugins.onnx.export import (OPSET, TOLERANCE, VERIFY_BATCHES, ExportError, ExportReport, _export,
-                                 _move_into_place, check_tolerance)
+from plugins.onnx.export import (OPSET, TOLERANCE, VERIFY_BATCHES, ExportReport, _export, check_target,
+                                 check_tolerance, staged, verify_graph)
 from plugins.onnx.plugin import MANIFEST, MANIFEST_FORMAT, MANIFEST_VERSION
 from studio.model.api import Generator
 
@@ -92,25 +89,19 @@ def export_stylegan(g: Generator, out: Path, *, opset: int = OPSET, tolerance: f
         return ws_for(n), tr
 
     out = Path(out).expanduser()
-    if out.exists() and not (force and out.is_dir()):
-        raise ExportError(f"{out} already exists" + (" (use --force to replace it)" if out.is_dir() else ""))
-    if not out.parent.is_dir():
-        raise ExportError(f"cannot write {out}: folder {out.parent} does not exist")
+    check_target(out, force)
     batch = {0: "batch"}
     map_names = ["z", "c"] if conditional else ["z"]
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
+    with staged(out, force) as tmp:
         exporter = _export(mapping, z_c(3), tmp / MAPPING, map_names, {k: batch for k in map_names}, "ws",
                            batch, opset)
         # the TorchScript exporter rejects the FIR filters' convolutions (and dumps its IR on stderr)
         syn_names = ["ws", "transform"] if sg3 else ["ws"]
         exporter += "+" + _export(synthesis, syn_inputs(3), tmp / SYNTHESIS, syn_names,
                                   {k: batch for k in syn_names}, "image", batch, opset, torchscript=False)
-        errors = {MAPPING: _verify(tmp / MAPPING, lambda n: z_c(n), lambda *x: net.mapping(*x)),
-                  SYNTHESIS: _verify(tmp / SYNTHESIS, syn_inputs,
-                                     lambda ws, tr=None: g.synthesize(ws, transform=tr))}
+        errors = {MAPPING: verify_graph(tmp / MAPPING, lambda n: z_c(n), lambda *x: net.mapping(*x)),
+                  SYNTHESIS: verify_graph(tmp / SYNTHESIS, syn_inputs,
+                                          lambda ws, tr=None: g.synthesize(ws, transform=tr))}
         worst = check_tolerance(errors, tolerance)
         manifest = {
             "format": MANIFEST_FORMAT, "version": MANIFEST_VERSION, "kind": "stylegan", "family": g.info.family,
@@ -125,25 +116,4 @@ def export_stylegan(g: Generator, out: Path, *, opset: int = OPSET, tolerance: f
                          "per_graph": errors, "noise": "const"},
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-        _move_into_place(tmp, out, force)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return ExportReport(out, [MAPPING, SYNTHESIS, MANIFEST], worst, errors, exporter)
-
-
-def _verify(path: Path, inputs, reference) -> float:
-    """Max abs difference between ONNX Runtime and the torch network (the fused path the studio runs)."""
-    from plugins.onnx.runtime import open_session
-
-    sess = open_session(path)
-    names = [i.name for i in sess.get_inputs()]
-    worst = 0.0
-    for n in VERIFY_BATCHES:
-        x = inputs(n)
-        with torch.inference_mode():
-            ref = reference(*x).detach().cpu().float().numpy()
-        got = sess.run(None, {k: t.numpy() for k, t in zip(names, x)})[0]
-        if got.shape != ref.shape:
-            raise ExportError(f"{path.name} returned shape {got.shape} for batch {n}, torch {ref.shape}")
-        worst = max(worst, float(np.abs(got - ref).max()))
-    return worst

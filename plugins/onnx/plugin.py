@@ -42,8 +42,9 @@ class ONNXPlugin:
     def load(self, probe: Probe, device: torch.device) -> Generator:
         path = Path(probe.path)
         manifest = read_manifest(path if path.name == MANIFEST else path.parent / MANIFEST, strict=True)
-        if path.name == MANIFEST or (manifest is not None
-                                     and path.name in (manifest.get("whole"), manifest.get("mapping"))):
+        listed = () if manifest is None else (manifest.get("whole"), manifest.get("mapping"),
+                                              manifest.get("style_encoder"))
+        if path.name == MANIFEST or (manifest is not None and path.name in listed):
             assert manifest is not None
             return load_stages(path.parent, manifest, device, probe.sha256)
         if not looks_like_onnx(probe.head):
@@ -138,6 +139,10 @@ def load_stages(folder: Path, manifest: dict[str, Any], device: torch.device, mo
         from plugins.onnx.stylegan import load_stylegan
 
         return load_stylegan(folder, manifest, device, model_id)
+    if manifest.get("kind") == "stargan_v2":
+        from plugins.onnx.stargan_v2 import load_stargan_v2
+
+        return load_stargan_v2(folder, manifest, device, model_id)
     entries = manifest["stages"]
     stages: list[ORTStage] = []
     notes: list[str] = []

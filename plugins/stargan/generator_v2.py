@@ -8,7 +8,7 @@ read only the photo and decoder stages only the style, so a domain toggle re-run
 from __future__ import annotations
 
 import hashlib
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -52,17 +52,25 @@ class StarGANv2Generator(PhotoTranslator, Generator):
 
     def __init__(self, nets: tuple[nn.Module, nn.Module, nn.Module], info: ModelInfo, latent_dim: int,
                  device: torch.device | str = "cpu", model_id: str = ""):
-        self.generator, self.mapping, self.style_encoder = nets
-        self.latent_dim = latent_dim
-        self.exclusive_groups = (tuple(range(len(info.attributes))),)  # one domain at a time
-        self.multiple = 2 ** sum(1 for b in self.generator.encode if b.downsample)
+        self.generator, mapping, style_encoder = nets
         g = self.generator
         stages: list = [PhotoInputStage("from_rgb", g.from_rgb, lambda ctx: ctx.extras[IMAGE])]
         stages += [ModuleStage(f"enc{i + 1}", b) for i, b in enumerate(g.encode)]
         stages += [StyleStage(f"dec{i + 1}", b) for i, b in enumerate(g.decode)]
         stages.append(ModuleStage("to_rgb", g.to_rgb))
-        self._ref_styles: dict[bytes, Tensor] = {}
+        self.set_style_networks(mapping, style_encoder, latent_dim, len(info.attributes),
+                                2 ** sum(1 for b in g.encode if b.downsample))
         super().__init__(info, stages, device=device, model_id=model_id, modules=list(nets))
+
+    def set_style_networks(self, mapping: Callable[[Tensor], Tensor], style_encoder: Callable[[Tensor], Tensor],
+                           latent_dim: int, num_domains: int, multiple: int) -> None:
+        """Where per-domain style codes come from: torch modules here, ONNX Runtime sessions in the ONNX
+        family's twin (which reuses every recipe rule of this class)."""
+        self.mapping, self.style_encoder = mapping, style_encoder
+        self.latent_dim = latent_dim
+        self.exclusive_groups = (tuple(range(num_domains)),)  # one domain at a time
+        self.multiple = multiple
+        self._ref_styles: dict[bytes, Tensor] = {}
 
     # -- styles ------------------------------------------------------------------------------------
     def style(self, domains: Tensor, z: Tensor | None = None, reference: Tensor | None = None) -> Tensor:
