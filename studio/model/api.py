@@ -21,6 +21,7 @@ from studio.errors import Cancelled, RecipeError
 
 if TYPE_CHECKING:
     from studio.model.probe import Probe
+    from studio.model.units import UnitPlan
 
 # translate: a photo translator (photo in, photo out); transform: StyleGAN3 shift / rotate of the input
 CAPABILITIES = ("walk", "style_mix", "attributes", "features", "translate", "transform")
@@ -68,6 +69,7 @@ class StageContext:
     extras: dict[str, Any] = field(default_factory=dict)
     cacheable: bool = True
     key_fields: tuple[str, ...] = ("z", "ws", "c")
+    units: "UnitPlan" = ()  # per sample, its unit edits: applied after the stage they name, keyed there
 
     def key(self) -> bytes:
         h = hashlib.blake2b(digest_size=16)
@@ -148,6 +150,18 @@ class Generator:
         z = torch.from_numpy(np.stack([self.edited_z(r) for r in recipes])).to(self.device)
         return StageContext(z=z, c=self._condition(recipes))
 
+    def recipe_context(self, recipes: Sequence[Recipe]) -> StageContext:
+        """`context` plus the recipes' unit edits: what renderers use (families override only `context`)."""
+        from studio.core.units import unit_edits
+        from studio.model.units import check_layers
+
+        ctx = self.context(recipes)
+        plan = tuple(unit_edits(r) for r in recipes)
+        if any(plan):
+            check_layers(plan, [s.name for s in self.stages])
+            ctx.units = plan
+        return ctx
+
     def example_context(self) -> StageContext:
         """Stage inputs for one representative sample, for tools that need only shapes (info, probes);
         families whose recipes do not start from a seed (image translators) override it."""
@@ -163,15 +177,24 @@ class Generator:
 
     # -- running -----------------------------------------------------------------------------------
     def run(self, ctx: StageContext, start: int = 0, x: Tensor | None = None,
-            cancel: Callable[[], bool] | None = None) -> Tensor:
-        """Run stages[start:] from x; `cancel` is polled between stages so stale work stops early."""
+            cancel: Callable[[], bool] | None = None, stop: int | None = None) -> Tensor:
+        """Run stages[start:stop] from x; `cancel` is polled between stages so stale work stops early."""
         with torch.inference_mode():
-            for stage in self.stages[start:]:
+            for i in range(start, len(self.stages) if stop is None else stop):
                 if cancel is not None and cancel():
                     raise Cancelled()
-                x = stage(x, ctx)
+                x = self.run_stage(i, x, ctx)
         assert x is not None
         return x
+
+    def run_stage(self, i: int, x: Tensor | None, ctx: StageContext) -> Tensor:
+        """Stage i's output, with the unit edits that name it applied (what the next stage reads)."""
+        out = self.stages[i](x, ctx)
+        if ctx.units:
+            from studio.model.units import apply_to_stage
+
+            out = apply_to_stage(self.stages[i], out, ctx.units)
+        return out
 
     def generate(self, z: Tensor | np.ndarray, truncation: float = 1.0, c: Tensor | None = None) -> Tensor:
         """Images (N, C, H, W) float in [-1, 1] from latents z (N, z_dim): the scripting entry point."""

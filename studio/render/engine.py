@@ -19,6 +19,7 @@ from torch import Tensor
 from studio.core.recipe import ModelRef, Recipe
 from studio.errors import Cancelled, StudioError
 from studio.model.api import Generator, StageContext
+from studio.model.units import stage_key as unit_stage_key
 from studio.render.cache import ActivationCache
 
 if TYPE_CHECKING:
@@ -62,32 +63,35 @@ class Renderer:
     def run(self, g: Generator, recipes: Sequence[Recipe],
             cancel: Callable[[], bool] | None = None) -> tuple[Tensor, int]:
         """The output tensor (N, C, H, W) in [-1, 1] and how many stages actually ran."""
-        ctx = g.context(recipes)
+        ctx = g.recipe_context(recipes)
         return self.run_context(g, ctx, cancel)
 
-    def run_context(self, g: Generator, ctx: StageContext,
-                    cancel: Callable[[], bool] | None = None) -> tuple[Tensor, int]:
+    def run_context(self, g: Generator, ctx: StageContext, cancel: Callable[[], bool] | None = None,
+                    stop: int | None = None) -> tuple[Tensor, int]:
+        """Stages [0, stop) (all by default) from the cache where it can: their last output and how many ran."""
+        n = len(g.stages) if stop is None else stop
         if not ctx.cacheable:
-            return g.run(ctx, cancel=cancel), len(g.stages)
+            return g.run(ctx, cancel=cancel, stop=n), n
         keys = []
         runtime = b"|ort" if getattr(g, "providers", None) is not None else b""  # an ONNX twin shares the id
         h = hashlib.blake2b(g.model_id.encode() + str(g.device).encode() + runtime + ctx.key(), digest_size=16)
         for stage in g.stages:
             h.update(stage.name.encode())
             h.update(stage.inputs(ctx))
+            h.update(unit_stage_key(ctx.units, stage.name))  # empty without unit edits at this stage
             keys.append(h.digest())
         start, x = 0, None
-        for i in range(len(keys) - 1, -1, -1):
+        for i in range(n - 1, -1, -1):
             hit = self.cache.get(keys[i])
             if hit is not None:
                 start, x = i + 1, hit
                 break
         ran = 0
         with torch.inference_mode():
-            for i in range(start, len(g.stages)):
+            for i in range(start, n):
                 if cancel is not None and cancel():
                     raise Cancelled()
-                x = g.stages[i](x, ctx)
+                x = g.run_stage(i, x, ctx)
                 self.cache.put(keys[i], x)
                 ran += 1
         assert x is not None
@@ -125,13 +129,13 @@ class Renderer:
         A background job (an export) yields the worker thread back at each None, so an interactive
         frame waits for at most one stage of a batch rather than the whole batch.
         """
-        ctx = g.context(recipes)
+        ctx = g.recipe_context(recipes)
         x = None
         for i, stage in enumerate(g.stages):
             if cancel is not None and cancel():
                 raise Cancelled()
             with torch.inference_mode():  # per stage: the mode must not stay on while the job is suspended
-                x = stage(x, ctx)
+                x = g.run_stage(i, x, ctx)
             if i < len(g.stages) - 1:
                 yield None
         assert x is not None
