@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from studio.core.style_edits import Mix, Transform
+from studio.core.wspace import WLatent
 from plugins.stylegan.network import NOISE_MODES, Op, StyleGAN2, SynthState
 from plugins.stylegan.network3 import input_transform
 from studio.core.recipe import Recipe, Walk
@@ -184,11 +185,15 @@ class WSpaceRecipes:
     # -- recipes ------------------------------------------------------------------------------------
     def context(self, recipes: Sequence[Recipe]) -> StageContext:
         """z (+ Z walks) -> mapping -> truncation to w_avg -> W walks and mixes (psi never scales them)."""
-        z = np.stack([self.edited_z(replace(r, truncation=1.0)) for r in recipes])
+        given = [self._given_ws(r) for r in recipes]  # WLatent rows skip the mapping network
+        z = np.stack([np.zeros(self.info.z_dim, np.float32) if w is not None
+                      else self.edited_z(replace(r, truncation=1.0)) for r, w in zip(recipes, given)])
         psi = torch.tensor([float(r.truncation) for r in recipes], dtype=torch.float32, device=self.device)
         c = self._condition(recipes)
         ws = self.map(torch.from_numpy(z), c, psi).clone()
         for i, r in enumerate(recipes):
+            if given[i] is not None:  # truncation pulls a given w toward w_avg, like a mapped one
+                ws[i] = self.w_avg + psi[i] * (torch.from_numpy(given[i]).to(self.device) - self.w_avg)
             for e in r.edits:  # in order, so a walk listed after a mix moves the mixed styles
                 if isinstance(e, Walk) and e.space == "w":
                     ws[i] = self._walk(ws[i], e)
@@ -205,6 +210,14 @@ class WSpaceRecipes:
             stored = self.stored_transform()
             matrix = torch.stack([stored if t is None else input_transform(t.translate, t.angle) for t in edits])
         return self._ws_context(ws, noise.pop(), z=torch.from_numpy(z).to(self.device), transform=matrix)
+
+    def _given_ws(self, r: Recipe) -> np.ndarray | None:
+        """A WLatent's rows (num_ws, w_dim), None for latents that go through the mapping network."""
+        if not isinstance(r.latent, WLatent):
+            return None
+        if any(isinstance(e, Walk) and e.space == "z" for e in r.edits):
+            raise RecipeError("a z-space walk needs a z latent; this recipe starts from a w")
+        return r.latent.rows(self.info.num_ws, self.info.w_dim)
 
     def _walk(self, ws: Tensor, e: Walk) -> Tensor:
         d = torch.tensor(e.direction, dtype=torch.float32, device=self.device)

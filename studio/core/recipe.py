@@ -193,4 +193,5 @@ def _build(table: dict[str, type], d: Any, what: str) -> Any:
 # Types defined beside the features that use them (an input photo, attribute labels) register themselves;
 # importing them here lets any recipe file parse before the plugin that renders it has been loaded.
 from studio.core import attributes as _attributes, photo as _photo, style_edits as _style_edits  # noqa: E402,F401
+from studio.core import wspace as _wspace  # noqa: E402,F401
 from studio.core import units as _units  # noqa: E402,F401

@@ -4,7 +4,13 @@ A segment interpolates the *edited* latents of its two keyframes (truncation and
 applied) by lerp or slerp, with an easing curve on time, and yields VectorLatent recipes; edits that are
 not baked into z (W-space walks, attribute labels) are blended by label. Keyframes that share their
 latent (the same seed, say) keep it and blend only their edits, so a StarGAN photo or a single face with
-a moving slider works too. `space="w"` interpolates in W for generators that offer it (see `_w_hooks`).
+a moving slider works too. `space="w"` interpolates the keyframes' style inputs after the mapping
+network (with their W walks and mixes baked in, so per-layer edits interpolate as W+) and yields
+WLatent recipes, for generators with a W space.
+
+A noise loop (`Timeline.noise`) adds a circle through latent space whose period is the whole sequence,
+so the last frame flows into the first: with one keyframe it is the classic GAN loop around that face,
+with several it makes a looping keyframe path drift.
 """
 from __future__ import annotations
 
@@ -14,8 +20,10 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from studio.core.latents import lerp, slerp
-from studio.core.recipe import Recipe, VectorLatent, Walk
+from studio.core.latents import lerp, random_orthonormal, slerp
+from studio.core.recipe import Recipe, SeedLatent, VectorLatent, Walk
+from studio.core.style_edits import Mix
+from studio.core.wspace import WLatent
 from studio.errors import RecipeError
 
 TIMELINE_SCHEMA = 1
@@ -66,13 +74,39 @@ class Segment:
 
 
 @dataclass(frozen=True)
+class NoiseLoop:
+    """A periodic motion whose period is the whole sequence, zero at frame 0 (the first keyframe shows as
+    it is). a, b are orthonormal directions drawn from `seed`; t = 2π frame / length.
+
+    In Z every frame is rotated by t in a plane near the first frame's latent, which runs round a small
+    circle on its sphere: lengths are kept, so samples stay typical; radius 1 is a great circle.
+    In W every style input moves by r*s*((cos t - 1) a + sin t b), s being the first frame's distance
+    from w_avg. Either way the far side of the loop is about 2 * radius of that length away."""
+
+    radius: float = 0.3
+    seed: int = 0
+    space: str = "z"
+
+    def __post_init__(self) -> None:
+        if not _number(self.radius) or not 0 < self.radius <= 1:
+            raise RecipeError(f"noise loop radius must be above 0 and at most 1, not {self.radius!r}")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
+            raise RecipeError(f"noise loop seed must be a non-negative integer, not {self.seed!r}")
+        if self.space not in SPACES:
+            raise RecipeError(f"unknown latent space {self.space!r} (known: {', '.join(SPACES)})")
+
+
+@dataclass(frozen=True)
 class Timeline:
-    """Keyframes with one segment after each (the last one only matters when the timeline loops)."""
+    """Keyframes with one segment after each (the last one only matters when the timeline loops).
+
+    With a noise loop the timeline always loops, and a single keyframe makes `segments[0].frames` frames."""
 
     keyframes: tuple[Recipe, ...] = ()
     segments: tuple[Segment, ...] = ()
     loop: bool = False
     fps: float = 24.0
+    noise: NoiseLoop | None = None
 
     def __post_init__(self) -> None:
         if len(self.segments) != len(self.keyframes):
@@ -106,17 +140,21 @@ class Timeline:
         return replace(self, segments=tuple(replace(s, **changes) for s in self.segments))
 
     # -- frames ------------------------------------------------------------------------------------
+    @property
+    def looping(self) -> bool:
+        return self.loop or self.noise is not None
+
     def active_segments(self) -> tuple[Segment, ...]:
         """The segments that produce frames: all of them in a loop, else all but the last."""
-        return self.segments if self.loop else self.segments[:-1]
+        return self.segments if self.looping else self.segments[:-1]
 
     def frame_count(self) -> int:
         if not self.keyframes:
             return 0
-        if len(self.keyframes) == 1:
+        if len(self.keyframes) == 1 and self.noise is None:
             return 1
         n = sum(s.frames for s in self.active_segments())
-        return n if self.loop else n + 1  # a loop does not repeat its first frame at the end
+        return n if self.looping else n + 1  # a loop does not repeat its first frame at the end
 
     def keyframe_frames(self) -> list[int]:
         """The frame index of each keyframe."""
@@ -134,23 +172,29 @@ class Timeline:
         keys = self.keyframes
         if not keys:
             return []
-        if len(keys) == 1:
+        if len(keys) == 1 and self.noise is None:
             return [keys[0]]
         out: list[Recipe] = []
         n = len(keys)
         for i, seg in enumerate(self.active_segments()):
             a, b = keys[i], keys[(i + 1) % n]
+            if a == b:  # a single keyframe looping: it stays put (the noise loop moves it)
+                out.extend([a] * seg.frames)
+                continue
             interp = SegmentInterpolator(g, a, b, seg)
             out.extend(interp(k / seg.frames) for k in range(seg.frames))
-        if not self.loop:
+        if not self.looping:
             out.append(keys[-1])
-        return out
+        return noise_loop(g, out, self.noise) if self.noise is not None else out
 
     # -- JSON --------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        return {"schema": TIMELINE_SCHEMA, "fps": self.fps, "loop": self.loop,
-                "keyframes": [r.to_dict() for r in self.keyframes],
-                "segments": [{f.name: getattr(s, f.name) for f in fields(s)} for s in self.segments]}
+        d = {"schema": TIMELINE_SCHEMA, "fps": self.fps, "loop": self.loop,
+             "keyframes": [r.to_dict() for r in self.keyframes],
+             "segments": [_plain_fields(s) for s in self.segments]}
+        if self.noise is not None:
+            d["noise"] = _plain_fields(self.noise)
+        return d
 
     @classmethod
     def from_dict(cls, d: Any) -> "Timeline":
@@ -161,9 +205,14 @@ class Timeline:
         try:
             keys = tuple(Recipe.from_dict(r) for r in d.get("keyframes", []))
             segs = tuple(Segment(**s) for s in d.get("segments", []))
-            return cls(keys, segs, bool(d.get("loop", False)), float(d.get("fps", 24.0)))
+            noise = NoiseLoop(**d["noise"]) if d.get("noise") is not None else None
+            return cls(keys, segs, bool(d.get("loop", False)), float(d.get("fps", 24.0)), noise)
         except (TypeError, ValueError) as exc:
             raise RecipeError(f"malformed timeline: {exc}") from None
+
+
+def _plain_fields(obj: Any) -> dict[str, Any]:
+    return {f.name: getattr(obj, f.name) for f in fields(obj)}
 
 
 class SegmentInterpolator:
@@ -175,9 +224,10 @@ class SegmentInterpolator:
         if self.same_latent and seg.space == "z":
             return  # nothing to interpolate in z: blend the edits (walk amounts) only
         if seg.space == "w":
-            mapper, w_latent = _w_hooks(g)
-            self.za, self.zb = (mapper(g.edited_z(r)) for r in (a, b))
-            self.make_latent = w_latent
+            wa, wb = keyframe_ws(g, [a, b])
+            self.centre = w_centre(g, a)
+            self.za, self.zb = (wa - self.centre).ravel(), (wb - self.centre).ravel()
+            self.make_latent = lambda v: WLatent.of(v.reshape(self.centre.shape) + self.centre)
         else:
             self.za, self.zb = g.edited_z(a), g.edited_z(b)
             self.make_latent = lambda v: VectorLatent(tuple(float(x) for x in v))
@@ -197,14 +247,73 @@ class SegmentInterpolator:
                        condition=_blend_values(self.a.condition, self.b.condition, e))
 
 
-def _w_hooks(g: Any) -> tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], Any]]:
-    """W interpolation needs `map_z(z) -> w` (numpy, one latent) and `w_latent(w) -> LatentSpec` on the
-    generator: families with a mapping network (StyleGAN) provide both; others interpolate in z."""
-    mapper, make = getattr(g, "map_z", None), getattr(g, "w_latent", None)
-    if not callable(mapper) or not callable(make):
+def has_w_space(g: Any) -> bool:
+    """Whether g maps z to style inputs (its context carries ws) and renders WLatent recipes."""
+    info = getattr(g, "info", None)
+    return bool(getattr(info, "w_dim", 0) and getattr(info, "num_ws", 0))
+
+
+def keyframe_ws(g: Any, recipes: Sequence[Recipe]) -> np.ndarray:
+    """Each recipe's style inputs (N, num_ws, w_dim) after truncation, W walks and mixes: what its
+    image is rendered from, so interpolating them starts and ends exactly on the keyframes."""
+    if not has_w_space(g):
         family = getattr(getattr(g, "info", None), "family", "this")
-        raise RecipeError(f"{family} models have no W space to interpolate in; use z")
-    return mapper, make
+        raise RecipeError(f"{family} models have no W space; use z")
+    out = []
+    for r in recipes:  # one at a time: recipes rendered together must share a noise mode
+        ws = g.context([r]).ws
+        if ws is None:
+            raise RecipeError(f"{g.info.family} models have no W space; use z")
+        out.append(ws[0].detach().cpu().float().numpy())
+    return np.stack(out)
+
+
+def w_centre(g: Any, r: Recipe) -> np.ndarray:
+    """w_avg per style input (truncation 0 pulls every w onto it), for slerp and loop radii in W."""
+    return keyframe_ws(g, [replace(r, latent=SeedLatent(0), truncation=0.0, edits=())])[0]
+
+
+def _rotate_on_small_circle(x: np.ndarray, loop: NoiseLoop, theta: np.ndarray) -> np.ndarray:
+    """Rows x[k] rotated by theta[k] about an axis n near x[0]: x[0] runs round the circle of angular
+    radius asin(radius) about n that passes through it. A rotation keeps every length, so Gaussian
+    latents stay typical, and the speed along the circle is even."""
+    d = x.shape[1]
+    if d < 3:
+        raise RecipeError("a noise loop needs a latent of at least 3 values")
+    u0 = x[0] / (np.linalg.norm(x[0]) or 1.0)
+    a, b = random_orthonormal(2, d, loop.seed).astype(np.float64)
+    a -= (a @ u0) * u0                       # a, b orthonormal and orthogonal to u0
+    a /= np.linalg.norm(a)
+    b -= (b @ u0) * u0 + (b @ a) * a
+    b /= np.linalg.norm(b)
+    beta = math.asin(min(loop.radius, 1.0))
+    m = math.sin(beta) * u0 - math.cos(beta) * a  # with n = cos β u0 + sin β a: u0 = cos β n + sin β m
+    pm, pb = x @ m, x @ b
+    c, s = np.cos(theta)[:, None], np.sin(theta)[:, None]
+    out = x + (c - 1) * (pm[:, None] * m + pb[:, None] * b) + s * (pm[:, None] * b - pb[:, None] * m)
+    return out.astype(np.float32)
+
+
+def noise_loop(g: Any, frames: Sequence[Recipe], loop: NoiseLoop) -> list[Recipe]:
+    """`frames` with loop's circle added; its period is len(frames), so the sequence wraps seamlessly."""
+    n = len(frames)
+    t = 2 * np.pi * np.arange(n) / n
+    wave = np.stack([np.cos(t) - 1, np.sin(t)], axis=1).astype(np.float32)  # (n, 2), zero at frame 0
+    if loop.space == "w":
+        ws = keyframe_ws(g, frames)
+        centre = w_centre(g, frames[0])
+        scale = loop.radius * float(np.linalg.norm(ws[0] - centre, axis=1).mean())
+        ab = random_orthonormal(2, ws.shape[2], loop.seed)
+        moved = ws + scale * (wave @ ab)[:, None, :]
+        return [replace(r, latent=WLatent.of(v), truncation=1.0,
+                        edits=_blend_edits(r.edits, r.edits, 0.0, keep_z=False, drop_w=True))
+                for r, v in zip(frames, moved)]
+    mean = np.asarray(g.z_mean(), np.float32)
+    x = np.stack([g.edited_z(r) for r in frames]) - mean
+    moved = mean + _rotate_on_small_circle(x, loop, t)
+    return [replace(r, latent=VectorLatent(tuple(float(x) for x in v)), truncation=1.0,
+                    edits=_blend_edits(r.edits, r.edits, 0.0, keep_z=False))
+            for r, v in zip(frames, moved)]
 
 
 def _edit_key(e: Any, i: int) -> tuple[str, str]:
@@ -215,11 +324,12 @@ def _blend_edits(a: Sequence[Any], b: Sequence[Any], t: float, keep_z: bool,
                  drop_w: bool = False) -> tuple[Any, ...]:
     """Edits at time t: the same edit in both keyframes is blended field by field; one present in only
     one keyframe fades in or out when it has an amount, else switches at the midpoint. Z-space walks
-    are dropped unless `keep_z` (they are already inside an interpolated z)."""
+    are dropped unless `keep_z` (they are already inside an interpolated z); W walks and mixes are
+    dropped when `drop_w` (they are inside an interpolated w)."""
     def keep(e: Any) -> bool:
         if isinstance(e, Walk):
             return keep_z if e.space == "z" else not drop_w
-        return True
+        return not (drop_w and isinstance(e, Mix))
 
     ea = {_edit_key(e, i): e for i, e in enumerate(a) if keep(e)}
     eb = {_edit_key(e, i): e for i, e in enumerate(b) if keep(e)}

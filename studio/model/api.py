@@ -121,6 +121,8 @@ class Generator:
     def latent(self, spec: SeedLatent | VectorLatent) -> np.ndarray:
         if isinstance(spec, SeedLatent):
             return seed_to_z(spec.seed, self.info.z_dim, self.info.prior)
+        if not isinstance(spec, VectorLatent):
+            raise RecipeError(f"this {self.info.family} model cannot start from a {spec.kind} latent")
         v = np.asarray(spec.values, np.float32)
         if v.shape != (self.info.z_dim,):
             raise RecipeError(f"latent vector has {v.size} values but this model's z has {self.info.z_dim}")
