@@ -1,8 +1,10 @@
-"""`latent-studio walk`: an interpolation video (or GIF, WebP, PNG frames) between two seeds."""
+"""`latent-studio walk`: an interpolation video (or GIF, WebP, PNG frames) between two seeds, in Z or W,
+or a seamless noise loop around one seed."""
 from __future__ import annotations
 
 import argparse
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -10,14 +12,19 @@ from studio.cli.common import DEVICES, UsageError, existing_file, load_model, po
 
 
 def register(sub: Any) -> None:
+    from studio.core.timeline import SPACES
+
     w = sub.add_parser("walk", help="render an interpolation between two seeds to a video or animation",
                        description="Interpolate between two seeds and write MP4, GIF, WebP or a folder of "
                                    "PNG frames (chosen by --out's extension; no extension: PNG frames).",
-                       epilog="example: walk netG.pth --from-seed 1 --to-seed 2 --frames 48 --fps 24 "
-                              "--ease ease-in-out --loop --out walk.mp4")
+                       epilog="examples: walk netG.pth --from-seed 1 --to-seed 2 --frames 48 --fps 24 "
+                              "--ease ease-in-out --loop --out walk.mp4;  walk sg2.pkl --from-seed 1 "
+                              "--to-seed 2 --space w --out w.mp4;  walk netG.pth --from-seed 1 "
+                              "--loop-noise 0.3 --frames 96 --out loop.gif")
     w.add_argument("checkpoint", metavar="CKPT", type=Path, help="checkpoint file")
     w.add_argument("--from-seed", type=int, required=True, metavar="SEED", help="first keyframe's seed")
-    w.add_argument("--to-seed", type=int, required=True, metavar="SEED", help="second keyframe's seed")
+    w.add_argument("--to-seed", type=int, default=None, metavar="SEED",
+                   help="second keyframe's seed (optional with --loop-noise: a loop around --from-seed)")
     w.add_argument("--frames", type=frame_count, default=48, metavar="N", help="frames in all (default 48)")
     w.add_argument("--truncation", type=float, default=1.0, metavar="PSI", help="pull toward the mean latent")
     mode = w.add_mutually_exclusive_group()
@@ -26,7 +33,14 @@ def register(sub: Any) -> None:
     mode.add_argument("--lerp", dest="interpolation", action="store_const", const="lerp",
                       help="straight-line interpolation")
     w.set_defaults(interpolation="slerp")
+    w.add_argument("--space", choices=SPACES, default="z",
+                   help="interpolate latents (z, default) or style vectors after the mapping network (w; "
+                        "StyleGAN models)")
     w.add_argument("--loop", action="store_true", help="go there and back, ending where it starts")
+    w.add_argument("--loop-noise", type=radius_value, default=None, metavar="R",
+                   help="add a periodic noise loop (period: the whole sequence, so it loops seamlessly) of "
+                        "radius R in (0, 1], relative to the latent's length; in --space")
+    w.add_argument("--noise-seed", type=int, default=0, metavar="SEED", help="directions of the noise loop")
     add_output_options(w)
     w.set_defaults(func=cmd_walk)
 
@@ -50,6 +64,16 @@ def add_output_options(p: argparse.ArgumentParser, fps_default: float | None = 2
     p.add_argument("--no-sidecar", action="store_true", help="do not write the recipes JSON beside the output")
     p.add_argument("--force", "-f", action="store_true", help="overwrite an existing output")
     p.add_argument("--device", choices=DEVICES, default="auto", help="compute device (default: auto)")
+
+
+def radius_value(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (math.isfinite(v) and 0 < v <= 1):
+        raise argparse.ArgumentTypeError(f"must be above 0 and at most 1, got {text}")
+    return v
 
 
 def frame_count(text: str) -> int:
@@ -84,9 +108,11 @@ def quality_value(text: str) -> int:
 
 def cmd_walk(ns: argparse.Namespace) -> int:
     from studio.core.recipe import ModelRef, Recipe, SeedLatent
-    from studio.core.timeline import Segment, Timeline
+    from studio.core.timeline import NoiseLoop, Segment, Timeline, has_w_space
 
-    if ns.from_seed < 0 or ns.to_seed < 0:
+    if ns.to_seed is None and ns.loop_noise is None:
+        raise UsageError("give --to-seed, or --loop-noise R for a loop around --from-seed")
+    if ns.from_seed < 0 or (ns.to_seed or 0) < 0 or ns.noise_seed < 0:
         raise UsageError("seeds must be non-negative")
     if not math.isfinite(ns.truncation):
         raise UsageError("--truncation must be a finite number")
@@ -94,15 +120,21 @@ def cmd_walk(ns: argparse.Namespace) -> int:
     fps = ns.fps or 24.0
     check_output(ns)
     g = load_model(path, ns.device)
+    if ns.space == "w" and not has_w_space(g):
+        raise UsageError(f"--space w needs a model with a W space (StyleGAN); this is a {g.info.family} model")
     ref = ModelRef(str(path.resolve()), g.model_id)
-    a, b = (Recipe(ref, SeedLatent(s), truncation=ns.truncation) for s in (ns.from_seed, ns.to_seed))
-    easing = ns.ease or "linear"
-    if ns.loop:
+    seeds = (ns.from_seed,) if ns.to_seed is None else (ns.from_seed, ns.to_seed)
+    keys = tuple(Recipe(ref, SeedLatent(s), truncation=ns.truncation) for s in seeds)
+    seg = Segment(1, ns.interpolation, ns.ease or "linear", ns.space)
+    noise = None if ns.loop_noise is None else NoiseLoop(ns.loop_noise, ns.noise_seed, ns.space)
+    if len(keys) == 1:
+        segs: tuple[Segment, ...] = (replace(seg, frames=ns.frames),)
+    elif ns.loop or noise is not None:  # a noise loop always loops: there and back again
         half = ns.frames // 2
-        segs = (Segment(half, ns.interpolation, easing), Segment(ns.frames - half, ns.interpolation, easing))
+        segs = (replace(seg, frames=half), replace(seg, frames=ns.frames - half))
     else:
-        segs = (Segment(ns.frames - 1, ns.interpolation, easing), Segment(1, ns.interpolation, easing))
-    timeline = Timeline((a, b), segs, loop=ns.loop, fps=fps)
+        segs = (replace(seg, frames=ns.frames - 1), seg)
+    timeline = Timeline(keys, segs, loop=ns.loop, fps=fps, noise=noise)
     recipes = timeline.recipes(g)
     assert len(recipes) == ns.frames
     return run_export(g, recipes, ns, fps)
