@@ -23,6 +23,7 @@ class ImageCanvas(pg.GraphicsView):
     """Shows one H x W x 3 uint8 image; wheel zooms, drag pans, `fit()` returns to integer zoom."""
 
     zoomChanged = Signal(float)  # screen pixels per image pixel
+    imageChanged = Signal()      # a new frame (or none) is shown: overlays re-check its size
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent, background=theme.colour("canvas"))
@@ -39,17 +40,31 @@ class ImageCanvas(pg.GraphicsView):
         self.view.sigRangeChanged.connect(lambda *_: self.zoomChanged.emit(self.zoom()))
 
     # -- image -------------------------------------------------------------------------------------
-    def set_image(self, image: np.ndarray) -> None:
-        """Show a frame; a new size refits the view, the same size keeps the user's zoom and pan."""
+    def set_image(self, image: np.ndarray, full_size: tuple[int, int] | None = None) -> None:
+        """Show a frame; a new size refits the view, the same size keeps the user's zoom and pan.
+
+        `full_size` (a progressive preview's final (H, W)): the low-resolution image is upscaled smoothly to
+        it first, so the preview sits exactly where the full frame will, at the user's zoom."""
+        if full_size is not None and image.shape[:2] != tuple(full_size):
+            from studio.export.writers import upscale
+
+            image = upscale(image[None], max(1, int(full_size[0]) // image.shape[0]), smooth=True)[0]
         resized = self._image is None or self._image.shape != image.shape
         self._image = image
         self.item.setImage(image, autoLevels=False, levels=(0, 255))
         if resized or self._auto_fit:
             self.fit()
+        self.imageChanged.emit()
 
     def clear(self) -> None:
         self._image = None
         self.item.clear()
+        self.imageChanged.emit()
+
+    def add_overlay(self, item: pg.GraphicsObject, z: float = 10.0) -> None:
+        """Host a tool's item (a painted mask, a brush outline) above the image, in image pixel coordinates."""
+        item.setZValue(z)
+        self.view.addItem(item)
 
     def image(self) -> np.ndarray | None:
         """The array on screen (what tests compare with rendered frames)."""

@@ -21,7 +21,9 @@ from studio.ui import theme
 from studio.ui.banner import MessageBanner
 from studio.ui.canvas import EmptyState, ImageCanvas
 from studio.ui.images import to_qimage
+from studio.ui.mask_painter import MaskPainter
 from studio.ui.panels.attributes_panel import PHOTO_SUFFIXES, AttributePanel, translates
+from studio.ui.panels.feature_panel import FeaturePanel
 from studio.ui.panels.latent_panel import LatentPanel, SeedGridPanel, WalkPanel
 from studio.ui.panels.model_panel import ModelPanel, ask_checkpoint
 from studio.ui.panels.style_mix_panel import StyleMixPanel
@@ -87,6 +89,8 @@ class MainWindow(QMainWindow):
         self.timeline_panel = TimelinePanel(session)
         self.style_mix_panel = StyleMixPanel(session)
         self.attributes_panel = AttributePanel(session)
+        self.mask_painter = MaskPainter(self.canvas, self)
+        self.feature_panel = FeaturePanel(session, self.mask_painter)
         self.photo_view = self.attributes_panel.view  # the central view for photo translators
         self.stack.addWidget(self.photo_view)
         self.docks: dict[str, QDockWidget] = {}
@@ -100,6 +104,9 @@ class MainWindow(QMainWindow):
         self._add_dock("style_mix", "Style mixing", self.style_mix_panel, Qt.DockWidgetArea.RightDockWidgetArea,
                        "style_mix")
         self.tabifyDockWidget(self.docks["walk"], self.docks["style_mix"])
+        self._add_dock("features", "Features", self.feature_panel, Qt.DockWidgetArea.RightDockWidgetArea,
+                       "features")
+        self.tabifyDockWidget(self.docks["walk"], self.docks["features"])
         session.modelChanged.connect(  # StyleGAN's headline tool comes to the front
             lambda g: self.docks["style_mix"].raise_() if "style_mix" in g.info.capabilities else None)
         # the timeline runs under the canvas; the side docks keep the full height
@@ -141,6 +148,11 @@ class MainWindow(QMainWindow):
         self.stack.setCurrentWidget(self._model_view() if session.generator is not None else self.empty)
         if session.generator is not None:
             self.on_model(session.generator)
+
+    def _open_dissect(self) -> None:
+        self.docks["features"].show()
+        self.docks["features"].raise_()
+        self.feature_panel.open_dissect_dialog()
 
     def _add_dock(self, key: str, title: str, widget: QWidget, area: Qt.DockWidgetArea,
                   requires: str | None) -> None:
@@ -223,6 +235,9 @@ class MainWindow(QMainWindow):
         edit_menu = mb.addMenu("&Edit")
         edit_menu.addAction(a["undo"])
         edit_menu.addAction(a["redo"])
+        edit_menu.addSeparator()  # unit edits (the Features panel)
+        edit_menu.addAction("Find units from &boxes (DCGAN paper)…", self._open_dissect)
+        edit_menu.addAction("&Clear unit edits", self.feature_panel.clear_unit_edits)
 
         view_menu = mb.addMenu("&View")
         view_menu.addAction(a["fit"])
@@ -357,6 +372,10 @@ class MainWindow(QMainWindow):
     def show_frame(self, frame: Frame) -> None:
         assert frame.image is not None
         self.stack.setCurrentWidget(self._model_view())
+        if frame.preview:  # a progressive preview: shown upscaled until the full frame replaces it
+            self.canvas.set_image(frame.image, full_size=frame.extras.get("full_size"))
+            self.render_label.setText(f"preview {frame.image.shape[0]}px · {frame.render_ms:.0f} ms")
+            return
         self.canvas.set_image(frame.image)
         self.actions_by_name["save"].setEnabled(True)
         now = time.monotonic()

@@ -1,0 +1,424 @@
+"""The DCGAN paper's unit-finding procedure (Radford et al. 2016, sec. 6.1), as a dialog.
+
+Generate samples, draw boxes around an object (windows, glasses, ...) on several of them, and "Find units"
+fits a logistic regression from the layer's activations to "inside a box" (studio.render.dissection,
+on the worker). The top k units are proposed, and the same samples are shown again with them dropped, so
+the user sees whether the object goes away before "Apply" adds the drop to the current recipe.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Iterator, Sequence
+
+import numpy as np
+from PySide6.QtCore import QPoint, QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QPen, QPixmap
+from PySide6.QtWidgets import (QComboBox, QDialog, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QProgressBar,
+                               QPushButton, QScrollArea, QSizePolicy, QSpinBox, QVBoxLayout, QWidget)
+
+from studio.core.recipe import Recipe
+from studio.core.units import drop, with_unit_edits
+from studio.model.api import Generator
+from studio.render.dissection import Box, RankedUnits, boxes_to_masks, rank_units
+from studio.render.engine import Renderer
+from studio.render.features import layer_activations
+from studio.ui import theme
+from studio.ui.images import to_qimage
+from studio.ui.panels.feature_panel import replace_units
+from studio.ui.panels.style_mix_panel import parse_seed_list
+from studio.ui.session import Session
+
+if TYPE_CHECKING:
+    from studio.ui.panels.feature_panel import FeaturePanel
+
+COLUMNS = 6
+CELL_PX = 128
+BOX_COLOUR = QColor(0, 230, 255)
+
+
+def sample_recipes(recipe: Recipe, seeds: Sequence[int]) -> list[Recipe]:
+    """The current recipe (truncation, class) at other seeds, without walks or unit edits."""
+    base = with_unit_edits(recipe.without_walks(), ())
+    return [base.with_seed(int(s)) for s in seeds]
+
+
+def samples_job(renderer: Renderer, g: Generator, recipes: list[Recipe]) -> Iterator[float]:
+    yield 0.0
+    return renderer.render_batch(g, recipes)
+
+
+def find_units_job(renderer: Renderer, g: Generator, recipes: list[Recipe], layer: str,
+                   boxes: list[list[Box]], k: int) -> Iterator[float]:
+    """Rank the layer's units by the boxed samples, then render all samples with the top k dropped."""
+    yield 0.0
+    boxed = [i for i, b in enumerate(boxes) if b]
+    picked = [recipes[i] for i in boxed]
+    acts = layer_activations(g, picked, layer)
+    yield 0.3
+    masks = boxes_to_masks([boxes[i] for i in boxed], g.info.resolution)
+    ranked = rank_units(acts, masks)
+    yield 0.7
+    after = renderer.render_batch(g, dropped(recipes, layer, ranked.top(k)))
+    return ranked, after
+
+
+def dropped(recipes: list[Recipe], layer: str, units: Sequence[int]) -> list[Recipe]:
+    return [with_unit_edits(r, (drop(layer, units),)) for r in recipes] if units else list(recipes)
+
+
+class BoxCanvas(QWidget):
+    """One sample; drag to draw a box, right-click a box to remove it. Boxes are image fractions."""
+
+    boxesChanged = Signal()
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setFixedSize(CELL_PX, CELL_PX)
+        self.setCursor(Qt.CursorShape.CrossCursor)
+        self.setToolTip("Drag to draw a box around the object; right-click a box to remove it")
+        self.pixmap: QPixmap | None = None
+        self.boxes: list[Box] = []
+        self._start: QPointF | None = None
+        self._now: QPointF | None = None
+
+    def set_image(self, image: np.ndarray | None) -> None:
+        self.pixmap = None if image is None else QPixmap.fromImage(to_qimage(image))
+        self.update()
+
+    def set_boxes(self, boxes: list[Box]) -> None:
+        self.boxes = list(boxes)
+        self.update()
+        self.boxesChanged.emit()
+
+    def _frac(self, p: QPointF) -> QPointF:
+        return QPointF(min(max(p.x() / self.width(), 0.0), 1.0), min(max(p.y() / self.height(), 0.0), 1.0))
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        f = self._frac(event.position())
+        if event.button() == Qt.MouseButton.RightButton:
+            hits = [b for b in self.boxes if b[0] <= f.x() <= b[2] and b[1] <= f.y() <= b[3]]
+            if hits:
+                self.boxes.remove(hits[-1])
+                self.update()
+                self.boxesChanged.emit()
+        elif event.button() == Qt.MouseButton.LeftButton and self.pixmap is not None:
+            self._start = self._now = f
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        if self._start is not None:
+            self._now = self._frac(event.position())
+            self.update()
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if self._start is None or event.button() != Qt.MouseButton.LeftButton:
+            return
+        a, b = self._start, self._frac(event.position())
+        self._start = self._now = None
+        box = (min(a.x(), b.x()), min(a.y(), b.y()), max(a.x(), b.x()), max(a.y(), b.y()))
+        if box[2] - box[0] > 0.02 and box[3] - box[1] > 0.02:  # a click is not a box
+            self.boxes.append(box)
+            self.boxesChanged.emit()
+        self.update()
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        p = QPainter(self)
+        p.fillRect(self.rect(), theme.colour("canvas"))
+        if self.pixmap is not None:
+            p.drawPixmap(self.rect(), self.pixmap)
+        pen = QPen(BOX_COLOUR, 2)
+        p.setPen(pen)
+        w, h = self.width(), self.height()
+        shown = list(self.boxes)
+        if self._start is not None and self._now is not None:
+            shown.append((self._start.x(), self._start.y(), self._now.x(), self._now.y()))
+        for x0, y0, x1, y1 in shown:
+            p.drawRect(QRectF(min(x0, x1) * w, min(y0, y1) * h, abs(x1 - x0) * w, abs(y1 - y0) * h))
+        p.end()
+
+
+class SampleCell(QWidget):
+    """A sample to draw on, and below it the same sample with the proposed units dropped."""
+
+    def __init__(self, seed: int, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.seed = seed
+        self.title = QLabel(f"seed {seed}")
+        self.title.setObjectName("muted")
+        self.canvas = BoxCanvas()
+        self.after = QLabel()
+        self.after.setFixedSize(CELL_PX, CELL_PX)
+        self.after.setToolTip("This sample with the proposed units dropped")
+        self.after.hide()
+        col = QVBoxLayout(self)
+        col.setContentsMargins(0, 0, 0, 0)
+        col.setSpacing(2)
+        col.addWidget(self.title)
+        col.addWidget(self.canvas)
+        col.addWidget(self.after)
+
+    def set_after(self, image: np.ndarray | None, badge: str = "") -> None:
+        if image is None:
+            self.after.hide()
+            return
+        pix = QPixmap.fromImage(to_qimage(image)).scaled(
+            QSize(CELL_PX, CELL_PX), Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation)
+        if badge:  # says which row is which without a legend to look up
+            p = QPainter(pix)
+            font = p.font()
+            font.setPixelSize(10)
+            p.setFont(font)
+            rect = p.fontMetrics().boundingRect(badge).adjusted(-4, -2, 4, 2)
+            rect.moveTopLeft(QPoint(3, 3))
+            p.fillRect(rect, QColor(20, 20, 20, 170))
+            p.setPen(QColor(255, 255, 255))
+            p.drawText(rect, Qt.AlignmentFlag.AlignCenter, badge)
+            p.end()
+        self.after.setPixmap(pix)
+        self.after.show()
+
+
+class DissectDialog(QDialog):
+    """Samples to box, k, Find units, the before/after grid and Apply."""
+
+    samplesReady = Signal()
+    unitsFound = Signal()
+
+    def __init__(self, session: Session, panel: "FeaturePanel | None" = None, parent: QWidget | None = None):
+        super().__init__(parent if parent is not None else panel)
+        self.session = session
+        self.panel = panel
+        self.setWindowTitle("Find units from boxes (DCGAN paper)")
+        self.recipes: list[Recipe] = []
+        self.cells: list[SampleCell] = []
+        self.ranked: RankedUnits | None = None
+        self.ranked_layer = ""
+        self._job = None
+
+        intro = QLabel("Draw boxes around one kind of object (windows, glasses, ...) on several samples, then "
+                       "find the units that draw it. The second row shows each sample with them dropped.")
+        intro.setWordWrap(True)
+        self.layer_box = QComboBox()
+        self.layer_box.setToolTip("The layer whose units are ranked")
+        self.layer_box.currentTextChanged.connect(lambda _: self._invalidate())
+        self.seeds = QLineEdit("0-11")
+        self.seeds.setToolTip("Seeds of the samples to draw on (e.g. 0-11 or 3,8,20)")
+        self.seeds.returnPressed.connect(self.render_samples)
+        self.samples_button = QPushButton("Show samples")
+        self.samples_button.clicked.connect(self.render_samples)
+        self.k = QSpinBox()
+        self.k.setRange(1, 512)
+        self.k.setValue(5)
+        self.k.setPrefix("top ")
+        self.k.setToolTip("How many of the best-ranked units to drop")
+        self.k.valueChanged.connect(lambda _: self._render_after())
+        self.find_button = QPushButton("Find units")
+        self.find_button.setObjectName("primary")
+        self.find_button.setToolTip("Rank the layer's units by how well they predict the boxes (logistic "
+                                    "regression, in the background)")
+        self.find_button.clicked.connect(self.find_units)
+        self.clear_button = QPushButton("Clear boxes")
+        self.clear_button.clicked.connect(self.clear_boxes)
+        self.apply_button = QPushButton("Apply")
+        self.apply_button.setToolTip("Drop the proposed units in the current image (one undo step)")
+        self.apply_button.setEnabled(False)
+        self.apply_button.clicked.connect(self.apply)
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 100)
+        self.bar.setFixedHeight(10)
+        self.bar.setTextVisible(False)
+        self.bar.hide()
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+
+        self.grid_host = QWidget()
+        self.grid = QGridLayout(self.grid_host)
+        self.grid.setSpacing(8)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.grid_host)
+
+        controls = QHBoxLayout()
+        controls.addWidget(QLabel("Layer"))
+        controls.addWidget(self.layer_box, 1)
+        controls.addWidget(QLabel("Seeds"))
+        controls.addWidget(self.seeds, 1)
+        controls.addWidget(self.samples_button)
+        actions = QHBoxLayout()
+        actions.addWidget(self.clear_button)
+        actions.addStretch(1)
+        actions.addWidget(self.k)
+        actions.addWidget(self.find_button)
+        actions.addWidget(self.apply_button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(intro)
+        layout.addLayout(controls)
+        layout.addWidget(scroll, 1)
+        layout.addWidget(self.bar)
+        layout.addWidget(self.status)
+        layout.addLayout(actions)
+        self.resize(COLUMNS * (CELL_PX + 8) + 60, 2 * (2 * CELL_PX + 30) + 200)
+        session.modelChanged.connect(lambda _g: self.prepare(""))
+
+    # -- samples -----------------------------------------------------------------------------------------
+    def prepare(self, layer: str) -> None:
+        """Fill the layers of the open model (choosing `layer`) and show samples when there are none."""
+        g = self.session.generator
+        names = [s.name for s in g.stages][:-1] if g is not None else []
+        self.layer_box.blockSignals(True)
+        self.layer_box.clear()
+        self.layer_box.addItems(names)
+        if layer in names:
+            self.layer_box.setCurrentText(layer)
+        elif names:
+            self.layer_box.setCurrentIndex(len(names) - 1)
+        self.layer_box.blockSignals(False)
+        ok = g is not None and bool(names) and "walk" in g.info.capabilities
+        for w in (self.find_button, self.samples_button, self.k):
+            w.setEnabled(ok)
+        if not ok:
+            self._set_cells([])
+            self.status.setText("This model has no seeds and layers to sample and dissect." if g is not None
+                                else "Open a model first.")
+            return
+        if not self.cells or self.recipes and self.recipes[0].model != self.session.recipe.model:
+            self.render_samples()
+
+    def render_samples(self) -> bool:
+        s = self.session
+        if s.generator is None or s.recipe is None:
+            return False
+        try:
+            seeds = parse_seed_list(self.seeds.text())
+        except ValueError as exc:
+            self.status.setText(str(exc))
+            return False
+        self.recipes = sample_recipes(s.recipe, seeds)
+        self._set_cells(seeds)
+        self._busy("rendering samples…")
+        self._job = s.run_job(samples_job(s.renderer, s.generator, self.recipes), on_done=self._on_samples,
+                              on_error=self._on_failed, on_progress=self._on_progress)
+        return True
+
+    def _set_cells(self, seeds: Sequence[int]) -> None:
+        for c in self.cells:
+            c.setParent(None)
+            c.deleteLater()
+        self.cells = []
+        for i, seed in enumerate(seeds):
+            cell = SampleCell(seed)
+            cell.canvas.boxesChanged.connect(self._on_boxes)
+            self.grid.addWidget(cell, i // COLUMNS, i % COLUMNS)
+            self.cells.append(cell)
+        self._invalidate()
+
+    def _on_samples(self, images: np.ndarray) -> None:
+        self._idle("Draw boxes around an object on several samples, then Find units.")
+        for cell, img in zip(self.cells, images):
+            cell.canvas.set_image(img)
+        self.samplesReady.emit()
+
+    # -- boxes and units ----------------------------------------------------------------------------------
+    def boxes(self) -> list[list[Box]]:
+        return [list(c.canvas.boxes) for c in self.cells]
+
+    def set_boxes(self, boxes: Sequence[Sequence[Box]]) -> None:
+        """Boxes per sample, as image fractions (what drawing does; scripts and tests use it too)."""
+        for cell, b in zip(self.cells, boxes):
+            cell.canvas.set_boxes(list(b))
+
+    def clear_boxes(self) -> None:
+        self.set_boxes([[] for _ in self.cells])
+
+    def _on_boxes(self) -> None:
+        n = sum(1 for b in self.boxes() if b)
+        self.status.setText(f"{sum(len(b) for b in self.boxes())} boxes on {n} samples." if n else
+                            "Draw boxes around an object on several samples, then Find units.")
+
+    def find_units(self) -> bool:
+        s = self.session
+        boxes = self.boxes()
+        layer = self.layer_box.currentText()
+        if s.generator is None or not self.recipes or not layer:
+            return False
+        if not any(boxes):
+            self.status.setText("Draw at least one box first: drag on a sample around the object.")
+            return False
+        if self._job is not None:
+            self._job.cancel()
+        self._busy(f"ranking the units of {layer}…")
+        self._job = s.run_job(find_units_job(s.renderer, s.generator, self.recipes, layer, boxes, self.k.value()),
+                              on_done=lambda res: self._on_found(layer, *res), on_error=self._on_failed,
+                              on_progress=self._on_progress)
+        return True
+
+    def _on_found(self, layer: str, ranked: RankedUnits, after: np.ndarray) -> None:
+        self.ranked, self.ranked_layer = ranked, layer
+        self._idle(self._describe())
+        self._show_after(after)
+        self.apply_button.setEnabled(True)
+        self.unitsFound.emit()
+
+    def proposed(self) -> tuple[int, ...]:
+        return self.ranked.top(self.k.value()) if self.ranked is not None else ()
+
+    def _describe(self) -> str:
+        if self.ranked is None:
+            return ""
+        units = self.proposed()
+        listed = ", ".join(f"{u} ({self.ranked.weights[u]:+.2f})" for u in units)
+        return (f"Top {len(units)} units of {self.ranked_layer} (weight): {listed}. The fit separates boxed "
+                f"from other positions with balanced accuracy {self.ranked.accuracy:.0%}.")
+
+    def _render_after(self) -> None:
+        s = self.session
+        if self.ranked is None or s.generator is None:
+            return
+        self.status.setText(self._describe())
+        recipes = dropped(self.recipes, self.ranked_layer, self.proposed())
+        self._job = s.run_job(samples_job(s.renderer, s.generator, recipes), on_done=self._show_after,
+                              on_error=self._on_failed)
+
+    def _show_after(self, images: np.ndarray) -> None:
+        badge = f"{len(self.proposed())} units dropped"
+        for cell, img in zip(self.cells, images):
+            cell.set_after(img, badge)
+
+    def apply(self) -> bool:
+        r = self.session.recipe
+        units = self.proposed()
+        if r is None or not units:
+            return False
+        self.session.edit(replace_units(r, self.ranked_layer, units, [drop(self.ranked_layer, units)]),
+                          f"Drop {len(units)} units found from boxes")
+        self.session.end_gesture()
+        if self.panel is not None:
+            self.panel.set_layer(self.ranked_layer)
+            self.panel.set_selection(set(units))
+        self.status.setText(f"Dropped units {', '.join(map(str, units))} of {self.ranked_layer} in the current "
+                            f"image (undo with Ctrl+Z).")
+        return True
+
+    # -- state --------------------------------------------------------------------------------------------
+    def _invalidate(self) -> None:
+        self.ranked = None
+        self.apply_button.setEnabled(False)
+        for c in self.cells:
+            c.set_after(None)
+
+    def _busy(self, text: str) -> None:
+        self.status.setText(text)
+        self.bar.setValue(0)
+        self.bar.show()
+        self.find_button.setEnabled(False)
+
+    def _idle(self, text: str) -> None:
+        self._job = None
+        self.bar.hide()
+        self.find_button.setEnabled(True)
+        self.status.setText(text)
+
+    def _on_progress(self, p: object) -> None:
+        self.bar.setValue(int(100 * float(p)))  # type: ignore[arg-type]
+
+    def _on_failed(self, msg: str) -> None:
+        self._idle("" if msg == "cancelled" else f"Could not find units: {msg}")
