@@ -372,10 +372,6 @@ class MainWindow(QMainWindow):
     def show_frame(self, frame: Frame) -> None:
         assert frame.image is not None
         self.stack.setCurrentWidget(self._model_view())
-        if frame.preview:  # a progressive preview: shown upscaled until the full frame replaces it
-            self.canvas.set_image(frame.image, full_size=frame.extras.get("full_size"))
-            self.render_label.setText(f"preview {frame.image.shape[0]}px · {frame.render_ms:.0f} ms")
-            return
         self.canvas.set_image(frame.image)
         self.actions_by_name["save"].setEnabled(True)
         now = time.monotonic()
