@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Callable
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QIcon
@@ -17,7 +18,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog
                                QToolButton, QVBoxLayout, QWidget)
 
 from studio.core.recipe import Recipe, SeedLatent
-from studio.core.timeline import EASINGS, INTERPOLATIONS, Playback, Timeline
+from studio.core.timeline import EASINGS, INTERPOLATIONS, NoiseLoop, Playback, Timeline, has_w_space
 from studio.errors import StudioError
 from studio.export.job import ExportResult, Progress, export_job
 from studio.export.writers import ExportOptions
@@ -36,6 +37,12 @@ class _Starting:
 
     def cancel(self) -> None:
         pass
+
+
+def _how(data: str) -> dict[str, str]:
+    """An interpolation menu entry's data ("slerp w") as Segment fields."""
+    how, space = data.split()
+    return {"interpolation": how, "space": space}
 
 
 def _fmt_s(s: float) -> str:
@@ -59,6 +66,7 @@ class TimelinePanel(QWidget):
         self._playback: Playback | None = None
         self._play_recipes: list[Recipe] = []
         self._in_flight = False
+        self.clock: Callable[[], float] = time.monotonic  # injectable: tests drive playback with a fake clock
 
         self.add_button = QPushButton("Add keyframe")
         self.add_button.setToolTip("Add the image on the canvas as the next keyframe (K)")
@@ -86,8 +94,21 @@ class TimelinePanel(QWidget):
         self.frames.setValue(24)
         self.frames.setToolTip("Frames from the selected keyframe to the next")
         self.interp = QComboBox()
-        self.interp.addItems(INTERPOLATIONS)
-        self.interp.setToolTip("slerp keeps latents at a typical length; lerp goes straight")
+        self.interp.setToolTip("slerp keeps latents at a typical length; lerp goes straight. In Z the path "
+                               "bends through the mapping network; in W (StyleGAN) it morphs more evenly")
+        self.noise = QComboBox()
+        self.noise.setToolTip("A seamless loop through latent space whose period is the whole sequence: "
+                              "around the first keyframe, or drifting along the keyframes")
+        self.radius = QDoubleSpinBox()
+        self.radius.setRange(0.05, 1.0)
+        self.radius.setSingleStep(0.05)
+        self.radius.setValue(0.3)
+        self.radius.setToolTip("How far the noise loop strays, relative to the latent's length")
+        self.radius.setFixedWidth(58)
+        self.reroll = QToolButton()
+        self.reroll.setText("⟳")
+        self.reroll.setAutoRaise(True)
+        self.reroll.setToolTip("Another noise loop (new random directions)")
         self.easing = QComboBox()
         self.easing.addItems(list(EASINGS))
         self.apply_all = QCheckBox("All segments")
@@ -144,6 +165,12 @@ class TimelinePanel(QWidget):
         form.addRow("Frames", self.frames)
         form.addRow("Interpolation", self.interp)
         form.addRow("Easing", self.easing)
+        noise_row = QHBoxLayout()
+        noise_row.setSpacing(2)
+        noise_row.addWidget(self.noise, 1)
+        noise_row.addWidget(self.radius)
+        noise_row.addWidget(self.reroll)
+        form.addRow("Noise loop", noise_row)
         form.addRow("", self.apply_all)
         form.addRow("Rate", self.fps)
         form.addRow("", self.loop)
@@ -178,7 +205,10 @@ class TimelinePanel(QWidget):
         self.keys.currentRowChanged.connect(self._show_segment)
         self.keys.itemDoubleClicked.connect(self._edit_from)
         self.frames.valueChanged.connect(lambda v: self._set_segment(frames=int(v)))
-        self.interp.currentTextChanged.connect(lambda v: self._set_segment(interpolation=v))
+        self.interp.activated.connect(lambda i: self._set_segment(**_how(self.interp.itemData(i))))
+        self.noise.activated.connect(lambda i: self._set_noise())
+        self.radius.valueChanged.connect(lambda v: self._set_noise())
+        self.reroll.clicked.connect(lambda: self._set_noise(reroll=True))
         self.easing.currentTextChanged.connect(lambda v: self._set_segment(easing=v))
         self.loop.toggled.connect(lambda on: self.set_timeline(replace(self.timeline, loop=on)))
         self.fps.valueChanged.connect(lambda v: self.set_timeline(replace(self.timeline, fps=float(v))))
@@ -188,6 +218,7 @@ class TimelinePanel(QWidget):
         self.export_button.clicked.connect(self.export_dialog)
         self.cancel.clicked.connect(self.cancel_export)
         session.modelChanged.connect(lambda g: self._on_model())
+        self._fill_spaces()
         self._refresh()
 
     # -- keyframes -----------------------------------------------------------------------------------
@@ -234,11 +265,12 @@ class TimelinePanel(QWidget):
             edits = f" · {len(r.edits)} edit{'s' * (len(r.edits) != 1)}" if r.edits else ""
             psi = f" · ψ {r.truncation:.2f}" if r.truncation != 1.0 else ""
             last = i == len(t.keyframes) - 1
-            tail = "" if last and not t.loop else f"\n→ {seg.frames} {seg.interpolation}"
+            how = seg.interpolation + (" W" if seg.space == "w" else "")
+            tail = "" if last and not t.looping else f"\n→ {seg.frames} {how}"
             item = QListWidgetItem(f"{i + 1} · {what}{tail}")
             item.setToolTip(f"Keyframe {i + 1} at frame {starts[i]}{psi}{edits}"
-                            + ("" if last and not t.loop else f"; then {seg.frames} frames, {seg.interpolation}, "
-                               f"{seg.easing}") + "\nDouble-click to edit from it")
+                            + ("" if last and not t.looping else f"; then {seg.frames} frames, {how} "
+                               f"in {seg.space.upper()}, {seg.easing}") + "\nDouble-click to edit from it")
             icon = self._thumbs.get(r)
             if icon is None:
                 self._request_thumb(r)
@@ -248,11 +280,17 @@ class TimelinePanel(QWidget):
         self.keys.setCurrentRow(min(row, len(t.keyframes) - 1))
         self.keys.blockSignals(False)
         n = t.frame_count()
-        self.summary.setText(f"{len(t.keyframes)} keys · {n} frames · {_fmt_s(t.duration_s())}"
+        loop = f" · noise loop in {t.noise.space.upper()}" if t.noise is not None else ""
+        self.summary.setText(f"{len(t.keyframes)} keys · {n} frames · {_fmt_s(t.duration_s())}{loop}"
                              if t.keyframes else "Add the canvas image as keyframes")
+        self._show_noise()
         for w in (self.remove, self.up, self.down):
             w.setEnabled(bool(t.keyframes))
         can_play = n > 1 and self.session.generator is not None
+        if t.noise is not None and len(t.keyframes) == 1:
+            self.frames.setToolTip("Frames in the noise loop")
+        else:
+            self.frames.setToolTip("Frames from the selected keyframe to the next")
         self.play.setEnabled(can_play or self.play.isChecked())
         self.export_button.setEnabled(can_play and self._export is None)
         self._show_segment(self.keys.currentRow())
@@ -261,10 +299,54 @@ class TimelinePanel(QWidget):
         if not 0 <= i < len(self.timeline.segments):
             return
         seg = self.timeline.segments[i]
-        for w, v in ((self.frames, seg.frames), (self.interp, seg.interpolation), (self.easing, seg.easing)):
+        for w, v in ((self.frames, seg.frames), (self.easing, seg.easing)):
             w.blockSignals(True)
             w.setValue(v) if isinstance(w, QSpinBox) else w.setCurrentText(v)
             w.blockSignals(False)
+        at = self.interp.findData(f"{seg.interpolation} {seg.space}")
+        if at >= 0:
+            self.interp.setCurrentIndex(at)
+
+    # -- latent spaces and the noise loop ------------------------------------------------------------
+    def _spaces(self) -> tuple[str, ...]:
+        """Z always; W where the model has a mapping network (StyleGAN)."""
+        g = self.session.generator
+        return ("z", "w") if g is not None and has_w_space(g) else ("z",)
+
+    def _fill_spaces(self) -> None:
+        self.interp.clear()
+        for space in self._spaces():
+            for how in INTERPOLATIONS:
+                self.interp.addItem(f"{how} in {space.upper()}", f"{how} {space}")
+        self.noise.clear()
+        self.noise.addItem("off", None)
+        for space in self._spaces():
+            self.noise.addItem(f"in {space.upper()}", space)
+
+    def _set_noise(self, reroll: bool = False) -> None:
+        space = self.noise.currentData()
+        t = self.timeline
+        if space is None:
+            noise = None
+        else:
+            seed = (t.noise.seed + reroll) if t.noise is not None else 0
+            noise = NoiseLoop(float(self.radius.value()), seed, space)
+        self.set_timeline(replace(t, noise=noise))
+
+    def _show_noise(self) -> None:
+        n = self.timeline.noise
+        at = self.noise.findData(n.space) if n is not None else 0
+        self.noise.setCurrentIndex(max(at, 0))
+        self.radius.blockSignals(True)
+        if n is not None:
+            self.radius.setValue(n.radius)
+        self.radius.blockSignals(False)
+        self.radius.setEnabled(n is not None)
+        self.reroll.setEnabled(n is not None)
+        self.loop.blockSignals(True)
+        self.loop.setChecked(self.timeline.looping)
+        self.loop.setEnabled(n is None)  # a noise loop always loops
+        self.loop.blockSignals(False)
 
     def _set_segment(self, **changes) -> None:
         i = self.keys.currentRow()
@@ -291,6 +373,7 @@ class TimelinePanel(QWidget):
 
     def _on_model(self) -> None:
         self.stop()
+        self._fill_spaces()
         self._refresh()
 
     # -- preview -------------------------------------------------------------------------------------
@@ -327,7 +410,7 @@ class TimelinePanel(QWidget):
     def _tick(self) -> None:
         if self._playback is None or self._in_flight or self.session.generator is None:
             return
-        i = self._playback.next_frame(time.monotonic())
+        i = self._playback.next_frame(self.clock())
         if i is None:
             return
         self._in_flight = True
@@ -336,8 +419,10 @@ class TimelinePanel(QWidget):
 
     def _on_preview(self, frame: Frame) -> None:
         self._in_flight = False
-        if self._playback is not None and frame.ok:
+        p = self._playback
+        if p is not None and frame.ok:
             self.preview.setPixmap(thumbnail(frame.image, PREVIEW))
+            self.preview.setToolTip(f"{p.shown} frames shown, {p.dropped} skipped to keep {p.fps:g} fps")
 
     # -- export --------------------------------------------------------------------------------------
     def export_dialog(self) -> None:
