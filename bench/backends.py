@@ -34,7 +34,12 @@ AUTO_SLACK = 1.10
 def models(tmp: Path) -> list[tuple[str, Path]]:
     from dcgan_latency import make_checkpoint  # the latency bench's pytorch/examples-size DCGAN
 
-    out = [("dcgan ngf64 64px", make_checkpoint(tmp))]
+    out = [("dcgan ngf64 64px", make_checkpoint(tmp)), ("stargan v2 128px", stargan_v2_checkpoint(tmp))]
+    for label, name in [("dcgan demo", "dcgan_toyfaces"), ("stylegan2 demo", "stylegan2_toyfaces"),
+                        ("stargan demo", "stargan_toyfaces")]:
+        p = ROOT / "checkpoints" / f"{name}.safetensors"
+        if p.is_file():
+            out.append((label, p))
     for label, rel in [("dcgan fixture ngf8 64px", "dcgan_pytorch_examples/netG_epoch_0.pth"),
                        ("stargan v1 fixture 128px", "stargan_yunjey/1000-G.ckpt"),
                        ("stylegan2 fixture", "stylegan2_rosinality")]:
@@ -44,6 +49,19 @@ def models(tmp: Path) -> list[tuple[str, Path]]:
         if p.is_file():
             out.append((label, p))
     return out
+
+
+def stargan_v2_checkpoint(tmp: Path) -> Path:
+    """A StarGAN v2 of our own network code in the official nets_ema layout (random weights), 128 px."""
+    from plugins.stargan.network_v2 import PARTS, StarGANv2Config, build
+
+    torch.manual_seed(0)
+    nets = build(StarGANv2Config(img_size=128, style_dim=64, latent_dim=16, num_domains=2, w_hpf=0.0,
+                                 max_conv_dim=256, dim_in=32))
+    path = tmp / "stargan_v2" / "100000_nets_ema.ckpt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({name: net.state_dict() for name, net in zip(PARTS, nets)}, path)
+    return path
 
 
 def paired(gens: list[Generator], batch: int, repeats: int) -> list[list[float]]:
