@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from studio.core.arithmetic import ConceptBin, NamedLatent
 from studio.core.directions import DirectionSet
 from studio.core.recipe import ModelRef, Recipe
 from studio.core.timeline import Timeline
@@ -43,6 +44,8 @@ class Project:
     history_index: int = 0
     directions: tuple[DirectionSet, ...] = ()
     timeline: Timeline = field(default_factory=Timeline)
+    bins: tuple[ConceptBin, ...] = ()      # vector-arithmetic concept bins
+    latents: tuple[NamedLatent, ...] = ()  # latents the user saved by name (arithmetic results)
 
     # -- JSON --------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -53,6 +56,7 @@ class Project:
             "history": [r.to_dict() for r in self.history], "history_index": self.history_index,
             "directions": [_direction_dict(d) for d in self.directions],
             "timeline": self.timeline.to_dict(),
+            "bins": [b.to_dict() for b in self.bins], "latents": [x.to_dict() for x in self.latents],
         }
 
     @classmethod
@@ -75,7 +79,9 @@ class Project:
                        recipe=Recipe.from_dict(d["recipe"]) if d.get("recipe") is not None else None,
                        history=history, history_index=index,
                        directions=tuple(_direction_from(x) for x in d.get("directions", [])),
-                       timeline=Timeline.from_dict(d.get("timeline", {})))
+                       timeline=Timeline.from_dict(d.get("timeline", {})),
+                       bins=tuple(ConceptBin.from_dict(x) for x in d.get("bins", [])),
+                       latents=tuple(NamedLatent.from_dict(x) for x in d.get("latents", [])))
         except RecipeError as exc:
             raise RecipeError(f"{name}: {exc}") from None
         except (KeyError, TypeError, ValueError) as exc:

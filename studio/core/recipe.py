@@ -130,7 +130,7 @@ class Recipe:
         return {
             "schema": SCHEMA_VERSION,
             "model": asdict(self.model),
-            "latent": {"type": self.latent.kind, **_plain(self.latent)},
+            "latent": latent_to_dict(self.latent),
             "truncation": self.truncation,
             "edits": [{"type": e.kind, **_plain(e)} for e in self.edits],
             "noise": self.noise,
@@ -152,7 +152,7 @@ class Recipe:
                               f"(up to {SCHEMA_VERSION}); please update Latent Studio")
         try:
             model = ModelRef(**d["model"])
-            latent = _build(_LATENTS, d["latent"], "latent")
+            latent = latent_from_dict(d["latent"])
             edits = tuple(_build(_EDITS, e, "edit") for e in d.get("edits", ()))
             return cls(model=model, latent=latent, truncation=float(d.get("truncation", 1.0)),
                        edits=edits, noise=str(d.get("noise", "const")),
@@ -177,6 +177,15 @@ def _plain(obj: Any) -> dict[str, Any]:
         v = getattr(obj, f.name)
         out[f.name] = list(v) if isinstance(v, tuple) else v
     return out
+
+
+def latent_to_dict(latent: Any) -> dict[str, Any]:
+    """A latent of any registered kind as JSON (how recipes, bins and saved latents store one)."""
+    return {"type": latent.kind, **_plain(latent)}
+
+
+def latent_from_dict(d: Any) -> Any:
+    return _build(_LATENTS, d, "latent")
 
 
 def _build(table: dict[str, type], d: Any, what: str) -> Any:

@@ -22,6 +22,7 @@ from studio.ui.banner import MessageBanner
 from studio.ui.canvas import EmptyState, ImageCanvas
 from studio.ui.images import to_qimage
 from studio.ui.mask_painter import MaskPainter
+from studio.ui.panels.arithmetic_panel import ArithmeticPanel
 from studio.ui.panels.attributes_panel import PHOTO_SUFFIXES, AttributePanel, translates
 from studio.ui.panels.feature_panel import FeaturePanel
 from studio.ui.panels.latent_panel import LatentPanel, SeedGridPanel, WalkPanel
@@ -89,6 +90,8 @@ class MainWindow(QMainWindow):
         self.timeline_panel = TimelinePanel(session)
         self.style_mix_panel = StyleMixPanel(session)
         self.attributes_panel = AttributePanel(session)
+        self.arithmetic_panel = ArithmeticPanel(session)
+        self.seed_grid.menu_hooks.append(self.arithmetic_panel.fill_seed_menu)
         self.mask_painter = MaskPainter(self.canvas, self)
         self.feature_panel = FeaturePanel(session, self.mask_painter)
         self.photo_view = self.attributes_panel.view  # the central view for photo translators
@@ -107,6 +110,9 @@ class MainWindow(QMainWindow):
         self._add_dock("features", "Features", self.feature_panel, Qt.DockWidgetArea.RightDockWidgetArea,
                        "features")
         self.tabifyDockWidget(self.docks["walk"], self.docks["features"])
+        self._add_dock("arithmetic", "Arithmetic", self.arithmetic_panel, Qt.DockWidgetArea.RightDockWidgetArea,
+                       "walk")
+        self.tabifyDockWidget(self.docks["walk"], self.docks["arithmetic"])
         session.modelChanged.connect(  # StyleGAN's headline tool comes to the front
             lambda g: self.docks["style_mix"].raise_() if "style_mix" in g.info.capabilities else None)
         # the timeline runs under the canvas; the side docks keep the full height
@@ -464,7 +470,8 @@ class MainWindow(QMainWindow):
         history, index = s.history()
         pca = self.walk_panel.pca_directions
         return Project(s.recipe.model, s.recipe, tuple(history), index, (pca,) if pca is not None else (),
-                       self.timeline_panel.timeline)
+                       self.timeline_panel.timeline,
+                       bins=tuple(self.arithmetic_panel.bins), latents=tuple(self.arithmetic_panel.saved))
 
     def save_project_dialog(self) -> None:
         if self.project() is None:
@@ -535,6 +542,7 @@ class MainWindow(QMainWindow):
         elif project.recipe is not None:
             self.session.edit(project.recipe, "Restore")
         self.timeline_panel.set_timeline(project.timeline)
+        self.arithmetic_panel.restore(project.bins, project.latents)
         self.statusBar().showMessage("Restored the saved session", 5000)
 
     def start_autosave(self, store: Autosave | None = None, ask=None) -> bool:

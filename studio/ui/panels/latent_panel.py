@@ -6,11 +6,11 @@ coalesces a fast drag, so nothing here debounces, and the merge key makes one dr
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
-from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal
-from PySide6.QtWidgets import (QGridLayout, QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton,
+from PySide6.QtCore import QEvent, QObject, QPoint, QSize, Qt, Signal
+from PySide6.QtWidgets import (QGridLayout, QGroupBox, QHBoxLayout, QLabel, QMenu, QProgressBar, QPushButton,
                                QScrollArea, QSizePolicy, QSpinBox, QToolButton, QVBoxLayout, QWidget)
 from superqt import QLabeledDoubleSlider
 
@@ -204,6 +204,7 @@ class SeedGridPanel(QWidget):
         self._busy = False
         self._dirty = False
         self._grid_truncation: float | None = None
+        self.menu_hooks: list[Callable[[QMenu, int], None]] = []  # other panels' entries for a seed's menu
 
         self.buttons: list[QToolButton] = []
         grid = QGridLayout()
@@ -215,6 +216,8 @@ class SeedGridPanel(QWidget):
             b.setIconSize(QSize(self.THUMB, self.THUMB))
             b.setFixedSize(self.THUMB + 8, self.THUMB + 8)
             b.clicked.connect(lambda _=False, i=i: self.pick(i))
+            b.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+            b.customContextMenuRequested.connect(lambda pos, i=i: self._seed_menu(i, pos))
             grid.addWidget(b, i // self.GRID, i % self.GRID)
             self.buttons.append(b)
         self.shuffle = QPushButton("New seeds")
@@ -252,6 +255,13 @@ class SeedGridPanel(QWidget):
         self.session.edit(self.session.recipe.with_seed(seed), f"Seed {seed}")
         self.session.end_gesture()
         self._check_current(self.session.recipe)
+
+    def _seed_menu(self, i: int, pos: QPoint) -> None:
+        menu = QMenu(self)
+        for hook in self.menu_hooks:
+            hook(menu, self.seeds[i])
+        if not menu.isEmpty():
+            menu.exec(self.buttons[i].mapToGlobal(pos))
 
     def refresh(self) -> None:
         """Render the grid at the current truncation; while one render runs, at most one more is queued."""
