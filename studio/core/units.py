@@ -93,7 +93,8 @@ class UnitEdit:
                 isinstance(u, int) and not isinstance(u, bool) and u >= 0 for u in self.units):
             raise RecipeError(f"unit edit on {self.layer!r}: units must be a non-empty list of unit indices")
         if self.op not in OPS:
-            raise RecipeError(f"unit edit on {self.layer!r}: op must be one of {', '.join(OPS)}, not {self.op!r}")
+            raise RecipeError(f"unit edit on {self.layer!r}: op must be one of {', '.join(OPS)}, "
+                              f"not {self.op!r}")
         if not _is_number(self.value):
             raise RecipeError(f"unit edit on {self.layer!r}: value must be a finite number")
         if self.mask is not None and not isinstance(self.mask, UnitMask):

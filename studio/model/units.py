@@ -63,14 +63,16 @@ def apply_edits(feats: Tensor, plan: UnitPlan, layer: str) -> Tensor:
                 continue
             bad = [u for u in e.units if u >= n_units]
             if bad:
-                raise RecipeError(f"unit edit on {layer!r}: units {bad} out of range (the layer has {n_units})")
+                raise RecipeError(f"unit edit on {layer!r}: units {bad} out of range "
+                                  f"(the layer has {n_units})")
             idx = torch.tensor(e.units, dtype=torch.long, device=out.device)
             x = out[i, idx]
             new = x * e.value if e.op == "scale" else torch.full_like(x, e.value)
             if e.mask is not None:
                 if feats.ndim != 4:
                     raise RecipeError(f"unit edit on {layer!r}: a mask needs spatial feature maps")
-                m = torch.from_numpy(e.mask.to_array(feats.shape[2], feats.shape[3])).to(device=out.device, dtype=out.dtype)
+                m = torch.from_numpy(e.mask.to_array(feats.shape[2], feats.shape[3]))
+                m = m.to(device=out.device, dtype=out.dtype)
                 new = x + m * (new - x)
             out[i, idx] = new
     return out
