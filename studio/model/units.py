@@ -44,11 +44,17 @@ def apply_to_stage(stage: object, out: Tensor, plan: UnitPlan) -> Tensor:
     name = getattr(stage, "name", "")
     if not any(e.layer == name for edits in plan for e in edits):
         return out
-    feats = stage.features(out) if hasattr(stage, "features") else out
+    feats = stage_features(stage, out)
     edited = apply_edits(feats, plan, name)
     if feats.shape[1] == out.shape[1]:
         return edited
     return torch.cat([edited, out[:, feats.shape[1]:]], dim=1)  # the features lead (StyleGAN: RGB rides last)
+
+
+def stage_features(stage: object, out: Tensor) -> Tensor:
+    """The feature maps in a stage's output: a stage carrying extra state beside them (StyleGAN's running
+    RGB) says which part through `features`."""
+    return stage.features(out) if hasattr(stage, "features") else out  # type: ignore[attr-defined]
 
 
 def apply_edits(feats: Tensor, plan: UnitPlan, layer: str) -> Tensor:

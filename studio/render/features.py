@@ -16,6 +16,7 @@ from torch import Tensor
 from studio.core.recipe import ModelRef, Recipe, SeedLatent
 from studio.errors import RecipeError
 from studio.model.api import Generator
+from studio.model.units import stage_features
 from studio.render.analysis import run_job
 from studio.render.engine import Renderer
 
@@ -33,8 +34,7 @@ def layer_activations(g: Generator, recipes: Sequence[Recipe], layer: str,
     """Feature maps (N, C, H, W) at `layer` for the recipes, float32 on the CPU.
 
     With a renderer, stages come from (and go into) its activation cache, so looking at a layer of the frame
-    on screen costs nothing. Stages carrying extra state beside their features (StyleGAN's RGB) are reduced
-    to the features.
+    on screen costs nothing.
     """
     i = layer_index(g, layer)
     ctx = g.recipe_context(recipes)
@@ -42,9 +42,7 @@ def layer_activations(g: Generator, recipes: Sequence[Recipe], layer: str,
         out, _ = renderer.run_context(g, ctx, stop=i + 1)
     else:
         out = g.run(ctx, stop=i + 1)
-    stage = g.stages[i]
-    feats = stage.features(out) if hasattr(stage, "features") else out
-    return feats.detach().float().cpu()
+    return stage_features(g.stages[i], out).detach().float().cpu()
 
 
 @dataclass(frozen=True)
@@ -69,8 +67,8 @@ def unit_statistics_job(g: Generator, layer: str, seeds: Sequence[int | Recipe],
     """UnitStats for `layer`, yielding the fraction done after each batch (a worker job).
 
     `seeds` are seeds of the model's prior or whole recipes (photo translators have no seeds). Moments
-    accumulate in float64; each unit keeps a uniform random sample of `sample_size` values (reservoir-free:
-    a fixed number per batch, as every batch has the same number of positions per sample)."""
+    accumulate in float64; each unit keeps a random sample of about `sample_size` values, an equal number
+    of positions drawn from each batch."""
     if not seeds:
         raise RecipeError("unit statistics need at least one sample")
     i = layer_index(g, layer)
@@ -84,8 +82,7 @@ def unit_statistics_job(g: Generator, layer: str, seeds: Sequence[int | Recipe],
     for b in range(0, len(recipes), batch):
         chunk = recipes[b:b + batch]
         out = g.run(g.recipe_context(chunk), stop=i + 1)
-        stage = g.stages[i]
-        f = (stage.features(out) if hasattr(stage, "features") else out).double()
+        f = stage_features(g.stages[i], out).double()
         flat = f.transpose(0, 1).reshape(f.shape[1], -1)  # (C, N * positions)
         s1 = flat.sum(1) if s1 is None else s1 + flat.sum(1)
         s2 = (flat * flat).sum(1) if s2 is None else s2 + (flat * flat).sum(1)
