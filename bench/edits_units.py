@@ -1,0 +1,150 @@
+"""The DCGAN paper's "forgetting to draw" on the demo DCGAN: find glasses units, drop them, glasses go away?
+
+Radford et al. (2016, sec. 6.1) fit a logistic regression predicting, from a layer's activations at each
+position, whether the position is inside a drawn object, then drop the units with positive weights. Here the
+object is the glasses of ToyFaces. Generated faces have no ground-truth masks, so each is estimated: the
+ToyFaces attribute model reads the face's pose (position, tilt, width) and attributes, and the ToyFaces
+renderer draws glasses at that pose; its glasses mask is the estimate (checked against the real masks of real
+ToyFaces faces: a figure below). The regression is fitted on FIT samples (glasses faces: their masks;
+others: empty masks, so eye units that fire without glasses are negatives) with studio.render.dissection;
+the top-K units of LAYER are dropped with a UnitEdit, inside each face's estimated glasses region dilated by
+DILATE pixels (a mask the user would paint), and rendered through the Renderer on separate trial seeds.
+Bars: glasses samples (attribute model p >= 0.5) go from >= 80% to <= 20% glasses, with every other binary
+attribute unchanged in >= 90% of samples. The paper's unmasked drop of the same units is printed too.
+
+Run alone: `.venv/bin/python bench/edits_units.py [--trials 200]`, or as a section of edits_quality.py.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from bars import Figure, report  # noqa: E402
+from studio.core.recipe import ModelRef, Recipe, SeedLatent  # noqa: E402
+from studio.core.units import UnitMask, drop, with_unit_edits  # noqa: E402
+from studio.demo import attributes, toyfaces  # noqa: E402
+from studio.demo.toyfaces import BINARY_ATTRIBUTES, CONTINUOUS_FACTORS, HAIR_COLOURS, FaceParams  # noqa: E402
+from studio.model.registry import default_registry  # noqa: E402
+from studio.render.dissection import rank_units  # noqa: E402
+from studio.render.engine import Renderer  # noqa: E402
+from studio.render.features import layer_activations  # noqa: E402
+
+CHECKPOINT = ROOT / "checkpoints" / "dcgan_toyfaces.safetensors"
+ATTRIBUTE_MODEL = ROOT / "checkpoints" / "toyfaces_attributes.safetensors"
+LAYER = "6-8"  # 64 units at 16x16: the second-highest conv layer, as in the paper
+K = 32
+DILATE = 1
+FIT = 800
+FIT_START = 60_000  # seeds the other edit benches do not use
+TRIAL_START = 70_000
+BATCH = 100
+GLASSES = "Eyeglasses"
+OTHERS = tuple(a for a in BINARY_ATTRIBUTES if a != GLASSES)
+
+
+def estimated_glasses_masks(pred: dict[str, np.ndarray]) -> np.ndarray:
+    """(N, 64, 64) bool: where ToyFaces would draw glasses on a face with the predicted pose and looks."""
+    params = []
+    for i in range(len(pred[GLASSES])):
+        hair = int(np.argmax([pred[f"{c}_Hair"][i] for c in HAIR_COLOURS]))
+        cont = {k: float(np.clip(pred[k][i], -1.0, 1.0)) for k in CONTINUOUS_FACTORS}
+        male, smiling = bool(pred["Male"][i] > 0.5), bool(pred["Smiling"][i] > 0.5)
+        params.append(FaceParams(hair, True, male, smiling, **cont))
+    return toyfaces.render_batch(params).glasses_mask
+
+
+def dilate(masks: np.ndarray, r: int) -> np.ndarray:
+    if r <= 0:
+        return masks
+    t = torch.from_numpy(masks.astype(np.float32))[:, None]
+    return (F.max_pool2d(t, 2 * r + 1, 1, r)[:, 0] > 0).numpy()
+
+
+def mask_iou_on_real_faces(net: attributes.AttributeNet, n: int = 300) -> float:
+    """Median IoU of the estimated glasses mask with the renderer's true one, on real glasses faces."""
+    real = toyfaces.sample_overrides(n, 424242, Eyeglasses=1)
+    est = estimated_glasses_masks(attributes.predict(net, real.images))
+    iou = (est & real.glasses_mask).sum((1, 2)) / np.maximum((est | real.glasses_mask).sum((1, 2)), 1)
+    return float(np.median(iou))
+
+
+def glasses_units(g, renderer: Renderer, net: attributes.AttributeNet, base: Recipe):
+    """The ranking of LAYER's units fitted on FIT generated faces."""
+    recipes = [base.with_seed(s) for s in range(FIT_START, FIT_START + FIT)]
+    pred = attributes.predict(net, renderer.render_batch(g, recipes, BATCH))
+    has = pred[GLASSES] >= 0.5
+    masks = estimated_glasses_masks(pred) & has[:, None, None]
+    acts = torch.cat([layer_activations(g, recipes[i:i + BATCH], LAYER) for i in range(0, FIT, BATCH)])
+    return rank_units(acts, masks)
+
+
+def trial_faces(g, renderer: Renderer, net: attributes.AttributeNet, base: Recipe, trials: int):
+    """`trials` generated glasses faces from the trial seeds: recipes and their attribute predictions."""
+    recipes, preds, seed = [], [], TRIAL_START
+    while len(recipes) < trials:
+        chunk = [base.with_seed(s) for s in range(seed, seed + 4 * BATCH)]
+        seed += 4 * BATCH
+        p = attributes.predict(net, renderer.render_batch(g, chunk, BATCH))
+        keep = np.flatnonzero(p[GLASSES] >= 0.5)[:trials - len(recipes)]
+        recipes += [chunk[i] for i in keep]
+        preds.append({k: v[keep] for k, v in p.items()})
+    return recipes, {k: np.concatenate([p[k] for p in preds]) for k in preds[0]}
+
+
+def scores(before: dict[str, np.ndarray], after: dict[str, np.ndarray]) -> tuple[float, float]:
+    """(glasses rate after, fraction of samples with every other binary attribute unchanged)."""
+    same = np.all([(after[a] >= 0.5) == (before[a] >= 0.5) for a in OTHERS], axis=0)
+    return float((after[GLASSES] >= 0.5).mean()), float(same.mean())
+
+
+def figures(trials: int) -> list[Figure]:
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    g = default_registry().open(CHECKPOINT, "cpu")
+    net = attributes.load(ATTRIBUTE_MODEL)
+    renderer = Renderer(64 << 20)
+    base = Recipe(ModelRef(str(CHECKPOINT), g.model_id), SeedLatent(0))
+    ranked = glasses_units(g, renderer, net, base)
+    units = ranked.top(K)
+    recipes, before = trial_faces(g, renderer, net, base, trials)
+    regions = [UnitMask.from_array(m) for m in dilate(estimated_glasses_masks(before), DILATE)]
+    masked = [with_unit_edits(r, [drop(LAYER, units, m)]) for r, m in zip(recipes, regions)]
+    everywhere = [with_unit_edits(r, [drop(LAYER, units)]) for r in recipes]
+    after_masked = attributes.predict(net, renderer.render_batch(g, masked, BATCH))
+    after_all = attributes.predict(net, renderer.render_batch(g, everywhere, BATCH))
+    glasses_m, same_m = scores(before, after_masked)
+    glasses_a, same_a = scores(before, after_all)
+    print(f"units: layer {LAYER}, top {K} of {len(ranked.weights)} units by regression weight "
+          f"({len(ranked.positive)} positive; fit balanced accuracy {ranked.accuracy:.3f}): {list(units)}")
+    n = len(recipes)
+    rate = float((before[GLASSES] >= 0.5).mean())
+    no_bar = "(for comparison; no bar)"
+    return [
+        Figure("units: mask estimate IoU on real faces (median)", mask_iou_on_real_faces(net), "(no bar)", True),
+        Figure(f"units: glasses rate before, {n} glasses samples", rate, ">= 0.80 (selected by it)", rate >= 0.8),
+        Figure(f"units: glasses rate, top {K} of {LAYER} dropped in region", glasses_m, "<= 0.20",
+               glasses_m <= 0.2),
+        Figure("units: other attributes unchanged, dropped in region", same_m, ">= 0.90", same_m >= 0.9),
+        Figure("units: glasses rate, dropped everywhere (paper)", glasses_a, no_bar, True),
+        Figure("units: other attributes unchanged, everywhere", same_a, no_bar, True),
+    ]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--trials", type=int, default=200)
+    args = ap.parse_args()
+    torch.set_num_threads(2)
+    return report(figures(args.trials))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
