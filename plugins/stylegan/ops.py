@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -26,6 +27,8 @@ def bias_act(x: Tensor, b: Tensor | None, act: str = "linear", gain: float = 1.0
     `inplace` overwrites x (a fresh conv output nobody else holds): same values, no full-size temporaries,
     which matters at 256x256 and up on CPU.
     """
+    if torch.is_grad_enabled() and x.requires_grad:  # training: in-place ops would break the backward pass
+        return _bias_act_autograd(x, b, act, gain, clamp, alpha)
     if not inplace:
         x = x.clone()
     if b is not None:
@@ -38,6 +41,22 @@ def bias_act(x: Tensor, b: Tensor | None, act: str = "linear", gain: float = 1.0
         x.mul_(gain)
     if clamp is not None and clamp >= 0:
         x.clamp_(-clamp, clamp)
+    return x
+
+
+def _bias_act_autograd(x: Tensor, b: Tensor | None, act: str, gain: float, clamp: float | None,
+                       alpha: float) -> Tensor:
+    """bias_act's maths out of place, so autograd keeps the tensors its backward pass needs."""
+    if b is not None:
+        x = x + b.reshape([1, -1] + [1] * (x.ndim - 2))
+    if act == "lrelu":
+        x = F.leaky_relu(x, alpha)
+    elif act != "linear":
+        raise ValueError(f"unsupported activation {act!r}")
+    if gain != 1:
+        x = x * gain
+    if clamp is not None and clamp >= 0:
+        x = x.clamp(-clamp, clamp)
     return x
 
 

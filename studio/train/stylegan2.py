@@ -1,0 +1,268 @@
+"""Train the StyleGAN2 demo model on ToyFaces (64x64, config F in miniature, sized for a CPU).
+
+The generator is the StyleGAN plugin's own network (mapping MLP, modulated convs, skip architecture), so the
+bundled model loads through exactly the code users' checkpoints do. That network stores *effective* tensors
+as buffers; here each trainable buffer gets a raw parameter and a constant equalized-learning-rate gain, and
+the forward pass swaps in raw * gain (torch.func.functional_call), as the official trainer's layers do.
+Losses as in StyleGAN2: non-saturating logistic, lazy R1 on D, style-mixing regularisation, G EMA, w_avg
+tracking. Path-length regularisation is left out (it mainly smooths W for projection; the CPU budget goes
+to more steps instead).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+from torch.func import functional_call
+from torch.nn import functional as F
+
+from plugins.stylegan.network import StyleGAN2, StyleGAN2Config
+from plugins.stylegan.save import save_stylegan
+from studio.train.loop import RunState, Timer, load_state, save_sheet, save_state, seed_everything, toyfaces_batch
+
+MAPPING_LR_MULT = 0.01
+W_AVG_BETA = 0.995
+MIXING_PROB = 0.9
+
+
+def generator_config(z_dim: int = 128, mapping_layers: int = 4,
+                     channels: tuple[int, ...] = (128, 128, 64, 32, 16)) -> StyleGAN2Config:
+    res = 2 ** (len(channels) + 1)
+    return StyleGAN2Config(z_dim=z_dim, w_dim=z_dim, resolution=res, channels=tuple(channels),
+                           mapping_layers=mapping_layers, architecture="skip")
+
+
+class TrainableG(nn.Module):
+    """Raw parameters for the network's trainable buffers; `effective()` is what the network runs on."""
+
+    def __init__(self, cfg: StyleGAN2Config):
+        super().__init__()
+        self.net = StyleGAN2(cfg)
+        for m in self.net.modules():  # the unfused modulated conv: same maths, a much cheaper backward on CPU
+            if hasattr(m, "fused"):
+                m.fused = False
+        self.raw = nn.ParameterDict()
+        self.gains: dict[str, float] = {}
+        for name, buf in self.net.named_buffers():
+            leaf = name.rsplit(".", 1)[-1]
+            if leaf in ("w_avg", "noise_const") or name.endswith("resample_filter"):
+                continue
+            mult = MAPPING_LR_MULT if name.startswith("mapping.") else 1.0
+            if leaf == "weight":
+                raw, gain = torch.randn(buf.shape) / mult, mult / math.sqrt(buf[0].numel())
+                if name.split(".")[-2] in ("conv0", "conv1"):  # demodulated: the official layers keep no gain on these weights
+                    gain = 1.0
+            elif leaf == "bias":
+                init = 1.0 if ".affine." in name else 0.0  # styles start at 1, as bias_init=1 officially
+                raw, gain = torch.full(buf.shape, init / mult), mult
+            elif leaf == "const":
+                raw, gain = torch.randn(buf.shape), 1.0
+            elif leaf == "noise_strength":
+                raw, gain = torch.zeros(buf.shape), 1.0
+            else:
+                raise ValueError(f"no training rule for buffer {name}")
+            self.raw[name.replace(".", "__")] = nn.Parameter(raw)
+            self.gains[name] = gain
+        with torch.no_grad():
+            for name, buf in self.net.named_buffers():
+                if name.endswith("noise_const"):
+                    buf.copy_(torch.randn(buf.shape))
+            self.net.load_state_dict({**self.net.state_dict(), **self.effective()})
+
+    def effective(self) -> dict[str, Tensor]:
+        return {name: self.raw[name.replace(".", "__")] * g for name, g in self.gains.items()}
+
+    def mapping(self, z: Tensor, track: bool = True) -> Tensor:
+        ws = functional_call(self.net.mapping, {k[len("mapping."):]: v for k, v in self.effective().items()
+                                                if k.startswith("mapping.")}, (z,))
+        if track:  # w_avg as officially: a running mean of the mapped w, the centre truncation pulls to
+            with torch.no_grad():
+                self.net.mapping.w_avg.copy_(ws[:, 0].mean(0).lerp(self.net.mapping.w_avg, W_AVG_BETA))
+        return ws
+
+    def synthesis(self, ws: Tensor, noise: str = "random") -> Tensor:
+        params = {k[len("synthesis."):]: v for k, v in self.effective().items() if k.startswith("synthesis.")}
+        return functional_call(self.net.synthesis, params, (ws,), {"noise": noise})
+
+    def mixed_ws(self, z: Tensor, prob: float = MIXING_PROB) -> Tensor:
+        """Style-mixing regularisation: with probability `prob` the styles from a random cutoff on come from
+        a second z, so no layer can rely on its neighbours sharing one w (what makes coarse/fine mixing work)."""
+        ws = self.mapping(z)
+        if torch.rand(()) < prob:
+            cutoff = int(torch.randint(1, ws.shape[1], ()))
+            ws2 = self.mapping(torch.randn_like(z), track=False)
+            ws = torch.cat([ws[:, :cutoff], ws2[:, cutoff:]], dim=1)
+        return ws
+
+
+class EqConv(nn.Module):
+    """Conv with the weight stored N(0, 1) and scaled at run time (equalized learning rate)."""
+
+    def __init__(self, cin: int, cout: int, k: int, bias: bool = True):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(cout, cin, k, k))
+        self.bias = nn.Parameter(torch.zeros(cout)) if bias else None
+        self.gain, self.pad = 1 / math.sqrt(cin * k * k), k // 2
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.conv2d(x, self.weight * self.gain, self.bias, padding=self.pad)
+
+
+class EqLinear(nn.Module):
+    def __init__(self, cin: int, cout: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(cout, cin))
+        self.bias = nn.Parameter(torch.zeros(cout))
+        self.gain = 1 / math.sqrt(cin)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.linear(x, self.weight * self.gain, self.bias)
+
+
+def _lrelu(x: Tensor) -> Tensor:
+    return F.leaky_relu(x, 0.2) * math.sqrt(2)
+
+
+class DBlock(nn.Module):
+    """Resnet block: two 3x3 convs and a 1x1 shortcut, both halved in size by 2x2 averaging (a box blur)."""
+
+    def __init__(self, cin: int, cout: int):
+        super().__init__()
+        self.conv0, self.conv1 = EqConv(cin, cin, 3), EqConv(cin, cout, 3)
+        self.skip = EqConv(cin, cout, 1, bias=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = self.skip(F.avg_pool2d(x, 2))
+        x = _lrelu(self.conv1(F.avg_pool2d(_lrelu(self.conv0(x)), 2)))
+        return (x + y) * math.sqrt(0.5)
+
+
+class Discriminator(nn.Module):
+    """StyleGAN2's resnet D in miniature: fromRGB, blocks down to 4x4, minibatch stddev, conv, two FCs."""
+
+    def __init__(self, channels: tuple[int, ...], mbstd_group: int = 4):
+        super().__init__()
+        ch = list(reversed(channels))  # highest resolution first
+        self.from_rgb = EqConv(3, ch[0], 1)
+        self.blocks = nn.Sequential(*[DBlock(a, b) for a, b in zip(ch[:-1], ch[1:])])
+        self.group = mbstd_group
+        self.conv = EqConv(ch[-1] + 1, ch[-1], 3)
+        self.fc = EqLinear(ch[-1] * 16, ch[-1])
+        self.out = EqLinear(ch[-1], 1)
+
+    def minibatch_stddev(self, x: Tensor) -> Tensor:
+        """Append the std over groups of samples: lets D see a batch's lack of variety (mode collapse)."""
+        n, c, h, w = x.shape
+        g = min(self.group, n) if n % min(self.group, n) == 0 else 1
+        y = x.reshape(g, -1, c, h, w)
+        y = (y - y.mean(0)).square().mean(0).add(1e-8).sqrt().mean(dim=[1, 2, 3])
+        y = y.reshape(-1, 1, 1, 1).repeat(g, 1, h, w)
+        return torch.cat([x, y], dim=1)
+
+    def forward(self, img: Tensor) -> Tensor:
+        x = self.blocks(_lrelu(self.from_rgb(img)))
+        x = _lrelu(self.conv(self.minibatch_stddev(x)))
+        return self.out(_lrelu(self.fc(x.flatten(1))))
+
+
+def ema_beta(batch: int, images_seen: int, half_life_images: float = 10_000 * 16 / 32) -> float:
+    """Official G EMA: half-life of ema_kimg images, ramped to 5% of the images seen so early samples move."""
+    half = min(half_life_images, max(images_seen, 1) * 0.05)
+    return 0.5 ** (batch / max(half, 1e-8))
+
+
+def train(out_dir: Path, steps: int, batch: int = 16, seed: int = 0, lr: float = 0.0025,
+          r1_gamma: float = 0.1, r1_every: int = 16, cfg: StyleGAN2Config | None = None,
+          sample_every: int = 250, save_every: int = 100, progress: bool = True) -> tuple[StyleGAN2, RunState]:
+    """Train (or resume) until `steps`; returns the EMA generator (w_avg included) and the run state."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    seed_everything(seed)
+    cfg = cfg or generator_config()
+    G, D = TrainableG(cfg), Discriminator(cfg.channels)
+    G_ema = StyleGAN2(cfg).eval()
+    G_ema.load_state_dict(G.net.state_dict())
+    c = r1_every / (r1_every + 1)  # lazy regularisation: the official Adam correction for D
+    opt_g = torch.optim.Adam(G.parameters(), lr=lr, betas=(0.0, 0.99), eps=1e-8)
+    opt_d = torch.optim.Adam(D.parameters(), lr=lr * c, betas=(0.0, 0.99 ** c), eps=1e-8)
+    modules = {"G": G, "D": D, "G_ema": G_ema, "opt_g": opt_g, "opt_d": opt_d}
+    state_path = out_dir / "state.pt"
+    state = load_state(state_path, modules)
+    timer = Timer(state.wall_s)
+    fixed_z = torch.randn(64, cfg.z_dim, generator=torch.Generator().manual_seed(1234))
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=steps, initial=state.step, desc="stylegan2", unit="step")
+    while state.step < steps:
+        real = toyfaces_batch(batch, state.step, seed)
+        # One generator pass serves both updates (a CPU saving: official draws fresh z for the G step).
+        fake = G.synthesis(G.mixed_ws(torch.randn(batch, cfg.z_dim)))
+        # D: logistic loss on real and (detached) fake, plus lazy R1 on the real images.
+        loss_d = F.softplus(D(fake.detach())).mean() + F.softplus(-D(real)).mean()
+        if state.step % r1_every == 0:
+            real.requires_grad_(True)
+            (grad,) = torch.autograd.grad(D(real).sum(), real, create_graph=True)
+            loss_d = loss_d + grad.square().sum(dim=[1, 2, 3]).mean() * (r1_gamma / 2) * r1_every
+        opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        opt_d.step()
+        # G: non-saturating logistic loss against the updated D (D's own weight gradients are not needed).
+        D.requires_grad_(False)
+        loss_g = F.softplus(-D(fake)).mean()
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        opt_g.step()
+        D.requires_grad_(True)
+        state.step += 1
+        with torch.no_grad():
+            beta = ema_beta(batch, state.step * batch)
+            target = G_ema.state_dict()
+            for name, value in G.effective().items():
+                target[name].lerp_(value, 1 - beta)
+            G_ema.mapping.w_avg.copy_(G.net.mapping.w_avg)
+        state.wall_s = timer.elapsed
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(d=f"{loss_d.item():.3f}", g=f"{loss_g.item():.3f}")
+        if state.step % save_every == 0 or state.step == steps:
+            save_state(state_path, modules, state)
+        if state.step % sample_every == 0 or state.step == steps:
+            with torch.no_grad():
+                save_sheet(G_ema(fixed_z), out_dir / f"samples_{state.step:06d}.png")
+    if bar is not None:
+        bar.close()
+    return G_ema, state
+
+
+def export(G: StyleGAN2, path: Path, state: RunState, extra: dict | None = None) -> None:
+    """The bundled file: fp16 safetensors of the EMA generator (w_avg included) with the run's facts."""
+    save_stylegan(path, G, name="StyleGAN2 ToyFaces 64", half=True,
+                  extra={"steps": state.step, "wall_s": round(state.wall_s, 1), **(extra or {})})
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="latent-studio train stylegan2", description=__doc__.splitlines()[0])
+    ap.add_argument("--out-dir", type=Path, default=Path("runs/stylegan2"))
+    ap.add_argument("--steps", type=int, default=6000)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
+    ap.add_argument("--sample-every", type=int, default=250, help="write a sample sheet every N steps")
+    ap.add_argument("--export", type=Path, default=None, help="write the fp16 safetensors here when done")
+    args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    G, state = train(args.out_dir, args.steps, args.batch, seed=args.seed, sample_every=args.sample_every)
+    if args.export:
+        export(G, args.export, state)
+        print(json.dumps({"exported": str(args.export), "steps": state.step, "wall_s": round(state.wall_s)}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
