@@ -125,13 +125,15 @@ def figures(trials: int) -> list[Figure]:
     print(f"units: layer {LAYER}, top {K} of {len(ranked.weights)} units by regression weight "
           f"({len(ranked.positive)} positive; fit balanced accuracy {ranked.accuracy:.3f}): {list(units)}")
     kept = {a: float(((after_masked[a] >= 0.5) == (before[a] >= 0.5)).mean()) for a in OTHERS}
-    print("units: each attribute unchanged, dropped in region: " + ", ".join(f"{a} {v:.3f}" for a, v in kept.items()))
+    print("units: each attribute unchanged, dropped in region:", ", ".join(f"{a} {v:.3f}" for a, v in kept.items()))
     n = len(recipes)
     rate = float((before[GLASSES] >= 0.5).mean())
     no_bar = "(for comparison; no bar)"
     return [
-        Figure("units: mask estimate IoU on real faces (median)", mask_iou_on_real_faces(net), "(no bar)", True),
-        Figure(f"units: glasses rate before, {n} glasses samples", rate, ">= 0.80 (selected by it)", rate >= 0.8),
+        Figure("units: mask estimate IoU on real faces (median)", mask_iou_on_real_faces(net), "(no bar)",
+               True),
+        Figure(f"units: glasses rate before, {n} glasses samples", rate, ">= 0.80 (selected by it)",
+               rate >= 0.8),
         Figure(f"units: glasses rate, top {K} of {LAYER} dropped in region", glasses_m, "<= 0.20",
                glasses_m <= 0.2),
         Figure("units: other attributes unchanged, dropped in region", same_m, ">= 0.90", same_m >= 0.9),
