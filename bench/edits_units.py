@@ -125,7 +125,8 @@ def figures(trials: int) -> list[Figure]:
     print(f"units: layer {LAYER}, top {K} of {len(ranked.weights)} units by regression weight "
           f"({len(ranked.positive)} positive; fit balanced accuracy {ranked.accuracy:.3f}): {list(units)}")
     kept = {a: float(((after_masked[a] >= 0.5) == (before[a] >= 0.5)).mean()) for a in OTHERS}
-    print("units: each attribute unchanged, dropped in region:", ", ".join(f"{a} {v:.3f}" for a, v in kept.items()))
+    print("units: each attribute unchanged, dropped in region:",
+          ", ".join(f"{a} {v:.3f}" for a, v in kept.items()))
     n = len(recipes)
     rate = float((before[GLASSES] >= 0.5).mean())
     no_bar = "(for comparison; no bar)"
