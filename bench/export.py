@@ -1,10 +1,13 @@
 """Export speed and editing while exporting, for a 64x64 DCGAN (prints figures measured side by side).
 
-1. Frames per second exporting 240 frames to MP4, batched (the default, 8) vs one by one; target >= 2x.
+0. Where a frame's time goes: rendering alone (stages, no encoding) per frame at batch 1, 8 and 16.
+1. Frames per second exporting 240 frames to MP4 one by one vs batched: 8 (the studio's export, sharing
+   the worker with editing) and 16 (the CLI's, alone); target >= 2x. One by one is the per-frame path
+   (recipe -> context -> stages -> uint8 -> encoder thread) without the studio's activation cache.
 2. Interactive frame latency (submit to frame) while an export runs on the same worker, as a ratio of the
    idle latency; target <= 2 (the export yields the worker between stages of each batch).
-A second process trains a small DCGAN on one core throughout, as on a shared machine; medians of
-alternating runs. Uses checkpoints/dcgan_toyfaces.safetensors when present, else random weights (ngf 64).
+A second process trains a small DCGAN on one core throughout, as on a shared machine (--no-trainer when
+other jobs already load it; the load average is printed); medians of alternating runs. Uses checkpoints/dcgan_toyfaces.safetensors when present, else random weights (ngf 64).
 Run: `.venv/bin/python bench/export.py [--frames 240] [--rounds 3]`.
 """
 from __future__ import annotations
@@ -27,9 +30,9 @@ import torch  # noqa: E402
 
 from studio.core.recipe import ModelRef, Recipe, SeedLatent  # noqa: E402
 from studio.core.timeline import Segment, Timeline  # noqa: E402
-from studio.export.job import DEFAULT_BATCH, drive, export_job  # noqa: E402
+from studio.export.job import ALONE_BATCH, DEFAULT_BATCH, drive, export_job  # noqa: E402
 from studio.export.writers import ExportOptions  # noqa: E402
-from studio.render.engine import ModelCache  # noqa: E402
+from studio.render.engine import ModelCache, Renderer  # noqa: E402
 from studio.render.worker import RenderWorker  # noqa: E402
 
 TRAINER = """
@@ -54,6 +57,16 @@ def checkpoint(folder: Path) -> Path:
     from dcgan_latency import make_checkpoint
 
     return make_checkpoint(folder)
+
+
+def render_ms(g, recipes, batch: int) -> float:
+    """ms per frame of rendering alone (the export's iter_batch, nothing encoded)."""
+    r = Renderer()
+    t0 = time.perf_counter()
+    for i in range(0, len(recipes), batch):
+        for _ in r.iter_batch(g, recipes[i:i + batch]):
+            pass
+    return (time.perf_counter() - t0) / len(recipes) * 1e3
 
 
 def export_fps(g, recipes, folder: Path, batch: int, tag: str) -> float:
@@ -103,18 +116,28 @@ def main() -> None:
             recipes = tl.recipes(g)
             assert len(recipes) == ns.frames
             print(f"model: {path.name} ({g.info.resolution}px, z {g.info.z_dim}), {ns.frames} frames to MP4, "
-                  f"torch threads {ns.threads}, " + ("another process's trainer running" if ns.no_trainer
-                                                          else "a trainer busy on one core"))
+                  f"torch threads {ns.threads}, " + ("other processes' trainers running" if ns.no_trainer
+                                                          else "a trainer busy on one core")
+                  + f"; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
             export_fps(g, recipes[:24], folder, DEFAULT_BATCH, "warm")
-            single, batched, b16 = [], [], []
+            sizes = (1, DEFAULT_BATCH, ALONE_BATCH)
+            render = {b: [] for b in sizes}
             for _ in range(ns.rounds):
-                single.append(export_fps(g, recipes, folder, 1, "one"))
-                batched.append(export_fps(g, recipes, folder, DEFAULT_BATCH, "batched"))
-                b16.append(export_fps(g, recipes, folder, 16, "b16"))
-            s, b, b2 = (statistics.median(x) for x in (single, batched, b16))
-            print(f"export one by one      : {s:6.1f} frames/s  (runs {', '.join(f'{v:.0f}' for v in single)})")
-            print(f"export batched ({DEFAULT_BATCH:>2})   : {b:6.1f} frames/s  ratio {b / s:.2f}  (target >= 2)")
-            print(f"export batched (16)    : {b2:6.1f} frames/s  ratio {b2 / s:.2f}")
+                for b in sizes:
+                    render[b].append(render_ms(g, recipes, b))
+            r1 = statistics.median(render[1])
+            print("render only, ms/frame : " + ", ".join(
+                f"batch {b}: {statistics.median(v):.2f} ({r1 / statistics.median(v):.2f}x)" for b, v in render.items()))
+            runs = {b: [] for b in sizes}
+            for _ in range(ns.rounds):  # paired: each round runs every batch size once
+                for b in sizes:
+                    runs[b].append(export_fps(g, recipes, folder, b, f"b{b}"))
+            s = statistics.median(runs[1])
+            for b, label in ((1, "one by one"), (DEFAULT_BATCH, "batched, studio"), (ALONE_BATCH, "batched, CLI")):
+                v = statistics.median(runs[b])
+                ratio = "" if b == 1 else f"  ratio {v / s:.2f}  (target >= 2)"
+                print(f"export {label:<16}({b:>2}): {v:6.1f} frames/s{ratio}  "
+                      f"(runs {', '.join(f'{x:.0f}' for x in runs[b])})")
 
             worker = RenderWorker()
             try:
@@ -132,7 +155,9 @@ def main() -> None:
                 p90 = sorted(busy_all)[int(0.9 * len(busy_all))]
                 print(f"interactive idle       : {idle * 1e3:6.1f} ms median ({len(idle_all)} frames)")
                 print(f"interactive + export   : {during * 1e3:6.1f} ms median, p90 {p90 * 1e3:.1f} ms "
-                      f"({len(busy_all)} frames)  ratio {during / idle:.2f}  (target <= 2)")
+                      f"({len(busy_all)} frames, studio export at batch {DEFAULT_BATCH})  "
+                      f"ratio {during / idle:.2f}  (target <= 2)")
+                print(f"load average at the end: {os.getloadavg()[0]:.1f}")
             finally:
                 worker.stop()
     finally:

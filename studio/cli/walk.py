@@ -59,7 +59,7 @@ def add_output_options(p: argparse.ArgumentParser, fps_default: float | None = 2
     p.add_argument("--full-chroma", action="store_true",
                    help="MP4: keep full colour resolution (4:4:4; crisper small frames, fewer players)")
     p.add_argument("--batch", type=positive_int, default=None, metavar="N",
-                   help="frames rendered per batch (default 8; PNG frames: 1, bit-exact to the studio's)")
+                   help="frames rendered per batch (default 16; PNG frames: 1, bit-exact to the studio's)")
     p.add_argument("--out", "-o", type=Path, required=True, help="output: .mp4, .gif, .webp, or a folder name")
     p.add_argument("--no-sidecar", action="store_true", help="do not write the recipes JSON beside the output")
     p.add_argument("--force", "-f", action="store_true", help="overwrite an existing output")
@@ -159,7 +159,7 @@ def run_export(g: Any, recipes: list, ns: argparse.Namespace, fps: float) -> int
     options = ExportOptions(fps=fps, scale=ns.scale, smooth=ns.smooth, quality=ns.quality,
                             chroma="444" if ns.full_chroma else "420")
     job = export_job(g, recipes, ns.out, options, force=ns.force, batch_size=ns.batch,
-                     sidecar=not ns.no_sidecar)
+                     sidecar=not ns.no_sidecar, alone=True)
     with tqdm(total=len(recipes), unit="frame", desc=ns.out.name, disable=None, leave=True) as bar:
         def show(p: Any) -> None:
             if p.done > bar.n:

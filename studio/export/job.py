@@ -26,9 +26,11 @@ from studio.export.writers import ExportOptions, FrameWriter, format_of, open_wr
 from studio.model.api import Generator
 from studio.render.engine import Renderer
 
-# bench/export.py on a loaded 2-core CPU: batches of 8 give 1.6x the frames/s of one by one with editing
-# latency 1.3x idle; 16 gives ~1.9-2.3x but 2.3x the latency, so 8 is the default.
+# bench/export.py on a loaded 2-core CPU: in the studio, batches of 8 keep editing latency under 2x idle
+# (a job yields the worker between stages, so an interactive frame waits for one stage of a batch; at 16
+# it waits too long). Alone (the CLI) nothing waits, and 16 renders about 2.2x the frames/s of one by one.
 DEFAULT_BATCH = 8
+ALONE_BATCH = 16
 # A batch's convolutions sum in another order than a single frame's, so about 1 value in 100,000 comes out
 # 1 level apart. A PNG sequence is lossless, so by default it renders one frame at a time and matches the
 # studio's frames bit for bit; lossy formats batch (the codec's error is far larger).
@@ -68,16 +70,17 @@ ExportJob = PyGenerator[Progress, None, ExportResult]
 
 def export_job(g: Generator, recipes: Sequence[Recipe], target: Path, options: ExportOptions = ExportOptions(),
                *, renderer: Renderer | None = None, force: bool = False, batch_size: int | None = None,
-               sidecar: bool = True) -> ExportJob:
+               sidecar: bool = True, alone: bool = False) -> ExportJob:
     """Render `recipes` with `g` into `target` (format by extension; no extension: a folder of PNGs).
 
     Checks the target at once (so a bad path fails before any rendering), then returns the job.
-    `batch_size` None: EXACT_BATCH for a PNG sequence, DEFAULT_BATCH for the lossy formats.
+    `batch_size` None: EXACT_BATCH for a PNG sequence; for the lossy formats DEFAULT_BATCH, or
+    ALONE_BATCH when `alone` (nothing interactive shares the thread: the CLI).
     """
     target = Path(target).expanduser()
     fmt = format_of(target)
     if batch_size is None:
-        batch_size = EXACT_BATCH if fmt == "" else DEFAULT_BATCH
+        batch_size = EXACT_BATCH if fmt == "" else ALONE_BATCH if alone else DEFAULT_BATCH
     if not recipes:
         raise ExportError("nothing to export: the sequence has no frames")
     if batch_size < 1:

@@ -198,10 +198,10 @@ def test_sigkill_mid_export_leaves_nothing_under_the_final_name(tiny_dcgan_safet
     out = tmp_path / "walk.mp4"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "studio", "walk", str(tiny_dcgan_safetensors), "--from-seed",
-                             "1", "--to-seed", "2", "--frames", "100000", "--out", str(out)],
+                             "1", "--to-seed", "2", "--frames", "20000", "--out", str(out)],
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # a shared, loaded machine may take a while to get there
         while not any(".partial" in p.name for p in tmp_path.iterdir()):
             assert proc.poll() is None, proc.stderr.read().decode()
             assert time.monotonic() < deadline, "the export never started"
