@@ -277,7 +277,7 @@ class TimelinePanel(QWidget):
             else:
                 item.setIcon(icon)
             self.keys.addItem(item)
-        self.keys.setCurrentRow(min(row, len(t.keyframes) - 1))
+        self.keys.setCurrentRow(min(max(row, 0), len(t.keyframes) - 1))  # a loaded timeline shows segment 1
         self.keys.blockSignals(False)
         n = t.frame_count()
         loop = f" · noise loop in {t.noise.space.upper()}" if t.noise is not None else ""
