@@ -2,7 +2,8 @@
 
 A StarGAN checkpoint holds weights only: neither the attribute names (the training run's
 --selected_attrs, or v2's domain folders) nor v1's image size (it is fully convolutional) are in it.
-They come from a sidecar in the checkpoint's folder:
+They come from a sidecar in the checkpoint's folder (the studio's own safetensors carry them in their
+header config instead, with the same keys):
 
 - ``attributes.json``: a list of names, or ``{"attributes": [...], "image_size": 256,
   "exclusive": [["angry", "happy", ...]]}`` (`exclusive`: groups of labels of which one is set at a time;
@@ -27,6 +28,7 @@ from studio.core.attributes import CELEBA_DEFAULT, exclusive_groups
 from studio.errors import CheckpointError
 from studio.model.api import Generator, ModelInfo
 from studio.model.probe import Probe
+from studio.model.safeload import SAFETENSORS_META_KEY
 
 FAMILY = "stargan"
 SIDECAR_JSON = "attributes.json"
@@ -43,15 +45,20 @@ class Labels:
     source: str  # where the names came from, shown in the model panel's format line
 
 
-def read_labels(checkpoint: Path, c_dim: int, defaults: dict[int, tuple[str, ...]] | None = None) -> Labels:
+def read_labels(checkpoint: Path, c_dim: int, defaults: dict[int, tuple[str, ...]] | None = None,
+                config: dict | None = None) -> Labels:
     """Attribute names, exclusive groups and image size for a checkpoint with c_dim labels; `defaults`
-    gives names by label count when there is no sidecar (v1: the CelebA five)."""
+    gives names by label count when there is no sidecar (v1: the CelebA five). `config` is a Latent Studio
+    safetensors header's config, which names them like attributes.json and takes precedence over it."""
     folder = checkpoint.parent
     defaults = {len(CELEBA_DEFAULT): CELEBA_DEFAULT} if defaults is None else defaults
     names: list[str] | None = None
     size, groups, source = None, None, "default names" if c_dim in defaults else "unnamed"
     js, txt = folder / SIDECAR_JSON, folder / SIDECAR_TXT
-    if js.is_file():
+    if config and "attributes" in config:
+        names, size, groups = _parse_labels(config, "the file's config")
+        source = "file config"
+    elif js.is_file():
         names, size, groups = _read_json(js)
         source = js.name
     elif txt.is_file():
@@ -80,18 +87,22 @@ def _read_json(path: Path) -> tuple[list[str], int | None, list[list[str]] | Non
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CheckpointError(f"{path.name} next to the checkpoint is unreadable: {exc}") from None
+    return _parse_labels(data, path.name)
+
+
+def _parse_labels(data: object, where: str) -> tuple[list[str], int | None, list[list[str]] | None]:
     if isinstance(data, list):
         data = {"attributes": data}
     if not isinstance(data, dict) or not isinstance(data.get("attributes"), list) \
             or not all(isinstance(n, str) and n for n in data["attributes"]):
-        raise CheckpointError(f"{path.name} must be a list of attribute names or an object with 'attributes'")
+        raise CheckpointError(f"{where} must be a list of attribute names or an object with 'attributes'")
     size = data.get("image_size")
     if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 16 or size % 4):
-        raise CheckpointError(f"{path.name}: image_size must be a multiple of 4 of at least 16, not {size!r}")
+        raise CheckpointError(f"{where}: image_size must be a multiple of 4 of at least 16, not {size!r}")
     groups = data.get("exclusive")
     if groups is not None and not (isinstance(groups, list) and all(
             isinstance(g, list) and len(g) >= 2 and all(isinstance(n, str) for n in g) for g in groups)):
-        raise CheckpointError(f"{path.name}: 'exclusive' must be a list of lists of two or more names")
+        raise CheckpointError(f"{where}: 'exclusive' must be a list of lists of two or more names")
     return data["attributes"], size, groups
 
 
@@ -111,6 +122,16 @@ def _size_from_folders(checkpoint: Path) -> int | None:
     return None
 
 
+def _studio_config(probe: Probe) -> dict:
+    """The Latent Studio config in a safetensors header ({} when there is none or it is unreadable)."""
+    meta = (probe.safetensors_header or {}).get("__metadata__") or {}
+    try:
+        cfg = json.loads(meta.get(SAFETENSORS_META_KEY, "{}"))
+    except json.JSONDecodeError:
+        return {}
+    return cfg if isinstance(cfg, dict) else {}
+
+
 def _is_discriminator(sd: dict) -> bool:
     """The yunjey {iter}-D.ckpt: main.* convs then conv1 (real/fake) and conv2 (labels) heads."""
     return "conv1.weight" in sd and "conv2.weight" in sd and any(k.startswith("main.") for k in sd)
@@ -122,7 +143,7 @@ V2_DOMAINS = {2: ("female", "male"), 3: ("cat", "dog", "wild")}  # the official 
 class StarGANPlugin:
     name = "StarGAN"
     formats = ("yunjey/stargan {iter}-G.ckpt, clovaai/stargan-v2 {step}_nets_ema.ckpt "
-               "(with an optional attributes.json/.txt beside it)")
+               "(with an optional attributes.json/.txt beside it), Latent Studio .safetensors")
 
     def _state_dict(self, probe: Probe) -> dict | None:
         from plugins.stargan.network import strip_module_prefix
@@ -134,7 +155,7 @@ class StarGANPlugin:
         from plugins.stargan import network, network_v2
 
         if probe.safetensors_header is not None:
-            return 0.0
+            return 0.95 if _studio_config(probe).get("family") == FAMILY else 0.0
         parts = network_v2.split_checkpoint(probe.torch_object())
         if parts is not None:
             return 0.95 if network_v2.infer_config(parts) is not None else 0.3
@@ -148,6 +169,8 @@ class StarGANPlugin:
     def load(self, probe: Probe, device: torch.device) -> Generator:
         from plugins.stargan import network_v2
 
+        if probe.safetensors_header is not None:
+            return self._load_v1(probe, device)
         parts = network_v2.split_checkpoint(probe.torch_object())
         if parts is not None:
             return self._load_v2(probe, parts, device)
@@ -157,7 +180,17 @@ class StarGANPlugin:
         from plugins.stargan.generator import StarGANGenerator
         from plugins.stargan.network import StarGANv1, infer_config, load_weights
 
-        sd = self._state_dict(probe)
+        config: dict = {}
+        fmt = "yunjey/stargan state_dict"
+        if probe.safetensors_header is not None:
+            from studio.model.safeload import load_safetensors
+
+            sd, config = load_safetensors(probe.path)
+            if config.get("family") != FAMILY:
+                raise CheckpointError(f"{probe.path.name} is not a StarGAN checkpoint")
+            fmt = "Latent Studio safetensors (yunjey/stargan layout)"
+        else:
+            sd = self._state_dict(probe)
         if sd is None:
             raise CheckpointError(f"{probe.path.name} is not a StarGAN checkpoint")
         cfg = infer_config(sd)
@@ -167,14 +200,15 @@ class StarGANPlugin:
                 raise CheckpointError(f"{probe.path.name} is a StarGAN discriminator; open the generator "
                                       f"({g_name}) saved beside it")
             raise CheckpointError(f"{probe.path.name}: tensors do not form a StarGAN generator")
-        labels = read_labels(Path(probe.path), cfg.c_dim)
+        labels = read_labels(Path(probe.path), cfg.c_dim, config=config)
         net = StarGANv1(cfg)
         load_weights(net, sd)
         info = ModelInfo(
-            family=FAMILY, format=f"yunjey/stargan state_dict; attributes: {labels.source}",
+            family=FAMILY, format=f"{fmt}; attributes: {labels.source}",
             resolution=labels.image_size, z_dim=0, attributes=labels.names,
             layer_names=tuple(n for n, _ in net.blocks()),
-            capabilities=frozenset({"attributes", "translate", "features"}), name=Path(probe.path).stem,
+            capabilities=frozenset({"attributes", "translate", "features"}),
+            name=config.get("name") or Path(probe.path).stem,
         )
         return StarGANGenerator(net, info, device=device, model_id=probe.sha256, exclusive=labels.exclusive,
                                 multiple=cfg.multiple)

@@ -6,7 +6,8 @@ from typing import Any
 
 from studio.cli.common import UsageError
 
-TRAINERS = {"dcgan": "studio.train.dcgan"}
+TRAINERS = {"dcgan": "studio.train.dcgan", "stargan": "studio.train.stargan",
+            "stylegan2": "studio.train.stylegan2"}
 
 
 def register(sub: Any) -> None:

@@ -4,6 +4,9 @@ Every control becomes `session.edit(new_recipe, ...)` like the walk sliders, so 
 step rendered at once on the worker. Toggle semantics (hair colours exclusive, others flip) come from
 studio.core.attributes; this panel only maps clicks to those functions. The source labels (what the photo
 shows) are what the user's toggles were when they pressed "Photo shows this"; "Back to source" returns there.
+For models whose labels the ToyFaces attribute model knows (the demo models), the source starts from its
+estimate for the photo ("Estimate from image" redoes it for the current crop), and a newly opened photo's
+toggles start there, so the first render shows the photo itself and each click changes one attribute.
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from studio.core.attributes import (ON_THRESHOLD, attribute_values, exclusive_gr
 from studio.core.photo import (DEFAULT_CROP, Crop, ImageLatent, image_latent, latent_tensor, open_photo,
                                style_source, with_style_source)
 from studio.core.recipe import Recipe
+from studio.demo import estimate
 from studio.errors import StudioError
 from studio.model.api import Generator
 from studio.render.engine import Frame, to_uint8
@@ -95,6 +99,8 @@ class AttributePanel(QWidget):
         self.source: tuple[float, ...] = ()
         self._on_strength: dict[int, float] = {}  # what "on" means per attribute: its last value >= 0.5
         self._shown_photo: str | None = None
+        self._estimated_photo: str | None = None  # the photo last estimated (once each, not on every sync)
+        self._source_estimated = False  # whether the source is the attribute model's estimate
 
         self.open_button = QPushButton("Open photo…")
         self.open_button.setToolTip("Choose the photo to translate (or drop it on the window)")
@@ -128,6 +134,8 @@ class AttributePanel(QWidget):
         self.back_to_source = QPushButton("Back to source")
         self.back_to_source.setToolTip("Set every attribute back to the source labels")
         self.back_to_source.clicked.connect(self.reset_to_source)
+        self.estimate_button = QPushButton("Estimate from image")
+        self.estimate_button.clicked.connect(self.estimate_source)
 
         self.style_box = QGroupBox("Style")
         self.style_box.setToolTip("Where the look within the target domain comes from: a seed (the mapping "
@@ -163,6 +171,7 @@ class AttributePanel(QWidget):
         src.addWidget(self.mark_source)
         src.addWidget(self.back_to_source)
         col.addLayout(src)
+        col.addWidget(self.estimate_button)
         col.addWidget(self.source_label)
         col.addStretch(1)
         scroll = QScrollArea()
@@ -196,6 +205,13 @@ class AttributePanel(QWidget):
         self.names = tuple(g.info.attributes)
         self.groups = tuple(getattr(g, "exclusive_groups", None) or exclusive_groups(self.names))
         self.source = (0.0,) * len(self.names)
+        self._estimated_photo, self._source_estimated = None, False
+        known = self.estimates()
+        self.estimate_button.setEnabled(known)
+        self.estimate_button.setToolTip(
+            "Set the source labels to what the ToyFaces attribute model sees in the cropped photo" if known
+            else "The ToyFaces attribute model does not know this model's labels; set them with the toggles "
+                 "and \"Photo shows this\"")
         for i, name in enumerate(self.names):
             row = AttributeRow(name)
             row.clicked.connect(lambda i=i: self.toggle(i))
@@ -228,6 +244,9 @@ class AttributePanel(QWidget):
         new = replace(s.recipe, latent=latent)
         if takes_style(s.generator) and not any(self.values()):  # show the domain it renders: the first
             new = with_attributes(new, (1.0,) + (0.0,) * (len(self.names) - 1))
+        untouched = not any(self.values()) or self.values() == self.source
+        if self.estimates() and self._estimate(latent) and untouched:
+            new = with_attributes(new, self.source)  # start from the photo itself
         s.edit(new, f"Photo {Path(path).name}")
         s.end_gesture()
         return True
@@ -312,6 +331,7 @@ class AttributePanel(QWidget):
     def set_source_from_toggles(self) -> None:
         if self.names:
             self.source = self.values()
+            self._source_estimated = False
             self._show_source()
 
     def reset_to_source(self) -> None:
@@ -320,9 +340,35 @@ class AttributePanel(QWidget):
         self.session.edit(with_attributes(self.session.recipe, self.source), "Back to source")
         self.session.end_gesture()
 
+    def estimates(self) -> bool:
+        """Whether the attribute model can estimate this model's source labels."""
+        return translates(self.session.generator) and estimate.knows(self.names)
+
+    def estimate_source(self) -> bool:
+        """Source labels from the attribute model for the current photo and crop (the button)."""
+        r = self.session.recipe
+        if not self.estimates() or r is None or not isinstance(r.latent, ImageLatent):
+            self.session.error.emit("Open a photo on a model with ToyFaces attributes to estimate its labels.")
+            return False
+        return self._estimate(r.latent)
+
+    def _estimate(self, latent: ImageLatent) -> bool:
+        g = self.session.generator
+        self._estimated_photo = latent.path
+        try:
+            x = latent_tensor(latent, g.info.resolution)
+            self.source = estimate.photo_source(x, self.names, self.groups)
+        except (StudioError, OSError, ValueError) as exc:
+            self.session.error.emit(f"Could not estimate the photo's attributes: {exc}")
+            return False
+        self._source_estimated = True
+        self._show_source()
+        return True
+
     def _show_source(self) -> None:
         on = [n for n, v in zip(self.names, self.source) if v >= ON_THRESHOLD]
-        self.source_label.setText("Source (what the photo shows): " + (", ".join(on) if on else "none set"))
+        how = " (estimated by the ToyFaces attribute model)" if self._source_estimated else ""
+        self.source_label.setText(f"Source (what the photo shows{how}): " + (", ".join(on) if on else "none set"))
 
     # -- following the recipe --------------------------------------------------------------------------
     def sync(self, recipe: Recipe) -> None:
@@ -351,6 +397,8 @@ class AttributePanel(QWidget):
         self.view.photo.set_crop(latent.crop)
         if latent.path != self._shown_photo:
             self._show_photo(latent)
+        if self.estimates() and latent.path != self._estimated_photo:  # a project or an undo brought it
+            self._estimate(latent)
 
     def _show_photo(self, latent: ImageLatent) -> None:
         try:
