@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from studio.core.direction_library import SavedDirection
 from studio.core.arithmetic import ConceptBin, NamedLatent
 from studio.core.directions import DirectionSet
 from studio.core.recipe import ModelRef, Recipe
@@ -46,6 +47,7 @@ class Project:
     timeline: Timeline = field(default_factory=Timeline)
     bins: tuple[ConceptBin, ...] = ()      # vector-arithmetic concept bins
     latents: tuple[NamedLatent, ...] = ()  # latents the user saved by name (arithmetic results)
+    saved_directions: tuple[SavedDirection, ...] = ()  # named directions (fitted, imported) kept with the work
 
     # -- JSON --------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -55,6 +57,7 @@ class Project:
             "recipe": self.recipe.to_dict() if self.recipe is not None else None,
             "history": [r.to_dict() for r in self.history], "history_index": self.history_index,
             "directions": [_direction_dict(d) for d in self.directions],
+            "saved_directions": [d.to_dict() for d in self.saved_directions],
             "timeline": self.timeline.to_dict(),
             "bins": [b.to_dict() for b in self.bins], "latents": [x.to_dict() for x in self.latents],
         }
@@ -79,6 +82,7 @@ class Project:
                        recipe=Recipe.from_dict(d["recipe"]) if d.get("recipe") is not None else None,
                        history=history, history_index=index,
                        directions=tuple(_direction_from(x) for x in d.get("directions", [])),
+                       saved_directions=tuple(SavedDirection.from_dict(x) for x in d.get("saved_directions", [])),
                        timeline=Timeline.from_dict(d.get("timeline", {})),
                        bins=tuple(ConceptBin.from_dict(x) for x in d.get("bins", [])),
                        latents=tuple(NamedLatent.from_dict(x) for x in d.get("latents", [])))

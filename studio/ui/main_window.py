@@ -24,6 +24,7 @@ from studio.ui.images import to_qimage
 from studio.ui.mask_painter import MaskPainter
 from studio.ui.panels.arithmetic_panel import ArithmeticPanel
 from studio.ui.panels.attributes_panel import PHOTO_SUFFIXES, AttributePanel, translates
+from studio.ui.panels.directions_panel import DirectionsPanel
 from studio.ui.panels.feature_panel import FeaturePanel
 from studio.ui.panels.latent_panel import LatentPanel, SeedGridPanel, WalkPanel
 from studio.ui.panels.model_panel import ModelPanel, ask_checkpoint
@@ -92,6 +93,8 @@ class MainWindow(QMainWindow):
         self.attributes_panel = AttributePanel(session)
         self.arithmetic_panel = ArithmeticPanel(session)
         self.seed_grid.menu_hooks.append(self.arithmetic_panel.fill_seed_menu)
+        self.directions_panel = DirectionsPanel(session)
+        self.walk_panel.pcaReady.connect(lambda: self.directions_panel.set_pca(self.walk_panel.pca_directions))
         self.mask_painter = MaskPainter(self.canvas, self)
         self.feature_panel = FeaturePanel(session, self.mask_painter)
         self.photo_view = self.attributes_panel.view  # the central view for photo translators
@@ -107,6 +110,9 @@ class MainWindow(QMainWindow):
         self._add_dock("style_mix", "Style mixing", self.style_mix_panel, Qt.DockWidgetArea.RightDockWidgetArea,
                        "style_mix")
         self.tabifyDockWidget(self.docks["walk"], self.docks["style_mix"])
+        self._add_dock("directions", "Directions", self.directions_panel, Qt.DockWidgetArea.RightDockWidgetArea,
+                       "walk")
+        self.tabifyDockWidget(self.docks["walk"], self.docks["directions"])
         self._add_dock("features", "Features", self.feature_panel, Qt.DockWidgetArea.RightDockWidgetArea,
                        "features")
         self.tabifyDockWidget(self.docks["walk"], self.docks["features"])
@@ -244,6 +250,14 @@ class MainWindow(QMainWindow):
         edit_menu.addSeparator()  # unit edits (the Features panel)
         edit_menu.addAction("Find units from &boxes (DCGAN paper)…", self._open_dissect)
         edit_menu.addAction("&Clear unit edits", self.feature_panel.clear_unit_edits)
+
+        directions_menu = mb.addMenu("&Directions")
+        for kind, text in (("lsdir", "Import &direction file…"), ("interfacegan", "Import &InterFaceGAN boundary…"),
+                           ("ganspace", "Import &GANSpace components…"), ("sefa", "Import &SeFa eigenvectors…")):
+            directions_menu.addAction(text, lambda kind=kind: self.directions_panel.import_dialog(kind))
+        directions_menu.addSeparator()
+        directions_menu.addAction("&Fit from attribute model", self.directions_panel.fit_from_attribute)
+        directions_menu.addAction("Fit from &hand labels…", self.directions_panel.fit_from_hand_labels)
 
         view_menu = mb.addMenu("&View")
         view_menu.addAction(a["fit"])
@@ -471,6 +485,7 @@ class MainWindow(QMainWindow):
         pca = self.walk_panel.pca_directions
         return Project(s.recipe.model, s.recipe, tuple(history), index, (pca,) if pca is not None else (),
                        self.timeline_panel.timeline,
+                       saved_directions=tuple(self.directions_panel.project_directions),
                        bins=tuple(self.arithmetic_panel.bins), latents=tuple(self.arithmetic_panel.saved))
 
     def save_project_dialog(self) -> None:
@@ -543,6 +558,7 @@ class MainWindow(QMainWindow):
             self.session.edit(project.recipe, "Restore")
         self.timeline_panel.set_timeline(project.timeline)
         self.arithmetic_panel.restore(project.bins, project.latents)
+        self.directions_panel.set_project_directions(project.saved_directions)
         self.statusBar().showMessage("Restored the saved session", 5000)
 
     def start_autosave(self, store: Autosave | None = None, ask=None) -> bool:

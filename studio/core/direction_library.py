@@ -1,0 +1,492 @@
+"""Saved directions: the `.lsdir` file format, the user's direction library, imports and model checks.
+
+A direction file is a safetensors file (never a pickle) holding
+  - tensor `vectors` (k, dim) float32, unit rows (one slider each), optional `stddev` (k,) and `explained` (k,);
+  - metadata `format` = "latent-studio-direction", `version` = "1", and `meta`, a JSON object with
+    name, space ("z", "w" or "w+"), source ("pca", "ganspace", "sefa", "interfacegan", "fitted:<attribute>",
+    "arithmetic", "user"), model_sha256 and model_name (the checkpoint it was made on; "" = any), layers
+    ([start, stop) style inputs, or null), created (ISO 8601 UTC) and info (free-form: accuracy, samples...).
+A "w+" direction has num_ws * w_dim values (one W vector per style input) and walks as a W-space Walk.
+
+Directions are tied to one model: a different checkpoint with the same dimensions has a different latent
+geometry, so applying a direction made elsewhere is refused unless the user overrides it explicitly.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from studio.core.directions import DirectionSet
+from studio.errors import StudioError
+
+FORMAT = "latent-studio-direction"
+VERSION = 1
+EXT = ".lsdir"
+SPACES = ("z", "w", "w+")
+SOURCES = ("pca", "ganspace", "sefa", "interfacegan", "arithmetic", "user")  # plus "fitted:<attribute>"
+LABEL_PREFIX = "dir:"
+
+
+class DirectionFileError(StudioError):
+    """A direction file is unreadable, of an unknown layout, or holds arrays of the wrong shape or type."""
+
+
+class DirectionMismatch(StudioError):
+    """A direction does not fit the open model: wrong space or size, or made on another checkpoint."""
+
+
+def valid_source(source: str) -> bool:
+    return source in SOURCES or (source.startswith("fitted:") and len(source) > len("fitted:"))
+
+
+@dataclass(frozen=True, eq=False)
+class SavedDirection:
+    """One named direction (or a small set of them) with where it came from and which model it is for."""
+
+    name: str
+    vectors: np.ndarray                 # (k, dim) float32, unit rows
+    space: str = "z"
+    source: str = "user"
+    model_sha256: str = ""
+    model_name: str = ""
+    layers: tuple[int, int] | None = None
+    created: str = ""
+    stddev: np.ndarray | None = None    # (k,) slider unit per row (spread of samples along it); None = 1
+    explained: np.ndarray | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise DirectionFileError("a direction needs a name")
+        if self.space not in SPACES:
+            raise DirectionFileError(f"direction {self.name!r}: unknown latent space {self.space!r} "
+                                     f"(known: {', '.join(SPACES)})")
+        if not valid_source(self.source):
+            raise DirectionFileError(f"direction {self.name!r}: unknown source {self.source!r} "
+                                     f"(known: {', '.join(SOURCES)}, fitted:<attribute>)")
+        v = np.asarray(self.vectors)
+        if v.ndim != 2 or v.shape[0] < 1 or v.shape[1] < 1:
+            raise DirectionFileError(f"direction {self.name!r}: vectors must be a (k, dim) array, not {v.shape}")
+        if not np.issubdtype(v.dtype, np.floating) or not np.isfinite(v).all():
+            raise DirectionFileError(f"direction {self.name!r}: vectors must be finite floats")
+        norms = np.linalg.norm(v.astype(np.float64), axis=1, keepdims=True)
+        if (norms < 1e-12).any():
+            raise DirectionFileError(f"direction {self.name!r}: a vector is all zeros")
+        object.__setattr__(self, "vectors", (v / norms).astype(np.float32))
+        for name in ("stddev", "explained"):
+            a = getattr(self, name)
+            if a is not None:
+                a = np.asarray(a, np.float32).reshape(-1)
+                if a.shape != (v.shape[0],):
+                    raise DirectionFileError(f"direction {self.name!r}: {name} has {a.size} values for "
+                                             f"{v.shape[0]} vectors")
+                object.__setattr__(self, name, a)
+        if self.layers is not None:
+            lay = tuple(self.layers)
+            if len(lay) != 2 or not all(isinstance(x, int) for x in lay) or not 0 <= lay[0] < lay[1]:
+                raise DirectionFileError(f"direction {self.name!r}: layers must be [start, stop) with "
+                                         f"0 <= start < stop, not {self.layers!r}")
+            object.__setattr__(self, "layers", lay)
+
+    @property
+    def dim(self) -> int:
+        return int(self.vectors.shape[1])
+
+    def __len__(self) -> int:
+        return int(self.vectors.shape[0])
+
+    def label(self, i: int = 0) -> str:
+        """The recipe label of row i's walk ("dir:Smiling", or "dir:GANSpace:3" for a set)."""
+        return f"{LABEL_PREFIX}{self.name}" + (f":{i}" if len(self) > 1 else "")
+
+    def walk_space(self) -> str:
+        """The Walk edit's space: a W+ direction is a W walk with one vector per style input."""
+        return "z" if self.space == "z" else "w"
+
+    def as_set(self) -> DirectionSet:
+        """As a DirectionSet (kind = "dir:<name>"), so the walk sliders of latent_panel can show it."""
+        return DirectionSet(f"{LABEL_PREFIX}{self.name}", self.walk_space(), self.vectors, self.stddev, self.explained)
+
+    def renamed(self, name: str) -> "SavedDirection":
+        return replace(self, name=name)
+
+    # -- JSON (projects) ---------------------------------------------------------------------------------
+    def meta(self) -> dict[str, Any]:
+        return {"name": self.name, "space": self.space, "source": self.source, "model_sha256": self.model_sha256,
+                "model_name": self.model_name, "layers": list(self.layers) if self.layers else None,
+                "created": self.created, "info": self.info}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.meta(), "vectors": self.vectors.tolist(),
+                "stddev": None if self.stddev is None else self.stddev.tolist(),
+                "explained": None if self.explained is None else self.explained.tolist()}
+
+    @classmethod
+    def from_dict(cls, d: Any) -> "SavedDirection":
+        if not isinstance(d, dict):
+            raise DirectionFileError("a saved direction must be a JSON object")
+        try:
+            vectors = np.asarray(d["vectors"], np.float32)
+        except KeyError:
+            raise DirectionFileError(f"direction {d.get('name', '?')!r} has no vectors") from None
+        except (TypeError, ValueError):
+            raise DirectionFileError(f"direction {d.get('name', '?')!r}: vectors must be a list of "
+                                     f"equal-length lists of numbers") from None
+        return _from_meta(d, vectors, d.get("stddev"), d.get("explained"))
+
+
+def _from_meta(m: dict[str, Any], vectors: np.ndarray, stddev: Any = None, explained: Any = None) -> SavedDirection:
+    layers = m.get("layers")
+    info = m.get("info") or {}
+    if not isinstance(info, dict):
+        raise DirectionFileError("direction info must be a JSON object")
+    return SavedDirection(
+        name=str(m.get("name", "")), vectors=vectors, space=str(m.get("space", "z")),
+        source=str(m.get("source", "user")), model_sha256=str(m.get("model_sha256", "")),
+        model_name=str(m.get("model_name", "")),
+        layers=tuple(layers) if isinstance(layers, (list, tuple)) else None, created=str(m.get("created", "")),
+        stddev=None if stddev is None else np.asarray(stddev, np.float32),
+        explained=None if explained is None else np.asarray(explained, np.float32), info=info)
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
+# -- .lsdir files ----------------------------------------------------------------------------------------
+def save_direction(d: SavedDirection, path: str | os.PathLike) -> Path:
+    """Write `d` as an .lsdir file (safetensors), atomically; the suffix is added when missing."""
+    from safetensors.numpy import save_file
+
+    path = Path(path)
+    if path.suffix != EXT:
+        path = path.with_name(path.name + EXT)
+    tensors = {"vectors": np.ascontiguousarray(d.vectors, np.float32)}
+    if d.stddev is not None:
+        tensors["stddev"] = np.ascontiguousarray(d.stddev, np.float32)
+    if d.explained is not None:
+        tensors["explained"] = np.ascontiguousarray(d.explained, np.float32)
+    meta = {"format": FORMAT, "version": str(VERSION), "meta": json.dumps(d.meta())}
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        save_file(tensors, str(tmp), metadata=meta)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def load_direction(path: str | os.PathLike) -> SavedDirection:
+    """Read an .lsdir file; every failure is a DirectionFileError naming the file and what is wrong."""
+    from safetensors import SafetensorError, safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise DirectionFileError(f"no such direction file: {path}")
+    try:
+        with safe_open(str(path), framework="numpy") as f:
+            header = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise DirectionFileError(f"{path.name} is not a Latent Studio direction file ({exc})") from None
+    if header.get("format") != FORMAT:
+        raise DirectionFileError(f"{path.name} is not a Latent Studio direction file")
+    try:
+        version = int(header.get("version", "0"))
+        meta = json.loads(header.get("meta", "{}"))
+    except (ValueError, json.JSONDecodeError):
+        raise DirectionFileError(f"{path.name} is damaged: unreadable metadata") from None
+    if version > VERSION:
+        raise DirectionFileError(f"{path.name} was saved by a newer Latent Studio (direction format {version}; "
+                                 f"this one reads up to {VERSION}); please update Latent Studio")
+    if "vectors" not in tensors:
+        raise DirectionFileError(f"{path.name} is damaged: it holds no 'vectors'")
+    if not isinstance(meta, dict):
+        raise DirectionFileError(f"{path.name} is damaged: metadata is not an object")
+    try:
+        return _from_meta(meta, tensors["vectors"], tensors.get("stddev"), tensors.get("explained"))
+    except DirectionFileError as exc:
+        raise DirectionFileError(f"{path.name}: {exc}") from None
+
+
+# -- imports of other tools' files -----------------------------------------------------------------------
+IMPORT_KINDS = ("interfacegan", "ganspace", "sefa")
+
+
+def _float_array(a: Any, what: str) -> np.ndarray:
+    a = np.asarray(a)
+    if np.iscomplexobj(a):  # np.linalg.eig (official SeFa) may return complex with zero imaginary parts
+        if np.abs(a.imag).max(initial=0.0) > 1e-6 * max(np.abs(a.real).max(initial=0.0), 1e-12):
+            raise DirectionFileError(f"{what} has complex values; expected real vectors")
+        a = a.real
+    if not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
+        raise DirectionFileError(f"{what} has dtype {a.dtype}; expected floating-point numbers")
+    a = a.astype(np.float32)
+    if not np.isfinite(a).all():
+        raise DirectionFileError(f"{what} contains NaN or infinite values")
+    return a
+
+
+def _load_npy(path: Path) -> np.ndarray:
+    try:
+        return np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        if "pickle" in str(exc).lower():
+            raise DirectionFileError(f"{path.name} holds Python objects (a pickle), which are never loaded; "
+                                     f"save the vectors as a plain float array") from None
+        raise DirectionFileError(f"{path.name} is not a NumPy array file ({exc})") from None
+    except OSError as exc:
+        raise DirectionFileError(f"cannot read {path.name}: {exc}") from None
+
+
+def _load_npz(path: Path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if not hasattr(z, "files"):
+                raise DirectionFileError(f"{path.name} is a single array, not an .npz archive")
+            return {k: z[k] for k in z.files}
+    except DirectionFileError:
+        raise
+    except ValueError as exc:
+        if "pickle" in str(exc).lower():
+            raise DirectionFileError(f"{path.name} holds Python objects (a pickle), which are never loaded") from None
+        raise DirectionFileError(f"{path.name} is not a NumPy .npz archive ({exc})") from None
+    except (OSError, EOFError) as exc:
+        raise DirectionFileError(f"cannot read {path.name}: {exc}") from None
+
+
+def import_interfacegan(path: str | os.PathLike, space: str = "z", name: str | None = None) -> SavedDirection:
+    """An InterFaceGAN boundary: `boundary.npy`, a unit normal of shape [1, dim] (or [dim])."""
+    path = Path(path)
+    a = _float_array(_load_npy(path), path.name)
+    if a.ndim == 1:
+        a = a[None]
+    if a.ndim != 2 or a.shape[0] != 1:
+        raise DirectionFileError(f"{path.name}: an InterFaceGAN boundary has shape [1, dim] or [dim], "
+                                 f"not {list(a.shape)}")
+    return SavedDirection(name or path.stem, a, space, "interfacegan", created=now_iso(),
+                          info={"imported_from": path.name})
+
+
+def import_ganspace(path: str | os.PathLike, space: str | None = None, name: str | None = None) -> SavedDirection:
+    """GANSpace components: the `.npz` its decomposition writes (`lat_comp` [k, *latent_shape], `lat_mean`,
+    `lat_stdev` [k], `var_ratio` [k]). The space is W when the file name carries GANSpace's `_w` tag."""
+    path = Path(path)
+    z = _load_npz(path)
+    missing = [k for k in ("lat_comp", "lat_stdev") if k not in z]
+    if missing:
+        raise DirectionFileError(f"{path.name} is not a GANSpace components file: no {', '.join(missing)} "
+                                 f"(it holds {', '.join(sorted(z)) or 'nothing'})")
+    comp = _float_array(z["lat_comp"], f"{path.name}: lat_comp")
+    if comp.ndim < 2:
+        raise DirectionFileError(f"{path.name}: lat_comp must be [components, ...latent shape], not {list(comp.shape)}")
+    comp = comp.reshape(comp.shape[0], -1)
+    stdev = _float_array(z["lat_stdev"], f"{path.name}: lat_stdev").reshape(-1)
+    if stdev.shape != (comp.shape[0],):
+        raise DirectionFileError(f"{path.name}: lat_stdev has {stdev.size} values for {comp.shape[0]} components")
+    ratio = None
+    if "var_ratio" in z:
+        ratio = _float_array(z["var_ratio"], f"{path.name}: var_ratio").reshape(-1)
+        if ratio.shape != stdev.shape:
+            raise DirectionFileError(f"{path.name}: var_ratio has {ratio.size} values for {comp.shape[0]} components")
+    if space is None:
+        space = "w" if re.search(r"_w(_|\.|$)", path.name) else "z"
+    return SavedDirection(name or path.stem, comp, space, "ganspace", created=now_iso(),
+                          stddev=np.where(stdev > 0, stdev, 1.0), explained=ratio,
+                          info={"imported_from": path.name})
+
+
+def import_sefa(path: str | os.PathLike, k: int = 10, name: str | None = None,
+                layers: tuple[int, int] | None = None) -> SavedDirection:
+    """SeFa eigenvectors in W, strongest first. Official SeFa's `factorize_weight` returns
+    (layers, boundaries = eigen_vectors.T [rows], eigen_values); the usual dumps read here are
+      - `.npy`: the boundaries array [n, w_dim], one direction per row;
+      - `.npz`: `boundaries` (or `eigen_vectors`, columns) with optional `values`/`eigen_values`, `layers`;
+      - `.pt` of closed_form_factorization (rosinality): {"ckpt": ..., "eigvec": [w_dim, n] columns},
+        read with torch's weights-only loader.
+    When eigenvalues are present the rows are sorted by them, largest first."""
+    path = Path(path)
+    values = None
+    file_layers: np.ndarray | None = None
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        rows = _float_array(_load_npy(path), path.name)
+    elif suffix == ".npz":
+        z = _load_npz(path)
+        if "boundaries" in z:
+            rows = _float_array(z["boundaries"], f"{path.name}: boundaries")
+        elif "eigen_vectors" in z:
+            rows = _float_array(z["eigen_vectors"], f"{path.name}: eigen_vectors").T
+        else:
+            raise DirectionFileError(f"{path.name} is not a SeFa file: no 'boundaries' or 'eigen_vectors' "
+                                     f"(it holds {', '.join(sorted(z)) or 'nothing'})")
+        for key in ("values", "eigen_values"):
+            if key in z:
+                values = _float_array(z[key], f"{path.name}: {key}").reshape(-1)
+        file_layers = z.get("layers")
+    elif suffix in (".pt", ".pth"):
+        rows = _sefa_torch(path)
+    else:
+        raise DirectionFileError(f"{path.name}: SeFa directions are read from .npy, .npz or .pt files")
+    if rows.ndim != 2:
+        raise DirectionFileError(f"{path.name}: SeFa directions must be a 2-D array [n, w_dim], not {list(rows.shape)}")
+    if values is not None:
+        if values.shape != (rows.shape[0],):
+            raise DirectionFileError(f"{path.name}: {values.size} eigenvalues for {rows.shape[0]} directions")
+        order = np.argsort(values)[::-1]
+        rows, values = rows[order], values[order]
+    k = max(1, min(k, rows.shape[0]))
+    explained = None if values is None else (values[:k] / max(float(np.abs(values).sum()), 1e-12))
+    if layers is None and file_layers is not None and np.asarray(file_layers).size:
+        lay = np.asarray(file_layers).reshape(-1).astype(int)
+        if (np.diff(lay) == 1).all():  # a contiguous set of style inputs, as SeFa's -L a-b gives
+            layers = (int(lay[0]), int(lay[-1]) + 1)
+    return SavedDirection(name or path.stem, rows[:k], "w", "sefa", layers=layers, created=now_iso(),
+                          explained=explained, info={"imported_from": path.name})
+
+
+def _sefa_torch(path: Path) -> np.ndarray:
+    import pickle
+
+    import torch
+
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, OSError, EOFError, ValueError) as exc:
+        raise DirectionFileError(f"{path.name} could not be read safely as a SeFa factor file "
+                                 f"({str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__})") from None
+    eig = obj.get("eigvec") if isinstance(obj, dict) else None
+    if not isinstance(eig, torch.Tensor):
+        raise DirectionFileError(f"{path.name} is not a SeFa factor file: expected a dict with an 'eigvec' tensor")
+    return _float_array(eig.detach().cpu().numpy(), f"{path.name}: eigvec").T  # columns are directions
+
+
+def import_file(path: str | os.PathLike, kind: str, space: str | None = None) -> SavedDirection:
+    """Import by kind ("interfacegan", "ganspace", "sefa"), or an .lsdir file whatever the kind."""
+    path = Path(path)
+    if path.suffix == EXT:
+        return load_direction(path)
+    if not path.is_file():
+        raise DirectionFileError(f"no such file: {path}")
+    if kind == "interfacegan":
+        return import_interfacegan(path, space or "z")
+    if kind == "ganspace":
+        return import_ganspace(path, space)
+    if kind == "sefa":
+        return import_sefa(path)
+    raise DirectionFileError(f"unknown direction format {kind!r} (known: {', '.join(IMPORT_KINDS)}, {EXT})")
+
+
+def export_npy(d: SavedDirection, path: str | os.PathLike, row: int = 0) -> Path:
+    """One row as an InterFaceGAN-style boundary [1, dim] float32, for tools that read those."""
+    path = Path(path)
+    np.save(path, d.vectors[row:row + 1].astype(np.float32), allow_pickle=False)
+    return path if path.suffix == ".npy" else path.with_name(path.name + ".npy")
+
+
+# -- fitting a model -------------------------------------------------------------------------------------
+def space_dim(space: str, z_dim: int, w_dim: int, num_ws: int) -> int:
+    """Values a direction in `space` has for a model of these dimensions (0: the model has no such space)."""
+    return {"z": z_dim, "w": w_dim, "w+": w_dim * num_ws}[space]
+
+
+def check_compatible(d: SavedDirection, info: Any, model_sha256: str, model_name: str = "",
+                     allow_other_model: bool = False) -> None:
+    """Raise DirectionMismatch (a message for the user) unless `d` can walk this model.
+
+    Wrong space or size is always refused; a direction made on another checkpoint of the same size is
+    refused unless `allow_other_model`, because the latent axes of two trainings mean different things.
+    """
+    if "walk" not in getattr(info, "capabilities", ()):
+        raise DirectionMismatch(f"direction {d.name!r} cannot be used: this model has no latent space to walk")
+    need = space_dim(d.space, info.z_dim, info.w_dim, info.num_ws)
+    if need == 0:
+        raise DirectionMismatch(f"direction {d.name!r} is in {d.space.upper()} space, which this model "
+                                f"({info.family}) does not have")
+    if d.dim != need:
+        raise DirectionMismatch(f"direction {d.name!r} has {d.dim} values but this model's {d.space.upper()} "
+                                f"has {need}; it was made for another kind of model")
+    if d.layers is not None and d.layers[1] > max(info.num_ws, 1):
+        raise DirectionMismatch(f"direction {d.name!r} acts on style inputs {d.layers[0]}..{d.layers[1] - 1}, "
+                                f"but this model has {info.num_ws}")
+    if d.model_sha256 and model_sha256 and d.model_sha256 != model_sha256 and not allow_other_model:
+        made = d.model_name or "another model"
+        here = model_name or "the open model"
+        raise DirectionMismatch(
+            f"direction {d.name!r} was made for {made} (sha256 {d.model_sha256[:12]}…), not {here} "
+            f"(sha256 {model_sha256[:12]}…); the sizes match but the meaning of its axes probably does not. "
+            f"Use 'Apply anyway' to walk it regardless.")
+
+
+def matches_model(d: SavedDirection, info: Any, model_sha256: str) -> str:
+    """'match', 'other model' (same size, another checkpoint), 'any model' (no hash saved) or 'mismatch'."""
+    try:
+        check_compatible(d, info, model_sha256, allow_other_model=True)
+    except DirectionMismatch:
+        return "mismatch"
+    if not d.model_sha256 or not model_sha256:
+        return "any model"
+    return "match" if d.model_sha256 == model_sha256 else "other model"
+
+
+# -- the library folder ----------------------------------------------------------------------------------
+def default_library_dir() -> Path:
+    """Under the user data folder ($LATENT_STUDIO_DATA overrides it, as for autosave)."""
+    override = os.environ.get("LATENT_STUDIO_DATA")
+    if override:
+        return Path(override) / "directions"
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("latent-studio", "latent-studio")) / "directions"
+
+
+def _slug(name: str) -> str:
+    s = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "direction"
+    return s[:80]
+
+
+class DirectionLibrary:
+    """The user's saved directions: one .lsdir file each in a folder; unreadable files are reported, not fatal."""
+
+    def __init__(self, folder: Path | None = None):
+        self.folder = Path(folder) if folder is not None else default_library_dir()
+        self.errors: list[str] = []  # files skipped by the last entries() call, and why
+
+    def entries(self) -> list[tuple[Path, SavedDirection]]:
+        self.errors = []
+        out = []
+        if not self.folder.is_dir():
+            return out
+        for p in sorted(self.folder.glob(f"*{EXT}")):
+            try:
+                out.append((p, load_direction(p)))
+            except StudioError as exc:
+                self.errors.append(str(exc))
+        return out
+
+    def add(self, d: SavedDirection) -> Path:
+        """Save into the library under a file name made from its name (never overwriting another)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        base = _slug(d.name)
+        path = self.folder / f"{base}{EXT}"
+        n = 2
+        while path.exists():
+            path = self.folder / f"{base}-{n}{EXT}"
+            n += 1
+        return save_direction(d, path)
+
+    def rename(self, path: Path, new_name: str) -> Path:
+        d = load_direction(path).renamed(new_name)
+        new = self.add(d)
+        Path(path).unlink(missing_ok=True)
+        return new
+
+    def delete(self, path: Path) -> None:
+        Path(path).unlink(missing_ok=True)
