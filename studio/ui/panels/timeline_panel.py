@@ -97,6 +97,7 @@ class TimelinePanel(QWidget):
         self.interp.setToolTip("slerp keeps latents at a typical length; lerp goes straight. In Z the path "
                                "bends through the mapping network; in W (StyleGAN) it morphs more evenly")
         self.noise = QComboBox()
+        self.noise.setMinimumWidth(70)  # "in W" and its arrow, uncut
         self.noise.setToolTip("A seamless loop through latent space whose period is the whole sequence: "
                               "around the first keyframe, or drifting along the keyframes")
         self.radius = QDoubleSpinBox()
