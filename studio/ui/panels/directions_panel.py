@@ -373,6 +373,8 @@ class DirectionsPanel(QWidget):
             self.active[label] = (d, i, row)
         if self.session.recipe is not None:
             self.sync(self.session.recipe)
+        if d.source.startswith("fitted:") and d.source[7:] in BINARY_ATTRIBUTES and self.attribute_path.is_file():
+            self.plot_scores(d)  # the attribute model scores its own attribute along the new slider
         return True
 
     def _unit(self, d: SavedDirection, i: int) -> float:
@@ -544,8 +546,6 @@ class DirectionsPanel(QWidget):
         self.select(d.name)
         self.activate(d)
         self.fitted.emit(result)
-        if d.source.startswith("fitted:") and d.source[7:] in BINARY_ATTRIBUTES and self.attribute_path.is_file():
-            self.plot_scores(d)
 
     def fit_from_hand_labels(self) -> None:
         s = self.session
