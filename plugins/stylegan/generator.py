@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from studio.core.style_edits import Mix, Transform
+from studio.core.style_edits import Mix, Transform, noise_strengths, truncation_cutoff
 from studio.core.wspace import WLatent
 from plugins.stylegan.network import NOISE_MODES, Op, StyleGAN2, SynthState
 from plugins.stylegan.network3 import input_transform
@@ -25,14 +25,18 @@ from studio.model.api import Generator, ModelInfo, StageContext
 
 if TYPE_CHECKING:
     from plugins.stylegan.network3 import StyleGAN3
+    from studio.core.directions import DirectionSet
 
 CAPABILITIES = frozenset({"walk", "style_mix", "features"})
+PREVIEW_BUDGET = 0.15  # a progressive preview may cost at most this share of the frame's convolution MACs
 
 
 class ConstStage:
     """The learned 4x4 input (reads no style)."""
 
     name = "const"
+    macs = 0
+    progressive = False
 
     def __init__(self, net: StyleGAN2):
         self.net = net
@@ -63,17 +67,25 @@ class StyleStage:
         self.name = "+".join(op.name for op in ops)
         self.img_channels = img_channels
         self.last = last
+        self.macs = sum(op_macs(op) for op in ops)
+        self.noise_ids = sorted({i for op in ops for i in op.noise_ids})  # columns of ctx "noise_scale"
+        self.progressive = False  # build_stages marks the one stage whose image the engine previews
 
     def inputs(self, ctx: StageContext) -> bytes:
         assert ctx.ws is not None
         rows = ctx.ws[:, self.rows].detach().cpu().contiguous()
         noise = ctx.extras.get("noise", "const") if self.noisy else ""
-        return f"{tuple(rows.shape)}|{noise}|".encode() + rows.numpy().tobytes()
+        scale = ctx.extras.get("noise_scale")
+        scale = None if scale is None or noise in ("", "none") else scale[:, self.noise_ids]
+        # multipliers of 1 render as no edit does, so they key alike (a late-layer edit reuses early stages)
+        scale = b"" if scale is None or bool((scale == 1).all()) else \
+            scale.detach().cpu().contiguous().numpy().tobytes()
+        return f"{tuple(rows.shape)}|{noise}|".encode() + rows.numpy().tobytes() + scale
 
     def __call__(self, x: Tensor | None, ctx: StageContext) -> Tensor:
         assert x is not None and ctx.ws is not None
         k = self.img_channels
-        st = SynthState(x[:, :-k], x[:, -k:])
+        st = SynthState(x[:, :-k], x[:, -k:], ctx.extras.get("noise_scale"))
         noise = ctx.extras.get("noise", "const")
         for op in self.ops:
             op.fn(st, ctx.ws, noise)
@@ -86,6 +98,11 @@ class StyleStage:
     def preview(self, out: Tensor) -> Tensor:
         """The image so far (the skip architecture's RGB sum, upsampled to this stage's size)."""
         return out if self.last else out[:, -self.img_channels:]
+
+
+def op_macs(op: Op) -> int:
+    """Multiply-accumulates of an op's convolutions (a 2x-up conv counts per input pixel, as it runs)."""
+    return sum(o * i * kh * kw * res * res for o, i, kh, kw, res in op.conv_shapes)
 
 
 def _batch(ctx: StageContext) -> int:
@@ -146,7 +163,26 @@ def build_stages(net: "StyleGAN2 | StyleGAN3") -> list:
         else:
             groups.append([op])
     k = net.cfg.img_channels
-    return [ConstStage(net)] + [StyleStage(g, k, i == len(groups) - 1) for i, g in enumerate(groups)]
+    stages = [ConstStage(net)] + [StyleStage(g, k, i == len(groups) - 1) for i, g in enumerate(groups)]
+    if net.cfg.architecture == "skip":
+        mark_preview_stage(stages)
+    return stages
+
+
+def mark_preview_stage(stages: list, budget: float = PREVIEW_BUDGET) -> int | None:
+    """Mark the stage whose skip image is the progressive preview: the last one ending a ToRGB (the RGB sum is
+    exact so far there) whose stages up to it cost at most `budget` of the frame. Its index, or None."""
+    total = sum(s.macs for s in stages) or 1
+    done, pick = 0, None
+    for i, s in enumerate(stages[:-1]):
+        done += s.macs
+        if done > budget * total:
+            break
+        if any(op.name.endswith(".torgb") for op in getattr(s, "ops", ())):
+            pick = i
+    for i, s in enumerate(stages):
+        s.progressive = i == pick
+    return pick
 
 
 class WSpaceRecipes:
@@ -184,21 +220,27 @@ class WSpaceRecipes:
 
     # -- recipes ------------------------------------------------------------------------------------
     def context(self, recipes: Sequence[Recipe]) -> StageContext:
-        """z (+ Z walks) -> mapping -> truncation to w_avg -> W walks and mixes (psi never scales them)."""
+        """z (+ Z walks) -> mapping -> truncation to w_avg (of the first `cutoff` inputs when the recipe
+        has a TruncationCutoff) -> W walks and mixes (psi never scales them)."""
         given = [self._given_ws(r) for r in recipes]  # WLatent rows skip the mapping network
         z = np.stack([np.zeros(self.info.z_dim, np.float32) if w is not None
                       else self.edited_z(replace(r, truncation=1.0)) for r, w in zip(recipes, given)])
         psi = torch.tensor([float(r.truncation) for r in recipes], dtype=torch.float32, device=self.device)
         c = self._condition(recipes)
         ws = self.map(torch.from_numpy(z), c, psi).clone()
+        cut = [self._cutoff(r) for r in recipes]
+        raw = self.map(torch.from_numpy(z), c) if any(k is not None for k in cut) else None
         for i, r in enumerate(recipes):
             if given[i] is not None:  # truncation pulls a given w toward w_avg, like a mapped one
                 ws[i] = self.w_avg + psi[i] * (torch.from_numpy(given[i]).to(self.device) - self.w_avg)
+            if raw is not None and cut[i] is not None:  # psi pulls only the first k: the rest as mapped
+                rest = raw[i] if given[i] is None else torch.from_numpy(given[i]).to(self.device)
+                ws[i, cut[i]:] = rest[cut[i]:]
             for e in r.edits:  # in order, so a walk listed after a mix moves the mixed styles
                 if isinstance(e, Walk) and e.space == "w":
                     ws[i] = self._walk(ws[i], e)
                 elif isinstance(e, Mix):
-                    ws[i] = self._mix(ws[i], e, psi[i], None if c is None else c[i:i + 1])
+                    ws[i] = self._mix(ws[i], e, psi[i], None if c is None else c[i:i + 1], cut[i])
         noise = {r.noise for r in recipes}
         if len(noise) != 1:
             raise RecipeError("recipes rendered together must share one noise mode")
@@ -209,7 +251,32 @@ class WSpaceRecipes:
                 raise RecipeError("an input transform (translate / rotate) needs a StyleGAN3 model")
             stored = self.stored_transform()
             matrix = torch.stack([stored if t is None else input_transform(t.translate, t.angle) for t in edits])
-        return self._ws_context(ws, noise.pop(), z=torch.from_numpy(z).to(self.device), transform=matrix)
+        ctx = self._ws_context(ws, noise.pop(), z=torch.from_numpy(z).to(self.device), transform=matrix)
+        scales = self._noise_scales(recipes)
+        if scales is not None:
+            ctx.extras["noise_scale"] = scales
+        return ctx
+
+    def noise_layers(self) -> list[str]:
+        """The layers with a noise input (a NoiseStrength edit has one multiplier per layer, in this order)."""
+        net = getattr(self, "net", None)
+        return [] if net is None or self.is_stylegan3 else net.synthesis.noise_layers()
+
+    def _noise_scales(self, recipes: Sequence[Recipe]) -> Tensor | None:
+        """(N, noise layers) multipliers when any recipe has a NoiseStrength edit, else None."""
+        given = [noise_strengths(r) for r in recipes]
+        if not any(s is not None for s in given):
+            return None
+        layers = self.noise_layers()
+        if not layers:
+            raise RecipeError("per-layer noise strength needs a StyleGAN2 model in torch (this one has no "
+                              "adjustable noise inputs)")
+        for s in given:
+            if s is not None and len(s) != len(layers):
+                raise RecipeError(f"noise strength has {len(s)} values; this model has {len(layers)} noise "
+                                  f"layers")
+        rows = [s if s is not None else (1.0,) * len(layers) for s in given]
+        return torch.tensor(rows, dtype=torch.float32, device=self.device)
 
     def _given_ws(self, r: Recipe) -> np.ndarray | None:
         """A WLatent's rows (num_ws, w_dim), None for latents that go through the mapping network."""
@@ -234,12 +301,19 @@ class WSpaceRecipes:
         ws[start:stop] += e.amount * (d[start:stop] if d.ndim == 2 else d)
         return ws
 
-    def _mix(self, ws: Tensor, e: Mix, psi: Tensor, c: Tensor | None) -> Tensor:
+    def _cutoff(self, r: Recipe) -> int | None:
+        k = truncation_cutoff(r)
+        if k is not None and k > self.info.num_ws:
+            raise RecipeError(f"truncation cutoff {k} is more than this model's {self.info.num_ws} "
+                              f"style inputs")
+        return k
+
+    def _mix(self, ws: Tensor, e: Mix, psi: Tensor, c: Tensor | None, cutoff: int | None = None) -> Tensor:
         n = self.info.num_ws
         start, stop = e.layers
         if not 0 <= start < stop <= n:
             raise RecipeError(f"mix {e.label!r}: layers [{start}, {stop}) outside this model's 0..{n}")
-        src = self.map(torch.from_numpy(self.latent(e.latent()))[None], c, psi.reshape(1))[0]
+        src = self.map(torch.from_numpy(self.latent(e.latent()))[None], c, psi.reshape(1), cutoff)[0]
         ws = ws.clone()
         ws[start:stop] = ws[start:stop].lerp(src[start:stop], float(e.amount))
         return ws
@@ -271,6 +345,12 @@ class StyleGANGenerator(WSpaceRecipes, Generator):
         """StyleGAN3's input transform as trained (3x3, on the CPU): the one a sample without a
         Transform edit uses."""
         return self.net.synthesis.input.transform.detach().cpu()
+
+    def sefa_directions(self, k: int = 10, layers: tuple[int, int] | None = None) -> "DirectionSet":
+        """SeFa's closed-form directions in W for style inputs `layers` (all by default), strongest first."""
+        from plugins.stylegan.directions import sefa_directions
+
+        return sefa_directions(self.net, k, layers)
 
     def style_resolutions(self) -> list[int]:
         """The resolution each style input is conventionally labelled with (rows 2k and 2k+1 -> 4 * 2**k),

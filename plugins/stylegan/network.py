@@ -154,15 +154,19 @@ class SynthesisLayer(nn.Module):
         self.up, self.resolution, self.conv_clamp = up, resolution, conv_clamp
         self.fused = True  # grouped per-sample conv; the ONNX export turns it off (see modulated_conv2d)
 
-    def forward(self, x: Tensor, w: Tensor, f: Tensor, noise: str = "const", gain: float = 1.0) -> Tensor:
+    def forward(self, x: Tensor, w: Tensor, f: Tensor, noise: str = "const", gain: float = 1.0,
+                noise_scale: Tensor | None = None) -> Tensor:
+        """`noise_scale` ([N]): per-sample multiplier of this layer's trained noise strength (None: 1)."""
         styles = self.affine(w)
         x = modulated_conv2d(x, self.weight, styles, demodulate=True, up=self.up, resample_filter=f,
                              fused=self.fused)
+        strength = self.noise_strength if noise_scale is None else \
+            self.noise_strength * noise_scale.to(x).reshape(-1, 1, 1, 1)
         if noise == "const":
-            x.add_(self.noise_const * self.noise_strength)
+            x.add_(self.noise_const * strength)
         elif noise == "random":
             r = self.resolution
-            x.add_(torch.randn(x.shape[0], 1, r, r, device=x.device) * self.noise_strength)
+            x.add_(torch.randn(x.shape[0], 1, r, r, device=x.device) * strength)
         clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
         return bias_act(x, self.bias, "lrelu", gain=SQRT2 * gain, clamp=clamp, inplace=True)
 
@@ -224,12 +228,15 @@ class Op:
     rows: tuple[int, ...]
     noisy: bool
     fn: Callable[["SynthState", Tensor, str], None] = field(repr=False)
+    conv_shapes: tuple[tuple[int, int, int, int, int], ...] = ()  # (out, in, kh, kw, side) per conv
+    noise_ids: tuple[int, ...] = ()  # its layers' columns in SynthState.noise_scale
 
 
 @dataclass
 class SynthState:
     x: Tensor  # features
     img: Tensor  # RGB accumulator at x's resolution (zeros until the first ToRGB)
+    noise_scale: Tensor | None = None  # (N, noise layers): multipliers of each layer's noise strength
 
 
 class Synthesis(nn.Module):
@@ -253,6 +260,10 @@ class Synthesis(nn.Module):
         x = b4.const.unsqueeze(0).repeat(n, 1, 1, 1)
         return SynthState(x, torch.zeros(n, self.cfg.img_channels, 4, 4, device=x.device, dtype=x.dtype))
 
+    def noise_layers(self) -> list[str]:
+        """The layers with a noise input, in order (the columns of SynthState.noise_scale)."""
+        return [f"b{b.res}.{c}" for b in self.blocks() for c in ("conv0", "conv1") if hasattr(b, c)]
+
     def ops(self) -> list[Op]:
         """The forward pass in order; ws rows follow the official indexing (a block's ToRGB shares its row
         with the next block's first conv)."""
@@ -260,20 +271,28 @@ class Synthesis(nn.Module):
         resnet = self.cfg.architecture == "resnet"
         out: list[Op] = []
         row = 0
+        nidx = {name: i for i, name in enumerate(self.noise_layers())}
         for blk in self.blocks():
             name = f"b{blk.res}"
             if blk.in_ch == 0:
-                out.append(Op(f"{name}.conv1", (row,), True, _conv(blk.conv1, row, f)))
+                out.append(Op(f"{name}.conv1", (row,), True, _conv(blk.conv1, row, f, nidx[f"{name}.conv1"]),
+                              _shapes(blk, "conv1"), (nidx[f"{name}.conv1"],)))
                 row += 1
             elif resnet:
-                out.append(Op(name, (row, row + 1), True, _resnet(blk, row, f)))
+                ids = (nidx[f"{name}.conv0"], nidx[f"{name}.conv1"])
+                out.append(Op(name, (row, row + 1), True, _resnet(blk, row, f, ids),
+                              _shapes(blk, "conv0", "conv1"), ids))
                 row += 2
             else:
-                out.append(Op(f"{name}.conv0", (row,), True, _conv(blk.conv0, row, f, up_img=True)))
-                out.append(Op(f"{name}.conv1", (row + 1,), True, _conv(blk.conv1, row + 1, f)))
+                out.append(Op(f"{name}.conv0", (row,), True,
+                              _conv(blk.conv0, row, f, nidx[f"{name}.conv0"], up_img=True),
+                              _shapes(blk, "conv0"), (nidx[f"{name}.conv0"],)))
+                out.append(Op(f"{name}.conv1", (row + 1,), True,
+                              _conv(blk.conv1, row + 1, f, nidx[f"{name}.conv1"]),
+                              _shapes(blk, "conv1"), (nidx[f"{name}.conv1"],)))
                 row += 2
             if blk.has_torgb:
-                out.append(Op(f"{name}.torgb", (row,), False, _torgb(blk.torgb, row)))
+                out.append(Op(f"{name}.torgb", (row,), False, _torgb(blk.torgb, row), _shapes(blk, "torgb")))
         return out
 
     def forward(self, ws: Tensor, noise: str = "const") -> Tensor:
@@ -283,22 +302,37 @@ class Synthesis(nn.Module):
         return st.img
 
 
-def _conv(layer: SynthesisLayer, row: int, f: Tensor,
+def _shapes(blk: Block, *layers: str) -> tuple[tuple[int, int, int, int, int], ...]:
+    """Each named layer's weight shape and the side of the grid it runs on (a 2x-up conv: its input's)."""
+    out = []
+    for name in layers:
+        layer = getattr(blk, name)
+        side = blk.res // 2 if getattr(layer, "up", 1) == 2 else blk.res
+        out.append((*layer.weight.shape, side))
+    return tuple(out)
+
+
+def _scale(st: SynthState, i: int) -> Tensor | None:
+    return None if st.noise_scale is None else st.noise_scale[:, i]
+
+
+def _conv(layer: SynthesisLayer, row: int, f: Tensor, nid: int,
           up_img: bool = False) -> Callable[[SynthState, Tensor, str], None]:
     def fn(st: SynthState, ws: Tensor, noise: str) -> None:
-        st.x = layer(st.x, ws[:, row], f, noise)
+        st.x = layer(st.x, ws[:, row], f, noise, noise_scale=_scale(st, nid))
         if up_img:
             st.img = upsample2d(st.img, f)
     return fn
 
 
-def _resnet(blk: Block, row: int, f: Tensor) -> Callable[[SynthState, Tensor, str], None]:
+def _resnet(blk: Block, row: int, f: Tensor,
+            nids: tuple[int, int]) -> Callable[[SynthState, Tensor, str], None]:
     g = math.sqrt(0.5)
 
     def fn(st: SynthState, ws: Tensor, noise: str) -> None:
         y = blk.skip(st.x, f, gain=g)
-        x = blk.conv0(st.x, ws[:, row], f, noise)
-        st.x = y + blk.conv1(x, ws[:, row + 1], f, noise, gain=g)
+        x = blk.conv0(st.x, ws[:, row], f, noise, noise_scale=_scale(st, nids[0]))
+        st.x = y + blk.conv1(x, ws[:, row + 1], f, noise, gain=g, noise_scale=_scale(st, nids[1]))
         st.img = upsample2d(st.img, f)
     return fn
 

@@ -1,35 +1,84 @@
 """`latent-studio convert`: a torch checkpoint to an ONNX folder (one graph per stage, plus the whole model),
-verified against torch before anything is written."""
+verified against torch before anything is written; or a StyleGAN2/3 checkpoint (NVlabs pickle, rosinality)
+to the studio's own safetensors file, which loads without any pickle and renders identically."""
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 from typing import Any
 
-from studio.cli.common import UsageError, existing_file, load_model
+from studio.cli.common import UsageError, check_writable, existing_file, load_model
 
-FORMATS = ("onnx",)
+FORMATS = ("onnx", "safetensors")
 
 
 def register(sub: Any) -> None:
-    c = sub.add_parser("convert", help="export a checkpoint to ONNX (verified against torch)",
-                       description="Export a loaded torch generator to a folder holding one ONNX graph "
-                                   "per stage, the whole model (model.onnx) and manifest.json (StyleGAN: "
+    c = sub.add_parser("convert", help="export a checkpoint to ONNX or StyleGAN to safetensors",
+                       description="--to onnx: export a loaded torch generator to a folder holding one ONNX "
+                                   "graph per stage, the whole model (model.onnx) and manifest.json (StyleGAN: "
                                    "mapping.onnx and synthesis.onnx, truncation applied outside). Every "
                                    "graph is compared with torch on random inputs; nothing is written when "
-                                   "any differs by more than --tolerance.",
-                       epilog="example: convert netG_epoch_24.pth --to onnx --out netG_onnx")
+                                   "any differs by more than --tolerance. --to safetensors (the default for "
+                                   "an OUT ending in .safetensors): a StyleGAN2/3 checkpoint (NVlabs pickle, "
+                                   "rosinality .pt) as Latent Studio safetensors, checked by loading it back.",
+                       epilog="examples: convert netG_epoch_24.pth --to onnx --out netG_onnx | "
+                              "convert network-snapshot-000100.pkl --out ffhq.safetensors")
     c.add_argument("checkpoint", metavar="CKPT", type=Path, help="checkpoint file")
-    c.add_argument("--to", choices=FORMATS, required=True, help="target format")
-    c.add_argument("--out", "-o", type=Path, required=True, metavar="DIR", help="folder to create")
+    c.add_argument("--to", choices=FORMATS, help="target format (default: safetensors for an OUT ending "
+                                                 "in .safetensors, else onnx)")
+    c.add_argument("--out", "-o", type=Path, required=True, metavar="OUT",
+                   help="folder to create (onnx) or .safetensors file to write")
+    c.add_argument("--half", action="store_true", help="safetensors: store fp16 weights (half the size)")
     c.add_argument("--opset", type=int, default=18, help="ONNX opset (default 18)")
     c.add_argument("--tolerance", type=float, default=1e-4, metavar="TOL",
                    help="largest allowed max-abs difference from torch (default 1e-4)")
-    c.add_argument("--force", "-f", action="store_true", help="replace an existing output folder")
+    c.add_argument("--force", "-f", action="store_true", help="replace an existing output folder or file")
     c.set_defaults(func=cmd_convert)
 
 
 def cmd_convert(ns: argparse.Namespace) -> int:
+    to = ns.to or ("safetensors" if ns.out.suffix.lower() == ".safetensors" else "onnx")
+    return convert_safetensors(ns) if to == "safetensors" else convert_onnx(ns)
+
+
+def convert_safetensors(ns: argparse.Namespace) -> int:
+    """A StyleGAN checkpoint as our safetensors; the file is reloaded and its tensors compared before it
+    replaces anything, so a written file always opens and renders like the source."""
+    import torch
+
+    from plugins.stylegan.save import save_stylegan
+    from studio.export.safe import commit, discard, temp_path
+
+    out = ns.out.expanduser()
+    if out.suffix.lower() != ".safetensors":
+        raise UsageError(f"--to safetensors writes a .safetensors file, not {out.name!r}")
+    check_writable(out, ns.force)
+    path = existing_file(ns.checkpoint, "checkpoint")
+    g = load_model(path, "cpu")
+    net = getattr(g, "net", None)
+    if g.info.family not in ("stylegan2", "stylegan3") or net is None:
+        raise UsageError(f"converting to safetensors reads StyleGAN2/3 checkpoints; {path.name} is a "
+                         f"{g.info.family} model ({g.info.format})")
+    tmp = temp_path(out)
+    try:
+        save_stylegan(tmp, net, name=g.info.name or path.stem, half=ns.half)
+        back = load_model(tmp, "cpu").net.state_dict()  # type: ignore[attr-defined]
+        want = {k: (v.half().float() if ns.half and v.is_floating_point() else v)
+                for k, v in net.state_dict().items()}
+        if back.keys() != want.keys() or not all(torch.equal(back[k], want[k]) for k in want):
+            raise UsageError(f"{out.name} did not load back identically; nothing was written")
+        commit(tmp, out, ns.force)
+    except OSError as exc:
+        raise UsageError(f"cannot write {out}: {exc.strerror or exc}") from None
+    finally:
+        discard(tmp)
+    params = sum(v.numel() for v in want.values())
+    print(f"wrote {out} ({g.info.family} {g.info.resolution}x{g.info.resolution} from {g.info.format}, "
+          f"{params / 1e6:.1f} M values, {'fp16' if ns.half else 'fp32'}); loads back identically")
+    return 0
+
+
+def convert_onnx(ns: argparse.Namespace) -> int:
     out = ns.out.expanduser()
     if out.exists() and not (ns.force and out.is_dir()):
         raise UsageError(f"{out} already exists" + (" (use --force to replace it)" if out.is_dir() else ""))

@@ -34,6 +34,8 @@ def register(sub: Any) -> None:
     r.add_argument("--seeds", type=parse_seeds, metavar="SPEC",
                    help="many seeds for a contact sheet: ranges and lists such as 0-15 or 0-3,7,9")
     r.add_argument("--truncation", type=float, metavar="PSI", help="pull toward the mean latent (1 = none)")
+    r.add_argument("--truncation-cutoff", type=positive_int, metavar="K",
+                   help="StyleGAN: truncation pulls only the first K style inputs (default: all)")
     r.add_argument("--grid", type=parse_grid, metavar="COLSxROWS",
                    help="contact-sheet layout, e.g. 4x4 (without --seeds: consecutive seeds from --seed)")
     r.add_argument("--scale", type=positive_int, default=1, metavar="N",
@@ -114,6 +116,9 @@ def cmd_render(ns: argparse.Namespace) -> int:
             raise UsageError(f"grid {cols}x{rows} holds {cols * rows} images but {len(recipes)} "
                              f"were asked for")
     g = load_model(model_path, ns.device, ns.backend)
+    if ns.truncation_cutoff is not None and not g.info.num_ws:
+        raise UsageError(f"--truncation-cutoff needs a model with style inputs (StyleGAN); "
+                         f"{model_path.name} is {g.info.family}")
     ref = ModelRef(str(model_path.resolve()), g.model_id)
     if ns.recipe is not None and model_override is None:
         stale = {r.model.sha256 for r in base} - {"", g.model_id}
@@ -185,6 +190,10 @@ def _apply_overrides(recipes: list["Recipe"], ns: argparse.Namespace) -> list["R
         if not math.isfinite(ns.truncation):
             raise UsageError("--truncation must be a finite number")
         recipes = [r.with_truncation(ns.truncation) for r in recipes]
+    if ns.truncation_cutoff is not None:
+        from studio.core.style_edits import with_truncation_cutoff
+
+        recipes = [with_truncation_cutoff(r, ns.truncation_cutoff) for r in recipes]
     if ns.seeds is not None:
         if len(recipes) != 1:
             raise UsageError("--seeds applies to a single recipe, but the recipe file holds several")

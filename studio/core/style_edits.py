@@ -1,9 +1,11 @@
-"""Style mixing as a recipe edit: take some style inputs from another latent.
+"""StyleGAN's recipe edits: style mixing (some style inputs from another latent), StyleGAN3's input
+transform, the truncation cutoff and per-layer noise strength.
 
 Core edit types (not the plugin's) so a recipe file using them parses before any plugin is loaded.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
@@ -76,3 +78,59 @@ def with_transform(recipe: Recipe, translate: tuple[float, float] = (0.0, 0.0), 
         return replace(recipe, edits=kept)
     t = Transform((float(translate[0]), float(translate[1])), float(angle))
     return replace(recipe, edits=kept + (t,))
+
+
+@register_edit_type
+@dataclass(frozen=True)
+class TruncationCutoff:
+    """Truncation psi pulls only the first `cutoff` style inputs toward the average w (the official code's
+    truncation_cutoff): coarse structure stays typical while fine detail keeps its variety. One per recipe."""
+
+    kind: ClassVar[str] = "truncation_cutoff"
+    cutoff: int
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.cutoff, int) or isinstance(self.cutoff, bool) or self.cutoff < 1:
+            raise RecipeError(f"truncation cutoff must be a whole number of style inputs >= 1, "
+                              f"not {self.cutoff!r}")
+
+
+def truncation_cutoff(recipe: Recipe) -> int | None:
+    """The recipe's cutoff, or None when psi applies to every style input."""
+    return next((e.cutoff for e in recipe.edits if isinstance(e, TruncationCutoff)), None)
+
+
+def with_truncation_cutoff(recipe: Recipe, cutoff: int | None) -> Recipe:
+    """Set the recipe's truncation cutoff; None removes it (psi on every style input)."""
+    kept = tuple(e for e in recipe.edits if not isinstance(e, TruncationCutoff))
+    return replace(recipe, edits=kept + ((TruncationCutoff(cutoff),) if cutoff is not None else ()))
+
+
+@register_edit_type
+@dataclass(frozen=True)
+class NoiseStrength:
+    """Per-layer multipliers of a StyleGAN2's trained noise strengths, one per noise input in the model's
+    order (4x4 first): 0 silences a layer's noise, 2 doubles it. Acts with the recipe's noise mode (const or
+    random); one per recipe."""
+
+    kind: ClassVar[str] = "noise_strength"
+    scales: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.scales, tuple) or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
+                for v in self.scales):
+            raise RecipeError("noise strength: scales must be a list of finite numbers >= 0")
+
+
+def noise_strengths(recipe: Recipe) -> tuple[float, ...] | None:
+    """The recipe's per-layer noise multipliers, or None (every layer as trained)."""
+    return next((e.scales for e in recipe.edits if isinstance(e, NoiseStrength)), None)
+
+
+def with_noise_strength(recipe: Recipe, scales: tuple[float, ...] | None) -> Recipe:
+    """Set the per-layer noise multipliers; None, or all ones, removes the edit."""
+    kept = tuple(e for e in recipe.edits if not isinstance(e, NoiseStrength))
+    if scales is None or all(v == 1 for v in scales):
+        return replace(recipe, edits=kept)
+    return replace(recipe, edits=kept + (NoiseStrength(tuple(float(v) for v in scales)),))

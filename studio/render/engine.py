@@ -38,6 +38,7 @@ class Frame:
     view: str = "main"
     request_id: int = 0
     extras: dict = field(default_factory=dict)
+    preview: bool = False  # an early low-resolution image of a render still running; the full frame follows
 
     @property
     def ok(self) -> bool:
@@ -60,15 +61,19 @@ class Renderer:
     def __init__(self, cache_bytes: int = 256 << 20):
         self.cache = ActivationCache(cache_bytes)
 
-    def run(self, g: Generator, recipes: Sequence[Recipe],
-            cancel: Callable[[], bool] | None = None) -> tuple[Tensor, int]:
+    def run(self, g: Generator, recipes: Sequence[Recipe], cancel: Callable[[], bool] | None = None,
+            on_preview: Callable[[Tensor], None] | None = None) -> tuple[Tensor, int]:
         """The output tensor (N, C, H, W) in [-1, 1] and how many stages actually ran."""
         ctx = g.recipe_context(recipes)
-        return self.run_context(g, ctx, cancel)
+        return self.run_context(g, ctx, cancel, on_preview=on_preview)
 
     def run_context(self, g: Generator, ctx: StageContext, cancel: Callable[[], bool] | None = None,
-                    stop: int | None = None) -> tuple[Tensor, int]:
-        """Stages [0, stop) (all by default) from the cache where it can: their last output and how many ran."""
+                    stop: int | None = None,
+                    on_preview: Callable[[Tensor], None] | None = None) -> tuple[Tensor, int]:
+        """Stages [0, stop) (all by default) from the cache where it can: their last output and how many ran.
+
+        A stage marked `progressive` (StyleGAN's skip architecture) hands `on_preview` its `preview(out)`,
+        the image so far, when it actually runs with stages still to go: a cached prefix needs no preview."""
         n = len(g.stages) if stop is None else stop
         if not ctx.cacheable:
             return g.run(ctx, cancel=cancel, stop=n), n
@@ -94,15 +99,28 @@ class Renderer:
                 x = g.run_stage(i, x, ctx)
                 self.cache.put(keys[i], x)
                 ran += 1
+                if on_preview is not None and i < n - 1 and getattr(g.stages[i], "progressive", False):
+                    on_preview(g.stages[i].preview(x))
         assert x is not None
         return x, ran
 
     def render(self, g: Generator, recipe: Recipe, cancel: Callable[[], bool] | None = None,
-               view: str = "main", request_id: int = 0) -> Frame:
-        """One frame; failures come back as Frame.error (Cancelled propagates to the worker)."""
+               view: str = "main", request_id: int = 0,
+               on_preview: Callable[[Frame], None] | None = None) -> Frame:
+        """One frame; failures come back as Frame.error (Cancelled propagates to the worker).
+
+        `on_preview` receives a preview Frame (low resolution, `extras["full_size"]` the final (H, W)) as
+        soon as a progressive stage has run, before the full frame is finished."""
         t0 = time.perf_counter()
+
+        def preview(rgb: Tensor) -> None:
+            assert on_preview is not None
+            size = (g.info.resolution, g.info.resolution)
+            on_preview(Frame(recipe, to_uint8(rgb)[0], render_ms=(time.perf_counter() - t0) * 1e3, view=view,
+                             request_id=request_id, extras={"full_size": size}, preview=True))
+
         try:
-            out, ran = self.run(g, [recipe], cancel)
+            out, ran = self.run(g, [recipe], cancel, on_preview=preview if on_preview is not None else None)
             image = to_uint8(out)[0]
         except Cancelled:
             raise

@@ -5,8 +5,12 @@ backlog. A render superseded by a newer request for its view is abandoned at its
 unless the view has already waited longer than one render time for a fresh frame: then the render in
 flight is finished and shown first. So a quick change of mind costs no wasted work, a continuous drag
 still shows a steady stream of frames (instead of cancelling every one until the slider stops), and any
-request is on screen within about two render times. Background jobs (direction fitting, seed grids, exports) are generators stepped one chunk at a
-time between interactive frames, so they never hold up editing.
+request is on screen within about two render times. Background jobs (direction fitting, seed grids, exports)
+are generators stepped one chunk at a time between interactive frames, so they never hold up editing.
+
+A progressive request (the main view) of a slow generator also gets a low-resolution preview Frame as soon
+as the generator has one (StyleGAN's skip image), then the full frame; a preview is dropped once a newer
+request for its view is waiting, so latest-wins still holds.
 """
 from __future__ import annotations
 
@@ -37,6 +41,7 @@ class _Request:
     recipe: Recipe
     callback: FrameCallback
     submitted: float = 0.0
+    progressive: bool = False
 
 
 @dataclass
@@ -63,11 +68,13 @@ class RenderWorker:
     """A daemon thread rendering for all views of one device. Callbacks run on the worker thread."""
 
     DEFAULT_RENDER_S = 0.05  # staleness budget before a view's first frame tells us its real render time
+    PREVIEW_MIN_S = 0.1  # progressive previews only for views whose full render takes at least this long
 
     def __init__(self, renderer: Renderer | None = None, name: str = "render-worker",
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, preview_min_s: float = PREVIEW_MIN_S):
         self.renderer = renderer or Renderer()
         self._clock = clock
+        self.preview_min_s = preview_min_s
         self._pending: dict[str, _Request] = {}
         self._waiting_since: dict[str, float] = {}  # view -> submit time of its oldest request not yet shown
         self._render_s: dict[str, float] = {}       # view -> moving average of a full render's duration
@@ -82,11 +89,14 @@ class RenderWorker:
         self._thread.start()
 
     # -- API ---------------------------------------------------------------------------------------
-    def submit(self, view: str, generator: Generator, recipe: Recipe, callback: FrameCallback) -> int:
+    def submit(self, view: str, generator: Generator, recipe: Recipe, callback: FrameCallback,
+               progressive: bool = False) -> int:
+        """Render `recipe` for `view`, replacing its pending request. `progressive`: when the view's
+        renders are slow, also call back with a preview Frame (preview=True) before the full frame."""
         with self._cond:
             rid = next(self._ids)
             now = self._clock()
-            self._pending[view] = _Request(rid, view, generator, recipe, callback, now)
+            self._pending[view] = _Request(rid, view, generator, recipe, callback, now, progressive)
             self._waiting_since.setdefault(view, now)
             self._waiting_after.setdefault(view, now)
             self._cond.notify()
@@ -159,9 +169,11 @@ class RenderWorker:
 
     def _render(self, req: _Request) -> None:
         t0 = self._clock()
+        slow = self._render_s.get(req.view, float("inf")) >= self.preview_min_s  # unknown pace counts as slow
+        sink = self._preview_sink(req) if req.progressive and slow else None
         try:
             frame = self.renderer.render(req.generator, req.recipe, cancel=lambda: self._should_abandon(req),
-                                         view=req.view, request_id=req.id)
+                                         view=req.view, request_id=req.id, on_preview=sink)
         except Cancelled:
             self.cancelled += 1
             return
@@ -177,6 +189,14 @@ class RenderWorker:
             else:  # still behind: the user has been waiting since the first request after this one began
                 self._waiting_since[req.view] = self._waiting_after.get(req.view, nxt.submitted)
         _safe_call(req.callback, frame)
+
+    def _preview_sink(self, req: _Request) -> FrameCallback:
+        """Delivers a preview at once, unless a newer request for the view already supersedes it."""
+        def deliver(frame: Frame) -> None:
+            nxt = self._pending.get(req.view)
+            if nxt is None or nxt.id <= req.id:
+                _safe_call(req.callback, frame)
+        return deliver
 
     def _step(self, e: _JobEntry) -> None:
         """Advance a job by one step, then requeue it behind any interactive work."""
@@ -218,10 +238,12 @@ class SyncWorker:
         self.cancelled = 0
         self._ids = itertools.count(1)
 
-    def submit(self, view: str, generator: Generator, recipe: Recipe, callback: FrameCallback) -> int:
+    def submit(self, view: str, generator: Generator, recipe: Recipe, callback: FrameCallback,
+               progressive: bool = False) -> int:
         rid = next(self._ids)
         self.rendered += 1
-        callback(self.renderer.render(generator, recipe, view=view, request_id=rid))
+        callback(self.renderer.render(generator, recipe, view=view, request_id=rid,
+                                      on_preview=callback if progressive else None))
         return rid
 
     def submit_job(self, job: Job, on_done=None, on_error=None, on_progress=None) -> JobHandle:
