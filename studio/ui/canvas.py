@@ -40,8 +40,15 @@ class ImageCanvas(pg.GraphicsView):
         self.view.sigRangeChanged.connect(lambda *_: self.zoomChanged.emit(self.zoom()))
 
     # -- image -------------------------------------------------------------------------------------
-    def set_image(self, image: np.ndarray) -> None:
-        """Show a frame; a new size refits the view, the same size keeps the user's zoom and pan."""
+    def set_image(self, image: np.ndarray, full_size: tuple[int, int] | None = None) -> None:
+        """Show a frame; a new size refits the view, the same size keeps the user's zoom and pan.
+
+        `full_size` (a progressive preview's final (H, W)): the low-resolution image is upscaled smoothly to
+        it first, so the preview sits exactly where the full frame will, at the user's zoom."""
+        if full_size is not None and image.shape[:2] != tuple(full_size):
+            from studio.export.writers import upscale
+
+            image = upscale(image[None], max(1, int(full_size[0]) // image.shape[0]), smooth=True)[0]
         resized = self._image is None or self._image.shape != image.shape
         self._image = image
         self.item.setImage(image, autoLevels=False, levels=(0, 255))

@@ -28,6 +28,7 @@ from studio.ui.panels.directions_panel import DirectionsPanel
 from studio.ui.panels.feature_panel import FeaturePanel
 from studio.ui.panels.latent_panel import LatentPanel, SeedGridPanel, WalkPanel
 from studio.ui.panels.model_panel import ModelPanel, ask_checkpoint
+from studio.ui.panels.noise_panel import NoisePanel
 from studio.ui.panels.style_mix_panel import StyleMixPanel
 from studio.ui.panels.timeline_panel import TimelinePanel
 from studio.ui.paths import checkpoints_dir, demo_checkpoints
@@ -93,6 +94,7 @@ class MainWindow(QMainWindow):
         self.attributes_panel = AttributePanel(session)
         self.arithmetic_panel = ArithmeticPanel(session)
         self.seed_grid.menu_hooks.append(self.arithmetic_panel.fill_seed_menu)
+        self.noise_panel = NoisePanel(session)
         self.directions_panel = DirectionsPanel(session)
         self.walk_panel.pcaReady.connect(lambda: self.directions_panel.set_pca(self.walk_panel.pca_directions))
         self.mask_painter = MaskPainter(self.canvas, self)
@@ -110,6 +112,8 @@ class MainWindow(QMainWindow):
         self._add_dock("style_mix", "Style mixing", self.style_mix_panel, Qt.DockWidgetArea.RightDockWidgetArea,
                        "style_mix")
         self.tabifyDockWidget(self.docks["walk"], self.docks["style_mix"])
+        self._add_dock("noise", "Noise", self.noise_panel, Qt.DockWidgetArea.RightDockWidgetArea, "style_mix")
+        self.tabifyDockWidget(self.docks["walk"], self.docks["noise"])
         self._add_dock("directions", "Directions", self.directions_panel, Qt.DockWidgetArea.RightDockWidgetArea,
                        "walk")
         self.tabifyDockWidget(self.docks["walk"], self.docks["directions"])
@@ -392,6 +396,10 @@ class MainWindow(QMainWindow):
     def show_frame(self, frame: Frame) -> None:
         assert frame.image is not None
         self.stack.setCurrentWidget(self._model_view())
+        if frame.preview:  # a progressive preview: shown upscaled until the full frame replaces it
+            self.canvas.set_image(frame.image, full_size=frame.extras.get("full_size"))
+            self.render_label.setText(f"preview {frame.image.shape[0]}px · {frame.render_ms:.0f} ms")
+            return
         self.canvas.set_image(frame.image)
         self.actions_by_name["save"].setEnabled(True)
         now = time.monotonic()

@@ -33,7 +33,8 @@ class Worker(Protocol):
 
     renderer: Renderer
 
-    def submit(self, view: str, generator: Generator, recipe: Recipe, callback: Callable[[Frame], None]) -> int: ...
+    def submit(self, view: str, generator: Generator, recipe: Recipe, callback: Callable[[Frame], None],
+               progressive: bool = False) -> int: ...
 
     def submit_job(self, job: Iterator[Any], on_done: Callable[[Any], None] | None = None,
                    on_error: Callable[[str], None] | None = None,
@@ -259,7 +260,7 @@ class Session(QObject):
             return  # a photo translator waits for a photo (its view says so) rather than showing an error
         token = self._model_token
         self.worker.submit(MAIN_VIEW, self.generator, self.recipe,
-                           lambda frame: self._frameArrived.emit(frame, token))
+                           lambda frame: self._frameArrived.emit(frame, token), progressive=True)
 
     def _on_frame(self, frame: Frame, token: int) -> None:
         if token != self._model_token:
@@ -267,7 +268,8 @@ class Session(QObject):
         if not frame.ok:
             self.error.emit(frame.error or "rendering failed")
             return
-        self.last_frame = frame
+        if not frame.preview:  # a preview is shown, never saved or keyframed: the full frame follows
+            self.last_frame = frame
         self.frameReady.emit(frame)
 
     # -- background jobs -------------------------------------------------------------------------------

@@ -10,12 +10,14 @@ from typing import Callable, Iterator
 
 import numpy as np
 from PySide6.QtCore import QEvent, QObject, QPoint, QSize, Qt, Signal
-from PySide6.QtWidgets import (QGridLayout, QGroupBox, QHBoxLayout, QLabel, QMenu, QProgressBar, QPushButton,
-                               QScrollArea, QSizePolicy, QSpinBox, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QComboBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QMenu, QProgressBar,
+                               QPushButton, QScrollArea, QSizePolicy, QSpinBox, QToolButton, QVBoxLayout,
+                               QWidget)
 from superqt import QLabeledDoubleSlider
 
 from studio.core.directions import DirectionSet, random_directions
 from studio.core.recipe import Recipe, SeedLatent
+from studio.core.style_edits import truncation_cutoff, with_truncation_cutoff
 from studio.model.api import Generator
 from studio.render.analysis import pca_job
 from studio.render.engine import Renderer
@@ -131,6 +133,15 @@ class LatentPanel(QWidget):
         self.dice.setShortcut("R")
         self.truncation = SliderRow("Truncation ψ", 0.0, 1.5, 1.0, name_width=88,
                                     tooltip="Pull the latent toward the average: 1 leaves it, 0 gives the mean image")
+        # StyleGAN: psi on the first k style inputs only (0 shows "all")
+        self.cutoff = QSpinBox()
+        self.cutoff.setSpecialValueText("all")
+        self.cutoff.setPrefix("first ")
+        self.cutoff.setKeyboardTracking(False)
+        self.cutoff.setToolTip("Truncation cutoff: ψ pulls only the first k style inputs (the coarse ones), "
+                               "so the layout stays typical while finer detail keeps its variety")
+        self.truncation.layout().insertWidget(2, self.cutoff)
+        self.cutoff.hide()
 
         seed_row = QHBoxLayout()
         seed_label = QLabel("Seed")
@@ -148,9 +159,12 @@ class LatentPanel(QWidget):
         self.dice.clicked.connect(self.random_seed)
         self.truncation.changed.connect(self._on_truncation)
         self.truncation.released.connect(session.end_gesture)
+        self.cutoff.valueChanged.connect(self._on_cutoff)
         session.recipeChanged.connect(self.sync)
-        session.modelChanged.connect(lambda _: self.setEnabled(True))
+        session.modelChanged.connect(self._on_model)
         self.setEnabled(session.recipe is not None)
+        if session.generator is not None:
+            self._on_model(session.generator)
 
     def random_seed(self) -> None:
         if self.session.recipe is None:
@@ -172,12 +186,30 @@ class LatentPanel(QWidget):
         if not dragging:
             self.session.end_gesture()
 
+    def _on_model(self, g: Generator) -> None:
+        self.setEnabled(True)
+        self.cutoff.blockSignals(True)
+        self.cutoff.setRange(0, g.info.num_ws)
+        self.cutoff.blockSignals(False)
+        self.cutoff.setVisible(g.info.num_ws > 0)
+
+    def _on_cutoff(self, k: int) -> None:
+        r = self.session.recipe
+        if r is None:
+            return
+        self.session.edit(with_truncation_cutoff(r, k or None),
+                          f"Truncation cutoff {k}" if k else "Truncation on all style inputs")
+        self.session.end_gesture()
+
     def sync(self, recipe: Recipe) -> None:
         if isinstance(recipe.latent, SeedLatent):
             self.seed.blockSignals(True)
             self.seed.setValue(recipe.latent.seed)
             self.seed.blockSignals(False)
         self.truncation.set_value(recipe.truncation)
+        self.cutoff.blockSignals(True)
+        self.cutoff.setValue(truncation_cutoff(recipe) or 0)
+        self.cutoff.blockSignals(False)
 
 
 # -- seed grid -------------------------------------------------------------------------------------------
@@ -373,10 +405,14 @@ class WalkSection(QGroupBox):
 
 
 class WalkPanel(QWidget):
-    """Walk sliders along random orthogonal and PCA (GANSpace) directions, with resets."""
+    """Walk sliders along random orthogonal, PCA (GANSpace) and, for StyleGAN, SeFa directions, with resets.
+
+    For models with style inputs a layer range picks which inputs a W walk moves: all of them (a W edit) or
+    the coarse / middle / fine ones (a W+ edit); SeFa's directions are recomputed for that range."""
 
     RANDOM_K = 8
     PCA_K = 10
+    SEFA_K = 8
 
     pcaReady = Signal()
 
@@ -386,6 +422,14 @@ class WalkPanel(QWidget):
         self.pca_samples = pca_samples
         self.random = WalkSection("Random directions")
         self.pca = WalkSection("PCA directions (GANSpace)")
+        self.sefa = WalkSection("SeFa directions (closed form)")
+        self.sefa.hide()
+        self.layer_choice = QComboBox()
+        self.layer_choice.setToolTip("Which style inputs a W walk moves: all (W), or only the coarse, middle "
+                                     "or fine ones (W+). SeFa finds the directions for that range.")
+        self.layer_ranges: list[tuple[int, int] | None] = []
+        self.layer_choice.currentIndexChanged.connect(self._on_layer_range)
+        self.layer_label = QLabel("Style inputs")
         self.reset_all = QPushButton("Reset all walks")
         theme.set_icon(self.reset_all, "reset")
         self.reset_all.clicked.connect(self.reset_walks)
@@ -397,6 +441,7 @@ class WalkPanel(QWidget):
         col.setContentsMargins(10, 4, 10, 10)
         col.setSpacing(6)
         col.addWidget(self.pca)
+        col.addWidget(self.sefa)
         col.addWidget(self.random)
         col.addStretch(1)
         scroll = QScrollArea()
@@ -412,9 +457,16 @@ class WalkPanel(QWidget):
         hint.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         top.addWidget(hint, 1)
         top.addWidget(self.reset_all)
+        layers_row = QHBoxLayout()
+        layers_row.setContentsMargins(10, 0, 10, 0)
+        layers_row.addWidget(self.layer_label)
+        layers_row.addWidget(self.layer_choice, 1)
+        self.layer_label.hide()
+        self.layer_choice.hide()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(top)
+        layout.addLayout(layers_row)
         layout.addWidget(scroll, 1)
 
         session.modelChanged.connect(self.on_model)
@@ -427,7 +479,9 @@ class WalkPanel(QWidget):
         self.pca_directions = None
         self.random.clear()
         self.pca.clear()
+        self.sefa.clear()
         info = g.info
+        self._fill_layer_ranges(g)
         if "walk" not in info.capabilities:  # nothing to walk (photo translators): no PCA to fit either
             return
         space, dim = ("w", info.w_dim) if info.w_dim else ("z", info.z_dim)
@@ -439,6 +493,52 @@ class WalkPanel(QWidget):
         self.session.run_job(pca_job(g, k=self.PCA_K, n_samples=self.pca_samples),
                              on_done=self._on_pca, on_progress=self._on_pca_progress,
                              on_error=self._on_pca_error)
+
+    def _fill_layer_ranges(self, g: Generator) -> None:
+        """'all' plus the coarse / middle / fine rows of a model with style inputs; hidden for others."""
+        from studio.render.mixing import style_groups
+
+        self.layer_choice.blockSignals(True)
+        self.layer_choice.clear()
+        self.layer_ranges = [None]
+        self.layer_choice.addItem("all (W)")
+        res_fn = getattr(g, "style_resolutions", None)
+        if g.info.num_ws and res_fn is not None:
+            for name, rows in style_groups(res_fn()).items():
+                if rows:
+                    self.layer_ranges.append((rows[0], rows[-1] + 1))
+                    self.layer_choice.addItem(f"{name} ({rows[0]}–{rows[-1]}, W+)")
+        self.layer_choice.blockSignals(False)
+        shown = len(self.layer_ranges) > 1
+        self.layer_label.setVisible(shown)
+        self.layer_choice.setVisible(shown)
+        self.sefa.setVisible(getattr(g, "sefa_directions", None) is not None and "walk" in g.info.capabilities)
+        self._fill_sefa(g)
+
+    def layer_range(self) -> tuple[int, int] | None:
+        """The style inputs [start, stop) W walks move; None for all."""
+        i = self.layer_choice.currentIndex()
+        return self.layer_ranges[i] if 0 <= i < len(self.layer_ranges) else None
+
+    def _on_layer_range(self, _index: int) -> None:
+        if self.session.generator is not None:
+            self._fill_sefa(self.session.generator)
+
+    def _fill_sefa(self, g: Generator) -> None:
+        """SeFa for the chosen range: an eigen-decomposition of the affine weights (milliseconds)."""
+        fn = getattr(g, "sefa_directions", None)
+        self.sefa.clear()
+        if fn is None or "walk" not in g.info.capabilities:
+            return
+        try:
+            ds = fn(self.SEFA_K, self.layer_range())
+        except (ValueError, RuntimeError) as exc:
+            self.sefa.set_waiting(f"SeFa failed: {exc}")
+            return
+        self.sefa.set_waiting("")
+        self._fill(self.sefa, walk_specs(ds, "SF "))
+        if self.session.recipe is not None:
+            self.sync(self.session.recipe)
 
     def _on_pca_progress(self, p: object) -> None:
         self.pca.set_waiting("computing…", float(p))  # type: ignore[arg-type]
@@ -466,13 +566,14 @@ class WalkPanel(QWidget):
     # -- editing ---------------------------------------------------------------------------------------
     def sliders(self) -> dict[str, SliderRow]:
         """All walk sliders by recipe label ("random:0", "pca:2", ...)."""
-        return {label: row for sec in (self.random, self.pca) for label, (_, row) in sec.rows.items()}
+        return {label: row for sec in (self.random, self.pca, self.sefa) for label, (_, row) in sec.rows.items()}
 
     def _on_walk(self, spec: WalkSpec, value: float, dragging: bool) -> None:
         r = self.session.recipe
         if r is None:
             return
-        self.session.edit(r.with_walk(spec.label, spec.direction, value * spec.scale, spec.space),
+        layers = self.layer_range() if spec.space == "w" else None
+        self.session.edit(r.with_walk(spec.label, spec.direction, value * spec.scale, spec.space, layers),
                           f"Walk {spec.name.strip()} {value:+.2f}", merge_key=f"walk:{spec.label}")
         if not dragging:
             self.session.end_gesture()
@@ -484,6 +585,6 @@ class WalkPanel(QWidget):
             self.session.end_gesture()
 
     def sync(self, recipe: Recipe) -> None:
-        for sec in (self.random, self.pca):
+        for sec in (self.random, self.pca, self.sefa):
             for label, (spec, row) in sec.rows.items():
                 row.set_value(recipe.walk_amount(label) / spec.scale)
