@@ -367,8 +367,8 @@ class AttributePanel(QWidget):
 
     def _show_source(self) -> None:
         on = [n for n, v in zip(self.names, self.source) if v >= ON_THRESHOLD]
-        how = " (estimated by the ToyFaces attribute model)" if self._source_estimated else ""
-        self.source_label.setText(f"Source (what the photo shows{how}): " + (", ".join(on) if on else "none set"))
+        how = "estimated by the ToyFaces attribute model" if self._source_estimated else "what the photo shows"
+        self.source_label.setText(f"Source ({how}): " + (", ".join(on) if on else "none set"))
 
     # -- following the recipe --------------------------------------------------------------------------
     def sync(self, recipe: Recipe) -> None:
