@@ -262,3 +262,16 @@ def test_stargan_v2_domains_and_style_seed_or_reference(qtbot, window, tmp_path)
     assert np.abs(shown(window).astype(int) - want([0, 0, 1], z=z).astype(int)).max() <= 1
     s.undo_stack.undo()
     assert style_source(s.recipe).path == str(ref.resolve()) and panel.clear_reference.isEnabled()
+
+
+def test_feature_view_waits_for_a_photo_then_shows_its_maps(qtbot, stargan, tmp_path):
+    """A translator opened without a photo: the Features dock says what to do, no background job fails."""
+    panel, errors = stargan.feature_panel, []
+    stargan.session.error.connect(errors.append)
+    stargan.docks["features"].raise_()
+    qtbot.wait(50)
+    assert panel.maps is None and "Open a photo" in panel.message.text()
+    with qtbot.waitSignal(panel.tilesReady, timeout=10000):
+        drop_files(stargan, [save_photo(tmp_path / "face.png")])
+    assert panel.maps is not None and panel.maps.ndim == 3 and not panel.message.isVisible()
+    assert errors == []

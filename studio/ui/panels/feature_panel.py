@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QGridLayout, QGroupBox, QHB
                                QProgressBar, QPushButton, QScrollArea, QSizePolicy, QSpinBox, QToolButton,
                                QVBoxLayout, QWidget)
 
+from studio.core.photo import ImageLatent
 from studio.core.recipe import Recipe
 from studio.core.units import UnitEdit, UnitMask, drop, insert, scale, unit_edits, with_unit_edits
 from studio.model.api import Generator
@@ -69,6 +70,11 @@ def activations_job(renderer: Renderer, g: Generator, recipe: Recipe, layer: str
     """The current image's maps at `layer` as (C, H, W) float32, through the render cache (one worker step)."""
     yield 0.0
     return layer_activations(g, [recipe], layer, renderer)[0].numpy()
+
+
+def has_input(g: Generator, recipe: Recipe) -> bool:
+    """A photo translator has nothing to show until a photo is open (its recipe starts from a seed)."""
+    return "translate" not in g.info.capabilities or isinstance(recipe.latent, ImageLatent)
 
 
 def default_layer(names: Sequence[str]) -> str:
@@ -317,6 +323,9 @@ class FeaturePanel(QWidget):
         s = self.session
         if s.generator is None or s.recipe is None or not self.layer:
             return
+        if not has_input(s.generator, s.recipe):
+            self.show_message("Open a photo to see its feature maps: this model translates photos.")
+            return
         if self._busy:
             self._dirty = True
             return
@@ -396,7 +405,8 @@ class FeaturePanel(QWidget):
     # -- statistics over many samples ------------------------------------------------------------------
     def _start_stats(self) -> None:
         g, layer = self.session.generator, self.layer
-        if g is None or not layer or layer in self.stats:
+        if g is None or not layer or layer in self.stats or self.session.recipe is None \
+                or not has_input(g, self.session.recipe):
             return
         if self._stats_job is not None:
             self._stats_job.cancel()
@@ -592,6 +602,8 @@ class FeaturePanel(QWidget):
         self._sync_marks()
         if self.maps_recipe is None or recipe != self.maps_recipe:
             self.refresh()
+        if self._stats_job is None:
+            self._start_stats()  # a translator's statistics wait for its first photo
 
     def _sync_marks(self) -> None:
         self.tiles.set_marks(self.marks())
