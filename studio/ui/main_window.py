@@ -8,7 +8,7 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox,
-                               QStackedWidget, QToolBar, QVBoxLayout, QWidget)
+                               QScrollArea, QStackedWidget, QToolBar, QVBoxLayout, QWidget)
 
 from studio.core.project import PROJECT_EXT, Autosave, ModelMissing, Project, load_project, save_project
 from studio.core.recipe import SeedLatent
@@ -88,6 +88,7 @@ class MainWindow(QMainWindow):
         self.model_panel.pathChosen.connect(self.open_path)
         self.seed_grid = SeedGridPanel(session)
         self.latent_panel = LatentPanel(session)
+        self.latent_panel.setMaximumHeight(self.latent_panel.sizeHint().height() + 60)  # room for StyleGAN rows
         self.walk_panel = WalkPanel(session, pca_samples=pca_samples)
         self.timeline_panel = TimelinePanel(session)
         self.style_mix_panel = StyleMixPanel(session)
@@ -130,10 +131,7 @@ class MainWindow(QMainWindow):
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         self._add_dock("timeline", "Timeline && export", self.timeline_panel,
                        Qt.DockWidgetArea.BottomDockWidgetArea, None)
-        self.resizeDocks([self.docks["model"], self.docks["latent"]], [310, 360], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.docks["model"], self.docks["seeds"]], [380, 360], Qt.Orientation.Vertical)
-        self.resizeDocks([self.docks["latent"], self.docks["walk"]], [110, 700], Qt.Orientation.Vertical)
-        self.resizeDocks([self.docks["timeline"]], [230], Qt.Orientation.Vertical)
+        self._sized = False
         self.autosave: Autosave | None = None
         self.autosave_timer = QTimer(self)
         self.autosave_timer.setInterval(AUTOSAVE_MS)
@@ -165,6 +163,18 @@ class MainWindow(QMainWindow):
         if session.generator is not None:
             self.on_model(session.generator)
 
+    def _default_dock_sizes(self) -> None:
+        self.resizeDocks([self.docks["model"], self.docks["latent"]], [310, 360], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.docks["model"], self.docks["seeds"]], [380, 360], Qt.Orientation.Vertical)
+        self.resizeDocks([self.docks["latent"], self.docks["walk"]], [110, 700], Qt.Orientation.Vertical)
+        self.resizeDocks([self.docks["timeline"]], [230], Qt.Orientation.Vertical)
+
+    def showEvent(self, event) -> None:  # noqa: ANN001 - QShowEvent
+        super().showEvent(event)
+        if not self._sized:  # dock sizes hold only once the window has its real size
+            self._sized = False
+            self._default_dock_sizes()
+
     def _open_dissect(self) -> None:
         self.docks["features"].show()
         self.docks["features"].raise_()
@@ -174,7 +184,7 @@ class MainWindow(QMainWindow):
                   requires: str | None) -> None:
         dock = QDockWidget(title, self)
         dock.setObjectName(f"dock_{key}")
-        dock.setWidget(widget)
+        dock.setWidget(scrollable(widget))
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
                          | QDockWidget.DockWidgetFeature.DockWidgetFloatable
                          | QDockWidget.DockWidgetFeature.DockWidgetClosable)
@@ -633,3 +643,20 @@ class MainWindow(QMainWindow):
 def replace_model_path(project: Project, path: Path) -> Project:
     """Point the project at the file actually opened (a relative path resolved against the project)."""
     return project if Path(project.model.path) == path else project.relocated(path)
+
+
+DOCK_BUDGET = QSize(300, 240)  # beyond this a panel scrolls, so the window fits a 1366x768 screen
+
+
+def scrollable(widget: QWidget) -> QWidget:
+    """`widget`, inside a frameless scroll area when its minimum size would make the window too big for a
+    laptop screen (several panels share a column; each may be squeezed, never the window pushed off)."""
+    hint = widget.minimumSizeHint()
+    if hint.width() <= DOCK_BUDGET.width() and hint.height() <= DOCK_BUDGET.height():
+        return widget
+    area = QScrollArea()
+    area.setObjectName(f"{widget.objectName() or type(widget).__name__}_scroll")
+    area.setWidgetResizable(True)
+    area.setFrameShape(QScrollArea.Shape.NoFrame)
+    area.setWidget(widget)
+    return area

@@ -154,6 +154,7 @@ class LatentPanel(QWidget):
         layout.setSpacing(8)
         layout.addLayout(seed_row)
         layout.addWidget(self.truncation)
+        layout.addStretch(1)  # a taller dock leaves room below, not gaps between the rows
 
         self.seed.valueChanged.connect(self._on_seed)
         self.dice.clicked.connect(self.random_seed)
