@@ -1,7 +1,7 @@
 """Quality bars shared by bench/demo_quality.py and bench/edits_quality.py: a figure, its bar, met or not."""
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 
 class Figure(NamedTuple):
@@ -22,3 +22,17 @@ def report(rows: list[Figure]) -> int:
     missed = [r.label for r in rows if not r.ok]
     print(f"\n{len(rows) - len(missed)} of {len(rows)} bars met" + (f"; missed: {', '.join(missed)}" if missed else ""))
     return 1 if missed else 0
+
+
+def run_section(doc: str, figures: Callable[[int], list[Figure]]) -> int:
+    """Command line of one bench/edits_<name>.py section run alone: `--trials N`, printed bars, exit 1 on a miss."""
+    import argparse
+
+    import torch
+
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--trials", type=int, default=200, help="trials per figure (default 200)")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    return report(figures(max(2, args.trials)))

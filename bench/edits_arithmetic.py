@@ -13,7 +13,6 @@ Run alone: `.venv/bin/python bench/edits_arithmetic.py [--trials 200]`, or as a 
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -23,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bars import Figure, report  # noqa: E402
+from bars import Figure, run_section  # noqa: E402
 from studio.core.arithmetic import ConceptBin, Expression  # noqa: E402
 from studio.core.recipe import ModelRef, Recipe, SeedLatent  # noqa: E402
 from studio.demo import attributes  # noqa: E402
@@ -102,15 +101,5 @@ def figures(trials: int) -> list[Figure]:
     return rows
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--trials", type=int, default=200)
-    args = ap.parse_args()
-    import torch
-
-    torch.set_num_threads(1)
-    return report(figures(args.trials))
-
-
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_section(__doc__, figures))

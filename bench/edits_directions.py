@@ -91,6 +91,6 @@ def figures(trials: int) -> list[Figure]:
 
 
 if __name__ == "__main__":
-    from bars import report
+    from bars import run_section
 
-    raise SystemExit(report(figures(int(sys.argv[1]) if len(sys.argv) > 1 else 200)))
+    raise SystemExit(run_section(__doc__, figures))

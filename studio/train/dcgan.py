@@ -5,8 +5,6 @@ format, so the bundled model goes through exactly the loader users' checkpoints 
 """
 from __future__ import annotations
 
-import argparse
-import json
 from pathlib import Path
 
 import torch
@@ -15,7 +13,8 @@ from torch.nn import functional as F
 
 from plugins.dcgan.network import DCGANConfig, build
 from plugins.dcgan.save import save_dcgan
-from studio.train.loop import RunState, Timer, load_state, save_sheet, save_state, seed_everything, toyfaces_batch
+from studio.train.loop import (RunState, Timer, load_state, parse_trainer_args, report_export, save_sheet,
+                               save_state, seed_everything, toyfaces_batch, trainer_parser)
 
 
 def generator_config(z_dim: int = 100, ngf: int = 32, channels: int = 3) -> DCGANConfig:
@@ -111,20 +110,11 @@ def export(G: nn.Sequential, path: Path, state: RunState, extra: dict | None = N
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="latent-studio train dcgan", description=__doc__)
-    ap.add_argument("--out-dir", type=Path, default=Path("runs/dcgan"))
-    ap.add_argument("--steps", type=int, default=4000)
-    ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
-    ap.add_argument("--export", type=Path, default=None, help="write the fp16 safetensors here when done")
-    args = ap.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    args = parse_trainer_args(trainer_parser("dcgan", __doc__, steps=4000, batch=64), argv)
     G, state = train(args.out_dir, args.steps, args.batch, seed=args.seed)
     if args.export:
         export(G, args.export, state)
-        print(json.dumps({"exported": str(args.export), "steps": state.step, "wall_s": round(state.wall_s)}))
+        report_export(args.export, state)
     return 0
 
 

@@ -1,6 +1,7 @@
 """What every demo-model trainer shares: resumable state files, seeded data, progress and sample sheets."""
 from __future__ import annotations
 
+import argparse
 import json
 import time
 from dataclasses import asdict, dataclass
@@ -76,3 +77,28 @@ class Timer:
 def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
     np.random.seed(seed % (2**32))
+
+
+def trainer_parser(family: str, description: str, steps: int, batch: int) -> argparse.ArgumentParser:
+    """The options every `latent-studio train FAMILY` shares; trainers add their own."""
+    ap = argparse.ArgumentParser(prog=f"latent-studio train {family}", description=description,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out-dir", type=Path, default=Path("runs") / family,
+                    help="where progress is saved (rerun the same command to resume)")
+    ap.add_argument("--steps", type=int, default=steps)
+    ap.add_argument("--batch", type=int, default=batch)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
+    ap.add_argument("--export", type=Path, default=None, help="write the fp16 safetensors here when done")
+    return ap
+
+
+def parse_trainer_args(ap: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    return args
+
+
+def report_export(path: Path, state: RunState) -> None:
+    print(json.dumps({"exported": str(path), "steps": state.step, "wall_s": round(state.wall_s)}))

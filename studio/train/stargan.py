@@ -12,9 +12,7 @@ model converge within CPU minutes; the network and inference are standard StarGA
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import json
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +24,8 @@ from plugins.stargan.network import StarGANConfig, StarGANv1
 from studio.core.attributes import exclusive_groups, toggle
 from studio.demo import toyfaces
 from studio.model.safeload import save_safetensors
-from studio.train.loop import RunState, Timer, load_state, save_sheet, save_state, seed_everything
+from studio.train.loop import (RunState, Timer, load_state, parse_trainer_args, report_export, save_sheet,
+                               save_state, seed_everything, trainer_parser)
 
 ATTRIBUTES = toyfaces.BINARY_ATTRIBUTES  # Black_Hair, Blond_Hair, Brown_Hair, Eyeglasses, Male, Smiling
 GROUPS = exclusive_groups(ATTRIBUTES)  # the three hair colours
@@ -194,24 +193,15 @@ def export(G: StarGANv1, path: Path, state: RunState, h: Hyper = Hyper(), extra:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="latent-studio train stargan", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out-dir", type=Path, default=Path("runs/stargan"))
-    ap.add_argument("--steps", type=int, default=4000)
-    ap.add_argument("--batch", type=int, default=16)
-    ap.add_argument("--seed", type=int, default=0)
+    ap = trainer_parser("stargan", __doc__, steps=4000, batch=16)
     ap.add_argument("--conv-dim", type=int, default=Hyper.conv_dim)
     ap.add_argument("--repeat-num", type=int, default=Hyper.repeat_num)
-    ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
-    ap.add_argument("--export", type=Path, default=None, help="write the fp16 safetensors here when done")
-    args = ap.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    args = parse_trainer_args(ap, argv)
     h = Hyper(conv_dim=args.conv_dim, repeat_num=args.repeat_num)
     G, state = train(args.out_dir, args.steps, args.batch, h, seed=args.seed)
     if args.export:
         export(G, args.export, state, h, {"batch": args.batch})
-        print(json.dumps({"exported": str(args.export), "steps": state.step, "wall_s": round(state.wall_s)}))
+        report_export(args.export, state)
     return 0
 
 

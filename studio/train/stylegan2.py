@@ -10,8 +10,6 @@ to more steps instead).
 """
 from __future__ import annotations
 
-import argparse
-import json
 import math
 from pathlib import Path
 
@@ -22,7 +20,8 @@ from torch.nn import functional as F
 
 from plugins.stylegan.network import StyleGAN2, StyleGAN2Config
 from plugins.stylegan.save import save_stylegan
-from studio.train.loop import RunState, Timer, load_state, save_sheet, save_state, seed_everything, toyfaces_batch
+from studio.train.loop import (RunState, Timer, load_state, parse_trainer_args, report_export, save_sheet,
+                               save_state, seed_everything, toyfaces_batch, trainer_parser)
 
 MAPPING_LR_MULT = 0.01
 W_AVG_BETA = 0.995
@@ -246,21 +245,13 @@ def export(G: StyleGAN2, path: Path, state: RunState, extra: dict | None = None)
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="latent-studio train stylegan2", description=__doc__.splitlines()[0])
-    ap.add_argument("--out-dir", type=Path, default=Path("runs/stylegan2"))
-    ap.add_argument("--steps", type=int, default=6000)
-    ap.add_argument("--batch", type=int, default=16)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
+    ap = trainer_parser("stylegan2", __doc__, steps=6000, batch=16)
     ap.add_argument("--sample-every", type=int, default=250, help="write a sample sheet every N steps")
-    ap.add_argument("--export", type=Path, default=None, help="write the fp16 safetensors here when done")
-    args = ap.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    args = parse_trainer_args(ap, argv)
     G, state = train(args.out_dir, args.steps, args.batch, seed=args.seed, sample_every=args.sample_every)
     if args.export:
         export(G, args.export, state)
-        print(json.dumps({"exported": str(args.export), "steps": state.step, "wall_s": round(state.wall_s)}))
+        report_export(args.export, state)
     return 0
 
 
