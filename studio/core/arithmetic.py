@@ -94,10 +94,14 @@ class ConceptBin:
 
     name: str
     members: tuple[Any, ...] = ()
+    weight: float | None = None  # its weight in the workspace's sum, kept with a project (None: the default)
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
             raise RecipeError("a bin needs a name")
+        if self.weight is not None and (isinstance(self.weight, bool)
+                                        or not isinstance(self.weight, (int, float))):
+            raise RecipeError(f"bin {self.name!r}: weight must be a number, not {self.weight!r}")
 
     def with_member(self, spec: Any) -> "ConceptBin":
         return replace(self, members=self.members + (spec,))
@@ -121,13 +125,17 @@ class ConceptBin:
         return self.vectors(g, space).mean(0).astype(np.float32)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "members": [latent_to_dict(m) for m in self.members]}
+        d: dict[str, Any] = {"name": self.name, "members": [latent_to_dict(m) for m in self.members]}
+        if self.weight is not None:
+            d["weight"] = self.weight
+        return d
 
     @classmethod
     def from_dict(cls, d: Any) -> "ConceptBin":
         if not isinstance(d, dict):
             raise RecipeError("a bin must be a JSON object")
-        return cls(str(d.get("name", "")), tuple(latent_from_dict(m) for m in d.get("members", [])))
+        return cls(str(d.get("name", "")), tuple(latent_from_dict(m) for m in d.get("members", [])),
+                   d.get("weight"))
 
 
 @dataclass(frozen=True)

@@ -504,7 +504,7 @@ class MainWindow(QMainWindow):
         return Project(s.recipe.model, s.recipe, tuple(history), index, (pca,) if pca is not None else (),
                        self.timeline_panel.timeline,
                        saved_directions=tuple(self.directions_panel.project_directions),
-                       bins=tuple(self.arithmetic_panel.bins), latents=tuple(self.arithmetic_panel.saved))
+                       bins=self.arithmetic_panel.project_bins(), latents=tuple(self.arithmetic_panel.saved))
 
     def save_project_dialog(self) -> None:
         if self.project() is None:

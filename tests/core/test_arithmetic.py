@@ -159,3 +159,12 @@ def test_bins_and_named_latents_round_trip_through_project_json():
     assert Project.from_dict({**p.to_dict(), "bins": [], "latents": []}).bins == ()
     with pytest.raises(RecipeError, match="unknown latent type 'bogus'"):
         Project.from_dict({**p.to_dict(), "bins": [{"name": "x", "members": [{"type": "bogus"}]}]})
+
+
+def test_bin_weight_survives_json_and_is_validated():
+    b = ConceptBin("glasses", (SeedLatent(3), VectorLatent((0.5, -1.0))), weight=-0.5)
+    back = ConceptBin.from_dict(json.loads(json.dumps(b.to_dict())))
+    assert back == b and back.weight == -0.5
+    assert ConceptBin.from_dict({"name": "old", "members": []}).weight is None  # projects before weights
+    with pytest.raises(RecipeError, match="weight must be a number"):
+        ConceptBin.from_dict({"name": "x", "members": [], "weight": "heavy"})

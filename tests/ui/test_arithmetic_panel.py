@@ -107,12 +107,16 @@ def test_saved_latents_directions_and_project_round_trip(loaded, tmp_path: Path)
     fill(p)
     assert p.save_result("woman with glasses")
     assert p.saved_list.count() == 1 and p.saved[0].latent == p.result.latents[4]
+    for widget, weight in zip(p.bin_widgets, (1.0, -0.5, 2.0)):
+        widget.weight.setValue(weight)
     project = Project.from_dict(json.loads(json.dumps(w.project().to_dict())))
-    assert project.bins == tuple(p.bins) and project.latents == tuple(p.saved)
+    assert [(b.name, b.members) for b in project.bins] == [(b.name, b.members) for b in p.bins]
+    assert [b.weight for b in project.bins] == [1.0, -0.5, 2.0] and project.latents == tuple(p.saved)
     p.restore((ConceptBin("only", (SeedLatent(1),)),), ())
     assert [b.name for b in p.bins] == ["only"] and p.saved_list.count() == 0
     p.restore(project.bins, project.latents)
     assert p.bins == list(project.bins) and p.saved_list.count() == 1
+    assert p.weights() == [1.0, -0.5, 2.0]  # the user's sum comes back as it was
     p.dir_from.setCurrentIndex(1)
     p.dir_to.setCurrentIndex(0)
     library = pytest.importorskip("studio.core.direction_library")  # the direction library lands separately

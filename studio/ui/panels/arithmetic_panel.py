@@ -8,7 +8,7 @@ kept in the project, or a direction in the user's library.
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterator
 
 import numpy as np
@@ -342,7 +342,13 @@ class ArithmeticPanel(QWidget):
 
     def restore(self, bins: tuple[ConceptBin, ...], saved: tuple[NamedLatent, ...]) -> None:
         """A project's bins and saved latents; a project without bins keeps the empty A, B, C."""
-        self.set_state(bins or [ConceptBin(n) for n, _ in DEFAULT_BINS], saved)
+        weights = [b.weight for b in bins]
+        self.set_state(bins or [ConceptBin(n) for n, _ in DEFAULT_BINS], saved,
+                       [float(w) for w in weights] if bins and all(w is not None for w in weights) else None)
+
+    def project_bins(self) -> tuple[ConceptBin, ...]:
+        """The bins as a project keeps them: members and each bin's weight."""
+        return tuple(replace(b, weight=w) for b, w in zip(self.bins, self.weights()))
 
     def _add_widget(self, weight: float) -> None:
         w = BinWidget(self, len(self.bin_widgets), weight)
