@@ -8,7 +8,7 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox,
-                               QScrollArea, QStackedWidget, QToolBar, QVBoxLayout, QWidget)
+                               QScrollArea, QStackedWidget, QTabBar, QToolBar, QVBoxLayout, QWidget)
 
 from studio.core.project import PROJECT_EXT, Autosave, ModelMissing, Project, load_project, save_project
 from studio.core.recipe import SeedLatent
@@ -172,8 +172,15 @@ class MainWindow(QMainWindow):
     def showEvent(self, event) -> None:  # noqa: ANN001 - QShowEvent
         super().showEvent(event)
         if not self._sized:  # dock sizes hold only once the window has its real size
-            self._sized = False
+            self._sized = True
             self._default_dock_sizes()
+        self._tidy_tab_bars()
+
+    def _tidy_tab_bars(self) -> None:
+        """Tabbed docks show whole titles and scroll, rather than squeezing six titles to "N…"."""
+        for bar in self.findChildren(QTabBar):
+            bar.setElideMode(Qt.TextElideMode.ElideNone)
+            bar.setUsesScrollButtons(True)
 
     def _open_dissect(self) -> None:
         self.docks["features"].show()
@@ -398,6 +405,7 @@ class MainWindow(QMainWindow):
         self.device_label.setText(f"{describe(g.device)} · {describe_backend(g)}")
         self._frame_times.clear()
         self.stack.setCurrentWidget(self._model_view())
+        QTimer.singleShot(0, self._tidy_tab_bars)  # tab bars change with the docks a model shows
 
     def _model_view(self) -> QWidget:
         """The central view for the open model: photo and result for translators, else the canvas."""
