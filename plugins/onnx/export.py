@@ -79,7 +79,7 @@ def signature(g: Generator) -> tuple[list[nn.Module], Signature]:
     if g.info.z_dim and "translate" not in g.info.capabilities:
         if type(first) is not ModuleStage or any(s.inputs(g.example_context()) for s in g.stages):
             raise ExportError(f"{family}: its stages read more than the latent; cannot export them")
-        z_dim, prior = g.info.z_dim, g.info.prior
+        z_dim = g.info.z_dim
         return modules, Signature(
             "generator", ["z"], {"z": batch}, batch,
             lambda n, gen: (first.input_fn(StageContext(z=torch.randn(n, z_dim, generator=gen))),),

@@ -8,7 +8,7 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox,
-                               QScrollArea, QStackedWidget, QTabBar, QToolBar, QVBoxLayout, QWidget)
+                               QStackedWidget, QTabBar, QToolBar, QVBoxLayout, QWidget)
 
 from studio.core.project import PROJECT_EXT, Autosave, ModelMissing, Project, load_project, save_project
 from studio.core.recipe import SeedLatent
@@ -33,6 +33,7 @@ from studio.ui.panels.style_mix_panel import StyleMixPanel
 from studio.ui.panels.timeline_panel import TimelinePanel
 from studio.ui.paths import checkpoints_dir, demo_checkpoints
 from studio.ui.recent import RecentFiles
+from studio.ui.scrolling import scrollable
 from studio.ui.session import Session
 
 FPS_WINDOW_S = 2.0
@@ -651,20 +652,3 @@ class MainWindow(QMainWindow):
 def replace_model_path(project: Project, path: Path) -> Project:
     """Point the project at the file actually opened (a relative path resolved against the project)."""
     return project if Path(project.model.path) == path else project.relocated(path)
-
-
-DOCK_BUDGET = QSize(300, 240)  # beyond this a panel scrolls, so the window fits a 1366x768 screen
-
-
-def scrollable(widget: QWidget) -> QWidget:
-    """`widget`, inside a frameless scroll area when its minimum size would make the window too big for a
-    laptop screen (several panels share a column; each may be squeezed, never the window pushed off)."""
-    hint = widget.minimumSizeHint()
-    if hint.width() <= DOCK_BUDGET.width() and hint.height() <= DOCK_BUDGET.height():
-        return widget
-    area = QScrollArea()
-    area.setObjectName(f"{widget.objectName() or type(widget).__name__}_scroll")
-    area.setWidgetResizable(True)
-    area.setFrameShape(QScrollArea.Shape.NoFrame)
-    area.setWidget(widget)
-    return area

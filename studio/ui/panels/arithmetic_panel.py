@@ -16,7 +16,7 @@ from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFrame, QGridLayout, QHBoxLayout,
                                QInputDialog, QLabel, QLineEdit, QListWidget, QListWidgetItem, QMenu,
-                               QPushButton, QScrollArea, QSpinBox, QToolButton, QVBoxLayout, QWidget)
+                               QPushButton, QSpinBox, QToolButton, QVBoxLayout, QWidget)
 
 from studio.core.arithmetic import (ConceptBin, Expression, NamedLatent, concept_direction, default_space,
                                     has_w, latent_in, member_from_recipe, neighbourhood, result_recipe)
@@ -24,6 +24,7 @@ from studio.core.recipe import Recipe, SeedLatent
 from studio.errors import StudioError
 from studio.model.api import Generator
 from studio.render.engine import Renderer
+from studio.ui.scrolling import scroll_area
 from studio.ui import theme
 from studio.ui.images import thumbnail
 from studio.ui.session import Session
@@ -140,11 +141,7 @@ class BinWidget(QFrame):
         strip = QWidget()
         strip.setLayout(self.members)
         self.members.setContentsMargins(0, 0, 0, 0)
-        scroll = QScrollArea()
-        scroll.setWidget(strip)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll = scroll_area(strip, vertical=False)
         scroll.setFixedHeight(MEAN_THUMB + 4)
         body = QHBoxLayout()
         body.addWidget(scroll, 1)
@@ -300,11 +297,7 @@ class ArithmeticPanel(QWidget):
         col.addWidget(QLabel("Saved latents"))
         col.addWidget(self.saved_list)
         col.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setWidget(content)
+        scroll = scroll_area(content, horizontal=False)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(scroll)

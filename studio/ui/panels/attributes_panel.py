@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QFileDialog, QGroupBox, QHBoxLayout, QLabel, QPushButton, QScrollArea,
+from PySide6.QtWidgets import (QFileDialog, QGroupBox, QHBoxLayout, QLabel, QPushButton, 
                                QSpinBox, QToolButton, QVBoxLayout, QWidget)
 
 from studio.core.attributes import (ON_THRESHOLD, attribute_values, exclusive_groups, is_exaggerated,
@@ -27,6 +27,7 @@ from studio.demo import estimate
 from studio.errors import StudioError
 from studio.model.api import Generator
 from studio.render.engine import Frame, to_uint8
+from studio.ui.scrolling import scroll_area
 from studio.ui.panels.latent_panel import SliderRow
 from studio.ui.photo_view import DISPLAY_SIDE, PhotoView
 from studio.ui.session import Session
@@ -174,10 +175,7 @@ class AttributePanel(QWidget):
         col.addWidget(self.estimate_button)
         col.addWidget(self.source_label)
         col.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setWidget(inner)
+        scroll = scroll_area(inner)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(scroll)

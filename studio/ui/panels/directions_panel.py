@@ -17,7 +17,7 @@ from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QGridLayout, QGroupBox,
                                QHBoxLayout, QInputDialog, QLabel, QLineEdit, QMenu, QMessageBox, QPushButton,
-                               QScrollArea, QSpinBox, QToolButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout,
+                               QSpinBox, QToolButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout,
                                QWidget)
 
 from studio.core.direction_library import (EXT, DirectionLibrary, DirectionMismatch, SavedDirection,
@@ -25,12 +25,13 @@ from studio.core.direction_library import (EXT, DirectionLibrary, DirectionMisma
                                            save_direction)
 from studio.core.directions import DirectionSet
 from studio.core.labelled import CLASSIFIERS, FittedDirection, attribute_scores_job, fit_attribute_job, fit_hand_labels
-from studio.core.recipe import Recipe, SeedLatent
+from studio.core.recipe import Recipe
 from studio.demo import attributes
 from studio.demo.toyfaces import BINARY_ATTRIBUTES
 from studio.errors import StudioError
 from studio.model.api import Generator
 from studio.render.engine import Renderer
+from studio.ui.scrolling import scroll_area
 from studio.ui import theme
 from studio.ui.images import thumbnail
 from studio.ui.panels.latent_panel import WALK_RANGE, SliderRow, WalkSection
@@ -252,11 +253,7 @@ class DirectionsPanel(QWidget):
         for w in (lib_box, fit_box, self.section, self.score_plot, self.pca_plot):
             col.addWidget(w)
         col.addStretch(1)
-        scroll = self.scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setWidget(content)
+        scroll = self.scroll = scroll_area(content, horizontal=False)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(scroll)

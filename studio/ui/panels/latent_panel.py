@@ -11,7 +11,7 @@ from typing import Callable, Iterator
 import numpy as np
 from PySide6.QtCore import QEvent, QObject, QPoint, QSize, Qt, Signal
 from PySide6.QtWidgets import (QComboBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QMenu, QProgressBar,
-                               QPushButton, QScrollArea, QSizePolicy, QSpinBox, QToolButton, QVBoxLayout,
+                               QPushButton, QSizePolicy, QSpinBox, QToolButton, QVBoxLayout,
                                QWidget)
 from superqt import QLabeledDoubleSlider
 
@@ -21,6 +21,7 @@ from studio.core.style_edits import truncation_cutoff, with_truncation_cutoff
 from studio.model.api import Generator
 from studio.render.analysis import pca_job
 from studio.render.engine import Renderer
+from studio.ui.scrolling import scroll_area
 from studio.ui import theme
 from studio.ui.images import thumbnail
 from studio.ui.session import Session
@@ -445,11 +446,7 @@ class WalkPanel(QWidget):
         col.addWidget(self.sefa)
         col.addWidget(self.random)
         col.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setWidget(content)
+        scroll = scroll_area(content, horizontal=False)
         top = QHBoxLayout()
         top.setContentsMargins(10, 10, 10, 0)
         hint = QLabel("Drag to move the latent; each drag is one undo step.")

@@ -6,11 +6,12 @@ edit; the mode (const / random / none) stays with the style-mixing panel's Style
 """
 from __future__ import annotations
 
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from studio.core.recipe import Recipe
 from studio.core.style_edits import noise_strengths, with_noise_strength
 from studio.model.api import Generator
+from studio.ui.scrolling import scroll_area
 from studio.ui import theme
 from studio.ui.panels.latent_panel import SliderRow
 from studio.ui.session import Session
@@ -48,10 +49,7 @@ class NoisePanel(QWidget):
         self.body.setContentsMargins(0, 0, 0, 0)
         self.body.setSpacing(2)
         self.body.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setWidget(body)
+        scroll = scroll_area(body)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(10, 10, 10, 10)
         layout.addLayout(top)

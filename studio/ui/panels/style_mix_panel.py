@@ -16,13 +16,14 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont, QPixmap, QResizeEvent
 from PySide6.QtWidgets import (QButtonGroup, QComboBox, QDialog, QDoubleSpinBox, QFileDialog, QFormLayout,
                                QGridLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QProgressBar,
-                               QPushButton, QRadioButton, QScrollArea, QSizePolicy, QSpinBox, QVBoxLayout,
+                               QPushButton, QRadioButton, QSizePolicy, QSpinBox, QVBoxLayout,
                                QWidget)
 
 from studio.core.recipe import Recipe, SeedLatent
 from studio.core.style_edits import Transform, with_transform
 from studio.model.api import Generator
 from studio.render.mixing import GROUPS, mixing_grid_job, row_sources, style_groups, with_row_sources
+from studio.ui.scrolling import scroll_area
 from studio.ui.images import to_qimage
 from studio.ui.panels.latent_panel import MAX_SEED, SliderRow
 from studio.ui.session import Session
@@ -108,10 +109,7 @@ class StyleMixPanel(QWidget):
         self.matrix.setContentsMargins(0, 0, 0, 0)
         self.matrix.setHorizontalSpacing(6)
         self.matrix.setVerticalSpacing(1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(self.matrix_host)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll = scroll_area(self.matrix_host)
 
         self.grid_button = QPushButton("Mixing grid…")
         self.grid_button.setToolTip("Render the StyleGAN paper's grid: sources across, destinations down")
