@@ -68,7 +68,7 @@ class TimelinePanel(QWidget):
         self._in_flight = False
         self.clock: Callable[[], float] = time.monotonic  # injectable: tests drive playback with a fake clock
 
-        self.add_button = QPushButton("Add keyframe")
+        self.add_button = QPushButton("+ Key")  # short: the strip must fit beside the docks on a laptop
         self.add_button.setToolTip("Add the image on the canvas as the next keyframe (K)")
         self.add_button.setShortcut("K")
         self.keys = QListWidget()
@@ -147,10 +147,10 @@ class TimelinePanel(QWidget):
         self.timer = QTimer(self)
         self.timer.setInterval(5)
 
-        # a strip along the bottom of the window: keyframes | segment settings | preview | export
+        # a strip along the bottom of the window: keyframes (and export progress) | settings | preview, export
         layout = QHBoxLayout(self)
         layout.setContentsMargins(8, 6, 8, 6)
-        layout.setSpacing(10)
+        layout.setSpacing(8)
         keys_col = QVBoxLayout()
         top = QHBoxLayout()
         top.addWidget(self.add_button)
@@ -160,6 +160,11 @@ class TimelinePanel(QWidget):
         keys_col.addLayout(top)
         keys_col.addWidget(self.keys, 1)
         keys_col.addWidget(self.summary)
+        progress_row = QHBoxLayout()  # while an export runs
+        progress_row.addWidget(self.progress, 1)
+        progress_row.addWidget(self.eta)
+        progress_row.addWidget(self.cancel)
+        keys_col.addLayout(progress_row)
         layout.addLayout(keys_col, 1)
         form = QFormLayout()
         form.setContentsMargins(0, 0, 0, 0)
@@ -173,29 +178,23 @@ class TimelinePanel(QWidget):
         noise_row.addWidget(self.reroll)
         form.addRow("Noise loop", noise_row)
         form.addRow("", self.apply_all)
-        form.addRow("Rate", self.fps)
-        form.addRow("", self.loop)
-        for w in (self.frames, self.interp, self.easing, self.fps):
-            w.setFixedWidth(118)
+        rate_row = QHBoxLayout()
+        rate_row.setSpacing(6)
+        rate_row.addWidget(self.fps)
+        rate_row.addWidget(self.loop)
+        form.addRow("Rate", rate_row)
+        form.addRow("Export size", self.scale)
+        for w in (self.frames, self.interp, self.easing, self.fps, self.scale):
+            w.setFixedWidth(106)
         layout.addLayout(form)
         prev_col = QVBoxLayout()
         prev_col.addWidget(self.preview)
         prev_col.addWidget(self.play)
+        prev_col.addWidget(self.export_button)
         prev_col.addStretch(1)
-        layout.addLayout(prev_col)
-        col = QVBoxLayout()
-        scale_row = QHBoxLayout()
-        scale_row.addWidget(QLabel("Size"))
-        scale_row.addWidget(self.scale, 1)
-        col.addLayout(scale_row)
-        col.addWidget(self.export_button)
-        col.addWidget(self.progress)
-        col.addWidget(self.eta)
-        col.addWidget(self.cancel)
-        col.addStretch(1)
-        for w in (self.play, self.export_button, self.progress, self.cancel, self.eta):
+        for w in (self.play, self.export_button):
             w.setFixedWidth(PREVIEW)
-        layout.addLayout(col)
+        layout.addLayout(prev_col)
         self._show_export(False)
 
         self.add_button.clicked.connect(self.add_current)
