@@ -97,13 +97,19 @@ def existing_file(path: Path, what: str) -> Path:
     return p
 
 
-def load_model(path: Path, device: str, backend: str = "torch") -> "Generator":
-    """The model on `device`, run by `backend`; why it stayed on torch (or fell back to another ONNX
-    Runtime provider) goes to stderr, one line each."""
+def add_backend_option(p: Any) -> None:
+    p.add_argument("--backend", choices=("torch", "onnx", "auto"), default="torch",
+                   help="runtime: torch, ONNX Runtime (exported once and verified), or auto (the faster "
+                        "one for this model and batch size, timed once and remembered); default torch")
+
+
+def load_model(path: Path, device: str, backend: str = "torch", batch: int = 1) -> "Generator":
+    """The model on `device`, run by `backend` (for "auto": the runtime faster at `batch`); why it stayed
+    on torch (or fell back to another ONNX Runtime provider) goes to stderr, one line each."""
     from studio.render.engine import ModelCache
 
     models = ModelCache(resolve_device(device), backend=backend)
-    g = models.get(path)
+    g = models.get(path, batch)
     for note in models.notes:
         print(f"note: {note}", file=sys.stderr)
     return g

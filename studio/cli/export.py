@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.cli.common import PROG, UsageError, existing_file, load_model
-from studio.cli.walk import add_output_options, check_output, run_export
+from studio.cli.walk import add_output_options, check_output, export_batch, run_export
 
 
 def register(sub: Any) -> None:
@@ -38,7 +38,7 @@ def cmd_export(ns: argparse.Namespace) -> int:
     if ns.ease:
         timeline = timeline.with_all_segments(easing=ns.ease)
     check_output(ns)
-    g = load_model(path, ns.device)
+    g = load_model(path, ns.device, ns.backend, export_batch(ns))
     if project.model.sha256 and g.model_id and project.model.sha256 != g.model_id:
         print(f"{PROG}: warning: {path.name} has changed since the project was saved (sha256 differs); "
               f"exporting it anyway", file=sys.stderr)

@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from studio.cli.common import (DEVICES, PROG, UsageError, check_writable, existing_file, image_format,
-                               load_model, parse_range, positive_int, write_atomic)
+from studio.cli.common import (DEVICES, PROG, UsageError, add_backend_option, check_writable, existing_file,
+                               image_format, load_model, parse_range, positive_int, write_atomic)
 from studio.errors import StudioError
 
 if TYPE_CHECKING:
@@ -43,9 +43,7 @@ def register(sub: Any) -> None:
     r.add_argument("--out", "-o", type=Path, required=True, help="image to write (.png, .jpg, .webp, ...)")
     r.add_argument("--save-recipe", type=Path, metavar="JSON", help="also write the recipe(s) rendered")
     r.add_argument("--force", "-f", action="store_true", help="overwrite existing output files")
-    r.add_argument("--backend", choices=("torch", "onnx", "auto"), default="torch",
-                   help="runtime: torch, ONNX Runtime (exported once and verified), or auto (the faster "
-                        "one for this model, timed once and remembered); default torch")
+    add_backend_option(r)
     r.add_argument("--device", choices=DEVICES, default="auto",
                    help="compute device (default: auto = cuda > mps > cpu, or $LATENT_STUDIO_DEVICE)")
     r.set_defaults(func=cmd_render)

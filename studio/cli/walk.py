@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from studio.cli.common import DEVICES, UsageError, existing_file, load_model, positive_int
+from studio.cli.common import DEVICES, UsageError, add_backend_option, existing_file, load_model, positive_int
 
 
 def register(sub: Any) -> None:
@@ -64,6 +64,7 @@ def add_output_options(p: argparse.ArgumentParser, fps_default: float | None = 2
     p.add_argument("--no-sidecar", action="store_true", help="do not write the recipes JSON beside the output")
     p.add_argument("--force", "-f", action="store_true", help="overwrite an existing output")
     p.add_argument("--device", choices=DEVICES, default="auto", help="compute device (default: auto)")
+    add_backend_option(p)
 
 
 def radius_value(text: str) -> float:
@@ -119,7 +120,7 @@ def cmd_walk(ns: argparse.Namespace) -> int:
     path = existing_file(ns.checkpoint, "checkpoint")
     fps = ns.fps or 24.0
     check_output(ns)
-    g = load_model(path, ns.device)
+    g = load_model(path, ns.device, ns.backend, export_batch(ns))
     if ns.space == "w" and not has_w_space(g):
         raise UsageError(f"--space w needs a model with a W space (StyleGAN); this is a {g.info.family} model")
     ref = ModelRef(str(path.resolve()), g.model_id)
@@ -147,6 +148,13 @@ def check_output(ns: argparse.Namespace) -> None:
 
     format_of(ns.out)
     check_target(ns.out.expanduser(), ns.force)
+
+
+def export_batch(ns: argparse.Namespace) -> int:
+    """Frames per batch this export renders: what "auto" chooses a runtime for."""
+    from studio.export.job import default_batch
+
+    return ns.batch or default_batch(ns.out, alone=True)
 
 
 def run_export(g: Any, recipes: list, ns: argparse.Namespace, fps: float) -> int:

@@ -68,6 +68,12 @@ class ExportResult:
 ExportJob = PyGenerator[Progress, None, ExportResult]
 
 
+def default_batch(target: Path, alone: bool = False) -> int:
+    """Frames per batch for `target`: exact single frames for PNG sequences, else what keeps editing
+    responsive in the studio (or, `alone`, what renders fastest)."""
+    return EXACT_BATCH if format_of(Path(target)) == "" else ALONE_BATCH if alone else DEFAULT_BATCH
+
+
 def export_job(g: Generator, recipes: Sequence[Recipe], target: Path, options: ExportOptions = ExportOptions(),
                *, renderer: Renderer | None = None, force: bool = False, batch_size: int | None = None,
                sidecar: bool = True, alone: bool = False) -> ExportJob:
@@ -80,7 +86,7 @@ def export_job(g: Generator, recipes: Sequence[Recipe], target: Path, options: E
     target = Path(target).expanduser()
     fmt = format_of(target)
     if batch_size is None:
-        batch_size = EXACT_BATCH if fmt == "" else ALONE_BATCH if alone else DEFAULT_BATCH
+        batch_size = default_batch(target, alone)
     if not recipes:
         raise ExportError("nothing to export: the sequence has no frames")
     if batch_size < 1:

@@ -68,3 +68,14 @@ def test_walk_errors_are_one_line(tiny_dcgan_safetensors, tmp_path, capsys, args
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1 and fragment in err and "Traceback" not in err
     assert not (tmp_path / "x.gif").exists()
+
+
+def test_walk_on_onnx_runtime_matches_torch_frames(tiny_dcgan_safetensors, tmp_path, capsys, monkeypatch):
+    pytest.importorskip("onnxruntime")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))  # the ONNX twin's folder
+    args = ["walk", str(tiny_dcgan_safetensors), "--from-seed", "1", "--to-seed", "2", "--frames", "6"]
+    assert main([*args, "--out", str(tmp_path / "torch")]) == 0
+    assert main([*args, "--backend", "onnx", "--batch", "3", "--out", str(tmp_path / "onnx")]) == 0
+    capsys.readouterr()
+    a, b = _frames(tmp_path / "torch", 6), _frames(tmp_path / "onnx", 6)
+    assert a.shape == b.shape and np.abs(a.astype(int) - b.astype(int)).max() <= 1  # same frames, other runtime
