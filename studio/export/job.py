@@ -76,12 +76,15 @@ def default_batch(target: Path, alone: bool = False) -> int:
 
 def export_job(g: Generator, recipes: Sequence[Recipe], target: Path, options: ExportOptions = ExportOptions(),
                *, renderer: Renderer | None = None, force: bool = False, batch_size: int | None = None,
-               sidecar: bool = True, alone: bool = False) -> ExportJob:
+               sidecar: bool = True, alone: bool = False,
+               runtime: Callable[[int], Generator] | None = None) -> ExportJob:
     """Render `recipes` with `g` into `target` (format by extension; no extension: a folder of PNGs).
 
     Checks the target at once (so a bad path fails before any rendering), then returns the job.
     `batch_size` None: EXACT_BATCH for a PNG sequence; for the lossy formats DEFAULT_BATCH, or
-    ALONE_BATCH when `alone` (nothing interactive shares the thread: the CLI).
+    ALONE_BATCH when `alone` (nothing interactive shares the thread: the CLI). `runtime(batch_size)`, when
+    given, returns the generator to render with (the backend chosen for that batch size); it is called
+    inside the job, on the worker, since choosing may export and time the model.
     """
     target = Path(target).expanduser()
     fmt = format_of(target)
@@ -95,11 +98,12 @@ def export_job(g: Generator, recipes: Sequence[Recipe], target: Path, options: E
     side = sidecar_path(target) if sidecar else None
     if side is not None and fmt != "":
         safe.check_target(side, force)
-    return _run(g, list(recipes), target, fmt, options, renderer or Renderer(), force, batch_size, side)
+    return _run(g, list(recipes), target, fmt, options, renderer or Renderer(), force, batch_size, side, runtime)
 
 
 def _run(g: Generator, recipes: list[Recipe], target: Path, fmt: str, options: ExportOptions,
-         renderer: Renderer, force: bool, batch_size: int, side: Path | None) -> ExportJob:
+         renderer: Renderer, force: bool, batch_size: int, side: Path | None,
+         runtime: Callable[[int], Generator] | None = None) -> ExportJob:
     safe.sweep_stale(target)
     t0 = time.perf_counter()
     total = len(recipes)
@@ -111,6 +115,8 @@ def _run(g: Generator, recipes: list[Recipe], target: Path, fmt: str, options: E
         sink = _WriterThread(open_writer(fmt, tmp, options, total))
         done = 0
         yield Progress(0, total, 0.0)
+        if runtime is not None:
+            g = runtime(batch_size)
         for i in range(0, total, batch_size):
             for out in renderer.iter_batch(g, recipes[i:i + batch_size]):
                 if out is None:

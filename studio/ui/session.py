@@ -213,6 +213,17 @@ class Session(QObject):
 
         self.run_job(job(), on_done=done)
 
+    def runtime_for(self, batch: int) -> Generator | None:
+        """The open model on the runtime chosen for batches of `batch` (exports); may export and time the
+        model for "auto", so call it on the worker. Falls back to the interactive generator."""
+        if self.model_path is None or self.generator is None or self.models.backend == "torch":
+            return self.generator
+        try:
+            return self.models.get(self.model_path, batch)
+        except Exception:  # the model opened before; a runtime that fails now must not fail the export
+            log.exception("choosing a runtime for batches of %d failed", batch)
+            return self.generator
+
     # -- editing -------------------------------------------------------------------------------------
     def edit(self, recipe: Recipe, text: str, merge_key: str | None = None) -> None:
         """Make `recipe` current as one undo step; edits with the same merge_key merge until end_gesture()."""

@@ -66,3 +66,29 @@ def test_switching_backend_keeps_the_image_and_its_history(qtbot, settings, tmp_
     with qtbot.waitSignal(s.runtimeChanged, timeout=20000):
         w.actions_by_name["backend_torch"].trigger()
     assert s.generator is torch_g
+
+
+def test_export_renders_on_the_runtime_chosen_for_its_batch_size(qtbot, settings, tmp_path, tiny_dcgan_path,
+                                                                 monkeypatch):
+    from studio.render import backend as backend_mod
+
+    chooser = BackendChooser(tmp_path / "twins")
+    models = ModelCache(torch.device("cpu"), backend="auto", chooser=chooser)
+    twin = chooser.twin(models.base(tiny_dcgan_path))
+    # ONNX Runtime slower for single frames, faster for the export's batches
+    monkeypatch.setattr(backend_mod, "time_run",
+                        lambda m, batch, repeats=5: (3.0 if batch == 1 else 1.0) if m is twin else 2.0)
+    w = make_window(qtbot, settings, tmp_path, models)
+    with qtbot.waitSignal(w.session.frameReady, timeout=20000):
+        w.session.open_model(tiny_dcgan_path)
+    s, panel = w.session, w.timeline_panel
+    assert s.generator is not twin  # interactive frames stay on torch
+    for seed in (1, 2):
+        s.edit(s.recipe.with_seed(seed), f"seed {seed}")
+        panel.add_button.click()
+    used = []
+    original = s.runtime_for
+    monkeypatch.setattr(s, "runtime_for", lambda batch: used.append(original(batch)) or used[-1])
+    assert panel.export_to(tmp_path / "walk.gif")
+    assert used == [twin]  # the export's batches ran on ONNX Runtime
+    assert (tmp_path / "walk.gif").is_file() and not panel.exporting

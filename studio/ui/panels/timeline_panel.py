@@ -443,7 +443,8 @@ class TimelinePanel(QWidget):
         try:
             recipes = self.timeline.recipes(g)
             options = ExportOptions(fps=self.timeline.fps, scale=self.scale.value())
-            job = export_job(g, recipes, path, options, renderer=self.session.renderer, force=force)
+            job = export_job(g, recipes, path, options, renderer=self.session.renderer, force=force,
+                             runtime=lambda batch: self.session.runtime_for(batch) or g)
         except StudioError as exc:
             self.session.error.emit(f"Cannot export: {exc}")
             return False
