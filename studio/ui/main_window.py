@@ -125,8 +125,6 @@ class MainWindow(QMainWindow):
         self._add_dock("arithmetic", "Arithmetic", self.arithmetic_panel, Qt.DockWidgetArea.RightDockWidgetArea,
                        "walk")
         self.tabifyDockWidget(self.docks["walk"], self.docks["arithmetic"])
-        session.modelChanged.connect(  # StyleGAN's headline tool comes to the front
-            lambda g: self.docks["style_mix"].raise_() if "style_mix" in g.info.capabilities else None)
         # the timeline runs under the canvas; the side docks keep the full height
         self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
@@ -394,6 +392,8 @@ class MainWindow(QMainWindow):
         for key, dock in self.docks.items():
             need = self._requires[key]
             dock.setVisible(need is None or need in caps)
+        if "style_mix" in caps:  # StyleGAN's headline tool comes to the front (once it is shown)
+            self.docks["style_mix"].raise_()
         if translates(g):  # a photo, not a seed, is the starting point: no seed, latent or timeline tools
             for key in ("seeds", "latent", "walk", "timeline"):
                 self.docks[key].setVisible(False)

@@ -39,6 +39,7 @@ def test_panel_shows_for_stylegan_with_rows_grouped_by_resolution(loaded):
     w = loaded
     panel = w.style_mix_panel
     assert w.docks["style_mix"].isVisible() and panel.isEnabled()
+    assert not w.docks["style_mix"].visibleRegion().isEmpty()  # the front tab, not one behind Walk
     n = w.session.generator.info.num_ws
     assert panel.num_ws == n == len(panel.radios) == len(panel.blends)
     assert panel.groups == {"coarse": [0, 1, 2, 3], "middle": [4, 5, 6, 7], "fine": [8, 9]}
