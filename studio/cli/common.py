@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from studio.errors import StudioError
 
@@ -38,14 +39,26 @@ def parse_range(part: str, what: str) -> tuple[int, int] | None:
     return lo, hi
 
 
-def positive_int(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if not 1 <= n <= 64:
-        raise argparse.ArgumentTypeError(f"must be between 1 and 64, got {n}")
-    return n
+def bounded(kind: type, lo: float, hi: float, *, above: bool = False,
+            rule: str | None = None) -> Callable[[str], Any]:
+    """An argparse type: a whole number (`kind` int) or a finite number (float) from lo (or, `above`, just
+    over it) to hi, with a one-line message naming the rule."""
+    noun = "a whole number" if kind is int else "a number"
+    rule = rule or (f"must be above {lo} and at most {hi}" if above else f"must be between {lo} and {hi}")
+
+    def parse(text: str) -> Any:
+        try:
+            v = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {noun}, got {text!r}") from None
+        if not (math.isfinite(v) and (lo < v if above else lo <= v) and v <= hi):
+            raise argparse.ArgumentTypeError(f"{rule}, got {v if kind is int else text}")
+        return v
+
+    return parse
+
+
+positive_int = bounded(int, 1, 64)  # scales, batch sizes, grid sides
 
 
 def write_atomic(path: Path, force: bool, write: Any) -> None:

@@ -8,7 +8,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from studio.cli.common import DEVICES, UsageError, add_backend_option, existing_file, load_model, positive_int
+from studio.cli.common import (DEVICES, UsageError, add_backend_option, bounded, existing_file, load_model,
+                               positive_int)
 
 
 def register(sub: Any) -> None:
@@ -67,44 +68,10 @@ def add_output_options(p: argparse.ArgumentParser, fps_default: float | None = 2
     add_backend_option(p)
 
 
-def radius_value(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not (math.isfinite(v) and 0 < v <= 1):
-        raise argparse.ArgumentTypeError(f"must be above 0 and at most 1, got {text}")
-    return v
-
-
-def frame_count(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if not 2 <= n <= 1_000_000:
-        raise argparse.ArgumentTypeError(f"must be at least 2, got {n}")
-    return n
-
-
-def fps_value(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not (math.isfinite(v) and 0 < v <= 240):
-        raise argparse.ArgumentTypeError(f"must be between 0 and 240, got {text}")
-    return v
-
-
-def quality_value(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if not 1 <= v <= 100:
-        raise argparse.ArgumentTypeError(f"must be between 1 and 100, got {v}")
-    return v
+radius_value = bounded(float, 0, 1, above=True)
+frame_count = bounded(int, 2, 1_000_000, rule="must be at least 2")
+fps_value = bounded(float, 0, 240, above=True, rule="must be between 0 and 240")
+quality_value = bounded(int, 1, 100)
 
 
 def cmd_walk(ns: argparse.Namespace) -> int:
