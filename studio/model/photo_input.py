@@ -24,6 +24,12 @@ if TYPE_CHECKING:
 IMAGE, IMAGE_KEY = "image", "image_key"  # StageContext.extras keys
 
 
+def awaits_photo(info: "ModelInfo", recipe: Recipe) -> bool:
+    """A photo translator whose recipe has no photo yet: there is nothing to render or inspect, and views
+    say "open a photo" rather than show the error rendering would give."""
+    return "translate" in info.capabilities and not isinstance(recipe.latent, ImageLatent)
+
+
 def photo_context(x: Tensor, c: Tensor | None) -> StageContext:
     """Stage inputs for images x (N, 3, H, W) and labels c (N, n); the key fingerprints the pixels."""
     h = hashlib.blake2b(str(tuple(x.shape)).encode(), digest_size=16)

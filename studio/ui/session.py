@@ -17,6 +17,7 @@ from studio.core.photo import ImageLatent
 from studio.core.recipe import ModelRef, Recipe, SeedLatent
 from studio.errors import StudioError
 from studio.model.api import Generator
+from studio.model.photo_input import awaits_photo
 from studio.render.engine import Frame, ModelCache, Renderer
 from studio.render.worker import JobHandle
 
@@ -267,8 +268,8 @@ class Session(QObject):
         """Ask the worker for the current recipe; newer requests replace older ones in its slot."""
         if self.generator is None or self.recipe is None:
             return
-        if "translate" in self.generator.info.capabilities and not isinstance(self.recipe.latent, ImageLatent):
-            return  # a photo translator waits for a photo (its view says so) rather than showing an error
+        if awaits_photo(self.generator.info, self.recipe):
+            return  # its view says "open a photo" rather than showing an error
         token = self._model_token
         self.worker.submit(MAIN_VIEW, self.generator, self.recipe,
                            lambda frame: self._frameArrived.emit(frame, token), progressive=True)

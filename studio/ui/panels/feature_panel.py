@@ -22,10 +22,10 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QGridLayout, QGroupBox, QHB
                                QProgressBar, QPushButton, QScrollArea, QSizePolicy, QSpinBox, QToolButton,
                                QVBoxLayout, QWidget)
 
-from studio.core.photo import ImageLatent
 from studio.core.recipe import Recipe
 from studio.core.units import UnitEdit, UnitMask, drop, insert, scale, unit_edits, with_unit_edits
 from studio.model.api import Generator
+from studio.model.photo_input import awaits_photo
 from studio.render.dissection import relevance
 from studio.render.engine import Renderer
 from studio.render.features import UnitStats, layer_activations, unit_statistics_job
@@ -70,11 +70,6 @@ def activations_job(renderer: Renderer, g: Generator, recipe: Recipe, layer: str
     """The current image's maps at `layer` as (C, H, W) float32, through the render cache (one worker step)."""
     yield 0.0
     return layer_activations(g, [recipe], layer, renderer)[0].numpy()
-
-
-def has_input(g: Generator, recipe: Recipe) -> bool:
-    """A photo translator has nothing to show until a photo is open (its recipe starts from a seed)."""
-    return "translate" not in g.info.capabilities or isinstance(recipe.latent, ImageLatent)
 
 
 def default_layer(names: Sequence[str]) -> str:
@@ -323,7 +318,7 @@ class FeaturePanel(QWidget):
         s = self.session
         if s.generator is None or s.recipe is None or not self.layer:
             return
-        if not has_input(s.generator, s.recipe):
+        if awaits_photo(s.generator.info, s.recipe):
             self.show_message("Open a photo to see its feature maps: this model translates photos.")
             return
         if self._busy:
@@ -406,7 +401,7 @@ class FeaturePanel(QWidget):
     def _start_stats(self) -> None:
         g, layer = self.session.generator, self.layer
         if g is None or not layer or layer in self.stats or self.session.recipe is None \
-                or not has_input(g, self.session.recipe):
+                or awaits_photo(g.info, self.session.recipe):
             return
         if self._stats_job is not None:
             self._stats_job.cancel()
