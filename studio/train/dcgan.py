@@ -13,8 +13,8 @@ from torch.nn import functional as F
 
 from plugins.dcgan.network import DCGANConfig, build
 from plugins.dcgan.save import save_dcgan
-from studio.train.loop import (RunState, Timer, load_state, parse_trainer_args, report_export, save_sheet,
-                               save_state, seed_everything, toyfaces_batch, trainer_parser)
+from studio.train.loop import (RunState, Timer, due, end_step, load_state, parse_trainer_args, report_export,
+                               save_sheet, save_state, seed_everything, toyfaces_batch, trainer_parser)
 
 
 def generator_config(z_dim: int = 100, ngf: int = 32, channels: int = 3) -> DCGANConfig:
@@ -85,14 +85,10 @@ def train(out_dir: Path, steps: int, batch: int = 64, z_dim: int = 100, ngf: int
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
-        state.step += 1
-        state.wall_s = timer.elapsed
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(d=f"{loss_d.item():.3f}", g=f"{loss_g.item():.3f}")
-        if state.step % save_every == 0 or state.step == steps:
+        end_step(state, timer, bar, d=loss_d, g=loss_g)
+        if due(state, save_every, steps):
             save_state(state_path, modules, state)
-        if state.step % sample_every == 0 or state.step == steps:
+        if due(state, sample_every, steps):
             G.eval()
             with torch.no_grad():
                 save_sheet(G(fixed_z), out_dir / f"samples_{state.step:06d}.png")

@@ -50,6 +50,20 @@ def load_state(path: Path, modules: dict[str, Any]) -> RunState:
     return RunState(**payload["run"])
 
 
+def end_step(state: RunState, timer: "Timer", bar: Any, **losses: Tensor) -> None:
+    """Count a finished step and its time, and show its losses on the progress bar."""
+    state.step += 1
+    state.wall_s = timer.elapsed
+    if bar is not None:
+        bar.update(1)
+        bar.set_postfix({k: f"{v.item():.3f}" for k, v in losses.items()})
+
+
+def due(state: RunState, every: int, last: int) -> bool:
+    """Whether to save or sample after this step: every `every` steps and at the end."""
+    return state.step % every == 0 or state.step == last
+
+
 def save_sheet(images: Tensor, path: Path, cols: int = 8) -> None:
     arr = ((images.detach().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
     toyfaces.contact_sheet(arr, cols=cols, scale=2).save(path)

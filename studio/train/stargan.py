@@ -24,8 +24,8 @@ from plugins.stargan.network import StarGANConfig, StarGANv1
 from studio.core.attributes import exclusive_groups, toggle
 from studio.demo import toyfaces
 from studio.model.safeload import save_safetensors
-from studio.train.loop import (RunState, Timer, load_state, parse_trainer_args, report_export, save_sheet,
-                               save_state, seed_everything, trainer_parser)
+from studio.train.loop import (RunState, Timer, due, end_step, load_state, parse_trainer_args, report_export,
+                               save_sheet, save_state, seed_everything, trainer_parser)
 
 ATTRIBUTES = toyfaces.BINARY_ATTRIBUTES  # Black_Hair, Blond_Hair, Brown_Hair, Eyeglasses, Male, Smiling
 GROUPS = exclusive_groups(ATTRIBUTES)  # the three hair colours
@@ -166,15 +166,10 @@ def train(out_dir: Path, steps: int, batch: int = 16, h: Hyper = Hyper(), seed: 
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
-        state.step += 1
-        state.wall_s = timer.elapsed
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(d=f"{d_adv.item():.3f}", dcls=f"{d_cls.item():.2f}", gcls=f"{g_cls.item():.2f}",
-                            rec=f"{g_rec.item():.3f}", sup=f"{g_sup.item():.3f}")
-        if state.step % save_every == 0 or state.step == steps:
+        end_step(state, timer, bar, d=d_adv, dcls=d_cls, gcls=g_cls, rec=g_rec, sup=g_sup)
+        if due(state, save_every, steps):
             save_state(state_path, modules, state)
-        if state.step % sample_every == 0 or state.step == steps:
+        if due(state, sample_every, steps):
             save_sheet(toggle_sheet(G, fixed), out_dir / f"samples_{state.step:06d}.png")
     if bar is not None:
         bar.close()

@@ -20,8 +20,8 @@ from torch.nn import functional as F
 
 from plugins.stylegan.network import StyleGAN2, StyleGAN2Config
 from plugins.stylegan.save import save_stylegan
-from studio.train.loop import (RunState, Timer, load_state, parse_trainer_args, report_export, save_sheet,
-                               save_state, seed_everything, toyfaces_batch, trainer_parser)
+from studio.train.loop import (RunState, Timer, due, end_step, load_state, parse_trainer_args, report_export,
+                               save_sheet, save_state, seed_everything, toyfaces_batch, trainer_parser)
 
 MAPPING_LR_MULT = 0.01
 W_AVG_BETA = 0.995
@@ -217,20 +217,16 @@ def train(out_dir: Path, steps: int, batch: int = 16, seed: int = 0, lr: float =
         loss_g.backward()
         opt_g.step()
         D.requires_grad_(True)
-        state.step += 1
+        end_step(state, timer, bar, d=loss_d, g=loss_g)
         with torch.no_grad():
             beta = ema_beta(batch, state.step * batch)
             target = G_ema.state_dict()
             for name, value in G.effective().items():
                 target[name].lerp_(value, 1 - beta)
             G_ema.mapping.w_avg.copy_(G.net.mapping.w_avg)
-        state.wall_s = timer.elapsed
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(d=f"{loss_d.item():.3f}", g=f"{loss_g.item():.3f}")
-        if state.step % save_every == 0 or state.step == steps:
+        if due(state, save_every, steps):
             save_state(state_path, modules, state)
-        if state.step % sample_every == 0 or state.step == steps:
+        if due(state, sample_every, steps):
             with torch.no_grad():
                 save_sheet(G_ema(fixed_z), out_dir / f"samples_{state.step:06d}.png")
     if bar is not None:
