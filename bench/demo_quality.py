@@ -45,19 +45,31 @@ def round_trip_16(images: np.ndarray) -> torch.Tensor:
 
 def dcgan_figures(net: attributes.AttributeNet, real_feats: np.ndarray, real_rates: np.ndarray, n: int,
                   blur_fid: float, path: Path) -> list[tuple[str, float, str, bool]]:
-    import studio
     from studio.train.dcgan import _init, generator_config
     from plugins.dcgan.network import build
 
+    def at_init(g):
+        init = build(generator_config(g.info.z_dim, _ngf_of(g))).apply(_init).eval()
+        return lambda zz: init(zz.reshape(len(zz), -1, 1, 1))
+
+    return unconditional_figures("dcgan", net, real_feats, real_rates, n, blur_fid, path, at_init)
+
+
+def unconditional_figures(family: str, net: attributes.AttributeNet, real_feats: np.ndarray,
+                          real_rates: np.ndarray, n: int, blur_fid: float, path: Path,
+                          at_init: Callable) -> list[tuple[str, float, str, bool]]:
+    """The bundled model at truncation 1 (the distribution it learnt) against the same architecture as
+    its trainer initialises it (`at_init(g)` gives that network's z -> image)."""
+    import studio
+
     if not path.exists():
-        return [("dcgan: checkpoint present", 0.0, str(path.name), False)]
+        return [(f"{family}: checkpoint present", 0.0, str(path.name), False)]
     g = studio.load(str(path), device="cpu")
     z = g.latents(range(10_000, 10_000 + n))
     fake = generated(g.generate, z)
     torch.manual_seed(0)
-    init = build(generator_config(g.info.z_dim, _ngf_of(g))).apply(_init).eval()
-    fake_init = generated(lambda zz: init(zz.reshape(len(zz), -1, 1, 1)), z)
-    return unconditional_rows("dcgan", net, fake, fake_init, real_feats, real_rates, blur_fid)
+    fake_init = generated(at_init(g), z)
+    return unconditional_rows(family, net, fake, fake_init, real_feats, real_rates, blur_fid)
 
 
 def unconditional_rows(family: str, net: attributes.AttributeNet, fake: torch.Tensor, fake_init: torch.Tensor,
@@ -83,20 +95,10 @@ def unconditional_rows(family: str, net: attributes.AttributeNet, fake: torch.Te
 
 def stylegan2_figures(net: attributes.AttributeNet, real_feats: np.ndarray, real_rates: np.ndarray, n: int,
                       blur_fid: float, path: Path) -> list[tuple[str, float, str, bool]]:
-    """The bundled StyleGAN2 at truncation 1 (the distribution it learnt) against the same architecture as
-    the trainer initialises it."""
-    import studio
     from studio.train.stylegan2 import TrainableG
 
-    if not path.exists():
-        return [("stylegan2: checkpoint present", 0.0, str(path.name), False)]
-    g = studio.load(str(path), device="cpu")
-    z = g.latents(range(10_000, 10_000 + n))
-    fake = generated(g.generate, z)
-    torch.manual_seed(0)
-    init = TrainableG(g.net.cfg).net.eval()
-    fake_init = generated(init, z)
-    return unconditional_rows("stylegan2", net, fake, fake_init, real_feats, real_rates, blur_fid)
+    return unconditional_figures("stylegan2", net, real_feats, real_rates, n, blur_fid, path,
+                                 lambda g: TrainableG(g.net.cfg).net.eval())
 
 
 def _ngf_of(g) -> int:
