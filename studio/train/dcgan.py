@@ -5,6 +5,7 @@ format, so the bundled model goes through exactly the loader users' checkpoints 
 """
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import torch
@@ -13,8 +14,11 @@ from torch.nn import functional as F
 
 from plugins.dcgan.network import DCGANConfig, build
 from plugins.dcgan.save import save_dcgan
-from studio.train.loop import (RunState, Timer, due, end_step, load_state, parse_trainer_args, report_export,
-                               save_sheet, save_state, seed_everything, toyfaces_batch, trainer_parser)
+from studio.train.loop import (RunState, Timer, due, ema_beta, end_step, load_state, parse_trainer_args,
+                               report_export, save_sheet, save_state, seed_everything, toyfaces_batch,
+                               trainer_parser)
+
+EMA_HALF_LIFE = 10_000  # images, as StyleGAN's ema_kimg: averaging G's weights is a nearly free FID gain
 
 
 def generator_config(z_dim: int = 100, ngf: int = 32, channels: int = 3) -> DCGANConfig:
@@ -45,19 +49,40 @@ def _init(m: nn.Module) -> None:
         nn.init.zeros_(m.bias)
 
 
+def recalibrate_batchnorm(G: nn.Sequential, z_dim: int, batches: int = 16, batch: int = 256,
+                          seed: int = 4321) -> None:
+    """Running statistics that belong to these (averaged) weights: the training generator's statistics
+    were measured with other weights, so the EMA generator gets its own from fresh z (seeded)."""
+    norms = [m for m in G.modules() if isinstance(m, nn.BatchNorm2d)]
+    saved = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average over the calibration batches
+    gen = torch.Generator().manual_seed(seed)
+    G.train()
+    with torch.no_grad():
+        for _ in range(batches):
+            G(torch.randn(batch, z_dim, 1, 1, generator=gen))
+    for m, momentum in zip(norms, saved):
+        m.momentum = momentum
+    G.eval()
+
+
 def train(out_dir: Path, steps: int, batch: int = 64, z_dim: int = 100, ngf: int = 32, ndf: int = 32,
           seed: int = 0, lr: float = 2e-4, sample_every: int = 250, save_every: int = 100,
           progress: bool = True) -> tuple[nn.Sequential, RunState]:
-    """Train (or resume) until `steps`; returns the generator in eval mode and the run state."""
+    """Train (or resume) until `steps`; returns the EMA generator (BatchNorm recalibrated, eval mode) and
+    the run state."""
     out_dir.mkdir(parents=True, exist_ok=True)
     seed_everything(seed)
     cfg = generator_config(z_dim, ngf)
     G, D = build(cfg), discriminator(ndf)
     G.apply(_init)
     D.apply(_init)
+    G_ema = copy.deepcopy(G).requires_grad_(False)
     opt_g = torch.optim.Adam(G.parameters(), lr=lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=lr, betas=(0.5, 0.999))
-    modules = {"G": G, "D": D, "opt_g": opt_g, "opt_d": opt_d}
+    modules = {"G": G, "D": D, "G_ema": G_ema, "opt_g": opt_g, "opt_d": opt_d}
     state_path = out_dir / "state.pt"
     state = load_state(state_path, modules)
     timer = Timer(state.wall_s)
@@ -86,17 +111,21 @@ def train(out_dir: Path, steps: int, batch: int = 64, z_dim: int = 100, ngf: int
         loss_g.backward()
         opt_g.step()
         end_step(state, timer, bar, d=loss_d, g=loss_g)
+        with torch.no_grad():
+            beta = ema_beta(batch, state.step * batch, EMA_HALF_LIFE)
+            for p_ema, p in zip(G_ema.parameters(), G.parameters()):
+                p_ema.lerp_(p, 1 - beta)
         if due(state, save_every, steps):
             save_state(state_path, modules, state)
         if due(state, sample_every, steps):
-            G.eval()
+            sample = copy.deepcopy(G_ema)
+            recalibrate_batchnorm(sample, z_dim, batches=4)
             with torch.no_grad():
-                save_sheet(G(fixed_z), out_dir / f"samples_{state.step:06d}.png")
-            G.train()
+                save_sheet(sample(fixed_z), out_dir / f"samples_{state.step:06d}.png")
     if bar is not None:
         bar.close()
-    G.eval()
-    return G, state
+    recalibrate_batchnorm(G_ema, z_dim)
+    return G_ema, state
 
 
 def export(G: nn.Sequential, path: Path, state: RunState, extra: dict | None = None) -> None:

@@ -64,6 +64,13 @@ def due(state: RunState, every: int, last: int) -> bool:
     return state.step % every == 0 or state.step == last
 
 
+def ema_beta(batch: int, images_seen: int, half_life_images: float) -> float:
+    """Official G EMA decay per step: a half-life in images, ramped to 5% of the images seen so that early
+    samples move."""
+    half = min(half_life_images, max(images_seen, 1) * 0.05)
+    return 0.5 ** (batch / max(half, 1e-8))
+
+
 def save_sheet(images: Tensor, path: Path, cols: int = 8) -> None:
     arr = ((images.detach().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
     toyfaces.contact_sheet(arr, cols=cols, scale=2).save(path)

@@ -20,8 +20,9 @@ from torch.nn import functional as F
 
 from plugins.stylegan.network import StyleGAN2, StyleGAN2Config
 from plugins.stylegan.save import save_stylegan
-from studio.train.loop import (RunState, Timer, due, end_step, load_state, parse_trainer_args, report_export,
-                               save_sheet, save_state, seed_everything, toyfaces_batch, trainer_parser)
+from studio.train.loop import (RunState, Timer, due, ema_beta, end_step, load_state, parse_trainer_args,
+                               report_export, save_sheet, save_state, seed_everything, toyfaces_batch,
+                               trainer_parser)
 
 MAPPING_LR_MULT = 0.01
 W_AVG_BETA = 0.995
@@ -168,10 +169,7 @@ class Discriminator(nn.Module):
         return self.out(_lrelu(self.fc(x.flatten(1))))
 
 
-def ema_beta(batch: int, images_seen: int, half_life_images: float = 10_000 * 16 / 32) -> float:
-    """Official G EMA: half-life of ema_kimg images, ramped to 5% of the images seen so early samples move."""
-    half = min(half_life_images, max(images_seen, 1) * 0.05)
-    return 0.5 ** (batch / max(half, 1e-8))
+EMA_HALF_LIFE = 10_000 * 16 / 32  # images: the official ema_kimg for a batch of 16
 
 
 def train(out_dir: Path, steps: int, batch: int = 16, seed: int = 0, lr: float = 0.0025,
@@ -219,7 +217,7 @@ def train(out_dir: Path, steps: int, batch: int = 16, seed: int = 0, lr: float =
         D.requires_grad_(True)
         end_step(state, timer, bar, d=loss_d, g=loss_g)
         with torch.no_grad():
-            beta = ema_beta(batch, state.step * batch)
+            beta = ema_beta(batch, state.step * batch, EMA_HALF_LIFE)
             target = G_ema.state_dict()
             for name, value in G.effective().items():
                 target[name].lerp_(value, 1 - beta)
