@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 
 from studio.demo import toyfaces
+from studio.errors import StudioError
 
 
 @dataclass
@@ -44,6 +45,10 @@ def load_state(path: Path, modules: dict[str, Any]) -> RunState:
     if not path.exists():
         return RunState()
     payload = torch.load(path, map_location="cpu", weights_only=True)
+    missing = [name for name in modules if name not in payload]
+    if missing:  # a run started by an older trainer (e.g. before the generator EMA existed)
+        raise StudioError(f"{path} has no {', '.join(missing)}: it was written by another version of this "
+                          f"trainer; train into a new --out-dir")
     for name, m in modules.items():
         m.load_state_dict(payload[name])
     torch.set_rng_state(payload["torch_rng"])

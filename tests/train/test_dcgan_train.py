@@ -2,6 +2,7 @@
 BatchNorm statistics, and the export opens through the studio's loader."""
 from __future__ import annotations
 
+import pytest
 import torch
 from torch import nn
 
@@ -58,3 +59,15 @@ def test_export_loads_through_studio_load(tmp_path):
     with torch.no_grad():
         ref = g_net.half().float()(z.reshape(3, 8, 1, 1))
     assert (g.generate(z) - ref).abs().max() < 1e-2
+
+
+def test_a_state_from_another_trainer_version_is_refused_by_name(tmp_path):
+    from studio.errors import StudioError
+
+    dcgan.train(tmp_path / "run", 1, **TINY)
+    state = tmp_path / "run" / "state.pt"
+    payload = torch.load(state, weights_only=True)
+    del payload["G_ema"]  # what a run started before the EMA generator existed holds
+    torch.save(payload, state)
+    with pytest.raises(StudioError, match="has no G_ema.*new --out-dir"):
+        dcgan.train(tmp_path / "run", 2, **TINY)
