@@ -18,6 +18,7 @@ from studio.train.loop import (RunState, Timer, due, ema_beta, end_step, load_st
                                report_export, save_sheet, save_state, seed_everything, toyfaces_batch,
                                trainer_parser)
 
+WEIGHTS = ("ema", "last")
 EMA_HALF_LIFE = 10_000  # images, as StyleGAN's ema_kimg: averaging G's weights is a nearly free FID gain
 
 
@@ -70,9 +71,12 @@ def recalibrate_batchnorm(G: nn.Sequential, z_dim: int, batches: int = 16, batch
 
 def train(out_dir: Path, steps: int, batch: int = 64, z_dim: int = 100, ngf: int = 32, ndf: int = 32,
           seed: int = 0, lr: float = 2e-4, sample_every: int = 250, save_every: int = 100,
-          progress: bool = True) -> tuple[nn.Sequential, RunState]:
-    """Train (or resume) until `steps`; returns the EMA generator (BatchNorm recalibrated, eval mode) and
-    the run state."""
+          progress: bool = True, weights: str = "ema") -> tuple[nn.Sequential, RunState]:
+    """Train (or resume) until `steps`; returns the run state and, in eval mode, the EMA generator with its
+    BatchNorm recalibrated (`weights="ema"`) or the last step's generator (`"last"`: the training
+    trajectory is the same either way, as the average draws no random numbers)."""
+    if weights not in WEIGHTS:
+        raise ValueError(f"weights must be one of {WEIGHTS}, not {weights!r}")
     out_dir.mkdir(parents=True, exist_ok=True)
     seed_everything(seed)
     cfg = generator_config(z_dim, ngf)
@@ -124,6 +128,8 @@ def train(out_dir: Path, steps: int, batch: int = 64, z_dim: int = 100, ngf: int
                 save_sheet(sample(fixed_z), out_dir / f"samples_{state.step:06d}.png")
     if bar is not None:
         bar.close()
+    if weights == "last":
+        return G.eval(), state
     recalibrate_batchnorm(G_ema, z_dim)
     return G_ema, state
 
@@ -135,8 +141,11 @@ def export(G: nn.Sequential, path: Path, state: RunState, extra: dict | None = N
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_trainer_args(trainer_parser("dcgan", __doc__, steps=4000, batch=64), argv)
-    G, state = train(args.out_dir, args.steps, args.batch, seed=args.seed)
+    ap = trainer_parser("dcgan", __doc__, steps=5500, batch=64)
+    ap.add_argument("--weights", choices=WEIGHTS, default="ema",
+                    help="export the weight average (default; BatchNorm re-measured) or the last step's weights")
+    args = parse_trainer_args(ap, argv)
+    G, state = train(args.out_dir, args.steps, args.batch, seed=args.seed, weights=args.weights)
     if args.export:
         export(G, args.export, state)
         report_export(args.export, state)

@@ -71,3 +71,12 @@ def test_a_state_from_another_trainer_version_is_refused_by_name(tmp_path):
     torch.save(payload, state)
     with pytest.raises(StudioError, match="has no G_ema.*new --out-dir"):
         dcgan.train(tmp_path / "run", 2, **TINY)
+
+
+def test_last_weights_follow_the_same_trajectory_as_the_average(tmp_path):
+    g_last, _ = dcgan.train(tmp_path / "last", 3, weights="last", **TINY)
+    dcgan.train(tmp_path / "ema", 3, **TINY)
+    trained = torch.load(tmp_path / "ema" / "state.pt", weights_only=True)["G"]
+    for k, v in g_last.state_dict().items():  # the average changes what is returned, not the training
+        assert torch.equal(v, trained[k]), k
+    assert not g_last.training
