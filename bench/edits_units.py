@@ -13,7 +13,8 @@ separate trial seeds.
 Bars: glasses samples (attribute model p >= 0.5) go from >= 80% to <= 20% glasses, with every other binary
 attribute unchanged in >= 90% of samples. The paper's unmasked drop of the same units is printed too.
 
-How K, VALUE, LAYER and the region were chosen: on VALIDATION glasses faces (seeds from VALIDATION_START,
+How K, VALUE, LAYER and the region were chosen (bench/edits_units_sweep.py reruns the sweep for a retrained
+model): on VALIDATION glasses faces (seeds from VALIDATION_START,
 disjoint from the FIT and the trial seeds), with the units ranked on the FIT seeds. Rule: among settings with
 glasses <= 0.10 there, the highest "others unchanged"; settings within one sample of it tie and the plainest
 (a drop before a scale) wins. A first sweep on 200 validation faces (glasses / others unchanged; Smiling is
@@ -101,19 +102,20 @@ def mask_iou_on_real_faces(net: attributes.AttributeNet, n: int = 300) -> float:
     return float(np.median(iou))
 
 
-def glasses_units(g, renderer: Renderer, net: attributes.AttributeNet, base: Recipe):
-    """The ranking of LAYER's units fitted on FIT generated faces."""
+def glasses_units(g, renderer: Renderer, net: attributes.AttributeNet, base: Recipe, layer: str = LAYER):
+    """The ranking of the layer's units fitted on FIT generated faces."""
     recipes = [base.with_seed(s) for s in range(FIT_START, FIT_START + FIT)]
     pred = attributes.predict(net, renderer.render_batch(g, recipes, BATCH))
     has = pred[GLASSES] >= 0.5
     masks = estimated_glasses_masks(pred) & has[:, None, None]
-    acts = torch.cat([layer_activations(g, recipes[i:i + BATCH], LAYER) for i in range(0, FIT, BATCH)])
+    acts = torch.cat([layer_activations(g, recipes[i:i + BATCH], layer) for i in range(0, FIT, BATCH)])
     return rank_units(acts, masks)
 
 
-def trial_faces(g, renderer: Renderer, net: attributes.AttributeNet, base: Recipe, trials: int):
-    """`trials` generated glasses faces from the trial seeds: recipes and their attribute predictions."""
-    recipes, preds, seed = [], [], TRIAL_START
+def trial_faces(g, renderer: Renderer, net: attributes.AttributeNet, base: Recipe, trials: int,
+                start: int = TRIAL_START):
+    """`trials` generated glasses faces from seeds on from `start`: recipes and their attribute predictions."""
+    recipes, preds, seed = [], [], start
     while len(recipes) < trials:
         chunk = [base.with_seed(s) for s in range(seed, seed + 4 * BATCH)]
         seed += 4 * BATCH
