@@ -10,17 +10,13 @@ import studio
 from plugins.dcgan.network import build
 from studio.train import dcgan
 
+from .resume import assert_resume_matches
+
 TINY = dict(batch=4, z_dim=8, ngf=4, ndf=4, progress=False, save_every=2, sample_every=2)
 
 
 def test_resume_matches_an_uninterrupted_run(tmp_path):
-    g_full, s_full = dcgan.train(tmp_path / "full", 4, **TINY)
-    dcgan.train(tmp_path / "cut", 2, **TINY)
-    g_cut, s_cut = dcgan.train(tmp_path / "cut", 4, **TINY)
-    assert s_full.step == s_cut.step == 4
-    for (k, a), b in zip(g_full.state_dict().items(), g_cut.state_dict().values()):
-        assert torch.equal(a, b), k
-    assert (tmp_path / "cut" / "samples_000004.png").is_file()
+    assert_resume_matches(dcgan.train, tmp_path, **TINY)
 
 
 def test_the_generator_returned_is_the_weight_average_not_the_last_step(tmp_path):

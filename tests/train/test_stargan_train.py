@@ -10,6 +10,8 @@ from studio.demo import toyfaces
 from studio.train import stargan
 from studio.train.loop import load_state
 
+from .resume import assert_resume_matches
+
 TINY = stargan.Hyper(conv_dim=4, repeat_num=1, d_conv_dim=4, d_repeat=3)
 
 
@@ -38,13 +40,7 @@ def test_discriminator_heads_have_the_yunjey_shapes():
 
 
 def test_resume_matches_an_uninterrupted_run(tmp_path):
-    g_full, s_full = stargan.train(tmp_path / "full", 4, batch=2, h=TINY, progress=False, save_every=2)
-    stargan.train(tmp_path / "cut", 2, batch=2, h=TINY, progress=False, save_every=2)
-    g_cut, s_cut = stargan.train(tmp_path / "cut", 4, batch=2, h=TINY, progress=False, save_every=2)
-    assert s_full.step == s_cut.step == 4
-    for (k, a), b in zip(g_full.state_dict().items(), g_cut.state_dict().values()):
-        assert torch.equal(a, b), k
-    assert (tmp_path / "cut" / "samples_000004.png").is_file()
+    assert_resume_matches(stargan.train, tmp_path, batch=2, h=TINY, progress=False, save_every=2)
     assert load_state(tmp_path / "cut" / "state.pt", {}).step == 4
 
 

@@ -8,6 +8,8 @@ import studio
 from plugins.stylegan.ops import bias_act
 from studio.train import stylegan2
 
+from .resume import assert_resume_matches
+
 TINY = stylegan2.generator_config(z_dim=16, mapping_layers=2, channels=(16, 16, 8, 8, 8))
 
 
@@ -53,14 +55,8 @@ def test_style_mixing_takes_late_styles_from_a_second_latent():
 
 
 def test_resume_matches_an_uninterrupted_run(tmp_path):
-    kw = dict(batch=4, cfg=TINY, progress=False, save_every=2, r1_every=2)
-    g_full, s_full = stylegan2.train(tmp_path / "full", 4, **kw)
-    stylegan2.train(tmp_path / "cut", 2, **kw)
-    g_cut, s_cut = stylegan2.train(tmp_path / "cut", 4, **kw)
-    assert s_full.step == s_cut.step == 4
-    for (k, a), b in zip(g_full.state_dict().items(), g_cut.state_dict().values()):
-        assert torch.equal(a, b), k
-    assert (tmp_path / "cut" / "samples_000004.png").is_file()
+    g_full = assert_resume_matches(stylegan2.train, tmp_path, batch=4, cfg=TINY, progress=False, save_every=2,
+                                   r1_every=2)
     w_avg = g_full.mapping.w_avg
     assert w_avg.abs().sum() > 0  # tracked during training, not left at zero
 
