@@ -14,9 +14,9 @@ from torch.nn import functional as F
 
 from plugins.dcgan.network import DCGANConfig, build
 from plugins.dcgan.save import save_dcgan
-from studio.train.loop import (RunState, Timer, due, ema_beta, end_step, load_state, parse_trainer_args,
-                               report_export, save_sheet, save_state, seed_everything, toyfaces_batch,
-                               trainer_parser)
+from studio.train.loop import (RunState, Timer, due, ema_beta, end_step, export_if_asked, load_state,
+                               parse_trainer_args, run_facts, save_sheet, save_state, seed_everything,
+                               toyfaces_batch, trainer_parser)
 
 WEIGHTS = ("ema", "last")
 EMA_HALF_LIFE = 10_000  # images, as StyleGAN's ema_kimg: averaging G's weights is a nearly free FID gain
@@ -137,7 +137,7 @@ def train(out_dir: Path, steps: int, batch: int = 64, z_dim: int = 100, ngf: int
 def export(G: nn.Sequential, path: Path, state: RunState, extra: dict | None = None) -> None:
     """The bundled file: fp16 safetensors whose header carries the config and the run's facts."""
     save_dcgan(path, G, name="DCGAN ToyFaces 64", half=True,
-               extra={"steps": state.step, "wall_s": round(state.wall_s, 1), **(extra or {})})
+               extra={**run_facts(state), **(extra or {})})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -146,9 +146,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="export the weight average (default; BatchNorm re-measured) or the last step's weights")
     args = parse_trainer_args(ap, argv)
     G, state = train(args.out_dir, args.steps, args.batch, seed=args.seed, weights=args.weights)
-    if args.export:
-        export(G, args.export, state)
-        report_export(args.export, state)
+    export_if_asked(args.export, state, lambda path: export(G, path, state))
     return 0
 
 

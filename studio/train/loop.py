@@ -6,7 +6,7 @@ import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -126,5 +126,14 @@ def parse_trainer_args(ap: argparse.ArgumentParser, argv: list[str] | None) -> a
     return args
 
 
-def report_export(path: Path, state: RunState) -> None:
+def run_facts(state: RunState) -> dict[str, Any]:
+    """What every bundled file's header says about its run."""
+    return {"steps": state.step, "wall_s": round(state.wall_s, 1)}
+
+
+def export_if_asked(path: Path | None, state: RunState, write: Callable[[Path], None]) -> None:
+    """`--export PATH`: write the bundled file and print one JSON line saying what was written."""
+    if path is None:
+        return
+    write(path)
     print(json.dumps({"exported": str(path), "steps": state.step, "wall_s": round(state.wall_s)}))

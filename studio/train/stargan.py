@@ -24,8 +24,8 @@ from plugins.stargan.network import StarGANConfig, StarGANv1
 from studio.core.attributes import exclusive_groups, toggle
 from studio.demo import toyfaces
 from studio.model.safeload import save_safetensors
-from studio.train.loop import (RunState, Timer, due, end_step, load_state, parse_trainer_args, report_export,
-                               save_sheet, save_state, seed_everything, trainer_parser)
+from studio.train.loop import (RunState, Timer, due, end_step, export_if_asked, load_state, parse_trainer_args,
+                               run_facts, save_sheet, save_state, seed_everything, trainer_parser)
 
 ATTRIBUTES = toyfaces.BINARY_ATTRIBUTES  # Black_Hair, Blond_Hair, Brown_Hair, Eyeglasses, Male, Smiling
 GROUPS = exclusive_groups(ATTRIBUTES)  # the three hair colours
@@ -182,7 +182,7 @@ def export(G: StarGANv1, path: Path, state: RunState, h: Hyper = Hyper(), extra:
     sd = {k: (v.half() if v.is_floating_point() else v) for k, v in G.state_dict().items()}
     config = {"family": "stargan", "name": "StarGAN ToyFaces 64", "attributes": list(ATTRIBUTES),
               "exclusive": [[ATTRIBUTES[i] for i in g] for g in GROUPS], "image_size": IMAGE_SIZE,
-              "steps": state.step, "wall_s": round(state.wall_s, 1), "hyper": dataclasses.asdict(h),
+              **run_facts(state), "hyper": dataclasses.asdict(h),
               **(extra or {})}
     save_safetensors(path, sd, config)
 
@@ -194,9 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_trainer_args(ap, argv)
     h = Hyper(conv_dim=args.conv_dim, repeat_num=args.repeat_num)
     G, state = train(args.out_dir, args.steps, args.batch, h, seed=args.seed)
-    if args.export:
-        export(G, args.export, state, h, {"batch": args.batch})
-        report_export(args.export, state)
+    export_if_asked(args.export, state, lambda path: export(G, path, state, h, {"batch": args.batch}))
     return 0
 
 

@@ -20,9 +20,9 @@ from torch.nn import functional as F
 
 from plugins.stylegan.network import StyleGAN2, StyleGAN2Config
 from plugins.stylegan.save import save_stylegan
-from studio.train.loop import (RunState, Timer, due, ema_beta, end_step, load_state, parse_trainer_args,
-                               report_export, save_sheet, save_state, seed_everything, toyfaces_batch,
-                               trainer_parser)
+from studio.train.loop import (RunState, Timer, due, ema_beta, end_step, export_if_asked, load_state,
+                               parse_trainer_args, run_facts, save_sheet, save_state, seed_everything,
+                               toyfaces_batch, trainer_parser)
 
 MAPPING_LR_MULT = 0.01
 W_AVG_BETA = 0.995
@@ -235,7 +235,7 @@ def train(out_dir: Path, steps: int, batch: int = 16, seed: int = 0, lr: float =
 def export(G: StyleGAN2, path: Path, state: RunState, extra: dict | None = None) -> None:
     """The bundled file: fp16 safetensors of the EMA generator (w_avg included) with the run's facts."""
     save_stylegan(path, G, name="StyleGAN2 ToyFaces 64", half=True,
-                  extra={"steps": state.step, "wall_s": round(state.wall_s, 1), **(extra or {})})
+                  extra={**run_facts(state), **(extra or {})})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -243,9 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sample-every", type=int, default=250, help="write a sample sheet every N steps")
     args = parse_trainer_args(ap, argv)
     G, state = train(args.out_dir, args.steps, args.batch, seed=args.seed, sample_every=args.sample_every)
-    if args.export:
-        export(G, args.export, state)
-        report_export(args.export, state)
+    export_if_asked(args.export, state, lambda path: export(G, path, state))
     return 0
 
 

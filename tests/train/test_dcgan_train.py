@@ -76,3 +76,17 @@ def test_last_weights_follow_the_same_trajectory_as_the_average(tmp_path):
     for k, v in g_last.state_dict().items():  # the average changes what is returned, not the training
         assert torch.equal(v, trained[k]), k
     assert not g_last.training
+
+
+def test_command_line_exports_only_when_asked_and_says_what_it_wrote(tmp_path, capsys):
+    import json
+
+    base = ["--steps", "1", "--batch", "2", "--out-dir", str(tmp_path / "run")]
+    assert dcgan.main(base) == 0
+    assert not list(tmp_path.glob("*.safetensors")) and capsys.readouterr().out == ""
+    out = tmp_path / "demo.safetensors"
+    assert dcgan.main(base + ["--export", str(out), "--weights", "last"]) == 0
+    said = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert said["exported"] == str(out) and said["steps"] == 1
+    g = studio.load(str(out), device="cpu")
+    assert g.info.family == "dcgan"
