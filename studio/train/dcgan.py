@@ -16,7 +16,7 @@ from plugins.dcgan.network import DCGANConfig, build
 from plugins.dcgan.save import save_dcgan
 from studio.train.loop import (RunState, Timer, due, ema_beta, end_step, export_if_asked, load_state,
                                parse_trainer_args, run_facts, save_sheet, save_state, seed_everything,
-                               toyfaces_batch, trainer_parser)
+                               toyfaces_batches, trainer_parser)
 
 WEIGHTS = ("ema", "last")
 EMA_HALF_LIFE = 10_000  # images, as StyleGAN's ema_kimg: averaging G's weights is a nearly free FID gain
@@ -60,10 +60,11 @@ def recalibrate_batchnorm(G: nn.Sequential, z_dim: int, batches: int = 16, batch
         m.reset_running_stats()
         m.momentum = None  # cumulative average over the calibration batches
     gen = torch.Generator().manual_seed(seed)
+    device = next(G.parameters()).device
     G.train()
     with torch.no_grad():
         for _ in range(batches):
-            G(torch.randn(batch, z_dim, 1, 1, generator=gen))
+            G(torch.randn(batch, z_dim, 1, 1, generator=gen).to(device))
     for m, momentum in zip(norms, saved):
         m.momentum = momentum
     G.eval()
@@ -71,9 +72,10 @@ def recalibrate_batchnorm(G: nn.Sequential, z_dim: int, batches: int = 16, batch
 
 def train(out_dir: Path, steps: int, batch: int = 64, z_dim: int = 100, ngf: int = 32, ndf: int = 32,
           seed: int = 0, lr: float = 2e-4, sample_every: int = 250, save_every: int = 100,
-          progress: bool = True, weights: str = "ema") -> tuple[nn.Sequential, RunState]:
-    """Train (or resume) until `steps`; returns the run state and, in eval mode, the EMA generator with its
-    BatchNorm recalibrated (`weights="ema"`) or the last step's generator (`"last"`: the training
+          progress: bool = True, weights: str = "ema", device: torch.device | str = "cpu",
+          data_workers: int = 0) -> tuple[nn.Sequential, RunState]:
+    """Train (or resume) until `steps`; returns the run state and, in eval mode on the CPU, the EMA generator
+    with its BatchNorm recalibrated (`weights="ema"`) or the last step's generator (`"last"`: the training
     trajectory is the same either way, as the average draws no random numbers)."""
     if weights not in WEIGHTS:
         raise ValueError(f"weights must be one of {WEIGHTS}, not {weights!r}")
@@ -83,6 +85,7 @@ def train(out_dir: Path, steps: int, batch: int = 64, z_dim: int = 100, ngf: int
     G, D = build(cfg), discriminator(ndf)
     G.apply(_init)
     D.apply(_init)
+    G, D = G.to(device), D.to(device)
     G_ema = copy.deepcopy(G).requires_grad_(False)
     opt_g = torch.optim.Adam(G.parameters(), lr=lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=lr, betas=(0.5, 0.999))
@@ -98,9 +101,9 @@ def train(out_dir: Path, steps: int, batch: int = 64, z_dim: int = 100, ngf: int
         bar = tqdm(total=steps, initial=state.step, desc="dcgan", unit="step")
     G.train()
     D.train()
-    while state.step < steps:
-        real = toyfaces_batch(batch, state.step, seed)
-        z = torch.randn(batch, z_dim, 1, 1)
+    for real in toyfaces_batches(batch, state.step, steps, seed, data_workers):
+        real = real.to(device)
+        z = torch.randn(batch, z_dim, 1, 1).to(device)  # drawn on the CPU: the same z on every device
         fake = G(z)
         # Discriminator: real -> 1 (one-sided label smoothing to 0.9 keeps D from saturating), fake -> 0.
         d_real, d_fake = D(real), D(fake.detach())
@@ -125,13 +128,13 @@ def train(out_dir: Path, steps: int, batch: int = 64, z_dim: int = 100, ngf: int
             sample = copy.deepcopy(G_ema)
             recalibrate_batchnorm(sample, z_dim, batches=4)
             with torch.no_grad():
-                save_sheet(sample(fixed_z), out_dir / f"samples_{state.step:06d}.png")
+                save_sheet(sample(fixed_z.to(device)), out_dir / f"samples_{state.step:06d}.png")
     if bar is not None:
         bar.close()
     if weights == "last":
-        return G.eval(), state
+        return G.eval().cpu(), state
     recalibrate_batchnorm(G_ema, z_dim)
-    return G_ema, state
+    return G_ema.cpu(), state
 
 
 def export(G: nn.Sequential, path: Path, state: RunState, extra: dict | None = None) -> None:
@@ -145,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--weights", choices=WEIGHTS, default="ema",
                     help="export the weight average (default; BatchNorm re-measured) or the last step's weights")
     args = parse_trainer_args(ap, argv)
-    G, state = train(args.out_dir, args.steps, args.batch, seed=args.seed, weights=args.weights)
+    G, state = train(args.out_dir, args.steps, args.batch, seed=args.seed, weights=args.weights,
+                     device=args.device, data_workers=args.data_workers)
     export_if_asked(args.export, state, lambda path: export(G, path, state))
     return 0
 

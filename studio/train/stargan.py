@@ -13,6 +13,7 @@ model converge within CPU minutes; the network and inference are standard StarGA
 from __future__ import annotations
 
 import dataclasses
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -24,8 +25,8 @@ from plugins.stargan.network import StarGANConfig, StarGANv1
 from studio.core.attributes import exclusive_groups, toggle
 from studio.demo import toyfaces
 from studio.model.safeload import save_safetensors
-from studio.train.loop import (RunState, Timer, due, end_step, export_if_asked, load_state, parse_trainer_args,
-                               run_facts, save_sheet, save_state, seed_everything, trainer_parser)
+from studio.train.loop import (RunState, Timer, batches, due, end_step, export_if_asked, load_state,
+                               parse_trainer_args, run_facts, save_sheet, save_state, seed_everything, trainer_parser)
 
 ATTRIBUTES = toyfaces.BINARY_ATTRIBUTES  # Black_Hair, Blond_Hair, Brown_Hair, Eyeglasses, Male, Smiling
 GROUPS = exclusive_groups(ATTRIBUTES)  # the three hair colours
@@ -111,11 +112,13 @@ def training_batch(n: int, step: int, seed: int, p_single: float) -> tuple[Tenso
 
 def toggle_sheet(G: StarGANv1, faces: toyfaces.ToyFacesBatch) -> Tensor:
     """Rows: the inputs, then each attribute toggled from the faces' true labels (as the UI would)."""
-    x = to_tensor(faces.images)
+    device = next(G.parameters()).device
+    x = to_tensor(faces.images).to(device)
     rows = [x]
     with torch.no_grad():
         for i in range(len(ATTRIBUTES)):
-            c = torch.tensor([toggle(b.tolist(), i, GROUPS) for b in faces.binary], dtype=torch.float32)
+            c = torch.tensor([toggle(b.tolist(), i, GROUPS) for b in faces.binary], dtype=torch.float32,
+                             device=device)
             rows.append(G(x, c))
     return torch.cat(rows)
 
@@ -125,12 +128,14 @@ def build_generator(h: Hyper) -> StarGANv1:
 
 
 def train(out_dir: Path, steps: int, batch: int = 16, h: Hyper = Hyper(), seed: int = 0,
-          sample_every: int = 100, save_every: int = 50, progress: bool = True) -> tuple[StarGANv1, RunState]:
-    """Train (or resume) until `steps`; returns the generator and the run state."""
+          sample_every: int = 100, save_every: int = 50, progress: bool = True,
+          device: torch.device | str = "cpu", data_workers: int = 0) -> tuple[StarGANv1, RunState]:
+    """Train (or resume) until `steps`; returns the generator (on the CPU) and the run state."""
     out_dir.mkdir(parents=True, exist_ok=True)
     seed_everything(seed)
     G = build_generator(h)
     D = Discriminator(IMAGE_SIZE, h.d_conv_dim, len(ATTRIBUTES), h.d_repeat)
+    G, D = G.to(device), D.to(device)
     opt_g = torch.optim.Adam(G.parameters(), lr=h.lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=h.lr, betas=(0.5, 0.999))
     modules = {"G": G, "D": D, "opt_g": opt_g, "opt_d": opt_d}
@@ -143,8 +148,9 @@ def train(out_dir: Path, steps: int, batch: int = 16, h: Hyper = Hyper(), seed: 
         from tqdm import tqdm
 
         bar = tqdm(total=steps, initial=state.step, desc="stargan", unit="step")
-    while state.step < steps:
-        x, c_org, c_trg, x_cf = training_batch(batch, state.step, seed, h.p_single)
+    make = partial(training_batch, batch, seed=seed, p_single=h.p_single)
+    for data in batches(make, state.step, steps, data_workers):
+        x, c_org, c_trg, x_cf = (t.to(device) for t in data)
         # Discriminator: LSGAN (real -> 1, fake -> 0) plus the labels of real images.
         fake = G(x, c_trg)
         src_real, cls_real = D(x)
@@ -173,7 +179,7 @@ def train(out_dir: Path, steps: int, batch: int = 16, h: Hyper = Hyper(), seed: 
             save_sheet(toggle_sheet(G, fixed), out_dir / f"samples_{state.step:06d}.png")
     if bar is not None:
         bar.close()
-    return G, state
+    return G.cpu(), state
 
 
 def export(G: StarGANv1, path: Path, state: RunState, h: Hyper = Hyper(), extra: dict | None = None) -> None:
@@ -193,7 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat-num", type=int, default=Hyper.repeat_num)
     args = parse_trainer_args(ap, argv)
     h = Hyper(conv_dim=args.conv_dim, repeat_num=args.repeat_num)
-    G, state = train(args.out_dir, args.steps, args.batch, h, seed=args.seed)
+    G, state = train(args.out_dir, args.steps, args.batch, h, seed=args.seed, device=args.device,
+                     data_workers=args.data_workers)
     export_if_asked(args.export, state, lambda path: export(G, path, state, h, {"batch": args.batch}))
     return 0
 

@@ -22,7 +22,7 @@ from plugins.stylegan.network import StyleGAN2, StyleGAN2Config
 from plugins.stylegan.save import save_stylegan
 from studio.train.loop import (RunState, Timer, due, ema_beta, end_step, export_if_asked, load_state,
                                parse_trainer_args, run_facts, save_sheet, save_state, seed_everything,
-                               toyfaces_batch, trainer_parser)
+                               toyfaces_batches, trainer_parser)
 
 MAPPING_LR_MULT = 0.01
 W_AVG_BETA = 0.995
@@ -94,7 +94,7 @@ class TrainableG(nn.Module):
         ws = self.mapping(z)
         if torch.rand(()) < prob:
             cutoff = int(torch.randint(1, ws.shape[1], ()))
-            ws2 = self.mapping(torch.randn_like(z), track=False)
+            ws2 = self.mapping(torch.randn(z.shape).to(z.device), track=False)  # CPU draw, as z's
             ws = torch.cat([ws[:, :cutoff], ws2[:, cutoff:]], dim=1)
         return ws
 
@@ -174,14 +174,17 @@ EMA_HALF_LIFE = 10_000 * 16 / 32  # images: the official ema_kimg for a batch of
 
 def train(out_dir: Path, steps: int, batch: int = 16, seed: int = 0, lr: float = 0.0025,
           r1_gamma: float = 0.1, r1_every: int = 16, cfg: StyleGAN2Config | None = None,
-          sample_every: int = 250, save_every: int = 100, progress: bool = True) -> tuple[StyleGAN2, RunState]:
-    """Train (or resume) until `steps`; returns the EMA generator (w_avg included) and the run state."""
+          sample_every: int = 250, save_every: int = 100, progress: bool = True,
+          device: torch.device | str = "cpu", data_workers: int = 0) -> tuple[StyleGAN2, RunState]:
+    """Train (or resume) until `steps`; returns the EMA generator (w_avg included, on the CPU) and the run
+    state."""
     out_dir.mkdir(parents=True, exist_ok=True)
     seed_everything(seed)
     cfg = cfg or generator_config()
     G, D = TrainableG(cfg), Discriminator(cfg.channels)
     G_ema = StyleGAN2(cfg).eval()
     G_ema.load_state_dict(G.net.state_dict())
+    G, D, G_ema = G.to(device), D.to(device), G_ema.to(device)
     c = r1_every / (r1_every + 1)  # lazy regularisation: the official Adam correction for D
     opt_g = torch.optim.Adam(G.parameters(), lr=lr, betas=(0.0, 0.99), eps=1e-8)
     opt_d = torch.optim.Adam(D.parameters(), lr=lr * c, betas=(0.0, 0.99 ** c), eps=1e-8)
@@ -195,10 +198,10 @@ def train(out_dir: Path, steps: int, batch: int = 16, seed: int = 0, lr: float =
         from tqdm import tqdm
 
         bar = tqdm(total=steps, initial=state.step, desc="stylegan2", unit="step")
-    while state.step < steps:
-        real = toyfaces_batch(batch, state.step, seed)
+    for real in toyfaces_batches(batch, state.step, steps, seed, data_workers):
+        real = real.to(device)
         # One generator pass serves both updates (a CPU saving: official draws fresh z for the G step).
-        fake = G.synthesis(G.mixed_ws(torch.randn(batch, cfg.z_dim)))
+        fake = G.synthesis(G.mixed_ws(torch.randn(batch, cfg.z_dim).to(device)))
         # D: logistic loss on real and (detached) fake, plus lazy R1 on the real images.
         loss_d = F.softplus(D(fake.detach())).mean() + F.softplus(-D(real)).mean()
         if state.step % r1_every == 0:
@@ -226,10 +229,10 @@ def train(out_dir: Path, steps: int, batch: int = 16, seed: int = 0, lr: float =
             save_state(state_path, modules, state)
         if due(state, sample_every, steps):
             with torch.no_grad():
-                save_sheet(G_ema(fixed_z), out_dir / f"samples_{state.step:06d}.png")
+                save_sheet(G_ema(fixed_z.to(device)), out_dir / f"samples_{state.step:06d}.png")
     if bar is not None:
         bar.close()
-    return G_ema, state
+    return G_ema.cpu(), state
 
 
 def export(G: StyleGAN2, path: Path, state: RunState, extra: dict | None = None) -> None:
@@ -242,7 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = trainer_parser("stylegan2", __doc__, steps=6000, batch=16)
     ap.add_argument("--sample-every", type=int, default=250, help="write a sample sheet every N steps")
     args = parse_trainer_args(ap, argv)
-    G, state = train(args.out_dir, args.steps, args.batch, seed=args.seed, sample_every=args.sample_every)
+    G, state = train(args.out_dir, args.steps, args.batch, seed=args.seed, sample_every=args.sample_every,
+                     device=args.device, data_workers=args.data_workers)
     export_if_asked(args.export, state, lambda path: export(G, path, state))
     return 0
 
