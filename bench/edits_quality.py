@@ -3,7 +3,7 @@
 Sections (each a module `bench/edits_<name>.py` exposing `figures(trials: int) -> list[Figure]`):
 units (GAN Dissection / DCGAN-paper unit dropping), arithmetic (DCGAN-paper vector arithmetic),
 directions (a fitted Smiling direction), mixing (StyleGAN style mixing). Exits 1 when a bar is missed.
-Run: `.venv/bin/python bench/edits_quality.py [--quick] [--only units,mixing]`.
+Run: `.venv/bin/python bench/edits_quality.py [--quick] [--only units,mixing] [--dcgan PATH]`.
 """
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from bars import Figure, report  # noqa: E402
 
 SECTIONS = ("units", "arithmetic", "directions", "mixing")
+DCGAN_SECTIONS = ("units", "arithmetic", "directions")
 
 
 def main() -> int:
@@ -26,6 +27,8 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="50 trials per figure (a smoke run, noisier)")
     ap.add_argument("--trials", type=int, default=200, help="trials per figure (at least 200 for the bars)")
     ap.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated sections of {', '.join(SECTIONS)}")
+    ap.add_argument("--dcgan", type=Path, default=None,
+                    help="score this DCGAN checkpoint instead of the bundled one (e.g. a retrained candidate)")
     args = ap.parse_args()
     trials = 50 if args.quick else max(200, args.trials)
     import torch
@@ -41,6 +44,8 @@ def main() -> int:
         except ModuleNotFoundError as e:
             rows.append(Figure(f"{name}: section present", 0.0, str(e), False))
             continue
+        if args.dcgan is not None and name in DCGAN_SECTIONS:
+            module.CHECKPOINT = args.dcgan.resolve()
         rows.extend(module.figures(trials))
     return report(rows)
 

@@ -5,7 +5,7 @@ the fit and the trial seeds), with units ranked on the fit seeds exactly as the 
 settings that take glasses to <= 0.10, the highest "other attributes unchanged"; settings within one
 sample of it tie, and the plainest wins (fewer units, a drop before a scale, no dilation). Prints every
 setting and the choice; the trial seeds are never touched, so the bench's figures stay held out.
-Run: `.venv/bin/python bench/edits_units_sweep.py [--faces 500] [--threads 2]`.
+Run: `.venv/bin/python bench/edits_units_sweep.py [--faces 500] [--threads 2] [--dcgan PATH]`.
 """
 from __future__ import annotations
 
@@ -32,7 +32,10 @@ def main() -> int:
     ap.add_argument("--faces", type=int, default=500, help="validation glasses faces")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--layers", default=",".join(LAYERS), help="comma-separated layers to sweep")
+    ap.add_argument("--dcgan", type=Path, default=None, help="sweep this DCGAN checkpoint instead of the bundled one")
     args = ap.parse_args()
+    if args.dcgan is not None:
+        eu.CHECKPOINT = args.dcgan.resolve()
     torch.set_num_threads(args.threads)
     g = eu.default_registry().open(eu.CHECKPOINT, "cpu")
     net = eu.attributes.load(eu.ATTRIBUTE_MODEL)
