@@ -14,8 +14,8 @@ from torch.nn import functional as F
 
 from plugins.dcgan.network import DCGANConfig, build
 from plugins.dcgan.save import save_dcgan
-from studio.train.loop import (RunState, Timer, due, ema_beta, end_step, export_if_asked, load_state,
-                               parse_trainer_args, run_facts, save_sheet, save_state, seed_everything,
+from studio.train.loop import (RunState, Timer, command_facts, due, ema_beta, end_step, export_if_asked,
+                               load_state, parse_trainer_args, run_facts, save_sheet, save_state, seed_everything,
                                toyfaces_batches, trainer_parser)
 
 WEIGHTS = ("ema", "last")
@@ -150,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_trainer_args(ap, argv)
     G, state = train(args.out_dir, args.steps, args.batch, seed=args.seed, weights=args.weights,
                      device=args.device, data_workers=args.data_workers)
-    export_if_asked(args.export, state, lambda path: export(G, path, state))
+    facts = {**command_facts(args), "weights": args.weights}
+    export_if_asked(args.export, state, lambda path: export(G, path, state, facts))
     return 0
 
 

@@ -167,6 +167,12 @@ def run_facts(state: RunState) -> dict[str, Any]:
     return {"steps": state.step, "wall_s": round(state.wall_s, 1)}
 
 
+def command_facts(args: argparse.Namespace) -> dict[str, Any]:
+    """What the bundled file's header says about the command that trained it: with the step count, enough to
+    rerun it (a CUDA run is not bit-reproducible: cuDNN picks its own algorithms)."""
+    return {"seed": args.seed, "batch": args.batch, "device": args.device.type}
+
+
 def export_if_asked(path: Path | None, state: RunState, write: Callable[[Path], None]) -> None:
     """`--export PATH`: write the bundled file and print one JSON line saying what was written."""
     if path is None:

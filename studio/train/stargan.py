@@ -25,7 +25,7 @@ from plugins.stargan.network import StarGANConfig, StarGANv1
 from studio.core.attributes import exclusive_groups, toggle
 from studio.demo import toyfaces
 from studio.model.safeload import save_safetensors
-from studio.train.loop import (RunState, Timer, batches, due, end_step, export_if_asked, load_state,
+from studio.train.loop import (RunState, Timer, batches, command_facts, due, end_step, export_if_asked, load_state,
                                parse_trainer_args, run_facts, save_sheet, save_state, seed_everything, trainer_parser)
 
 ATTRIBUTES = toyfaces.BINARY_ATTRIBUTES  # Black_Hair, Blond_Hair, Brown_Hair, Eyeglasses, Male, Smiling
@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     h = Hyper(conv_dim=args.conv_dim, repeat_num=args.repeat_num)
     G, state = train(args.out_dir, args.steps, args.batch, h, seed=args.seed, device=args.device,
                      data_workers=args.data_workers)
-    export_if_asked(args.export, state, lambda path: export(G, path, state, h, {"batch": args.batch}))
+    export_if_asked(args.export, state, lambda path: export(G, path, state, h, command_facts(args)))
     return 0
 
 

@@ -20,8 +20,8 @@ from torch.nn import functional as F
 
 from plugins.stylegan.network import StyleGAN2, StyleGAN2Config
 from plugins.stylegan.save import save_stylegan
-from studio.train.loop import (RunState, Timer, due, ema_beta, end_step, export_if_asked, load_state,
-                               parse_trainer_args, run_facts, save_sheet, save_state, seed_everything,
+from studio.train.loop import (RunState, Timer, command_facts, due, ema_beta, end_step, export_if_asked,
+                               load_state, parse_trainer_args, run_facts, save_sheet, save_state, seed_everything,
                                toyfaces_batches, trainer_parser)
 
 MAPPING_LR_MULT = 0.01
@@ -247,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_trainer_args(ap, argv)
     G, state = train(args.out_dir, args.steps, args.batch, seed=args.seed, sample_every=args.sample_every,
                      device=args.device, data_workers=args.data_workers)
-    export_if_asked(args.export, state, lambda path: export(G, path, state))
+    export_if_asked(args.export, state, lambda path: export(G, path, state, command_facts(args)))
     return 0
 
 

@@ -90,3 +90,9 @@ def test_command_line_exports_only_when_asked_and_says_what_it_wrote(tmp_path, c
     assert said["exported"] == str(out) and said["steps"] == 1
     g = studio.load(str(out), device="cpu")
     assert g.info.family == "dcgan"
+    from safetensors import safe_open
+
+    with safe_open(str(out), "pt") as f:  # the header says how to rerun the command
+        header = json.loads(f.metadata()["latent_studio"])
+    assert header["steps"] == 1 and header["seed"] == 0 and header["batch"] == 2
+    assert header["device"] == "cpu" and header["weights"] == "last"
