@@ -81,7 +81,7 @@ def test_last_weights_follow_the_same_trajectory_as_the_average(tmp_path):
 def test_command_line_exports_only_when_asked_and_says_what_it_wrote(tmp_path, capsys):
     import json
 
-    base = ["--steps", "1", "--batch", "2", "--out-dir", str(tmp_path / "run")]
+    base = ["--steps", "1", "--batch", "2", "--device", "cpu", "--out-dir", str(tmp_path / "run")]
     assert dcgan.main(base) == 0
     assert not list(tmp_path.glob("*.safetensors")) and capsys.readouterr().out == ""
     out = tmp_path / "demo.safetensors"
