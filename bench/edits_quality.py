@@ -28,7 +28,7 @@ def main() -> int:
     ap.add_argument("--trials", type=int, default=200, help="trials per figure (at least 200 for the bars)")
     ap.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated sections of {', '.join(SECTIONS)}")
     ap.add_argument("--dcgan", type=Path, default=None,
-                    help="score this DCGAN checkpoint instead of the bundled one (e.g. a retrained candidate)")
+                    help="score this DCGAN checkpoint, not the bundled one (a retrained candidate)")
     args = ap.parse_args()
     trials = 50 if args.quick else max(200, args.trials)
     import torch

@@ -32,7 +32,8 @@ def main() -> int:
     ap.add_argument("--faces", type=int, default=500, help="validation glasses faces")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--layers", default=",".join(LAYERS), help="comma-separated layers to sweep")
-    ap.add_argument("--dcgan", type=Path, default=None, help="sweep this DCGAN checkpoint instead of the bundled one")
+    ap.add_argument("--dcgan", type=Path, default=None,
+                    help="sweep this DCGAN checkpoint instead of the bundled one")
     args = ap.parse_args()
     if args.dcgan is not None:
         eu.CHECKPOINT = args.dcgan.resolve()

@@ -15,8 +15,8 @@ from torch.nn import functional as F
 from plugins.dcgan.network import DCGANConfig, build
 from plugins.dcgan.save import save_dcgan
 from studio.train.loop import (RunState, Timer, command_facts, due, ema_beta, end_step, export_if_asked,
-                               load_state, parse_trainer_args, run_facts, save_sheet, save_state, seed_everything,
-                               toyfaces_batches, trainer_parser)
+                               load_state, parse_trainer_args, run_facts, save_sheet, save_state,
+                               seed_everything, toyfaces_batches, trainer_parser)
 
 WEIGHTS = ("ema", "last")
 EMA_HALF_LIFE = 10_000  # images, as StyleGAN's ema_kimg: averaging G's weights is a nearly free FID gain
@@ -146,7 +146,8 @@ def export(G: nn.Sequential, path: Path, state: RunState, extra: dict | None = N
 def main(argv: list[str] | None = None) -> int:
     ap = trainer_parser("dcgan", __doc__, steps=5500, batch=64)
     ap.add_argument("--weights", choices=WEIGHTS, default="ema",
-                    help="export the weight average (default; BatchNorm re-measured) or the last step's weights")
+                    help="export the weight average (default; BatchNorm re-measured) or the last step's "
+                         "weights")
     args = parse_trainer_args(ap, argv)
     G, state = train(args.out_dir, args.steps, args.batch, seed=args.seed, weights=args.weights,
                      device=args.device, data_workers=args.data_workers)

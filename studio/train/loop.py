@@ -143,8 +143,8 @@ def trainer_parser(family: str, description: str, steps: int, batch: int) -> arg
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
     ap.add_argument("--device", default=None,
-                    help="auto (default: the fastest present, or $LATENT_STUDIO_DEVICE), cpu or cuda; data and "
-                         "latents are drawn on the CPU, so only the arithmetic differs between devices")
+                    help="auto (default: the fastest present, or $LATENT_STUDIO_DEVICE), cpu or cuda; data "
+                         "and latents are drawn on the CPU, so only the arithmetic differs between devices")
     ap.add_argument("--data-workers", type=int, default=0,
                     help="processes that render training faces ahead (0 = in the training process)")
     ap.add_argument("--export", type=Path, default=None, help="write the fp16 safetensors here when done")

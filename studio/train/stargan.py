@@ -25,8 +25,9 @@ from plugins.stargan.network import StarGANConfig, StarGANv1
 from studio.core.attributes import exclusive_groups, toggle
 from studio.demo import toyfaces
 from studio.model.safeload import save_safetensors
-from studio.train.loop import (RunState, Timer, batches, command_facts, due, end_step, export_if_asked, load_state,
-                               parse_trainer_args, run_facts, save_sheet, save_state, seed_everything, trainer_parser)
+from studio.train.loop import (RunState, Timer, batches, command_facts, due, end_step, export_if_asked,
+                               load_state, parse_trainer_args, run_facts, save_sheet, save_state,
+                               seed_everything, trainer_parser)
 
 ATTRIBUTES = toyfaces.BINARY_ATTRIBUTES  # Black_Hair, Blond_Hair, Brown_Hair, Eyeglasses, Male, Smiling
 GROUPS = exclusive_groups(ATTRIBUTES)  # the three hair colours

@@ -21,8 +21,8 @@ from torch.nn import functional as F
 from plugins.stylegan.network import StyleGAN2, StyleGAN2Config
 from plugins.stylegan.save import save_stylegan
 from studio.train.loop import (RunState, Timer, command_facts, due, ema_beta, end_step, export_if_asked,
-                               load_state, parse_trainer_args, run_facts, save_sheet, save_state, seed_everything,
-                               toyfaces_batches, trainer_parser)
+                               load_state, parse_trainer_args, run_facts, save_sheet, save_state,
+                               seed_everything, toyfaces_batches, trainer_parser)
 
 MAPPING_LR_MULT = 0.01
 W_AVG_BETA = 0.995
