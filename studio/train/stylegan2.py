@@ -27,6 +27,7 @@ from studio.train.loop import (RunState, Timer, command_facts, due, ema_beta, en
 MAPPING_LR_MULT = 0.01
 W_AVG_BETA = 0.995
 MIXING_PROB = 0.9
+R1_GAMMA = 0.5  # 0.1 trained the first demo model but was unstable from run to run; 0.02 diverged
 
 
 def generator_config(z_dim: int = 128, mapping_layers: int = 4,
@@ -173,7 +174,7 @@ EMA_HALF_LIFE = 10_000 * 16 / 32  # images: the official ema_kimg for a batch of
 
 
 def train(out_dir: Path, steps: int, batch: int = 16, seed: int = 0, lr: float = 0.0025,
-          r1_gamma: float = 0.1, r1_every: int = 16, cfg: StyleGAN2Config | None = None,
+          r1_gamma: float = R1_GAMMA, r1_every: int = 16, cfg: StyleGAN2Config | None = None,
           sample_every: int = 250, save_every: int = 100, progress: bool = True,
           device: torch.device | str = "cpu", data_workers: int = 0) -> tuple[StyleGAN2, RunState]:
     """Train (or resume) until `steps`; returns the EMA generator (w_avg included, on the CPU) and the run
@@ -242,12 +243,14 @@ def export(G: StyleGAN2, path: Path, state: RunState, extra: dict | None = None)
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = trainer_parser("stylegan2", __doc__, steps=6000, batch=16)
+    ap = trainer_parser("stylegan2", __doc__, steps=16000, batch=16)
     ap.add_argument("--sample-every", type=int, default=250, help="write a sample sheet every N steps")
+    ap.add_argument("--r1-gamma", type=float, default=R1_GAMMA, help="R1 penalty weight on the discriminator")
     args = parse_trainer_args(ap, argv)
-    G, state = train(args.out_dir, args.steps, args.batch, seed=args.seed, sample_every=args.sample_every,
-                     device=args.device, data_workers=args.data_workers)
-    export_if_asked(args.export, state, lambda path: export(G, path, state, command_facts(args)))
+    G, state = train(args.out_dir, args.steps, args.batch, seed=args.seed, r1_gamma=args.r1_gamma,
+                     sample_every=args.sample_every, device=args.device, data_workers=args.data_workers)
+    facts = {**command_facts(args), "r1_gamma": args.r1_gamma}
+    export_if_asked(args.export, state, lambda path: export(G, path, state, facts))
     return 0
 
 

@@ -75,3 +75,22 @@ def test_export_loads_through_studio_load_with_w_avg(tmp_path):
     assert torch.allclose(g.w_avg, g_net.mapping.w_avg, atol=1e-3)
     centre = g.generate(z, truncation=0.0)  # psi 0: every latent lands on w_avg, one image
     assert torch.allclose(centre, centre[:1].expand_as(centre), atol=1e-5)
+
+
+def test_r1_gamma_reaches_the_discriminator_and_the_exported_header(tmp_path, capsys):
+    import json
+
+    from safetensors import safe_open
+
+    def d_after_one_step(gamma: float, run: str) -> dict[str, torch.Tensor]:
+        stylegan2.train(tmp_path / run, 1, batch=4, cfg=TINY, progress=False, r1_gamma=gamma)
+        return torch.load(tmp_path / run / "state.pt", weights_only=True)["D"]
+
+    weak, strong = d_after_one_step(0.1, "weak"), d_after_one_step(10.0, "strong")
+    assert any(not torch.equal(weak[k], strong[k]) for k in weak)  # step 0 is an R1 step
+    out = tmp_path / "sg2.safetensors"
+    assert stylegan2.main(["--steps", "1", "--batch", "2", "--device", "cpu", "--r1-gamma", "0.5",
+                           "--out-dir", str(tmp_path / "cli"), "--export", str(out)]) == 0
+    with safe_open(str(out), "pt") as f:  # the header says how to rerun the command
+        header = json.loads(f.metadata()["latent_studio"])
+    assert header["r1_gamma"] == 0.5 and header["steps"] == 1 and header["device"] == "cpu"
