@@ -108,16 +108,6 @@ def save_sheet(images: Tensor, path: Path, cols: int = 8) -> None:
     toyfaces.contact_sheet(arr, cols=cols, scale=2).save(path)
 
 
-def write_card(path: Path, card: dict[str, Any]) -> None:
-    """A model card: data, steps, wall time and metrics, as markdown with the raw JSON at the end."""
-    lines = [f"# {card['name']}", "", card.get("summary", ""), ""]
-    for k in ("family", "data", "steps", "batch", "wall_time_min", "params", "file_mb", "metrics"):
-        if k in card:
-            lines.append(f"- **{k}**: {card[k]}")
-    lines += ["", "```json", json.dumps(card, indent=2), "```", ""]
-    path.write_text("\n".join(lines))
-
-
 class Timer:
     def __init__(self, start: float = 0.0):
         self.base, self.t0 = start, time.monotonic()
