@@ -103,6 +103,21 @@ def ema_beta(batch: int, images_seen: int, half_life_images: float) -> float:
     return 0.5 ** (batch / max(half, 1e-8))
 
 
+def lazy_r1(D: torch.nn.Module, real: Tensor, gamma: float, every: int) -> Tensor:
+    """R1 penalty (Mescheder et al. 2018: the squared gradient of D on real images), scaled by `every` because
+    it is applied only every `every` steps, as StyleGAN2's lazy regularisation does."""
+    real = real.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(D(real).sum(), real, create_graph=True)
+    return grad.square().sum(dim=[1, 2, 3]).mean() * (gamma / 2) * every
+
+
+def lazy_adam(params: Any, lr: float, every: int) -> torch.optim.Adam:
+    """Adam (betas 0, 0.99) for a network regularised every `every` steps, with StyleGAN2's correction: the
+    extra regularisation steps would otherwise speed up its learning rate and momentum decay."""
+    c = every / (every + 1)
+    return torch.optim.Adam(params, lr=lr * c, betas=(0.0, 0.99 ** c), eps=1e-8)
+
+
 def save_sheet(images: Tensor, path: Path, cols: int = 8) -> None:
     arr = ((images.detach().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
     toyfaces.contact_sheet(arr, cols=cols, scale=2).save(path)

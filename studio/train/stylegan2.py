@@ -21,8 +21,8 @@ from torch.nn import functional as F
 from plugins.stylegan.network import StyleGAN2, StyleGAN2Config
 from plugins.stylegan.save import save_stylegan
 from studio.train.loop import (RunState, Timer, command_facts, due, ema_beta, end_step, export_if_asked,
-                               load_state, parse_trainer_args, run_facts, save_sheet, save_state,
-                               seed_everything, toyfaces_batches, trainer_parser)
+                               lazy_adam, lazy_r1, load_state, parse_trainer_args, run_facts, save_sheet,
+                               save_state, seed_everything, toyfaces_batches, trainer_parser)
 
 MAPPING_LR_MULT = 0.01
 W_AVG_BETA = 0.995
@@ -186,9 +186,8 @@ def train(out_dir: Path, steps: int, batch: int = 16, seed: int = 0, lr: float =
     G_ema = StyleGAN2(cfg).eval()
     G_ema.load_state_dict(G.net.state_dict())
     G, D, G_ema = G.to(device), D.to(device), G_ema.to(device)
-    c = r1_every / (r1_every + 1)  # lazy regularisation: the official Adam correction for D
     opt_g = torch.optim.Adam(G.parameters(), lr=lr, betas=(0.0, 0.99), eps=1e-8)
-    opt_d = torch.optim.Adam(D.parameters(), lr=lr * c, betas=(0.0, 0.99 ** c), eps=1e-8)
+    opt_d = lazy_adam(D.parameters(), lr, r1_every)
     modules = {"G": G, "D": D, "G_ema": G_ema, "opt_g": opt_g, "opt_d": opt_d}
     state_path = out_dir / "state.pt"
     state = load_state(state_path, modules)
@@ -206,9 +205,7 @@ def train(out_dir: Path, steps: int, batch: int = 16, seed: int = 0, lr: float =
         # D: logistic loss on real and (detached) fake, plus lazy R1 on the real images.
         loss_d = F.softplus(D(fake.detach())).mean() + F.softplus(-D(real)).mean()
         if state.step % r1_every == 0:
-            real.requires_grad_(True)
-            (grad,) = torch.autograd.grad(D(real).sum(), real, create_graph=True)
-            loss_d = loss_d + grad.square().sum(dim=[1, 2, 3]).mean() * (r1_gamma / 2) * r1_every
+            loss_d = loss_d + lazy_r1(D, real, r1_gamma, r1_every)
         opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         opt_d.step()
