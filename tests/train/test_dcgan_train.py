@@ -45,6 +45,64 @@ def test_batchnorm_statistics_are_measured_with_the_averaged_weights():
     assert not g.training and first.momentum == 0.1  # the training momentum is put back
 
 
+def test_discriminator_scores_each_image_on_its_own():
+    """R1 penalises each real image's gradient: a logit must not depend on the rest of the batch."""
+    torch.manual_seed(0)
+    d = dcgan.discriminator(4).apply(dcgan._init)
+    x = torch.randn(5, 3, 64, 64)
+    alone = torch.cat([d(x[i:i + 1]) for i in range(5)])
+    assert d(x).shape == (5, 1) and torch.allclose(d(x), alone, atol=1e-6)
+
+
+def test_lazy_r1_is_the_scaled_squared_input_gradient():
+    from studio.train.loop import lazy_r1
+
+    w = torch.randn(3, 8, 8)
+    linear = lambda x: (x * w).sum(dim=(1, 2, 3))  # noqa: E731  (gradient w for every image)
+    real = torch.randn(4, 3, 8, 8)
+    penalty = lazy_r1(linear, real, gamma=2.0, every=16)
+    assert torch.allclose(penalty, w.square().sum() * (2.0 / 2) * 16)
+    assert not real.requires_grad  # the caller's batch is left as it was
+
+
+def test_r1_gamma_reaches_the_discriminator(tmp_path):
+    def d_after_one_step(gamma: float, run: str) -> dict[str, torch.Tensor]:
+        dcgan.train(tmp_path / run, 1, r1_gamma=gamma, **TINY)
+        return torch.load(tmp_path / run / "state.pt", weights_only=True)["D"]
+
+    weak, strong = d_after_one_step(0.1, "weak"), d_after_one_step(100.0, "strong")
+    assert any(not torch.equal(weak[k], strong[k]) for k in weak)  # step 0 is an R1 step
+
+
+def test_path_length_penalty_measures_how_far_the_image_moves_per_step_in_z():
+    g = nn.ConvTranspose2d(8, 3, 4, bias=False)  # linear in z: doubling it doubles every path length
+    z = torch.randn(6, 8, 1, 1)
+
+    def penalty(scale: float) -> tuple[torch.Tensor, torch.Tensor]:
+        pl = dcgan.PathLength(decay=0.25)
+        torch.manual_seed(0)  # the same image-space noise for both
+        with torch.no_grad():
+            g.weight.mul_(scale)
+        out = pl.penalty(g, z, weight=1.0, every=1)
+        with torch.no_grad():
+            g.weight.div_(scale)
+        return out, pl.mean
+
+    p1, mean1 = penalty(1.0)
+    p2, mean2 = penalty(2.0)
+    assert torch.allclose(mean2, 2 * mean1) and mean1 > 0  # the running mean moved a quarter of the way
+    assert torch.allclose(p2, 4 * p1, rtol=1e-4)  # a squared deviation from that mean
+
+
+def test_path_length_weight_reaches_the_generator(tmp_path):
+    def g_after_one_step(weight: float, run: str) -> dict[str, torch.Tensor]:
+        dcgan.train(tmp_path / run, 1, pl_weight=weight, **TINY)
+        return torch.load(tmp_path / run / "state.pt", weights_only=True)["G"]
+
+    weak, strong = g_after_one_step(0.1, "weak"), g_after_one_step(10.0, "strong")
+    assert any(not torch.equal(weak[k], strong[k]) for k in weak)  # step 0 is a path length step
+
+
 def test_export_loads_through_studio_load(tmp_path):
     g_net, state = dcgan.train(tmp_path / "run", 2, **TINY)
     path = tmp_path / "dcgan.safetensors"
@@ -85,7 +143,8 @@ def test_command_line_exports_only_when_asked_and_says_what_it_wrote(tmp_path, c
     assert dcgan.main(base) == 0
     assert not list(tmp_path.glob("*.safetensors")) and capsys.readouterr().out == ""
     out = tmp_path / "demo.safetensors"
-    assert dcgan.main(base + ["--export", str(out), "--weights", "last"]) == 0
+    more = ["--export", str(out), "--weights", "last", "--r1-gamma", "7", "--pl-weight", "0.5"]
+    assert dcgan.main(base + more) == 0
     said = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert said["exported"] == str(out) and said["steps"] == 1
     g = studio.load(str(out), device="cpu")
@@ -95,4 +154,5 @@ def test_command_line_exports_only_when_asked_and_says_what_it_wrote(tmp_path, c
     with safe_open(str(out), "pt") as f:  # the header says how to rerun the command
         header = json.loads(f.metadata()["latent_studio"])
     assert header["steps"] == 1 and header["seed"] == 0 and header["batch"] == 2
-    assert header["device"] == "cpu" and header["weights"] == "last"
+    assert header["device"] == "cpu" and header["weights"] == "last" and header["r1_gamma"] == 7.0
+    assert header["pl_weight"] == 0.5
