@@ -3,8 +3,9 @@
 Every setting is scored on VALIDATION glasses faces (seeds from edits_units.VALIDATION_START, disjoint from
 the fit and the trial seeds), with units ranked on the fit seeds exactly as the bench does. Rule: among
 settings that take glasses to <= 0.10, the highest "other attributes unchanged"; settings within one
-sample of it tie, and the plainest wins (fewer units, a drop before a scale, no dilation). Prints every
-setting and the choice; the trial seeds are never touched, so the bench's figures stay held out.
+sample of it tie, and the plainest wins (fewer units, a drop before a scale, no dilation); when no setting
+gets there, the lowest glasses rate is named (and the exit status is 1). Prints every setting and the
+choice; the trial seeds are never touched, so the bench's figures stay held out.
 Run: `.venv/bin/python bench/edits_units_sweep.py [--faces 500] [--threads 2] [--dcgan PATH]`.
 """
 from __future__ import annotations
@@ -70,7 +71,10 @@ def main() -> int:
                           f"glasses {glasses:.3f}, others unchanged {same:.3f}", flush=True)
     ok = [r for r in results if r[2] <= GLASSES_CAP]
     if not ok:
-        print(f"no setting takes glasses to <= {GLASSES_CAP}")
+        same, _plain, glasses, (layer, k, value, dil) = min(results, key=lambda r: (r[2], -r[0], r[1]))
+        print(f"\nno setting takes glasses to <= {GLASSES_CAP}; the lowest glasses rate: LAYER {layer!r}, "
+              f"K {k}, VALUE {value}, DILATE {dil} (validation: glasses {glasses:.3f}, others unchanged "
+              f"{same:.3f})")
         return 1
     best = max(r[0] for r in ok)
     tied = [r for r in ok if r[0] >= best - 1.0 / args.faces - 1e-9]
