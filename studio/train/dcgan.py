@@ -14,13 +14,13 @@ from pathlib import Path
 
 import torch
 from torch import Tensor, nn
-from torch.nn import functional as F
 
 from plugins.dcgan.network import DCGANConfig, build
 from plugins.dcgan.save import save_dcgan
 from studio.train.loop import (RunState, Timer, command_facts, due, ema_beta, end_step, export_if_asked,
-                               lazy_adam, lazy_r1, load_state, parse_trainer_args, run_facts, save_sheet,
-                               save_state, seed_everything, toyfaces_batches, trainer_parser)
+                               lazy_adam, load_state, logistic_d_loss, nonsaturating_g_loss,
+                               parse_trainer_args, run_facts, save_sheet, save_state, seed_everything,
+                               toyfaces_batches, trainer_parser, update)
 
 WEIGHTS = ("ema", "last")
 EMA_HALF_LIFE = 10_000  # images, as StyleGAN's ema_kimg: averaging G's weights is a nearly free FID gain
@@ -119,10 +119,7 @@ def train(out_dir: Path, steps: int, batch: int = 64, z_dim: int = 100, ngf: int
     D.apply(_init)
     G, D = G.to(device), D.to(device)
     G_ema = copy.deepcopy(G).requires_grad_(False)
-    if pl_weight > 0:
-        opt_g = lazy_adam(G.parameters(), lr, PL_EVERY)
-    else:
-        opt_g = torch.optim.Adam(G.parameters(), lr=lr, betas=(0.0, 0.99), eps=1e-8)
+    opt_g = lazy_adam(G.parameters(), lr, PL_EVERY if pl_weight > 0 else 0)
     opt_d = lazy_adam(D.parameters(), lr, r1_every)
     pl = PathLength().to(device)
     modules = {"G": G, "D": D, "G_ema": G_ema, "opt_g": opt_g, "opt_d": opt_d, "pl": pl}
@@ -141,25 +138,12 @@ def train(out_dir: Path, steps: int, batch: int = 64, z_dim: int = 100, ngf: int
         real = real.to(device)
         z = torch.randn(batch, z_dim, 1, 1).to(device)  # drawn on the CPU: the same z on every device
         fake = G(z)
-        # D: logistic loss on real and (detached) fake, plus lazy R1 on the real images.
-        loss_d = F.softplus(D(fake.detach())).mean() + F.softplus(-D(real)).mean()
-        if state.step % r1_every == 0:
-            loss_d = loss_d + lazy_r1(D, real, r1_gamma, r1_every)
-        opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        opt_d.step()
-        # G: non-saturating logistic loss against the updated D (D's own weight gradients are not needed).
-        D.requires_grad_(False)
-        loss_g = F.softplus(-D(fake)).mean()
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        opt_g.step()
-        D.requires_grad_(True)
+        loss_d = logistic_d_loss(D, real, fake, state.step, r1_gamma, r1_every)
+        update(opt_d, loss_d)
+        loss_g = nonsaturating_g_loss(D, fake)  # against the updated D
+        update(opt_g, loss_g)
         if pl_weight > 0 and state.step % PL_EVERY == 0:
-            loss_pl = pl.penalty(G, torch.randn(batch // 2, z_dim, 1, 1).to(device), pl_weight, PL_EVERY)
-            opt_g.zero_grad(set_to_none=True)
-            loss_pl.backward()
-            opt_g.step()
+            update(opt_g, pl.penalty(G, torch.randn(batch // 2, z_dim, 1, 1).to(device), pl_weight, PL_EVERY))
         end_step(state, timer, bar, d=loss_d, g=loss_g)
         with torch.no_grad():
             beta = ema_beta(batch, state.step * batch, EMA_HALF_LIFE)

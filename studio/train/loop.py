@@ -14,6 +14,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import torch
 from torch import Tensor
+from torch.nn import functional as F
 
 from studio.demo import toyfaces
 from studio.errors import StudioError
@@ -111,10 +112,37 @@ def lazy_r1(D: torch.nn.Module, real: Tensor, gamma: float, every: int) -> Tenso
     return grad.square().sum(dim=[1, 2, 3]).mean() * (gamma / 2) * every
 
 
-def lazy_adam(params: Any, lr: float, every: int) -> torch.optim.Adam:
-    """Adam (betas 0, 0.99) for a network regularised every `every` steps, with StyleGAN2's correction: the
-    extra regularisation steps would otherwise speed up its learning rate and momentum decay."""
-    c = every / (every + 1)
+def logistic_d_loss(D: torch.nn.Module, real: Tensor, fake: Tensor, step: int, r1_gamma: float,
+                    r1_every: int) -> Tensor:
+    """StyleGAN2's D loss: logistic on real and (detached) fake images, plus lazy R1 on the real ones."""
+    loss = F.softplus(D(fake.detach())).mean() + F.softplus(-D(real)).mean()
+    if step % r1_every == 0:
+        loss = loss + lazy_r1(D, real, r1_gamma, r1_every)
+    return loss
+
+
+def nonsaturating_g_loss(D: torch.nn.Module, fake: Tensor) -> Tensor:
+    """StyleGAN2's G loss against D; D's own weight gradients are not recorded (autograd decides at forward
+    time, so D can take gradients again as soon as this returns)."""
+    D.requires_grad_(False)
+    try:
+        return F.softplus(-D(fake)).mean()
+    finally:
+        D.requires_grad_(True)
+
+
+def update(opt: torch.optim.Optimizer, loss: Tensor) -> None:
+    """One optimiser step on `loss`."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+
+
+def lazy_adam(params: Any, lr: float, every: int = 0) -> torch.optim.Adam:
+    """StyleGAN2's Adam (betas 0, 0.99) for a network regularised every `every` steps (0: not regularised),
+    with the official correction: the extra regularisation steps would otherwise speed up its learning rate
+    and momentum decay."""
+    c = every / (every + 1) if every else 1.0
     return torch.optim.Adam(params, lr=lr * c, betas=(0.0, 0.99 ** c), eps=1e-8)
 
 

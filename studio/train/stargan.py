@@ -27,7 +27,7 @@ from studio.demo import toyfaces
 from studio.model.safeload import save_safetensors
 from studio.train.loop import (RunState, Timer, batches, command_facts, due, end_step, export_if_asked,
                                load_state, parse_trainer_args, run_facts, save_sheet, save_state,
-                               seed_everything, trainer_parser)
+                               seed_everything, trainer_parser, update)
 
 ATTRIBUTES = toyfaces.BINARY_ATTRIBUTES  # Black_Hair, Blond_Hair, Brown_Hair, Eyeglasses, Male, Smiling
 GROUPS = exclusive_groups(ATTRIBUTES)  # the three hair colours
@@ -159,9 +159,7 @@ def train(out_dir: Path, steps: int, batch: int = 16, h: Hyper = Hyper(), seed: 
         d_adv = F.mse_loss(src_real, torch.ones_like(src_real)) + F.mse_loss(src_fake, torch.zeros_like(src_fake))
         d_cls = F.binary_cross_entropy_with_logits(cls_real, c_org, reduction="sum") / batch
         loss_d = d_adv + h.lambda_cls * d_cls
-        opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        opt_d.step()
+        update(opt_d, loss_d)
         # Generator: fool D, be classified as the target, come back to x under the source labels, and
         # (training aid) match the rendered counterfactual.
         src_fake, cls_fake = D(fake)
@@ -170,9 +168,7 @@ def train(out_dir: Path, steps: int, batch: int = 16, h: Hyper = Hyper(), seed: 
         g_rec = (G(fake, c_org) - x).abs().mean()
         g_sup = (fake - x_cf).abs().mean()
         loss_g = g_adv + h.lambda_cls * g_cls + h.lambda_rec * g_rec + h.lambda_sup * g_sup
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        opt_g.step()
+        update(opt_g, loss_g)
         end_step(state, timer, bar, d=d_adv, dcls=d_cls, gcls=g_cls, rec=g_rec, sup=g_sup)
         if due(state, save_every, steps):
             save_state(state_path, modules, state)

@@ -21,8 +21,9 @@ from torch.nn import functional as F
 from plugins.stylegan.network import StyleGAN2, StyleGAN2Config
 from plugins.stylegan.save import save_stylegan
 from studio.train.loop import (RunState, Timer, command_facts, due, ema_beta, end_step, export_if_asked,
-                               lazy_adam, lazy_r1, load_state, parse_trainer_args, run_facts, save_sheet,
-                               save_state, seed_everything, toyfaces_batches, trainer_parser)
+                               lazy_adam, load_state, logistic_d_loss, nonsaturating_g_loss,
+                               parse_trainer_args, run_facts, save_sheet, save_state, seed_everything,
+                               toyfaces_batches, trainer_parser, update)
 
 MAPPING_LR_MULT = 0.01
 W_AVG_BETA = 0.995
@@ -186,7 +187,7 @@ def train(out_dir: Path, steps: int, batch: int = 16, seed: int = 0, lr: float =
     G_ema = StyleGAN2(cfg).eval()
     G_ema.load_state_dict(G.net.state_dict())
     G, D, G_ema = G.to(device), D.to(device), G_ema.to(device)
-    opt_g = torch.optim.Adam(G.parameters(), lr=lr, betas=(0.0, 0.99), eps=1e-8)
+    opt_g = lazy_adam(G.parameters(), lr)
     opt_d = lazy_adam(D.parameters(), lr, r1_every)
     modules = {"G": G, "D": D, "G_ema": G_ema, "opt_g": opt_g, "opt_d": opt_d}
     state_path = out_dir / "state.pt"
@@ -202,20 +203,10 @@ def train(out_dir: Path, steps: int, batch: int = 16, seed: int = 0, lr: float =
         real = real.to(device)
         # One generator pass serves both updates (a CPU saving: official draws fresh z for the G step).
         fake = G.synthesis(G.mixed_ws(torch.randn(batch, cfg.z_dim).to(device)))
-        # D: logistic loss on real and (detached) fake, plus lazy R1 on the real images.
-        loss_d = F.softplus(D(fake.detach())).mean() + F.softplus(-D(real)).mean()
-        if state.step % r1_every == 0:
-            loss_d = loss_d + lazy_r1(D, real, r1_gamma, r1_every)
-        opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        opt_d.step()
-        # G: non-saturating logistic loss against the updated D (D's own weight gradients are not needed).
-        D.requires_grad_(False)
-        loss_g = F.softplus(-D(fake)).mean()
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        opt_g.step()
-        D.requires_grad_(True)
+        loss_d = logistic_d_loss(D, real, fake, state.step, r1_gamma, r1_every)
+        update(opt_d, loss_d)
+        loss_g = nonsaturating_g_loss(D, fake)  # against the updated D
+        update(opt_g, loss_g)
         end_step(state, timer, bar, d=loss_d, g=loss_g)
         with torch.no_grad():
             beta = ema_beta(batch, state.step * batch, EMA_HALF_LIFE)
