@@ -28,7 +28,7 @@ R1_GAMMA = 20.0
 R1_EVERY = 16
 # Off by default: it makes glasses close to linear in z (0.25 made the glasses units findable; 1 gave the
 # paper's arithmetic 0.65) but costs the fit (at 1, toy-FID 31-36 and hair rates off by 0.12-0.14 at
-# 4,000-5,000 steps; at 0.25, 0.12 at 7,000); 2 (StyleGAN2's, in W) collapsed the samples. See the model card.
+# 4,000-7,000 steps; at 0.25, 0.12 at 7,000); 2 (StyleGAN2's, in W) collapsed the samples. See the model card.
 PL_WEIGHT = 0.0
 PL_EVERY = 4
 
