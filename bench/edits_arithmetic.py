@@ -49,11 +49,18 @@ def _groups(glasses: np.ndarray, male: np.ndarray, seeds: np.ndarray) -> dict[st
             "no glasses, female": seeds[(glasses < lo) & (male < lo)]}
 
 
-def run(trials: int, rescale: bool, g, renderer, net, groups: dict[str, np.ndarray],
+def exemplar_groups(g, renderer, net: attributes.AttributeNet, base: Recipe,
+                    seeds: np.ndarray) -> dict[str, np.ndarray]:
+    """The pool of seeds rendered with `base`'s model, scored, and split into the expression's concepts."""
+    glasses, male = _scores(net, renderer.render_batch(g, [base.with_seed(int(s)) for s in seeds],
+                                                       batch_size=100))
+    return _groups(glasses, male, seeds)
+
+
+def run(trials: int, rescale: bool, g, renderer, net, groups: dict[str, np.ndarray], base: Recipe,
         seed: int = 0) -> tuple[float, float, float]:
-    """(glasses and female, glasses, female) rates over `trials` arithmetic results."""
+    """(glasses and female, glasses, female) rates over `trials` arithmetic results on `base`'s model."""
     rng = np.random.default_rng(seed)
-    base = Recipe(ModelRef(str(CHECKPOINT), g.model_id), SeedLatent(0))
     expr = Expression(EXPRESSION, rescale=rescale)
     recipes = []
     for _ in range(trials):
@@ -77,13 +84,11 @@ def figures(trials: int) -> list[Figure]:
     renderer = Renderer()
     seeds = np.arange(POOL_START, POOL_START + POOL)
     base = Recipe(ModelRef(str(CHECKPOINT), g.model_id), SeedLatent(0))
-    glasses, male = _scores(net, renderer.render_batch(g, [base.with_seed(int(s)) for s in seeds],
-                                                       batch_size=100))
-    groups = _groups(glasses, male, seeds)
+    groups = exemplar_groups(g, renderer, net, base, seeds)
     sizes = ", ".join(f"{len(v)}" for v in groups.values())
     rows = []
     for rescale in (False, True):
-        both, g_rate, f_rate = run(trials, rescale, g, renderer, net, groups)
+        both, g_rate, f_rate = run(trials, rescale, g, renderer, net, groups, base)
         how = "rescaled to the prior's norm" if rescale else "plain sum (default)"
         rows.append(Figure(f"arithmetic: glasses AND female, {how}", both,
                            f">= {BAR} ({trials} trials; pools {sizes})", both >= BAR))

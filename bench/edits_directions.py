@@ -21,6 +21,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -44,12 +45,30 @@ def monotone(scores: np.ndarray, tol: float = MONOTONE_TOL) -> np.ndarray:
     return (np.diff(scores, axis=1) >= -tol).all(axis=1)
 
 
+def fit_and_walk(g, renderer, net, base, seeds: Sequence[int]) -> tuple[Any, np.ndarray, float, float]:
+    """Fit the attribute's direction in z on the model of `base` (a Recipe), walk each seed along it; returns
+    the fitted direction, scores (seeds, amounts), and the fit's and the walk's seconds."""
+    from studio.core.labelled import attribute_scores_job, fit_attribute_job
+    from studio.render.analysis import run_job
+
+    t0 = time.perf_counter()
+    fitted = run_job(fit_attribute_job(g, renderer, net, ATTRIBUTE, FIT_SAMPLES, "logistic", "z",
+                                       model_name=Path(base.model.path).name))
+    fit_s = time.perf_counter() - t0
+    d = fitted.direction
+    unit = float(d.stddev[0]) if d.stddev is not None else 1.0
+    recipes = [base.with_seed(s).with_walk(d.label(), tuple(d.vectors[0].tolist()), float(a) * unit, d.walk_space())
+               for s in seeds for a in AMOUNTS]
+    t0 = time.perf_counter()
+    scores = run_job(attribute_scores_job(g, renderer, net, ATTRIBUTE, recipes)).reshape(len(seeds), len(AMOUNTS))
+    return fitted, scores, fit_s, time.perf_counter() - t0
+
+
 def figures(trials: int) -> list[Figure]:
     import studio
-    from studio.core.labelled import FIT_SEED0, attribute_scores_job, fit_attribute_job
+    from studio.core.labelled import FIT_SEED0
     from studio.core.recipe import ModelRef, Recipe, SeedLatent
     from studio.demo import attributes
-    from studio.render.analysis import run_job
     from studio.render.engine import Renderer
 
     for p in (CHECKPOINT, ATTRIBUTE_MODEL):
@@ -57,21 +76,11 @@ def figures(trials: int) -> list[Figure]:
             return [Figure(f"directions: {p.name} present", 0.0, "file exists", False)]
     g = studio.load(str(CHECKPOINT), device="cpu")
     net = attributes.load(ATTRIBUTE_MODEL)
-    renderer = Renderer()
-    t0 = time.perf_counter()
-    fitted = run_job(fit_attribute_job(g, renderer, net, ATTRIBUTE, FIT_SAMPLES, "logistic", "z",
-                                       model_name=CHECKPOINT.name))
-    fit_s = time.perf_counter() - t0
-    d, fit = fitted.direction, fitted.fit
     seeds = list(range(trials))
     assert max(seeds) < FIT_SEED0, "evaluation seeds must not overlap the fit set"
     base = Recipe(ModelRef(str(CHECKPOINT), g.model_id), SeedLatent(0))
-    unit = float(d.stddev[0]) if d.stddev is not None else 1.0
-    recipes = [base.with_seed(s).with_walk(d.label(), tuple(d.vectors[0].tolist()), float(a) * unit, d.walk_space())
-               for s in seeds for a in AMOUNTS]
-    t0 = time.perf_counter()
-    scores = run_job(attribute_scores_job(g, renderer, net, ATTRIBUTE, recipes)).reshape(trials, len(AMOUNTS))
-    walk_s = time.perf_counter() - t0
+    fitted, scores, fit_s, walk_s = fit_and_walk(g, Renderer(), net, base, seeds)
+    fit = fitted.fit
     mono = float(monotone(scores).mean())
     majority = max(fit.n_positive, fit.n_train + fit.n_test - fit.n_positive) / (fit.n_train + fit.n_test)
     rise = float((scores[:, -1] - scores[:, 0]).mean())
