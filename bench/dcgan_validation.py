@@ -33,6 +33,7 @@ from studio.core.labelled import train_linear  # noqa: E402
 from studio.core.recipe import ModelRef, Recipe, SeedLatent  # noqa: E402
 from studio.demo import attributes, toyfaces  # noqa: E402
 from studio.demo.toyfaces import BINARY_ATTRIBUTES  # noqa: E402
+from studio.errors import StudioError  # noqa: E402
 from studio.render.engine import Renderer  # noqa: E402
 
 FAKE_SEEDS = range(200_000, 202_000)
@@ -100,13 +101,19 @@ def main() -> int:
     if "screen" in only:
         real_feats = attributes.extract_features(net, toyfaces.sample(1000, seed=777777).images)
         real_rates = toyfaces.sample(4000, seed=888888).binary.mean(axis=0)
+    failed = 0
     for path in (p.resolve() for p in args.checkpoints):
-        g = studio.load(str(path), device="cpu")
+        try:
+            g = studio.load(str(path), device="cpu")
+        except StudioError as e:  # one line, and the other candidates are still screened
+            print(f"{path}: {e}", file=sys.stderr)
+            failed += 1
+            continue
         if "screen" in only:
             print(screen(g, path, net, real_feats, real_rates), flush=True)
         if "geometry" in only:
             print(geometry(g, path, net, args.samples), flush=True)
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
