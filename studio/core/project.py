@@ -1,29 +1,33 @@
-"""Project files and autosave: the whole session as versioned JSON, written atomically.
+"""Project files and autosave: every workspace of the session as versioned JSON, written atomically.
 
-A project holds the model (path + sha256), the current recipe, the undo history as a list of recipes,
-the direction sets and the timeline. Autosave writes the same format to the user data folder every few
-seconds; a clean exit leaves a marker, so an autosave without one means the last session crashed and
-its state is offered back on the next launch.
+A project holds one saved workspace per model worked on (studio/core/workspaces.py): each is the states of
+its undo history, stored as the components that changed from the state before, with long vectors (walk
+directions, latents) kept once in a table keyed by content hash. Schema 1 files (one model, a history of
+recipes beside one timeline, bins and directions) still open. Autosave writes the same format to the user
+data folder whenever the session changed, serialising on a thread of its own; a clean exit leaves a
+marker, so an autosave without one means the last session crashed and its state is offered back.
 """
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field, replace
+import threading
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-import numpy as np
-
-from studio.core.direction_library import SavedDirection
 from studio.core.arithmetic import ConceptBin, NamedLatent
-from studio.core.directions import DirectionSet
+from studio.core.direction_library import SavedDirection
 from studio.core.recipe import ModelRef, Recipe
 from studio.core.timeline import Timeline
+from studio.core.vector_table import VectorTable
+from studio.core.workspace import (Workspace, default_bins, pca_from_dict, workspace_from_dict,
+                                   workspace_to_dict)
+from studio.core.workspaces import SavedWorkspace
 from studio.errors import RecipeError, StudioError
 
 PROJECT_FORMAT = "latent-studio-project"
-PROJECT_SCHEMA = 1
+PROJECT_SCHEMA = 2
 PROJECT_EXT = ".lsproj"
 AUTOSAVE_NAME = "autosave" + PROJECT_EXT
 CLEAN_EXIT_NAME = "clean-exit"
@@ -39,61 +43,79 @@ class ModelMissing(StudioError):
 
 @dataclass(frozen=True)
 class Project:
-    model: ModelRef
-    recipe: Recipe | None = None
-    history: tuple[Recipe, ...] = ()   # undo stack states, oldest first; `history_index` is the current one
-    history_index: int = 0
-    directions: tuple[DirectionSet, ...] = ()
-    timeline: Timeline = field(default_factory=Timeline)
-    bins: tuple[ConceptBin, ...] = ()      # vector-arithmetic concept bins
-    latents: tuple[NamedLatent, ...] = ()  # latents the user saved by name (arithmetic results)
-    saved_directions: tuple[SavedDirection, ...] = ()  # named directions (fitted, imported) kept with the work
+    """The saved workspaces and which one was active (the model the project opens with)."""
+
+    workspaces: tuple[SavedWorkspace, ...]
+    active: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.workspaces:
+            raise RecipeError("a project needs at least one workspace")
+        if not 0 <= self.active < len(self.workspaces):
+            raise RecipeError(f"the active workspace {self.active} is outside the "
+                              f"{len(self.workspaces)} saved")
+
+    @classmethod
+    def of(cls, workspace: Workspace, history: tuple[Workspace, ...] = (), index: int = 0) -> "Project":
+        """A project of one model's workspace (with its history, when there is one)."""
+        states = history or (workspace,)
+        return cls((SavedWorkspace(tuple(states), index if history else 0),))
+
+    # -- the active workspace (what the CLI and the opening window read) ----------------------------
+    @property
+    def current(self) -> SavedWorkspace:
+        return self.workspaces[self.active]
+
+    @property
+    def workspace(self) -> Workspace:
+        return self.current.present
+
+    @property
+    def model(self) -> ModelRef:
+        return self.workspace.model
+
+    @property
+    def recipe(self) -> Recipe:
+        return self.workspace.recipe
+
+    @property
+    def timeline(self) -> Timeline:
+        return self.workspace.timeline
 
     # -- JSON --------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "format": PROJECT_FORMAT, "schema": PROJECT_SCHEMA,
-            "model": {"path": self.model.path, "sha256": self.model.sha256},
-            "recipe": self.recipe.to_dict() if self.recipe is not None else None,
-            "history": [r.to_dict() for r in self.history], "history_index": self.history_index,
-            "directions": [_direction_dict(d) for d in self.directions],
-            "saved_directions": [d.to_dict() for d in self.saved_directions],
-            "timeline": self.timeline.to_dict(),
-            "bins": [b.to_dict() for b in self.bins], "latents": [x.to_dict() for x in self.latents],
-        }
+        table = VectorTable()
+        saved = []
+        for w in self.workspaces:
+            steps, prev = [], None
+            for state, text in zip(w.states, list(w.texts) + [""] * len(w.states)):
+                steps.append({"text": text, "state": workspace_to_dict(state, table, prev)})
+                prev = state
+            saved.append({"model": {"path": w.model.path, "sha256": w.model.sha256}, "index": w.index,
+                          "steps": steps})
+        return {"format": PROJECT_FORMAT, "schema": PROJECT_SCHEMA, "active": self.active,
+                "workspaces": saved, "vectors": table.to_dict()}
 
     @classmethod
     def from_dict(cls, d: Any, name: str = "project") -> "Project":
         if not isinstance(d, dict) or d.get("format") != PROJECT_FORMAT:
             raise RecipeError(f"{name} is not a Latent Studio project")
         schema = d.get("schema")
-        if not isinstance(schema, int):
+        if not isinstance(schema, int) or isinstance(schema, bool):
             raise RecipeError(f"{name} has no schema version")
         if schema > PROJECT_SCHEMA:
             raise RecipeError(f"{name} was saved by a newer Latent Studio (project schema {schema}; this one "
                               f"reads up to {PROJECT_SCHEMA}); please update Latent Studio")
         try:
-            m = d["model"]
-            history = tuple(Recipe.from_dict(r) for r in d.get("history", []))
-            index = int(d.get("history_index", max(len(history) - 1, 0)))
-            if history and not 0 <= index < len(history):
-                raise RecipeError(f"history index {index} is outside the {len(history)} saved states")
-            return cls(model=ModelRef(str(m["path"]), str(m.get("sha256", ""))),
-                       recipe=Recipe.from_dict(d["recipe"]) if d.get("recipe") is not None else None,
-                       history=history, history_index=index,
-                       directions=tuple(_direction_from(x) for x in d.get("directions", [])),
-                       saved_directions=tuple(SavedDirection.from_dict(x) for x in d.get("saved_directions", [])),
-                       timeline=Timeline.from_dict(d.get("timeline", {})),
-                       bins=tuple(ConceptBin.from_dict(x) for x in d.get("bins", [])),
-                       latents=tuple(NamedLatent.from_dict(x) for x in d.get("latents", [])))
+            return _from_schema1(d) if schema < 2 else _from_schema2(d)
         except RecipeError as exc:
             raise RecipeError(f"{name}: {exc}") from None
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError, RecursionError) as exc:
             raise RecipeError(f"{name} is damaged ({type(exc).__name__}: {exc})") from None
 
     # -- model location ----------------------------------------------------------------------------
     def check_model(self, base: Path | None = None) -> Path:
-        """The checkpoint's path, or ModelMissing naming where it was expected."""
+        """The active checkpoint's path, or ModelMissing naming where it was expected."""
         p = Path(self.model.path).expanduser()
         if not p.is_absolute() and base is not None and (base / p).exists():
             p = base / p
@@ -102,17 +124,52 @@ class Project:
         return p
 
     def relocated(self, new_path: str | Path) -> "Project":
-        """The same project pointing at the checkpoint's new location (every recipe included)."""
-        old = self.model.path
+        """The same project with the active workspace pointing at the checkpoint's new location."""
         ref = replace(self.model, path=str(new_path))
+        ws = list(self.workspaces)
+        ws[self.active] = ws[self.active].relocated(ref)
+        return replace(self, workspaces=tuple(ws))
 
-        def fix(r: Recipe) -> Recipe:
-            return replace(r, model=ref) if r.model.path in (old, "") else r
 
-        tl = self.timeline
-        return replace(self, model=ref, recipe=fix(self.recipe) if self.recipe else None,
-                       history=tuple(fix(r) for r in self.history),
-                       timeline=replace(tl, keyframes=tuple(fix(r) for r in tl.keyframes)))
+def _from_schema2(d: dict[str, Any]) -> Project:
+    table = VectorTable.from_dict(d.get("vectors"))
+    saved = []
+    for w in d["workspaces"]:
+        states, texts, prev = [], [], None
+        for step in w["steps"]:
+            prev = workspace_from_dict(step["state"], table, prev)
+            states.append(prev)
+            texts.append(str(step.get("text", "")))
+        index = w.get("index", len(states) - 1)
+        if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(states):
+            raise RecipeError(f"history index {index!r} is outside the {len(states)} saved states")
+        saved.append(SavedWorkspace(tuple(states), index, tuple(texts)))
+    active = d.get("active", 0)
+    if not isinstance(active, int) or isinstance(active, bool):
+        raise RecipeError("the active workspace must be a number")
+    return Project(tuple(saved), active)
+
+
+def _from_schema1(d: dict[str, Any]) -> Project:
+    """One model: recipes in the history, and one timeline, bins, directions and PCA beside them."""
+    history = tuple(Recipe.from_dict(r) for r in d.get("history", []))
+    index = d.get("history_index", max(len(history) - 1, 0))
+    if not isinstance(index, int) or isinstance(index, bool) or (history and not 0 <= index < len(history)):
+        raise RecipeError(f"history index {index} is outside the {len(history)} saved states")
+    recipe = Recipe.from_dict(d["recipe"]) if d.get("recipe") is not None else None
+    if not history:
+        if recipe is None:
+            m = d["model"]
+            raise RecipeError(f"the project for {m.get('path', '?')} holds no image")
+        history, index = (recipe,), 0
+    pca = [pca_from_dict(x) for x in d.get("directions", [])]
+    bins = tuple(ConceptBin.from_dict(x) for x in d.get("bins", []))
+    base = Workspace(history[0], Timeline.from_dict(d.get("timeline", {})), bins or default_bins(),
+                     tuple(NamedLatent.from_dict(x) for x in d.get("latents", [])),
+                     tuple(SavedDirection.from_dict(x) for x in d.get("saved_directions", [])),
+                     pca=pca[0] if pca else None)
+    states = tuple(replace(base, recipe=r) for r in history)
+    return Project((SavedWorkspace(states, index),))
 
 
 def save_project(project: Project, path: Path) -> None:
@@ -132,6 +189,8 @@ def load_project(path: Path) -> Project:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise RecipeError(f"{path.name} is damaged: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    except (RecursionError, ValueError) as exc:  # nesting too deep, a number too long to parse
+        raise RecipeError(f"{path.name} is damaged: {type(exc).__name__}") from None
     return Project.from_dict(data, path.name)
 
 
@@ -148,22 +207,6 @@ def write_text_atomic(path: Path, text: str) -> None:
             tmp.unlink()
 
 
-def _direction_dict(d: DirectionSet) -> dict[str, Any]:
-    return {"kind": d.kind, "space": d.space, "vectors": np.asarray(d.vectors).tolist(),
-            "stddev": None if d.stddev is None else np.asarray(d.stddev).tolist(),
-            "explained": None if d.explained is None else np.asarray(d.explained).tolist()}
-
-
-def _direction_from(x: dict[str, Any]) -> DirectionSet:
-    def arr(v: Any) -> np.ndarray | None:
-        return None if v is None else np.asarray(v, np.float32)
-
-    vectors = np.asarray(x["vectors"], np.float32)
-    if vectors.ndim != 2:
-        raise ValueError("direction vectors must be a list of rows")
-    return DirectionSet(str(x["kind"]), str(x["space"]), vectors, arr(x.get("stddev")), arr(x.get("explained")))
-
-
 # -- autosave -----------------------------------------------------------------------------------------
 def default_autosave_dir() -> Path:
     """Under the user data folder ($LATENT_STUDIO_DATA overrides it, e.g. for tests)."""
@@ -176,13 +219,23 @@ def default_autosave_dir() -> Path:
 
 
 class Autosave:
-    """The autosave file and the clean-exit marker that tells a crash from a normal quit."""
+    """The autosave file and the clean-exit marker that tells a crash from a normal quit.
+
+    `save_soon` is what the GUI calls on its timer: it compares a revision number (nothing changed, nothing
+    done) and hands an immutable snapshot to a writer thread, so serialising a long history never holds up
+    the GUI thread. The newest snapshot wins when several wait."""
 
     def __init__(self, folder: Path | None = None):
         self.folder = Path(folder) if folder is not None else default_autosave_dir()
         self.path = self.folder / AUTOSAVE_NAME
         self.marker = self.folder / CLEAN_EXIT_NAME
+        self.error: OSError | None = None  # the writer thread's last failure, for the GUI to report
         self._last_text: str | None = None
+        self._revision: int | None = None
+        self._pending: Project | None = None
+        self._busy = False
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
 
     def pending_recovery(self) -> Project | None:
         """The last session's state when it ended without a clean exit (None if it did, or nothing saved).
@@ -199,19 +252,62 @@ class Autosave:
         self.marker.unlink(missing_ok=True)
 
     def save(self, project: Project) -> bool:
-        """Write the project if it changed since the last save; True when written."""
-        text = json.dumps(project.to_dict(), indent=1) + "\n"
-        if text == self._last_text:
-            return False
-        self.folder.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(self.path, text)
-        self._last_text = text
+        """Write the project now if it changed since the last save; True when written."""
+        text = json.dumps(project.to_dict(), separators=(",", ":")) + "\n"
+        with self._cond:
+            if text == self._last_text:
+                return False
+            self.folder.mkdir(parents=True, exist_ok=True)
+            write_text_atomic(self.path, text)
+            self._last_text = text
         return True
 
+    def save_soon(self, revision: int, snapshot: Callable[[], Project | None]) -> bool:
+        """Queue a write of `snapshot()` unless `revision` was already saved; True when queued."""
+        if revision == self._revision:
+            return False
+        project = snapshot()
+        if project is None:
+            return False
+        self._revision = revision
+        with self._cond:
+            self._pending = project
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._write_loop, name="autosave", daemon=True)
+                self._thread.start()
+            self._cond.notify_all()
+        return True
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until queued snapshots are on disk; False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._pending is None and not self._busy, timeout)
+
+    def _write_loop(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._pending is not None)
+                project, self._pending = self._pending, None
+                self._busy = True
+            try:
+                self.save(project)
+            except OSError as exc:
+                self.error = exc
+                self._revision = None  # try again on the next change
+            except Exception as exc:  # a bug must not kill the thread silently: say it like a write error
+                self.error = OSError(f"{type(exc).__name__}: {exc}")
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+
     def discard(self) -> None:
+        self.flush(5.0)
         self.path.unlink(missing_ok=True)
         self._last_text = None
+        self._revision = None
 
     def clean_exit(self) -> None:
+        self.flush(10.0)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.marker.write_text("")

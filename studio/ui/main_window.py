@@ -135,7 +135,6 @@ class MainWindow(QMainWindow):
         self.autosave_timer = QTimer(self)
         self.autosave_timer.setInterval(AUTOSAVE_MS)
         self.autosave_timer.timeout.connect(self.autosave_now)
-        self._pending_project: Project | None = None
 
         self._build_actions()
         self._build_menus()
@@ -161,6 +160,14 @@ class MainWindow(QMainWindow):
         self.stack.setCurrentWidget(self._model_view() if session.generator is not None else self.empty)
         if session.generator is not None:
             self.on_model(session.generator)
+
+    def _update_undo_actions(self) -> None:
+        h = self.session.history if self.session.generator is not None else None
+        for name, can, text in (("undo", h is not None and h.can_undo(), h.undo_text() if h else ""),
+                                ("redo", h is not None and h.can_redo(), h.redo_text() if h else "")):
+            act = self.actions_by_name[name]
+            act.setEnabled(can)
+            act.setText(f"&{name.capitalize()} {text}".rstrip())
 
     def _default_dock_sizes(self) -> None:
         self.resizeDocks([self.docks["model"], self.docks["latent"]], [310, 360], Qt.Orientation.Horizontal)
@@ -212,11 +219,11 @@ class MainWindow(QMainWindow):
         a["save_project"] = QAction("Save project &as…", self, shortcut=QKeySequence("Ctrl+Shift+S"),
                                     triggered=self.save_project_dialog)
         a["quit"] = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit, triggered=self.close)
-        stack = self.session.undo_stack
-        a["undo"] = stack.createUndoAction(self, "&Undo")
-        a["undo"].setShortcut(QKeySequence("Ctrl+Z"))
-        a["redo"] = stack.createRedoAction(self, "&Redo")
+        a["undo"] = QAction("&Undo", self, shortcut=QKeySequence("Ctrl+Z"), triggered=self.session.undo)
+        a["redo"] = QAction("&Redo", self, triggered=self.session.redo)
         a["redo"].setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        self.session.historyChanged.connect(self._update_undo_actions)
+        self._update_undo_actions()
         a["fit"] = QAction("Zoom to &fit", self, shortcut=QKeySequence("Ctrl+0"), triggered=self.canvas.fit)
         a["fit"].setToolTip("Largest whole-number zoom that fits (Ctrl+0)")
         a["nearest"] = QAction("&Nearest (crisp pixels)", self, checkable=True,
@@ -505,15 +512,7 @@ class MainWindow(QMainWindow):
     # -- projects and autosave -------------------------------------------------------------------------
     def project(self) -> Project | None:
         """The whole session as data (None before a model is open)."""
-        s = self.session
-        if s.recipe is None:
-            return None
-        history, index = s.history()
-        pca = self.walk_panel.pca_directions
-        return Project(s.recipe.model, s.recipe, tuple(history), index, (pca,) if pca is not None else (),
-                       self.timeline_panel.timeline,
-                       saved_directions=tuple(self.directions_panel.project_directions),
-                       bins=self.arithmetic_panel.project_bins(), latents=tuple(self.arithmetic_panel.saved))
+        return self.session.project()
 
     def save_project_dialog(self) -> None:
         if self.project() is None:
@@ -562,9 +561,7 @@ class MainWindow(QMainWindow):
                 return False
             project = project.relocated(Path(new))
             model = Path(new)
-        self._pending_project = replace_model_path(project, model)
-        self.session.modelChanged.connect(self._apply_pending_project)
-        self.session.open_model(model)
+        self.session.open_model(model, project=replace_model_path(project, model))
         return True
 
     def _ask_relocate(self, missing: str) -> Path | None:
@@ -573,20 +570,6 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getOpenFileName(self, f"Where is {Path(missing).name}?", str(Path(missing).parent),
                                               "All files (*)")
         return Path(path) if path else None
-
-    def _apply_pending_project(self, _g: Generator) -> None:
-        self.session.modelChanged.disconnect(self._apply_pending_project)
-        project, self._pending_project = self._pending_project, None
-        if project is None:
-            return
-        if project.history:
-            self.session.restore_history(list(project.history), project.history_index)
-        elif project.recipe is not None:
-            self.session.edit(project.recipe, "Restore")
-        self.timeline_panel.set_timeline(project.timeline)
-        self.arithmetic_panel.restore(project.bins, project.latents)
-        self.directions_panel.set_project_directions(project.saved_directions)
-        self.statusBar().showMessage("Restored the saved session", 5000)
 
     def start_autosave(self, store: Autosave | None = None, ask=None) -> bool:
         """Begin autosaving; first offer the state a crashed session left (`ask() -> bool` decides).
@@ -622,17 +605,16 @@ class MainWindow(QMainWindow):
         return answer == QMessageBox.StandardButton.Yes
 
     def autosave_now(self) -> bool:
-        if self.autosave is None or self._pending_project is not None:
+        """Queue the session for the autosave thread if it changed since the last save (cheap: no JSON here)."""
+        store = self.autosave
+        if store is None or self.session.generator is None or self.session.loading:
             return False
-        project = self.project()
-        if project is None:
-            return False
-        try:
-            return self.autosave.save(project)
-        except OSError as exc:
+        if store.error is not None:
+            err, store.error = store.error, None
             self.autosave_timer.stop()
-            self.show_error(f"Autosave stopped: cannot write {self.autosave.path} ({exc.strerror or exc}).")
+            self.show_error(f"Autosave stopped: cannot write {store.path} ({err.strerror or err}).")
             return False
+        return store.save_soon(self.session.workspaces.revision, self.session.project)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
@@ -642,7 +624,10 @@ class MainWindow(QMainWindow):
         if self.autosave is not None:
             self.autosave_timer.stop()
             try:
-                self.autosave_now()
+                self.autosave.flush(10.0)
+                project = self.session.project()
+                if project is not None:
+                    self.autosave.save(project)
                 self.autosave.clean_exit()
             except OSError:
                 pass

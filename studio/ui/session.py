@@ -1,8 +1,9 @@
-"""The editing session: the current model and recipe, their undo history, and the bridge to the worker.
+"""The editing session: a thin Qt adapter over the workspaces (studio/core/workspaces.py).
 
-Qt-light on purpose: no widgets here. Every edit is a new Recipe pushed onto a QUndoStack, so undo is
-"show the previous recipe again". The worker calls back on its own thread; those calls are re-emitted
-through signals, which Qt queues onto the GUI thread, so slots (and any QImage) live on the GUI thread.
+All session state is plain, immutable data in `self.workspaces` (one workspace and undo history per model);
+this class turns user actions into workspace transitions, emits signals when the workspace changes, and
+bridges to the render worker. The worker calls back on its own thread; those calls are re-emitted through
+signals, which Qt queues onto the GUI thread, so slots (and any QImage) live on the GUI thread.
 """
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from studio.core.photo import ImageLatent
+from studio.core.project import Project
 from studio.core.recipe import ModelRef, Recipe, SeedLatent
+from studio.core.workspace import Workspace
+from studio.core.workspaces import Workspaces
 from studio.errors import StudioError
 from studio.model.api import Generator
 from studio.model.photo_input import awaits_photo
@@ -23,6 +26,8 @@ from studio.render.worker import JobHandle
 
 if TYPE_CHECKING:
     import torch
+
+    from studio.core.history import History
 
 log = logging.getLogger(__name__)
 
@@ -42,43 +47,6 @@ class Worker(Protocol):
                    on_progress: Callable[[Any], None] | None = None) -> JobHandle: ...
 
 
-class RecipeCommand(QUndoCommand):
-    """One undo step: the recipe before and after an edit.
-
-    Commands with the same `merge_key` from the same gesture merge, so a whole slider drag is one step.
-    """
-
-    MERGE_ID = 0x5EC1
-
-    def __init__(self, session: "Session", before: Recipe, after: Recipe, text: str,
-                 merge_key: str | None, gesture: int):
-        super().__init__(text)
-        self.session = session
-        self.before = before
-        self.after = after
-        self.merge_key = merge_key
-        self.gesture = gesture
-
-    def id(self) -> int:
-        return self.MERGE_ID if self.merge_key else -1
-
-    def mergeWith(self, other: QUndoCommand) -> bool:
-        if not isinstance(other, RecipeCommand) or other.merge_key != self.merge_key \
-                or other.gesture != self.gesture:
-            return False
-        self.after = other.after
-        self.setText(other.text())
-        if self.after == self.before:  # dragged back to where it started: no step at all
-            self.setObsolete(True)
-        return True
-
-    def redo(self) -> None:
-        self.session._apply(self.after)
-
-    def undo(self) -> None:
-        self.session._apply(self.before)
-
-
 class _JobBridge(QObject):
     """Carries one background job's callbacks from the worker thread to the GUI thread."""
 
@@ -92,7 +60,9 @@ class Session(QObject):
 
     frameReady = Signal(object)      # Frame, on the GUI thread
     modelChanged = Signal(object)    # Generator
-    recipeChanged = Signal(object)   # Recipe (after every edit, undo and redo)
+    recipeChanged = Signal(object)   # Recipe: the workspace's recipe changed (edit, undo, redo, model)
+    workspaceChanged = Signal(object)  # Workspace: anything in it changed (after modelChanged on a switch)
+    historyChanged = Signal()        # what undo / redo would do changed
     error = Signal(str)              # a message for the user; never a traceback
     loadingChanged = Signal(bool)    # a checkpoint is being opened
     message = Signal(str)            # transient status text
@@ -104,20 +74,35 @@ class Session(QObject):
         super().__init__(parent)
         self.worker = worker
         self.models = models or ModelCache()
-        self.undo_stack = QUndoStack(self)
+        self.workspaces = Workspaces()
         self.generator: Generator | None = None
-        self.recipe: Recipe | None = None
         self.model_path: Path | None = None
         self.last_frame: Frame | None = None
         self.loading = False
         self._model_token = 0   # bumps on every model change; results for older models are dropped
         self._load_token = 0    # bumps on every open; only the newest open may take effect
+        self._pending_project: tuple[int, Project] | None = None  # (load token, project) to restore
         self._gesture = 0
         self._notes_shown = 0   # backend notes from self.models already shown
         self._bridges: set[_JobBridge] = set()
         self._model_jobs: list[JobHandle] = []
         # AutoConnection: queued when emitted from the worker thread, direct with a SyncWorker (tests).
         self._frameArrived.connect(self._on_frame)
+
+    @property
+    def workspace(self) -> Workspace | None:
+        """The open model's workspace (None before a model is open)."""
+        return self.workspaces.present if self.generator is not None else None
+
+    @property
+    def recipe(self) -> Recipe | None:
+        ws = self.workspace
+        return ws.recipe if ws is not None else None
+
+    @property
+    def history(self) -> "History | None":
+        """The open model's undo history."""
+        return self.workspaces.history
 
     @property
     def renderer(self) -> Renderer:
@@ -129,11 +114,15 @@ class Session(QObject):
         return self.models.device
 
     # -- models --------------------------------------------------------------------------------------
-    def open_model(self, path: str | Path) -> None:
-        """Load a checkpoint in the background; on failure emit `error` and keep the current model."""
+    def open_model(self, path: str | Path, project: Project | None = None) -> None:
+        """Load a checkpoint in the background; on failure emit `error` and keep the current model.
+
+        With `project`, its workspaces replace the session's once the model has opened (so a project whose
+        model fails to open leaves the current work as it was)."""
         path = Path(path).expanduser()
         self._load_token += 1
         token = self._load_token
+        self._pending_project = (token, project) if project is not None else None
         if not self.loading:  # a second open while one runs supersedes it: still one busy period
             self.loading = True
             self.loadingChanged.emit(True)
@@ -157,9 +146,12 @@ class Session(QObject):
         self.loading = False
         self.loadingChanged.emit(False)
         g, err = result
+        pending, self._pending_project = self._pending_project, None
         if g is None:
             self.error.emit(err or f"{path.name} could not be opened")
             return
+        if pending is not None and pending[0] == token:
+            self.workspaces.load(pending[1].workspaces)
         self.set_generator(g, path)
         notes = self.models.notes[self._notes_shown:]
         self._notes_shown = len(self.models.notes)
@@ -167,22 +159,31 @@ class Session(QObject):
             self.message.emit("; ".join(notes))
 
     def set_generator(self, g: Generator, path: str | Path) -> None:
-        """Make `g` current with a fresh recipe (same seed as before) and a fresh undo history."""
+        """Make `g` current with its own workspace: the one it had earlier in this session (or in a restored
+        project), else a fresh one at the seed shown now. Nothing of the previous model comes along."""
         for handle in self._model_jobs:
             handle.cancel()
         self._model_jobs.clear()
         self._model_token += 1
-        seed = self.recipe.latent.seed if self.recipe and isinstance(self.recipe.latent, SeedLatent) else 0
-        latent = SeedLatent(seed)
-        if "translate" in g.info.capabilities and self.recipe and isinstance(self.recipe.latent, ImageLatent):
-            latent = self.recipe.latent  # another translator: keep the user's photo and crop
+        previous = self.recipe
+        ref = ModelRef(str(path), g.model_id)
+
+        def fresh() -> Workspace:
+            seed = previous.latent.seed if previous is not None and isinstance(previous.latent, SeedLatent) else 0
+            latent: Any = SeedLatent(seed)
+            if "translate" in g.info.capabilities and previous is not None \
+                    and isinstance(previous.latent, ImageLatent):
+                latent = previous.latent  # another translator: keep the user's photo and crop
+            return Workspace(Recipe(ref, latent))
+
         self.generator = g
         self.model_path = Path(path)
         self.last_frame = None
-        self.undo_stack.clear()
-        self.recipe = Recipe(ModelRef(str(path), g.model_id), latent)
+        ws = self.workspaces.activate(ref, fresh)
         self.modelChanged.emit(g)
-        self.recipeChanged.emit(self.recipe)
+        self.recipeChanged.emit(ws.recipe)
+        self.workspaceChanged.emit(ws)
+        self.historyChanged.emit()
         self.message.emit(f"Opened {Path(path).name}")
         self.render()
 
@@ -225,43 +226,70 @@ class Session(QObject):
             log.exception("choosing a runtime for batches of %d failed", batch)
             return self.generator
 
-    # -- editing -------------------------------------------------------------------------------------
+    # -- editing: every user action is one workspace transition ----------------------------------------
+    def commit(self, ws: Workspace, text: str, merge_key: str | None = None) -> bool:
+        """Make `ws` current as one undo step; steps with the same merge_key merge until end_gesture()."""
+        old = self.workspace
+        if old is None or not self.workspaces.push(ws, text, merge_key, self._gesture):
+            return False
+        self._show(old, self.workspaces.present)
+        return True
+
+    def update(self, text: str, merge_key: str | None = None, **changes: Any) -> bool:
+        """One undo step changing the named workspace components (timeline=..., bins=..., ...)."""
+        ws = self.workspace
+        return ws is not None and self.commit(ws.with_(**changes), text, merge_key)
+
     def edit(self, recipe: Recipe, text: str, merge_key: str | None = None) -> None:
-        """Make `recipe` current as one undo step; edits with the same merge_key merge until end_gesture()."""
-        if self.recipe is None or recipe == self.recipe:
+        """Make `recipe` current as one undo step (the rest of the workspace stays)."""
+        ws = self.workspace
+        if ws is not None and recipe != ws.recipe:
+            self.commit(ws.with_(recipe=recipe), text, merge_key)
+
+    def set_derived(self, **changes: Any) -> None:
+        """Store data computed from the model (a PCA) in the workspace without an undo step."""
+        old = self.workspace
+        if old is None:
             return
-        self.undo_stack.push(RecipeCommand(self, self.recipe, recipe, text, merge_key, self._gesture))
+        self.workspaces.set_present(old.with_(**changes))
+        self._show(old, self.workspaces.present)
 
     def end_gesture(self) -> None:
         """Close the current gesture (slider released): the next edit starts a new undo step."""
         self._gesture += 1
 
-    def _apply(self, recipe: Recipe) -> None:
-        self.recipe = recipe
-        self.recipeChanged.emit(recipe)
-        self.render()
+    def undo(self) -> None:
+        self._step(self.workspaces.undo)
 
-    # -- history as data (projects, autosave) ---------------------------------------------------------
-    def history(self) -> tuple[list[Recipe], int]:
-        """The undo stack as the recipes it steps through, oldest first, and the index of the current one."""
-        stack = self.undo_stack
-        cmds = [stack.command(i) for i in range(stack.count())]
-        cmds = [c for c in cmds if isinstance(c, RecipeCommand)]
-        if not cmds:
-            return ([self.recipe] if self.recipe is not None else []), 0
-        return [cmds[0].before] + [c.after for c in cmds], stack.index()
+    def redo(self) -> None:
+        self._step(self.workspaces.redo)
 
-    def restore_history(self, recipes: list[Recipe], index: int) -> None:
-        """Rebuild undo/redo from saved recipes and show recipes[index] (the model must be open)."""
-        if self.generator is None or not recipes:
+    def _step(self, move: Callable[[], Workspace | None]) -> None:
+        old = self.workspace
+        if old is None:
             return
-        self.undo_stack.clear()
-        self._apply(recipes[0])
-        for before, after in zip(recipes, recipes[1:]):
-            self.end_gesture()
-            self.undo_stack.push(RecipeCommand(self, before, after, "Restored step", None, self._gesture))
-        self.undo_stack.setIndex(max(0, min(index, len(recipes) - 1)))
         self.end_gesture()
+        new = move()
+        if new is not None:
+            self._show(old, new)
+
+    def _show(self, old: Workspace, new: Workspace) -> None:
+        """Tell the views; render only when the image can have changed."""
+        recipe_changed = new.recipe is not old.recipe and new.recipe != old.recipe
+        if recipe_changed:
+            self.recipeChanged.emit(new.recipe)
+        self.workspaceChanged.emit(new)
+        self.historyChanged.emit()
+        if recipe_changed:
+            self.render()
+
+    # -- the whole session as data (projects, autosave) ----------------------------------------------
+    def project(self) -> Project | None:
+        """Every workspace of the session, the open model's active (None before a model is open)."""
+        if self.generator is None:
+            return None
+        saved, active = self.workspaces.saved()
+        return Project(saved, active) if active >= 0 else None
 
     # -- rendering -----------------------------------------------------------------------------------
     def render(self) -> None:

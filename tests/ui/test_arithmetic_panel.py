@@ -66,7 +66,7 @@ def test_use_as_current_is_one_undo_step(loaded):
     p.use.click()
     assert s.recipe.latent == p.result.latents[4] and isinstance(s.recipe.latent, VectorLatent)
     assert np.array_equal(w.canvas.image(), p.result.grid[4])
-    s.undo_stack.undo()
+    s.undo()
     assert s.recipe == before
 
 

@@ -60,7 +60,7 @@ def test_opened_photo_gets_the_estimated_source_and_toggles_start_there(qtbot, d
         drop_files(w, [other])  # toggles differ from the source: the user's targets are kept
     assert panel.source == truth2 == (1, 0, 0, 0, 1, 0)
     assert attribute_values(w.session.recipe, 6) == (0, 1, 0, 0, 0, 1)
-    w.session.undo_stack.undo()  # back to the first photo: its estimate comes back with it
+    w.session.undo()  # back to the first photo: its estimate comes back with it
     assert panel.source == truth
 
 

@@ -110,10 +110,10 @@ def test_toggle_renders_the_translation_with_official_semantics_and_undo(qtbot, 
     rows[3].button.click()
     assert attribute_values(s.recipe, 5) == (1, 0, 0, 0, 0) and not rows[3].button.isChecked()
 
-    s.undo_stack.undo()  # Male back on: the very same frame
+    s.undo()  # Male back on: the very same frame
     assert np.array_equal(shown(w), male) and rows[3].button.isChecked()
-    s.undo_stack.undo()
-    s.undo_stack.undo()  # back to blond
+    s.undo()
+    s.undo()  # back to blond
     assert np.array_equal(shown(w), blond)
     assert rows[1].button.isChecked() and not rows[0].button.isChecked()
 
@@ -121,9 +121,9 @@ def test_toggle_renders_the_translation_with_official_semantics_and_undo(qtbot, 
 def test_strength_slider_blends_and_marks_exaggeration(qtbot, with_photo):
     w, photo = with_photo
     s, rows = w.session, w.attributes_panel.rows
-    before = s.undo_stack.count()
+    before = s.history.count
     drag_slider(rows[3].strength, [0.4, 1.2, 1.6])  # one drag, one undo step
-    assert s.undo_stack.count() == before + 1
+    assert s.history.count == before + 1
     assert attribute_values(s.recipe, 5)[3] == pytest.approx(1.6)
     assert not rows[3].mark.isHidden() and rows[3].button.isChecked()
     assert np.abs(shown(w).astype(int) - expected(s.generator, photo, [0, 0, 0, 1.6, 0]).astype(int)).max() <= 1
@@ -147,7 +147,7 @@ def test_crop_moves_by_sliders_and_by_dragging_the_photo(qtbot, with_photo):
     assert np.abs(shown(w).astype(int) - expected(s.generator, photo, [0] * 5, crop).astype(int)).max() <= 1
     # dragging the square on the photo moves the crop centre, as one undo step
     pane = panel.view.photo
-    steps = s.undo_stack.count()
+    steps = s.history.count
     c = pane.crop_rect().center().toPoint()
     qtbot.mousePress(pane, Qt.MouseButton.LeftButton, pos=c)
     qtbot.mouseMove(pane, c + QPoint(10, 0))
@@ -155,9 +155,9 @@ def test_crop_moves_by_sliders_and_by_dragging_the_photo(qtbot, with_photo):
     qtbot.mouseRelease(pane, Qt.MouseButton.LeftButton, pos=c + QPoint(20, 5))
     moved = s.recipe.latent.crop
     assert moved[0] > crop[0] and moved[1] > crop[1] and moved[2] == pytest.approx(0.6)
-    assert s.undo_stack.count() == steps + 1
+    assert s.history.count == steps + 1
     assert panel.crop_x.value() == pytest.approx(moved[0], abs=0.01)
-    s.undo_stack.undo()
+    s.undo()
     assert s.recipe.latent.crop == crop
 
 
@@ -182,7 +182,7 @@ def test_a_bad_photo_keeps_the_previous_one_and_says_why(qtbot, with_photo, tmp_
     w, photo = with_photo
     s = w.session
     w.attributes_panel.rows[1].button.click()
-    recipe, frame, steps = s.recipe, shown(w).copy(), s.undo_stack.count()
+    recipe, frame, steps = s.recipe, shown(w).copy(), s.history.count
     bad = tmp_path / f"bad_{kind}.png"
     if kind == "text":
         bad.write_text("not a photo at all")
@@ -195,7 +195,7 @@ def test_a_bad_photo_keeps_the_previous_one_and_says_why(qtbot, with_photo, tmp_
         Image.new("RGB", (8100, 40)).save(bad)
     drop_files(w, [bad])
     assert message in w.banner.text() and "unchanged" in w.banner.text()
-    assert s.recipe == recipe and s.undo_stack.count() == steps
+    assert s.recipe == recipe and s.history.count == steps
     assert np.array_equal(shown(w), frame)
     assert w.attributes_panel.photo_label.text().startswith(photo.name)
 
@@ -260,7 +260,7 @@ def test_stargan_v2_domains_and_style_seed_or_reference(qtbot, window, tmp_path)
     panel.clear_reference.click()
     assert style_source(s.recipe).path == "" and not panel.clear_reference.isEnabled()
     assert np.abs(shown(window).astype(int) - want([0, 0, 1], z=z).astype(int)).max() <= 1
-    s.undo_stack.undo()
+    s.undo()
     assert style_source(s.recipe).path == str(ref.resolve()) and panel.clear_reference.isEnabled()
 
 

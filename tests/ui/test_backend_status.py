@@ -53,12 +53,12 @@ def test_switching_backend_keeps_the_image_and_its_history(qtbot, settings, tmp_
     s = w.session
     torch_g = s.generator
     s.edit(s.recipe.with_seed(7), "seed")
-    recipe, steps, before = s.recipe, s.undo_stack.count(), s.last_frame.image.copy()
+    recipe, steps, before = s.recipe, s.history.count, s.last_frame.image.copy()
     assert w.device_label.text().endswith(" · torch (cpu)")
     with qtbot.waitSignal(s.runtimeChanged, timeout=20000):
         w.actions_by_name["backend_onnx"].trigger()
     assert s.generator is not torch_g and s.generator.model_id == torch_g.model_id
-    assert s.recipe == recipe and s.undo_stack.count() == steps  # only the runtime changed
+    assert s.recipe == recipe and s.history.count == steps  # only the runtime changed
     assert w.device_label.text().endswith(" · ONNX Runtime (CPU)")
     assert settings.value("render/backend") == "onnx"
     assert s.last_frame is not None and s.last_frame.error is None

@@ -70,12 +70,12 @@ def test_fit_from_attribute_model_gives_a_slider_and_a_score_plot(qtbot, panel):
     assert panel.project_directions == [d] and "held-out accuracy" in panel.fit_status.text()
     assert d.label() in panel.active
     row = panel.active[d.label()][2]
-    steps = s.undo_stack.count()
+    steps = s.history.count
     drag_slider(row, [0.5, 1.5])
     walk = next(e for e in s.recipe.edits if isinstance(e, Walk))
     assert walk.label == "dir:Smiling" and walk.amount == pytest.approx(1.5 * float(d.stddev[0]), rel=1e-3)
     np.testing.assert_allclose(walk.direction, d.vectors[0], rtol=1e-6)
-    assert s.undo_stack.count() == steps + 1  # one drag, one undo step
+    assert s.history.count == steps + 1  # one drag, one undo step
     assert np.array_equal(s.last_frame.image, Renderer().render(s.generator, s.recipe).image)
     amounts, scores = panel.last_scores
     assert np.array_equal(amounts, SCORE_AMOUNTS) and scores.shape == (13,) and ((0 <= scores) & (scores <= 1)).all()

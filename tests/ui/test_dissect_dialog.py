@@ -92,12 +92,12 @@ def test_boxes_around_the_planted_object_find_its_units_and_apply_drops_them(qtb
     after = s.renderer.render_batch(g, _dropped(dialog))
     x0, y0, x1, y1 = (int(v * 32) for v in quadrant_box(g, 0))
     assert not np.array_equal(before[0, y0:y1, x0:x1], after[0, y0:y1, x0:x1])
-    steps = s.undo_stack.count()
+    steps = s.history.count
     assert dialog.apply()
-    assert s.undo_stack.count() == steps + 1
+    assert s.history.count == steps + 1
     (edit,) = unit_edits(s.recipe)
     assert edit.layer == "features" and set(edit.units) == set(PLANTED) and edit.value == 0.0
-    s.undo_stack.undo()
+    s.undo()
     assert unit_edits(s.recipe) == ()
 
 

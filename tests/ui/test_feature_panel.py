@@ -90,11 +90,11 @@ def test_click_drops_a_unit_renders_it_and_undo_restores(qtbot, loaded):
     np.testing.assert_array_equal(w.canvas.image(), s.renderer.render(s.generator, s.recipe).image)
     assert np.all(panel.maps[unit] == 0)  # the tiles show the edited activations
     assert panel.tiles.marks[unit].dropped
-    s.undo_stack.undo()
+    s.undo()
     assert unit_edits(s.recipe) == ()
     np.testing.assert_array_equal(w.canvas.image(), before)
     assert panel.tiles.marks == {} and panel.maps[unit].max() > 0
-    s.undo_stack.redo()
+    s.redo()
     assert panel.tiles.marks[unit].dropped
     _click(qtbot, panel, unit)  # a second click restores the unit
     assert unit_edits(s.recipe) == ()
@@ -105,13 +105,13 @@ def test_ctrl_click_selects_and_the_scale_slider_is_one_undo_step(qtbot, loaded)
     _click(qtbot, panel, 1, Qt.KeyboardModifier.ControlModifier)
     _click(qtbot, panel, 4, Qt.KeyboardModifier.ControlModifier)
     assert panel.selection == {1, 4} and unit_edits(s.recipe) == ()
-    steps = s.undo_stack.count()
+    steps = s.history.count
     slider = panel.scale_row.slider
     slider.setSliderDown(True)
     for v in (1.5, 2.0, 2.5):
         slider.setSliderPosition(v)
     slider.setSliderDown(False)
-    assert s.undo_stack.count() == steps + 1
+    assert s.history.count == steps + 1
     assert unit_edits(s.recipe) == (UnitEdit(panel.layer, (1, 4), "scale", 2.5, None),)
     assert panel.tiles.marks[1].op == "scale" and panel.tiles.marks[4].value == 2.5
     _click(qtbot, panel, 6, Qt.KeyboardModifier.ShiftModifier)  # a range from the anchor (4) in tile order
@@ -193,7 +193,7 @@ def test_paint_inserts_mode_sets_the_selection_inside_each_stroke(loaded):
     assert {u for e in edits for u in e.units} == {0, 2}
     assert all(e.op == "set" and e.mask == UnitMask.from_array(painter.mask) for e in edits)
     assert marks_of(s.recipe, panel.layer)[0].masked
-    s.undo_stack.undo()
+    s.undo()
     assert unit_edits(s.recipe) == ()
 
 

@@ -46,19 +46,19 @@ def test_one_slider_drag_is_one_undo_step(qtbot, window, tiny_dcgan_path):
     open_by_drop(qtbot, window, tiny_dcgan_path)
     rows = list(window.walk_panel.sliders().values())
     drag_slider(rows[0], np.linspace(0.1, 2.0, 25))
-    assert s.undo_stack.count() == 1
+    assert s.history.count == 1
     drag_slider(rows[0], [1.0, -1.0])  # a second drag of the same slider is a second step
-    assert s.undo_stack.count() == 2
+    assert s.history.count == 2
     drag_slider(window.latent_panel.truncation, [0.9, 0.7, 0.5])
-    assert s.undo_stack.count() == 3
+    assert s.history.count == 3
     assert s.recipe.truncation == pytest.approx(0.5)
-    s.undo_stack.undo()
+    s.undo()
     assert s.recipe.truncation == 1.0 and window.latent_panel.truncation.value() == 1.0
-    s.undo_stack.undo()
+    s.undo()
     assert s.recipe.walk_amount(next(iter(window.walk_panel.sliders()))) == pytest.approx(2.0)
     # dragging away and back to the start leaves no step at all
     drag_slider(rows[1], [1.0, 0.0])
-    assert s.undo_stack.count() == s.undo_stack.index()
+    assert s.history.count == s.history.index
 
 
 def _text_file(tmp_path: Path, good: Path) -> Path:
@@ -104,7 +104,7 @@ def test_bad_file_gives_one_message_and_keeps_the_model(qtbot, window, tiny_dcga
     open_by_drop(qtbot, window, tiny_dcgan_path)
     drag_slider(next(iter(window.walk_panel.sliders().values())), [1.0])
     g, recipe, frame = s.generator, s.recipe, window.canvas.image().copy()
-    undo_steps = s.undo_stack.count()
+    undo_steps = s.history.count
     bad = make_bad(tmp_path, tiny_dcgan_path)
 
     errors: list[str] = []
@@ -117,7 +117,7 @@ def test_bad_file_gives_one_message_and_keeps_the_model(qtbot, window, tiny_dcga
     assert window.banner.text() == errors[0] and window.banner.isVisible()
     assert expected in window.statusBar().currentMessage()
     # nothing the user had is lost
-    assert s.generator is g and s.recipe == recipe and s.undo_stack.count() == undo_steps
+    assert s.generator is g and s.recipe == recipe and s.history.count == undo_steps
     assert np.array_equal(window.canvas.image(), frame)
     assert str(bad) not in [str(p) for p in window.recent.paths()]
 
@@ -164,7 +164,7 @@ def test_opening_another_model_replaces_the_first(qtbot, window, tiny_dcgan_path
     drag_slider(next(iter(window.walk_panel.sliders().values())), [2.0])
     open_by_drop(qtbot, window, tiny_dcgan_safetensors)
     assert s.model_path == tiny_dcgan_safetensors
-    assert s.recipe.edits == () and s.undo_stack.count() == 0
+    assert s.recipe.edits == () and s.history.count == 0
     assert not np.array_equal(window.canvas.image(), first)
     assert window.model_panel.fields["name"].text() == "tiny"
     assert window.model_panel.fields["format"].text() == "Latent Studio safetensors"
@@ -235,4 +235,4 @@ def test_keyboard_shortcuts_undo_and_redo(qtbot, window, tiny_dcgan_path):
     qtbot.keyClick(window.canvas, Qt.Key.Key_Z,
                    Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
     assert np.array_equal(window.canvas.image(), walked)
-    assert s.undo_stack.index() == 1
+    assert s.history.index == 1

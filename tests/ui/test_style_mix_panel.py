@@ -64,9 +64,9 @@ def test_fine_rows_from_b_change_the_frame_and_undo_restores_it(qtbot, loaded):
     base_seed = s.recipe.latent.seed
     assert np.array_equal(after, Renderer().render(
         s.generator, cell_recipe(s.recipe, base_seed, b_seed, (fine[0], fine[-1] + 1))).image)
-    s.undo_stack.undo()  # undo the second row's click
+    s.undo()  # undo the second row's click
     assert row_sources(s.recipe, panel.num_ws)[fine[-1]] == (-1, 1.0) and panel.row_source(fine[-1]) == 0
-    s.undo_stack.undo()
+    s.undo()
     assert s.recipe.edits == () and all(panel.row_source(i) == 0 for i in range(panel.num_ws))
     assert np.array_equal(w.canvas.image(), before)
 
@@ -80,7 +80,7 @@ def test_coarse_preset_blend_and_source_seed(qtbot, loaded):
     rows = row_sources(s.recipe, panel.num_ws)
     assert rows == [(c_seed, 1.0)] * 4 + [(-1, 1.0)] * (panel.num_ws - 4)
     assert [panel.row_source(i) for i in range(panel.num_ws)] == [2] * 4 + [0] * (panel.num_ws - 4)
-    assert s.undo_stack.count() == 1
+    assert s.history.count == 1
     mixed = w.canvas.image().copy()
     panel.blends[0].setValue(0.5)
     assert row_sources(s.recipe, panel.num_ws)[0] == (c_seed, 0.5)
@@ -88,8 +88,8 @@ def test_coarse_preset_blend_and_source_seed(qtbot, loaded):
     assert not np.array_equal(w.canvas.image(), mixed)
     panel.source_seeds[1].setValue(77)  # C is now seed 77: its rows follow
     assert {seed for seed, _ in row_sources(s.recipe, panel.num_ws)[:4]} == {77}
-    s.undo_stack.undo()
-    s.undo_stack.undo()
+    s.undo()
+    s.undo()
     assert np.array_equal(w.canvas.image(), mixed)
     panel.reset.click()
     assert s.recipe.edits == ()
@@ -103,7 +103,7 @@ def test_noise_mode_is_an_undoable_edit(qtbot, loaded):
     assert s.recipe.noise == "none"
     assert np.array_equal(w.canvas.image(), Renderer().render(s.generator, s.recipe).image)
     assert not np.array_equal(w.canvas.image(), before)
-    s.undo_stack.undo()
+    s.undo()
     assert s.recipe.noise == "const" and panel.noise.currentText() == "const"
 
 
@@ -142,7 +142,7 @@ def test_conditional_model_has_a_class_selector(qtbot, window, tmp_path):
     assert s.recipe.condition == (0.0, 1.0, 0.0)
     assert np.array_equal(w.canvas.image(), Renderer().render(s.generator, s.recipe).image)
     assert not np.array_equal(w.canvas.image(), before)
-    s.undo_stack.undo()
+    s.undo()
     assert s.recipe.condition == () and panel.condition.currentIndex() == 0
 
 
@@ -165,7 +165,7 @@ def test_stylegan3_translate_and_rotate_are_transform_edits(qtbot, window):
     assert t.translate == (0.25, 0.0) and t.angle == 30.0
     assert np.array_equal(w.canvas.image(), Renderer().render(s.generator, s.recipe).image)
     assert not np.array_equal(w.canvas.image(), before)
-    s.undo_stack.undo()
-    s.undo_stack.undo()
+    s.undo()
+    s.undo()
     assert s.recipe.edits == () and panel.rotate.value() == 0.0
     assert np.array_equal(w.canvas.image(), before)

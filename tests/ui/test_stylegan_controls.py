@@ -43,7 +43,7 @@ def test_truncation_cutoff_spin_box_edits_the_recipe_and_undoes(loaded):
     ws = s.generator.context([s.recipe]).ws
     z = s.generator.latents([s.recipe.latent.seed])
     assert torch.equal(ws, s.generator.map(z, truncation=s.recipe.truncation, truncation_cutoff=3))
-    s.undo_stack.undo()
+    s.undo()
     assert truncation_cutoff(s.recipe) is None and spin.value() == 0
 
 

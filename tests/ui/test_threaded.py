@@ -48,7 +48,7 @@ def test_fast_slider_values_end_on_the_last_one(qtbot, threaded_window, tiny_dcg
     assert np.array_equal(s.last_frame.image, expected)
     assert np.array_equal(w.canvas.image(), expected)
     assert seen_threads == {gui_thread}, "frames must be delivered on the GUI thread"
-    assert s.undo_stack.count() == 1
+    assert s.history.count == 1
 
 
 def test_pca_shows_computing_until_the_background_job_is_done(qtbot, threaded_window, tiny_dcgan_path):

@@ -115,7 +115,7 @@ def test_autosave_writes_and_the_next_launch_recovers(qtbot, window, tiny_dcgan_
     assert w2.timeline_panel.timeline == saved.timeline
     assert w2.canvas.image() is not None
     assert np.array_equal(w2.canvas.image(), Renderer().render(w2.session.generator, saved.recipe).image)
-    w2.session.undo_stack.undo()  # the history came back too
+    w2.session.undo()  # the history came back too
     assert w2.session.recipe.latent == SeedLatent(8)
     w2.close()  # a clean exit: the launch after it offers nothing
     w3 = _new_window(qtbot, tmp_path, "third")
