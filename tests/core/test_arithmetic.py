@@ -15,6 +15,7 @@ from studio.core.arithmetic import (ConceptBin, Expression, NamedLatent, concept
                                     member_from_recipe, neighbourhood, result_recipe, typical_norm)
 from studio.core.latents import seed_to_z
 from studio.core.project import Project
+from studio.core.workspace import Workspace
 from studio.core.recipe import ModelRef, Recipe, SeedLatent, VectorLatent
 from studio.core.wspace import WLatent
 from studio.errors import RecipeError
@@ -153,12 +154,14 @@ def test_bins_and_named_latents_round_trip_through_project_json():
     bins = (ConceptBin("glasses, male", (SeedLatent(1), vec(0.5, -1.0))),
             ConceptBin("w bin", (WLatent((1.0, 2.0)),)), ConceptBin("empty"))
     latents = (NamedLatent("woman with glasses", vec(1.0, 2.0, 3.0)), NamedLatent("w", WLatent((0.25,))))
-    p = Project(ModelRef("model.safetensors", "abc"), bins=bins, latents=latents)
-    back = Project.from_dict(json.loads(json.dumps(p.to_dict())))
-    assert back.bins == bins and back.latents == latents
-    assert Project.from_dict({**p.to_dict(), "bins": [], "latents": []}).bins == ()
+    ref = ModelRef("model.safetensors", "abc")
+    p = Project.of(Workspace(Recipe(ref, SeedLatent(0)), bins=bins, latents=latents))
+    d = p.to_dict()
+    back = Project.from_dict(json.loads(json.dumps(d)))
+    assert back.workspace.bins == bins and back.workspace.latents == latents
+    d["workspaces"][0]["steps"][0]["state"]["bins"] = [{"name": "x", "members": [{"type": "bogus"}]}]
     with pytest.raises(RecipeError, match="unknown latent type 'bogus'"):
-        Project.from_dict({**p.to_dict(), "bins": [{"name": "x", "members": [{"type": "bogus"}]}]})
+        Project.from_dict(d)
 
 
 def test_bin_weight_survives_json_and_is_validated():

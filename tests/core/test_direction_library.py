@@ -13,8 +13,9 @@ from studio.core.direction_library import (DirectionFileError, DirectionLibrary,
                                            check_compatible, export_npy, import_file, import_ganspace,
                                            import_interfacegan, import_sefa, load_direction, matches_model,
                                            save_direction)
+from studio.core.workspace import Workspace
 from studio.core.project import Project, load_project, save_project
-from studio.core.recipe import ModelRef
+from studio.core.recipe import ModelRef, Recipe, SeedLatent
 
 SHA_A, SHA_B = "a" * 64, "b" * 64
 
@@ -43,8 +44,9 @@ def test_lsdir_round_trip_keeps_vectors_and_metadata(tmp_path: Path):
     assert np.array_equal(back.stddev, d.stddev) and np.array_equal(back.explained, d.explained)
     # and through a project file (JSON)
     proj = tmp_path / "p.lsproj"
-    save_project(Project(ModelRef("m.safetensors", SHA_A), saved_directions=(d,)), proj)
-    loaded = load_project(proj).saved_directions[0]
+    ref = ModelRef("m.safetensors", SHA_A)
+    save_project(Project.of(Workspace(Recipe(ref, SeedLatent(0)), directions=(d,))), proj)
+    loaded = load_project(proj).workspace.directions[0]
     assert loaded.meta() == d.meta() and np.allclose(loaded.vectors, d.vectors)
 
 

@@ -14,6 +14,8 @@ from studio.core.directions import random_directions
 from studio.core.project import (Autosave, ModelMissing, Project, load_project, save_project)
 from studio.core.recipe import ModelRef, Recipe, SeedLatent
 from studio.core.timeline import Segment, Timeline
+from studio.core.units import UnitMask
+from studio.core.workspace import UnitSelection, Workspace
 from studio.errors import RecipeError
 
 
@@ -24,7 +26,10 @@ def _project(model: Path) -> Project:
     r1 = r0.with_walk("random:0", tuple(map(float, d.vectors[0])), 1.5)
     r2 = r1.with_truncation(0.6)
     tl = Timeline((r0, r2), (Segment(12, "lerp", "cubic"), Segment(12)), loop=True, fps=30)
-    return Project(ref, r1, (r0, r1, r2), 1, (d,), tl)
+    w0 = Workspace(r0, tl, pca=d)
+    w1 = w0.with_(recipe=r1, units=UnitSelection("block2", frozenset({3, 7})))
+    w2 = w1.with_(recipe=r2, mask=UnitMask(("01", "11")))
+    return Project.of(w1, (w0, w1, w2), 1)
 
 
 def test_round_trip_keeps_everything(tmp_path):
@@ -34,11 +39,36 @@ def test_round_trip_keeps_everything(tmp_path):
     path = tmp_path / "a.lsproj"
     save_project(p, path)
     q = load_project(path)
-    assert q.model == p.model and q.recipe == p.recipe and q.history == p.history and q.history_index == 1
-    assert q.timeline == p.timeline
-    assert np.array_equal(q.directions[0].vectors, p.directions[0].vectors)
+    assert q.model == p.model and q.recipe == p.recipe and q.current.states == p.current.states
+    assert q.current.index == 1 and q.timeline == p.timeline
+    assert q.current.states[2].mask == UnitMask(("01", "11")) and q.workspace.units.units == {3, 7}
+    assert np.array_equal(q.workspace.pca.vectors, p.workspace.pca.vectors)
     assert q.check_model() == model
     assert [f.name for f in tmp_path.iterdir() if "partial" in f.name] == []
+
+
+def test_walk_directions_are_stored_once(tmp_path):
+    """Two states share one 16-value walk direction, which is also the PCA's first row: stored once, by hash."""
+    p = _project(tmp_path / "m.safetensors")
+    d = p.to_dict()
+    assert len(d["vectors"]) == 3  # the PCA's three rows; the walk refers to the first
+    text = json.dumps(d)
+    walk = p.current.states[1].recipe.edits[0].direction
+    assert text.count(json.dumps(list(walk))[1:-1]) == 1
+
+
+def test_a_schema_1_project_still_opens(tmp_path):
+    ref = ModelRef(str(tmp_path / "m.safetensors"), "ab" * 32)
+    r0 = Recipe(ref, SeedLatent(1))
+    r1 = r0.with_truncation(0.5)
+    tl = Timeline((r0, r1), (Segment(6), Segment(6)))
+    old = {"format": "latent-studio-project", "schema": 1, "model": {"path": ref.path, "sha256": ref.sha256},
+           "recipe": r1.to_dict(), "history": [r0.to_dict(), r1.to_dict()], "history_index": 1,
+           "directions": [], "saved_directions": [], "timeline": tl.to_dict(),
+           "bins": [{"name": "glasses", "members": [{"type": "seed", "seed": 4}], "weight": 1.0}], "latents": []}
+    q = Project.from_dict(old)
+    assert [s.recipe for s in q.current.states] == [r0, r1] and q.current.index == 1
+    assert q.timeline == tl and q.workspace.bins[0].name == "glasses"
 
 
 def test_moved_checkpoint_names_the_missing_path_and_relocates(tmp_path):
@@ -50,7 +80,7 @@ def test_moved_checkpoint_names_the_missing_path_and_relocates(tmp_path):
     new.write_bytes(b"x")
     q = p.relocated(new)
     assert q.check_model() == new
-    assert {r.model.path for r in (q.recipe, *q.history, *q.timeline.keyframes)} == {str(new)}
+    assert {r.model.path for r in (q.recipe, *(w.recipe for w in q.current.states), *q.timeline.keyframes)} == {str(new)}
     assert q.model.sha256 == p.model.sha256
 
 
@@ -68,7 +98,8 @@ def test_newer_and_damaged_files_get_clear_messages(tmp_path):
     (tmp_path / "other.lsproj").write_text('{"hello": 1}')
     with pytest.raises(RecipeError, match="not a Latent Studio project"):
         load_project(tmp_path / "other.lsproj")
-    bad = {**data, "history_index": 9}
+    bad = json.loads(json.dumps(data))
+    bad["workspaces"][0]["index"] = 9
     (tmp_path / "idx.lsproj").write_text(json.dumps(bad))
     with pytest.raises(RecipeError, match="history index 9"):
         load_project(tmp_path / "idx.lsproj")
@@ -83,8 +114,8 @@ def test_save_replaces_atomically(tmp_path):
     p = _project(tmp_path / "m.safetensors")
     save_project(p, path)
     before = path.read_bytes()
-    broken = Project(p.model, p.recipe, p.history, 0, (), p.timeline)
-    object.__setattr__(broken, "history_index", object())  # json cannot write this
+    broken = Project(p.workspaces, 0)
+    object.__setattr__(broken, "active", object())  # json cannot write this
     with pytest.raises(TypeError):
         save_project(broken, path)
     assert path.read_bytes() == before
@@ -97,6 +128,8 @@ def test_autosave_offers_recovery_only_after_a_crash(tmp_path):
     store.begin()
     p = _project(tmp_path / "m.safetensors")
     assert store.save(p) and not store.save(p)  # unchanged state is not rewritten
+    assert store.save_soon(1, lambda: p) and not store.save_soon(1, lambda: p)  # revision 1 is queued once
+    assert store.flush(10)
     # the process dies here (no clean_exit): the next launch finds the state
     again = Autosave(tmp_path / "auto")
     assert again.pending_recovery().recipe == p.recipe
@@ -111,7 +144,8 @@ def test_a_killed_process_leaves_a_recoverable_autosave(tmp_path):
         "from studio.core.project import Autosave, Project\n"
         "from studio.core.recipe import ModelRef, Recipe, SeedLatent\n"
         "a = Autosave(sys.argv[1]); a.begin()\n"
-        "a.save(Project(ModelRef('m.pth'), Recipe(ModelRef('m.pth'), SeedLatent(77))))\n"
+        "from studio.core.workspace import Workspace\n"
+        "a.save(Project.of(Workspace(Recipe(ModelRef('m.pth'), SeedLatent(77)))))\n"
         "os.kill(os.getpid(), 9)\n")
     proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "auto")], capture_output=True)
     assert proc.returncode == -9

@@ -12,6 +12,7 @@ from PIL import Image
 
 from lively import save_lively_dcgan
 from studio.cli import main
+from studio.core.workspace import Workspace
 from studio.core.project import Project, save_project
 from studio.core.recipe import ModelRef, Recipe, SeedLatent
 from studio.core.timeline import Segment, Timeline
@@ -117,7 +118,7 @@ def test_export_command_renders_a_project_and_asks_for_a_moved_model(tiny_dcgan_
     keys = (Recipe(ref, SeedLatent(1)), Recipe(ref, SeedLatent(2)), Recipe(ref, SeedLatent(3)))
     tl = Timeline(keys, (Segment(5), Segment(5), Segment(5)), loop=True, fps=10)
     proj = tmp_path / "p.lsproj"
-    save_project(Project(ref, keys[0], timeline=tl), proj)
+    save_project(Project.of(Workspace(keys[0], timeline=tl)), proj)
     assert main(["export", str(proj), "--out", str(tmp_path / "p.webp")]) == 0
     with Image.open(tmp_path / "p.webp") as im:
         im.seek(1)
