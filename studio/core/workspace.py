@@ -124,7 +124,7 @@ def _frozen(v: Any) -> Any:
 
 
 _CODECS: dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {
-    "recipe": (lambda r: r.to_dict(), Recipe.from_dict),
+    "recipe": (lambda r: r.to_dict(), Recipe.from_dict),  # packed through _pack_recipe
     "timeline": (lambda t: t.to_dict(), Timeline.from_dict),
     "bins": (lambda bs: [b.to_dict() for b in bs], lambda x: tuple(ConceptBin.from_dict(b) for b in x)),
     "latents": (lambda ls: [x.to_dict() for x in ls], lambda x: tuple(NamedLatent.from_dict(v) for v in x)),
@@ -150,8 +150,36 @@ def workspace_to_dict(ws: Workspace, table: VectorTable, prev: Workspace | None 
             old = getattr(prev, name)
             if old is value or (name != "pca" and _same(old, value)):
                 continue
-        out[name] = table.pack(_CODECS[name][0](value), found)
+        out[name] = _pack_recipe(value, table, found) if name == "recipe" \
+            else table.pack(_CODECS[name][0](value), found)
     return out
+
+
+_EDIT_MEMO: dict[int, tuple[Any, Any, dict[str, list[float]]]] = {}
+_EDIT_MEMO_MAX = 512  # edits of recent states (~32 kB each for a 512-d walk): bounded memory
+
+
+def _pack_recipe(r: Recipe, table: VectorTable, found: list[str] | None) -> dict[str, Any]:
+    """A recipe packed edit by edit, each edit once per object: a slider drag makes a new recipe on every move,
+    but only the dragged walk is a new edit, so only its direction is converted and hashed again."""
+    d = replace(r, edits=()).to_dict()
+    packed_edits = []
+    for e in r.edits:
+        hit = _EDIT_MEMO.get(id(e))
+        if hit is None or hit[0] is not e:
+            hashes: list[str] = []
+            tree = table.pack(replace(r, edits=(e,)).to_dict()["edits"][0], hashes)
+            hit = (e, tree, {h: table.vectors[h] for h in hashes})
+            if len(_EDIT_MEMO) >= _EDIT_MEMO_MAX:
+                _EDIT_MEMO.clear()
+            _EDIT_MEMO[id(e)] = hit
+        for h, v in hit[2].items():
+            table.vectors.setdefault(h, v)
+            if found is not None:
+                found.append(h)
+        packed_edits.append(hit[1])
+    d["edits"] = packed_edits
+    return table.pack(d, found)
 
 
 def _same(a: Any, b: Any) -> bool:
