@@ -78,6 +78,7 @@ class RenderWorker:
         self._pending: dict[str, _Request] = {}
         self._waiting_since: dict[str, float] = {}  # view -> submit time of its oldest request not yet shown
         self._render_s: dict[str, float] = {}       # view -> moving average of a full render's duration
+        self._keyed: dict[str, JobHandle] = {}      # job key -> the newest job submitted with it
         self._waiting_after: dict[str, float] = {}  # view -> first submit time since its render in flight began
         self._jobs: deque[_JobEntry] = deque()
         self._cond = threading.Condition()
@@ -104,9 +105,16 @@ class RenderWorker:
 
     def submit_job(self, job: Job, on_done: Callable[[Any], None] | None = None,
                    on_error: Callable[[str], None] | None = None,
-                   on_progress: Callable[[Any], None] | None = None) -> JobHandle:
+                   on_progress: Callable[[Any], None] | None = None, key: str | None = None) -> JobHandle:
+        """Queue a job; a job with the same `key` as an earlier one still running cancels that one (the
+        newest seed grid, preview or fit wins, as the newest frame of a view does)."""
         with self._cond:
             handle = JobHandle(next(self._ids))
+            if key is not None:
+                old = self._keyed.get(key)
+                if old is not None:
+                    old.cancel()
+                self._keyed[key] = handle
             self._jobs.append(_JobEntry(handle, job, on_progress, on_done, on_error))
             self._cond.notify()
             return handle
@@ -246,7 +254,8 @@ class SyncWorker:
                                       on_preview=callback if progressive else None))
         return rid
 
-    def submit_job(self, job: Job, on_done=None, on_error=None, on_progress=None) -> JobHandle:
+    def submit_job(self, job: Job, on_done=None, on_error=None, on_progress=None,
+                   key: str | None = None) -> JobHandle:
         handle = JobHandle(next(self._ids))
         try:
             while True:

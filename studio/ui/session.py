@@ -44,7 +44,7 @@ class Worker(Protocol):
 
     def submit_job(self, job: Iterator[Any], on_done: Callable[[Any], None] | None = None,
                    on_error: Callable[[str], None] | None = None,
-                   on_progress: Callable[[Any], None] | None = None) -> JobHandle: ...
+                   on_progress: Callable[[Any], None] | None = None, key: str | None = None) -> JobHandle: ...
 
 
 class _JobBridge(QObject):
@@ -315,10 +315,11 @@ class Session(QObject):
     # -- background jobs -------------------------------------------------------------------------------
     def run_job(self, job: Iterator[Any], on_done: Callable[[Any], None],
                 on_progress: Callable[[Any], None] | None = None,
-                on_error: Callable[[str], None] | None = None, bound_to_model: bool = True) -> JobHandle:
-        """Run a worker job (a generator yielding progress); callbacks run on the GUI thread.
-
-        A job bound to the model is cancelled, and its late results dropped, when another model opens.
+                on_error: Callable[[str], None] | None = None, bound_to_model: bool = True,
+                key: str | None = None) -> JobHandle:
+        """Run a worker job (a generator yielding progress, a stage or chunk per step); callbacks run on the
+        GUI thread. A job bound to the model is cancelled, and its late results dropped, when another model
+        opens; a job with the same `key` as one still running replaces it (newest wins).
         """
         bridge = _JobBridge()
         self._bridges.add(bridge)
@@ -343,7 +344,7 @@ class Session(QObject):
         if on_progress is not None:
             bridge.progress.connect(lambda p: on_progress(p) if current() else None)
         handle = self.worker.submit_job(job, on_done=bridge.done.emit, on_error=bridge.failed.emit,
-                                        on_progress=bridge.progress.emit)
+                                        on_progress=bridge.progress.emit, key=key)
         if bound_to_model and bridge in self._bridges:  # still running (a SyncWorker has already finished)
             self._model_jobs.append(handle)
             handles.append(handle)

@@ -211,6 +211,29 @@ def test_a_cancelled_job_stops_before_its_next_step(worker):
     assert errors == ["cancelled"] and done == [] and closed.is_set() and len(steps) == 1
 
 
+def test_a_job_with_the_key_of_a_running_one_replaces_it(worker):
+    """Newest wins per job key: a second seed grid cancels the first at its next step; other keys run on."""
+    started = threading.Event()
+    release = threading.Event()
+
+    def job(name: str, steps: int):
+        started.set()
+        for _ in range(steps):
+            release.wait(10)
+            yield name
+        return name
+
+    done: list[str] = []
+    errors: list[str] = []
+    worker.submit_job(job("old grid", 5), on_done=done.append, on_error=errors.append, key="seed-grid")
+    assert started.wait(10)
+    worker.submit_job(job("other", 2), on_done=done.append, on_error=errors.append, key="pca")
+    worker.submit_job(job("new grid", 2), on_done=done.append, on_error=errors.append, key="seed-grid")
+    release.set()
+    assert worker.wait_idle(10)
+    assert sorted(done) == ["new grid", "other"] and errors == ["cancelled"]
+
+
 def test_a_failing_job_reports_its_error(worker):
     def job():
         yield 0.5

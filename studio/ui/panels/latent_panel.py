@@ -216,9 +216,14 @@ class LatentPanel(QWidget):
 
 # -- seed grid -------------------------------------------------------------------------------------------
 def seed_grid_job(renderer: Renderer, g: Generator, recipes: list[Recipe]) -> Iterator[float]:
-    """All thumbnails as ONE worker job (one batched forward pass), returning (N, H, W, 3) uint8."""
+    """All thumbnails as one batched forward pass, a stage per step (so an interactive frame waits for at most
+    one stage of the batch), returning (N, H, W, 3) uint8."""
     yield 0.0
-    return renderer.render_batch(g, recipes)
+    images = None
+    for images in renderer.iter_batch(g, recipes):
+        if images is None:
+            yield 0.0
+    return images
 
 
 class SeedGridPanel(QWidget):
@@ -312,7 +317,7 @@ class SeedGridPanel(QWidget):
         seeds = list(self.seeds)
         self.status.setText("rendering…")
         s.run_job(seed_grid_job(s.renderer, s.generator, recipes),
-                  on_done=lambda images: self._on_done(seeds, images), on_error=self._on_error)
+                  on_done=lambda images: self._on_done(seeds, images), on_error=self._on_error, key="seed-grid")
 
     def _on_done(self, seeds: list[int], images: np.ndarray) -> None:
         self._busy = False
