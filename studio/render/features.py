@@ -64,7 +64,8 @@ class UnitStats:
 
 def unit_statistics_job(g: Generator, layer: str, seeds: Sequence[int | Recipe], batch: int = 32,
                         sample_size: int = 512, seed: int = 0) -> PyGenerator[float, None, UnitStats]:
-    """UnitStats for `layer`, yielding the fraction done after each batch (a worker job).
+    """UnitStats for `layer`, yielding the fraction done after each stage of each batch (a worker job: an
+    interactive frame waits for at most one stage).
 
     `seeds` are seeds of the model's prior or whole recipes (photo translators have no seeds). Moments
     accumulate in float64; each unit keeps a random sample of about `sample_size` values, an equal number
@@ -81,7 +82,12 @@ def unit_statistics_job(g: Generator, layer: str, seeds: Sequence[int | Recipe],
     per_batch = max(1, -(-sample_size // n_batches))
     for b in range(0, len(recipes), batch):
         chunk = recipes[b:b + batch]
-        out = g.run(g.recipe_context(chunk), stop=i + 1)
+        ctx, out = g.recipe_context(chunk), None
+        for j in range(i + 1):
+            out = g.run(ctx, start=j, x=out, stop=j + 1)
+            if j < i:
+                yield (total + len(chunk) * (j + 1) / (i + 1)) / len(recipes)
+        assert out is not None
         f = stage_features(g.stages[i], out).double()
         flat = f.transpose(0, 1).reshape(f.shape[1], -1)  # (C, N * positions)
         s1 = flat.sum(1) if s1 is None else s1 + flat.sum(1)

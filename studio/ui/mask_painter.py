@@ -1,8 +1,11 @@
 """Painting a region on the canvas: the mask that unit edits (dropping, scaling, inserting units) apply inside.
 
-The mask is a boolean array at the image's own resolution; a unit edit stores it as a UnitMask, which
-resizes it to its layer. Painting is a tool mode: while the brush or eraser is on, a left drag paints
-instead of panning (the wheel still zooms), and the brush outline follows the cursor.
+What counts is `unit`, a UnitMask at the stored grid (image-normalised, so it applies at every image size
+and layer); the Features panel keeps it in the workspace, one undo step per stroke. `mask`, a boolean array
+at the image's own resolution, is only the drawing cache strokes paint into: the fine drawing of recent
+masks is remembered by value, so undo and redo show the stroke as painted, and any other mask (a project,
+a new image size) is drawn from its grid. Painting is a tool mode: while the brush or eraser is on, a left
+drag paints instead of panning (the wheel still zooms), and the brush outline follows the cursor.
 """
 from __future__ import annotations
 
@@ -12,11 +15,13 @@ from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPen
 from PySide6.QtWidgets import QGraphicsEllipseItem
 
+from studio.core.units import UnitMask
 from studio.ui.canvas import ImageCanvas
 
 TOOLS = ("off", "brush", "eraser")
 MASK_RGBA = (255, 40, 200, 90)  # magenta: stands out on faces, skies and dark backgrounds alike
 EDGE_ALPHA = 235
+FINE_KEPT = 32  # fine drawings remembered for undo / redo (a 256 px mask is 64 KB)
 
 
 def _eroded(mask: np.ndarray) -> np.ndarray:
@@ -67,7 +72,8 @@ class _MaskItem(pg.ImageItem):
 
 
 class MaskPainter(QObject):
-    """Brush / eraser over an ImageCanvas; `maskChanged` after each stroke (None once cleared)."""
+    """Brush / eraser over an ImageCanvas; `maskChanged` after each stroke (None once cleared), with `unit`
+    already the stroke's UnitMask."""
 
     maskChanged = Signal(object)  # np.ndarray (H, W) bool, or None
     toolChanged = Signal(str)
@@ -77,7 +83,9 @@ class MaskPainter(QObject):
         self.canvas = canvas
         self.tool = "off"
         self.size = 8.0          # brush diameter in image pixels
-        self.mask: np.ndarray | None = None
+        self.mask: np.ndarray | None = None   # the drawing cache at the image's resolution
+        self.unit: UnitMask | None = None      # what counts: the mask at the stored grid
+        self._fine: dict[UnitMask, np.ndarray] = {}
         self._visible = True
         self._stroke_changed = False
         self.item = _MaskItem(self)
@@ -112,12 +120,57 @@ class MaskPainter(QObject):
         self._refresh()
 
     def has_mask(self) -> bool:
-        return self.mask is not None and bool(self.mask.any())
+        return self.unit is not None
 
     def set_mask(self, mask: np.ndarray | None) -> None:
+        """Replace the mask as a user edit would (emits maskChanged)."""
         self.mask = None if mask is None else np.asarray(mask, bool).copy()
+        self._settle()
         self._refresh()
         self.maskChanged.emit(self.mask if self.has_mask() else None)
+
+    def show_unit_mask(self, unit: UnitMask | None) -> None:
+        """Show `unit` (the workspace's mask after undo, redo or a model switch); not an edit, no signal."""
+        if unit == self.unit and (unit is None or self._fits(self.mask)):
+            return
+        self.unit = unit
+        self.mask = self._drawing(unit)
+        self._refresh()
+
+    def _settle(self) -> None:
+        """`unit` from the drawing; a stroke too small to cover a grid cell counts as nothing, so is drawn as
+        nothing."""
+        m = self.mask
+        unit = UnitMask.from_array(m) if m is not None and m.any() else None
+        if unit is not None and "1" not in "".join(unit):
+            unit = None
+        self.unit = unit
+        if unit is None:
+            self.mask = None
+            return
+        assert m is not None
+        self._fine.pop(unit, None)
+        self._fine[unit] = m.copy()
+        while len(self._fine) > FINE_KEPT:
+            self._fine.pop(next(iter(self._fine)))
+
+    def _fits(self, m: np.ndarray | None) -> bool:
+        image = self.canvas.image()
+        return m is not None and image is not None and m.shape == image.shape[:2]
+
+    def _drawing(self, unit: UnitMask | None) -> np.ndarray | None:
+        """The fine drawing of `unit` when one was painted at this image size, else its grid resampled."""
+        if unit is None:
+            return None
+        fine = self._fine.get(unit)
+        if self._fits(fine):
+            assert fine is not None
+            return fine.copy()
+        image = self.canvas.image()
+        if image is None:
+            return None
+        h, w = image.shape[:2]
+        return unit.to_array(h, w) >= 0.5
 
     def clear(self) -> None:
         self.set_mask(None)
@@ -129,7 +182,8 @@ class MaskPainter(QObject):
             return False
         h, w = image.shape[:2]
         if self.mask is None or self.mask.shape != (h, w):
-            self.mask = np.zeros((h, w), bool)
+            drawn = self._drawing(self.unit)
+            self.mask = drawn if drawn is not None else np.zeros((h, w), bool)
         return True
 
     def begin_stroke(self) -> None:
@@ -158,6 +212,8 @@ class MaskPainter(QObject):
 
     def end_stroke(self) -> None:
         if self._stroke_changed:
+            self._settle()
+            self._refresh()
             self.maskChanged.emit(self.mask if self.has_mask() else None)
         self._stroke_changed = False
 
@@ -184,12 +240,12 @@ class MaskPainter(QObject):
         self.item.setVisible(True)
 
     def image_changed(self) -> None:
-        """Call when the canvas shows a new frame: a new size drops the old mask, which no longer fits."""
+        """Call when the canvas shows a new frame: at a new size the mask is drawn again from its grid (it is
+        image-normalised, so it still applies); nothing is dropped."""
         image = self.canvas.image()
-        if self.mask is not None and image is not None and self.mask.shape != image.shape[:2]:
-            self.set_mask(None)
-        else:
-            self._refresh()
+        if self.unit is not None and image is not None and not self._fits(self.mask):
+            self.mask = self._drawing(self.unit)
+        self._refresh()
 
     def _hover(self, pos: QPointF | None) -> None:
         if pos is None or self.tool == "off":

@@ -11,10 +11,15 @@ from torch import nn
 
 from studio.core.recipe import SeedLatent
 from studio.core.units import drop, unit_edits
+from studio.core.workspace import UnitSelection
 from studio.model.api import ModelInfo
 from studio.model.modules import module_generator
-from studio.ui.panels.dissect_dialog import DissectDialog
+from studio.render.engine import ModelCache
+from studio.ui.panels.dissect_dialog import BATCH, DissectDialog, sample_recipes, samples_job
 from studio.ui.panels.feature_panel import FeaturePanel
+from studio.ui.session import Session
+
+from .test_feature_panel import SteppedWorker
 
 PLANTED = (2, 5)
 UNITS = 8
@@ -94,11 +99,14 @@ def test_boxes_around_the_planted_object_find_its_units_and_apply_drops_them(qtb
     assert not np.array_equal(before[0, y0:y1, x0:x1], after[0, y0:y1, x0:x1])
     steps = s.history.count
     assert dialog.apply()
-    assert s.history.count == steps + 1
+    assert s.history.count == steps + 1  # the drop and the Features panel's selection of the units: one step
     (edit,) = unit_edits(s.recipe)
     assert edit.layer == "features" and set(edit.units) == set(PLANTED) and edit.value == 0.0
+    assert s.workspace.units == UnitSelection("features", frozenset(PLANTED))
+    panel = dialog.panel
+    assert panel.selection == panel.tiles.selected == set(PLANTED) and panel.tiles.marks[PLANTED[0]].dropped
     s.undo()
-    assert unit_edits(s.recipe) == ()
+    assert unit_edits(s.recipe) == () and panel.tiles.selected == set() and panel.tiles.marks == {}
 
 
 def _dropped(dialog: DissectDialog):
@@ -135,3 +143,53 @@ def test_bad_boxes_give_a_message_not_a_traceback(dialog):
     dialog.find_units()
     assert "Could not find units" in dialog.status.text() and "cover some but not all" in dialog.status.text()
     assert dialog.find_button.isEnabled() and not dialog.apply_button.isEnabled()
+
+
+def test_sample_renders_yield_a_stage_per_step_and_the_newest_job_wins(qtbot):
+    worker = SteppedWorker()
+    s = Session(worker, ModelCache(torch.device("cpu")))
+    g = planted_generator()
+    s.set_generator(g, "planted.pt")
+    recipes = sample_recipes(s.recipe, range(12))
+    progress = list(samples_job(s.renderer, g, recipes))  # one step per stage of each batch
+    assert len(progress) == 1 + -(-12 // BATCH) * (len(g.stages) - 1) and progress == sorted(progress)
+    panel = FeaturePanel(s, stat_samples=16)
+    qtbot.addWidget(panel)
+    d = panel.open_dissect_dialog()
+    qtbot.addWidget(d)
+    assert d.running() == ("samples",)
+    first = worker.jobs[-1][0]
+    d.seeds.setText("5, 9-10")
+    assert d.render_samples() and first.cancelled and d.running() == ("samples",)
+    arrived: list[int] = []
+    d.samplesReady.connect(lambda: arrived.append(len(d.cells)))
+    worker.run_all()
+    assert arrived == [3] and all(c.canvas.pixmap is not None for c in d.cells) and d.running() == ()
+    assert "Could not" not in d.status.text() and not d.bar.isVisibleTo(d)
+    d.set_boxes([[quadrant_box(g, c.seed)] for c in d.cells])
+    d.k.setValue(2)
+    assert d.find_units() and d.running() == ("find",)
+    worker.run_all()
+    assert len(d.proposed()) == 2
+    d.k.setValue(1)
+    d.k.setValue(3)  # two after rows asked for: only the newest renders
+    after = [e[0] for e in worker.jobs]
+    assert len(after) == 2 and after[0].cancelled and not after[1].cancelled and d.running() == ("after",)
+    worker.run_all()
+    assert d.running() == () and all(not c.after.isHidden() for c in d.cells)
+    d.seeds.setText("0-3")
+    d.render_samples()  # new samples: the ranking of the old ones no longer applies
+    assert d.ranked is None and not d.apply_button.isEnabled()
+    worker.run_all()
+    assert [c.seed for c in d.cells] == [0, 1, 2, 3]
+
+
+def test_a_model_switch_leaves_no_samples_of_the_previous_model(qtbot, dialog):
+    s = dialog.session
+    assert dialog.cells and dialog.recipes
+    dialog.hide()
+    s.set_generator(planted_generator(), "other.pt")
+    assert dialog.cells == [] and dialog.recipes == []  # closed: nothing rendered until it opens again
+    dialog.panel.open_dissect_dialog()
+    assert [c.seed for c in dialog.cells] == list(range(12)) and all(c.canvas.pixmap for c in dialog.cells)
+    assert all(r.model.path == "other.pt" for r in dialog.recipes)

@@ -11,17 +11,62 @@ from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 from torch import nn
 
+from studio.core.project import Project
 from studio.core.recipe import Recipe
 from studio.core.units import UnitEdit, UnitMask, unit_edits
+from studio.core.workspace import UnitSelection
 from studio.model.modules import module_generator
 from studio.model.api import ModelInfo
-from studio.render.engine import Renderer
-from studio.render.features import layer_activations
+from studio.render.dissection import relevance
+from studio.render.engine import ModelCache, Renderer
+from studio.render.features import layer_activations, unit_statistics_job
+from studio.render.worker import JobHandle, SyncWorker
+from studio.ui.canvas import ImageCanvas
+from studio.ui.mask_painter import MaskPainter
 from studio.ui.panels.feature_panel import FeaturePanel, marks_of, replace_units
+from studio.ui.session import Session
 
 from .helpers import drop_files
 
 STATS = 40  # samples for unit statistics: enough for a histogram, fast on a shared CPU
+DEMOS = Path(__file__).resolve().parents[2] / "checkpoints"
+
+
+class SteppedWorker(SyncWorker):
+    """Frames at once, but jobs advance one step per `step()`, as the real worker interleaves them with
+    frames: lets a test start a job, supersede it, and see which one reports."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.jobs: list[list] = []   # [handle, job, on_done, on_error, on_progress]
+        self.steps = 0
+
+    def submit_job(self, job, on_done=None, on_error=None, on_progress=None, key=None) -> JobHandle:
+        handle = JobHandle(next(self._ids))
+        self.jobs.append([handle, job, on_done, on_error, on_progress])
+        return handle
+
+    def step(self) -> None:
+        handle, job, on_done, on_error, on_progress = entry = self.jobs.pop(0)
+        if handle.cancelled:
+            job.close()
+            if on_error:
+                on_error("cancelled")
+            return
+        try:
+            p = next(job)
+        except StopIteration as stop:
+            if on_done:
+                on_done(stop.value)
+            return
+        self.steps += 1
+        if on_progress:
+            on_progress(p)
+        self.jobs.append(entry)
+
+    def run_all(self) -> None:
+        while self.jobs:
+            self.step()
 
 
 @pytest.fixture
@@ -148,7 +193,7 @@ def test_painting_a_mask_limits_the_drop_to_it(qtbot, loaded):
     panel.set_selection(set(units))
     panel.drop_button.click()
     (edit,) = unit_edits(s.recipe)
-    assert edit.units == tuple(units) and edit.mask == UnitMask.from_array(painter.mask)
+    assert edit.units == tuple(units) and edit.mask == s.workspace.mask == UnitMask.from_array(painter.mask)
     masked = w.canvas.image().copy()
     unmasked = s.renderer.render(s.generator, replace_units(s.recipe, panel.layer, units,
                                                             [UnitEdit(panel.layer, tuple(units))])).image
@@ -160,12 +205,13 @@ def test_painting_a_mask_limits_the_drop_to_it(qtbot, loaded):
     painter.stroke([(2, 2)])
     assert not painter.mask[2, 2]
     panel.clear_mask.click()
-    assert painter.mask is None or not painter.mask.any()
+    assert painter.mask is None and s.workspace.mask is None
 
 
 def test_mouse_drag_on_the_canvas_paints(qtbot, loaded):
-    w = loaded
+    w, s = loaded, loaded.session
     painter, canvas = w.mask_painter, w.canvas
+    steps = s.history.count
     painter.set_tool("brush")
     painter.set_size(3)
     port = canvas.viewport()
@@ -181,6 +227,7 @@ def test_mouse_drag_on_the_canvas_paints(qtbot, loaded):
     qtbot.mouseRelease(port, Qt.MouseButton.LeftButton, pos=b)
     assert painter.mask is not None and painter.mask[16, 4:28].all() and not painter.mask[:12].any()
     assert canvas.zoom() == pytest.approx(canvas.fit_scale())  # the drag painted instead of panning
+    assert s.history.count == steps + 1 and s.workspace.mask == painter.unit  # press..release: one step
 
 
 def test_paint_inserts_mode_sets_the_selection_inside_each_stroke(loaded):
@@ -188,13 +235,15 @@ def test_paint_inserts_mode_sets_the_selection_inside_each_stroke(loaded):
     panel.set_selection({0, 2})
     panel.paint_inserts.setChecked(True)
     panel.brush.click()
+    steps = s.history.count
     painter.stroke([(20, 20), (26, 26)])
     edits = unit_edits(s.recipe)
     assert {u for e in edits for u in e.units} == {0, 2}
-    assert all(e.op == "set" and e.mask == UnitMask.from_array(painter.mask) for e in edits)
+    assert all(e.op == "set" and e.mask == s.workspace.mask == painter.unit for e in edits)
     assert marks_of(s.recipe, panel.layer)[0].masked
+    assert s.history.count == steps + 1  # the stroke and its insertion are one step
     s.undo()
-    assert unit_edits(s.recipe) == ()
+    assert unit_edits(s.recipe) == () and s.workspace.mask is None and painter.unit is None
 
 
 def _gen(blocks, z_dim: int = 8):
@@ -234,3 +283,207 @@ def test_replace_units_keeps_other_units_and_layers():
 def test_renderer_is_shared_so_tiles_come_from_the_cache(loaded):
     s = loaded.session
     assert isinstance(s.renderer, Renderer)
+
+
+# -- the panel as a view of the workspace ------------------------------------------------------------------
+def _open(qtbot, window, path: Path) -> None:
+    with qtbot.waitSignal(window.session.frameReady, timeout=20000):
+        drop_files(window, [path])
+    assert window.session.model_path == path
+
+
+def _overlay_alpha(painter: MaskPainter) -> int:
+    image = painter.item.image
+    return 0 if image is None or not painter.item.isVisible() else int(image[..., 3].max())
+
+
+def test_layer_and_selection_are_undoable_workspace_steps(qtbot, loaded):
+    s, panel = loaded.session, loaded.feature_panel
+    names = [panel.layer_box.itemText(i) for i in range(panel.layer_box.count())]
+    first, steps = panel.layer, s.history.count
+    assert s.workspace.units == UnitSelection()  # the default layer is shown, not written as a step
+    _click(qtbot, panel, 1, Qt.KeyboardModifier.ControlModifier)
+    _click(qtbot, panel, 4, Qt.KeyboardModifier.ControlModifier)
+    assert s.workspace.units == UnitSelection(first, frozenset({1, 4})) and s.history.count == steps + 2
+    panel.layer_box.setCurrentText(names[0])  # choosing a layer: one step, its selection empty
+    assert s.history.count == steps + 3 and s.workspace.units == UnitSelection(names[0], frozenset())
+    assert panel.layer == names[0] and panel.selection == set() and panel.tiles.selected == set()
+    assert panel.maps.shape == _maps(s, names[0]).shape
+    s.undo()
+    assert panel.layer == first and panel.layer_box.currentText() == first
+    assert panel.selection == panel.tiles.selected == {1, 4}
+    np.testing.assert_allclose(panel.maps, _maps(s, first), atol=1e-5)
+    assert "2 selected" in panel.selection_label.text()
+    s.undo()
+    assert panel.tiles.selected == {1}
+    s.redo()
+    s.redo()
+    assert panel.layer == names[0] and panel.layer_box.currentText() == names[0]
+    s.undo()
+    panel.clear_selection()
+    assert panel.tiles.selected == set() and s.workspace.units.units == frozenset()
+    s.undo()
+    assert panel.tiles.selected == {1, 4}
+    before = s.history.index
+    _click(qtbot, panel, 6)  # a plain click selects and drops: one step for both
+    assert s.history.index == before + 1 and panel.selection == {6} and panel.tiles.marks[6].dropped
+    s.undo()
+    assert panel.tiles.selected == {1, 4} and panel.tiles.marks == {}
+
+
+def test_each_stroke_and_clearing_the_mask_is_one_step_and_undo_repaints_the_overlay(loaded):
+    w, s = loaded, loaded.session
+    panel, painter = w.feature_panel, w.mask_painter
+    steps = s.history.count
+    panel.brush.click()
+    painter.set_size(6)
+    painter.stroke([(4, 4), (12, 4)])
+    first, first_drawn = s.workspace.mask, painter.mask.copy()
+    assert first is painter.unit and first is not None and s.history.count == steps + 1
+    painter.stroke([(20, 24), (28, 24)])
+    second = s.workspace.mask
+    assert second != first and s.history.count == steps + 2 and painter.mask[24, 24]
+    s.undo()  # the overlay shows the first stroke only, as painted
+    assert s.workspace.mask == first and painter.unit == first
+    np.testing.assert_array_equal(painter.mask, first_drawn)
+    assert painter.item.image[24, 24, 3] == 0 and painter.item.image[4, 8, 3] > 0
+    s.redo()
+    assert painter.unit == second and painter.mask[24, 24] and painter.item.image[24, 24, 3] > 0
+    panel.sort_box.setCurrentText("Relevance to the mask")
+    rel = relevance(torch.from_numpy(panel.maps[None]), second.to_array(*panel.maps.shape[1:])[None])
+    assert panel.tiles.order == [int(u) for u in np.argsort(-rel, kind="stable")]
+    panel.clear_mask.click()
+    assert s.workspace.mask is None and painter.unit is None and _overlay_alpha(painter) == 0
+    assert s.history.count == steps + 3 and "Paint a mask" in panel.message.text()
+    s.undo()
+    assert painter.unit == second and painter.item.image[24, 24, 3] > 0
+    assert panel.tiles.order == [int(u) for u in np.argsort(-rel, kind="stable")] and not panel.message.text()
+    panel.set_selection({0})
+    panel.drop_button.click()
+    assert unit_edits(s.recipe)[0].mask == second  # edits take the workspace's mask
+    w.canvas.set_image(np.zeros((64, 64, 3), np.uint8))  # a new image size keeps the mask, drawn again
+    assert s.workspace.mask == second and painter.unit == second and painter.mask.shape == (64, 64)
+    assert painter.mask[48, 48] and painter.item.image[48, 48, 3] > 0
+
+
+def test_layer_selection_and_mask_are_saved_with_the_project(qtbot, loaded, tiny_dcgan_path):
+    s, panel, painter = loaded.session, loaded.feature_panel, loaded.mask_painter
+    names = [panel.layer_box.itemText(i) for i in range(panel.layer_box.count())]
+    panel.layer_box.setCurrentText(names[0])
+    _click(qtbot, panel, 1, Qt.KeyboardModifier.ControlModifier)
+    _click(qtbot, panel, 3, Qt.KeyboardModifier.ControlModifier)
+    panel.brush.click()
+    painter.stroke([(8, 8), (20, 20)])
+    saved = Project.from_dict(s.project().to_dict())
+    assert saved.workspace.units == UnitSelection(names[0], frozenset({1, 3}))
+    assert saved.workspace.mask == s.workspace.mask is not None
+    other = Session(SyncWorker(), ModelCache(torch.device("cpu")))
+    canvas = ImageCanvas()
+    qtbot.addWidget(canvas)
+    view = FeaturePanel(other, MaskPainter(canvas), stat_samples=8)
+    qtbot.addWidget(view)
+    other.open_model(tiny_dcgan_path, project=saved)
+    assert view.layer == names[0] and view.layer_box.currentText() == names[0]
+    assert view.selection == view.tiles.selected == {1, 3} and view.painter.unit == saved.workspace.mask
+    other.undo()  # the history came along: the stroke is undone
+    assert view.painter.unit is None and view.selection == {1, 3}
+
+
+def test_switching_models_shows_each_models_own_layer_selection_mask_and_statistics(qtbot, window):
+    w, s = window, window.session
+    panel, painter = w.feature_panel, w.mask_painter
+    panel.stat_samples = STATS
+    dcgan, stylegan = DEMOS / "dcgan_toyfaces.safetensors", DEMOS / "stylegan2_toyfaces.safetensors"
+    _open(qtbot, w, dcgan)
+    w.docks["features"].raise_()
+    names_a = [panel.layer_box.itemText(i) for i in range(panel.layer_box.count())]
+    layer_a = names_a[1]
+    panel.layer_box.setCurrentText(layer_a)
+    _click(qtbot, panel, 7)  # drops unit 7 and selects it
+    _click(qtbot, panel, 2, Qt.KeyboardModifier.ControlModifier)
+    panel.brush.click()
+    painter.stroke([(10, 10), (40, 10)])
+    mask_a, stats_a = s.workspace.mask, panel.stats[layer_a]
+    assert panel.selection == {2, 7} and panel.tiles.marks[7].dropped and _overlay_alpha(painter) > 0
+
+    _open(qtbot, w, stylegan)
+    names_b = [st.name for st in s.generator.stages][:-1]
+    assert [panel.layer_box.itemText(i) for i in range(panel.layer_box.count())] == names_b
+    assert panel.layer == names_b[-1] == panel.layer_box.currentText()
+    assert panel.selection == set() and panel.tiles.selected == set() and panel.tiles.marks == {}
+    assert s.workspace.mask is None and painter.unit is None and _overlay_alpha(painter) == 0
+    assert layer_a not in panel.stats and panel.stats[names_b[-1]].units == panel.tiles.count()
+    np.testing.assert_allclose(panel.maps, _maps(s, names_b[-1]), atol=1e-5)
+    _click(qtbot, panel, 3, Qt.KeyboardModifier.ControlModifier)  # B's own selection
+    assert s.workspace.units == UnitSelection(names_b[-1], frozenset({3}))
+
+    _open(qtbot, w, dcgan)
+    assert panel.layer == layer_a == panel.layer_box.currentText()
+    assert panel.selection == panel.tiles.selected == {2, 7} and panel.tiles.marks[7].dropped
+    assert painter.unit == mask_a and _overlay_alpha(painter) > 0
+    assert panel.stats[layer_a] is stats_a  # statistics are kept per model, not computed again
+    np.testing.assert_allclose(panel.maps, _maps(s, layer_a), atol=1e-5)
+    s.undo()  # A's history came back too: the stroke goes
+    assert painter.unit is None and _overlay_alpha(painter) == 0
+
+    _open(qtbot, w, stylegan)
+    assert panel.selection == panel.tiles.selected == {3} and painter.unit is None
+
+
+def test_unit_statistics_run_a_stage_per_step_and_the_newest_layer_wins(qtbot, tiny_dcgan_path):
+    worker = SteppedWorker()
+    s = Session(worker, ModelCache(torch.device("cpu")))
+    panel = FeaturePanel(s, stat_samples=10)
+    qtbot.addWidget(panel)
+    g = s.models.get(tiny_dcgan_path)
+    names = [st.name for st in g.stages]
+    steps = list(unit_statistics_job(g, names[1], list(range(10)), batch=4))
+    assert len(steps) == 3 * 2 and steps == sorted(steps) and steps[-1] == 1.0  # 3 batches x 2 stages
+    errors: list[str] = []
+    s.error.connect(errors.append)
+    s.set_generator(g, tiny_dcgan_path)
+    default = panel.layer
+    worker.step()
+    worker.step()  # the default layer's statistics have started ...
+    panel.set_layer(names[0])  # ... and another layer is chosen: those are cancelled
+    assert panel.stats_bar.isVisibleTo(panel)
+    worker.run_all()
+    assert names[0] in panel.stats and default not in panel.stats
+    assert not panel.stats_bar.isVisibleTo(panel) and errors == [] and "failed" not in panel.message.text()
+    assert panel.maps is not None and panel.maps.shape[0] == panel.stats[names[0]].units
+
+
+def test_on_the_real_worker_switching_mid_job_leaves_each_model_its_own_view(qtbot, settings, tmp_path):
+    """Jobs superseded or cut off by a model switch report nothing: the view ends on the open model's state."""
+    from studio.render.worker import RenderWorker
+    from studio.ui.main_window import MainWindow
+
+    worker = RenderWorker()
+    s = Session(worker, ModelCache(torch.device("cpu")))
+    w = MainWindow(s, settings, checkpoints=tmp_path / "none", pca_samples=50)
+    qtbot.addWidget(w)
+    w.show()
+    errors: list[str] = []
+    s.error.connect(errors.append)
+    try:
+        panel = w.feature_panel
+        panel.stat_samples = STATS
+        dcgan, stylegan = DEMOS / "dcgan_toyfaces.safetensors", DEMOS / "stylegan2_toyfaces.safetensors"
+        with qtbot.waitSignal(panel.tilesReady, timeout=20000):
+            drop_files(w, [dcgan])
+        names = [panel.layer_box.itemText(i) for i in range(panel.layer_box.count())]
+        panel.layer_box.setCurrentText(names[0])
+        panel.layer_box.setCurrentText(names[1])  # newest wins: names[0]'s statistics are cancelled
+        qtbot.waitUntil(lambda: panel.maps is not None and names[1] in panel.stats, timeout=20000)
+        _click(qtbot, panel, 2, Qt.KeyboardModifier.ControlModifier)
+        with qtbot.waitSignal(s.modelChanged, timeout=20000):
+            drop_files(w, [stylegan])
+        with qtbot.waitSignal(s.modelChanged, timeout=20000):  # back before its statistics are done
+            drop_files(w, [dcgan])
+        qtbot.waitUntil(lambda: panel.maps is not None and not panel.stats_bar.isVisible(), timeout=20000)
+        assert panel.layer == names[1] and panel.selection == panel.tiles.selected == {2}
+        assert worker.wait_idle(20)
+        np.testing.assert_allclose(panel.maps, _maps(s, names[1]), atol=1e-5)
+        assert errors == []
+    finally:
+        worker.stop()

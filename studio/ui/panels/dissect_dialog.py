@@ -4,12 +4,17 @@ Generate samples, draw boxes around an object (windows, glasses, ...) on several
 fits a logistic regression from the layer's activations to "inside a box" (studio.render.dissection,
 on the worker). The top k units are proposed, and the same samples are shown again with them dropped, so
 the user sees whether the object goes away before "Apply" adds the drop to the current recipe.
+
+Renders run as worker jobs yielding after every stage of every batch (an interactive frame waits for one
+stage at most), and the newest job of a kind wins: new samples cancel everything computed from the old
+ones, a new ranking cancels the previous ranking and its after row.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Generator as PyGenerator, Iterator, Sequence
 
 import numpy as np
+import torch
 from PySide6.QtCore import QPoint, QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QPen, QPixmap
 from PySide6.QtWidgets import (QComboBox, QDialog, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QProgressBar,
@@ -17,6 +22,7 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QGridLayout, QHBoxLayout, QLa
 
 from studio.core.recipe import Recipe
 from studio.core.units import drop, with_unit_edits
+from studio.core.workspace import UnitSelection
 from studio.model.api import Generator
 from studio.render.dissection import Box, RankedUnits, boxes_to_masks, rank_units
 from studio.render.engine import Renderer
@@ -33,6 +39,7 @@ if TYPE_CHECKING:
 COLUMNS = 6
 CELL_PX = 128
 BOX_COLOUR = QColor(0, 230, 255)
+BATCH = 8  # samples rendered together: one step is one stage of this many
 
 
 def sample_recipes(recipe: Recipe, seeds: Sequence[int]) -> list[Recipe]:
@@ -41,23 +48,43 @@ def sample_recipes(recipe: Recipe, seeds: Sequence[int]) -> list[Recipe]:
     return [base.with_seed(int(s)) for s in seeds]
 
 
+def render_steps(renderer: Renderer, g: Generator, recipes: list[Recipe], lo: float = 0.0,
+                 hi: float = 1.0) -> PyGenerator[float, None, np.ndarray]:
+    """Frames (N, H, W, 3) of the recipes, yielding progress in [lo, hi] after every stage of every batch."""
+    chunks: list[np.ndarray] = []
+    steps = max(1, len(g.stages) * (-(-len(recipes) // BATCH)))
+    done = 0
+    for b in range(0, len(recipes), BATCH):
+        for out in renderer.iter_batch(g, recipes[b:b + BATCH]):
+            done += 1
+            if out is None:
+                yield lo + (hi - lo) * done / steps
+            else:
+                chunks.append(out)
+    return np.concatenate(chunks) if chunks else np.zeros((0, 0, 0, 3), np.uint8)
+
+
 def samples_job(renderer: Renderer, g: Generator, recipes: list[Recipe]) -> Iterator[float]:
     yield 0.0
-    return renderer.render_batch(g, recipes)
+    return (yield from render_steps(renderer, g, recipes))
 
 
 def find_units_job(renderer: Renderer, g: Generator, recipes: list[Recipe], layer: str,
                    boxes: list[list[Box]], k: int) -> Iterator[float]:
-    """Rank the layer's units by the boxed samples, then render all samples with the top k dropped."""
+    """Rank the layer's units by the boxed samples (activations a batch per step), then render all samples
+    with the top k dropped (a stage per step)."""
     yield 0.0
     boxed = [i for i, b in enumerate(boxes) if b]
     picked = [recipes[i] for i in boxed]
-    acts = layer_activations(g, picked, layer)
-    yield 0.3
+    parts = []
+    for b in range(0, len(picked), BATCH):
+        parts.append(layer_activations(g, picked[b:b + BATCH], layer))
+        yield 0.3 * min(1.0, (b + BATCH) / len(picked))
+    acts = torch.cat(parts)
     masks = boxes_to_masks([boxes[i] for i in boxed], g.info.resolution)
     ranked = rank_units(acts, masks)
-    yield 0.7
-    after = renderer.render_batch(g, dropped(recipes, layer, ranked.top(k)))
+    yield 0.4
+    after = yield from render_steps(renderer, g, dropped(recipes, layer, ranked.top(k)), 0.4, 1.0)
     return ranked, after
 
 
@@ -191,7 +218,8 @@ class DissectDialog(QDialog):
         self.cells: list[SampleCell] = []
         self.ranked: RankedUnits | None = None
         self.ranked_layer = ""
-        self._job = None
+        self._jobs: dict[str, Any] = {}    # kind -> the running job's handle (newest wins)
+        self._tokens: dict[str, int] = {}  # kind -> submissions: late reports of older jobs are ignored
 
         intro = QLabel("Draw boxes around one kind of object (windows, glasses, ...) on several samples, then "
                        "find the units that draw it. The second row shows each sample with them dropped.")
@@ -257,9 +285,18 @@ class DissectDialog(QDialog):
         layout.addWidget(self.status)
         layout.addLayout(actions)
         self.resize(COLUMNS * (CELL_PX + 8) + 60, 2 * (2 * CELL_PX + 30) + 200)
-        session.modelChanged.connect(lambda _g: self.prepare(""))
+        session.modelChanged.connect(self._on_model)
 
     # -- samples -----------------------------------------------------------------------------------------
+    def _on_model(self, _g: Generator) -> None:
+        """Nothing of the previous model stays: samples of the new one now if open, else when next opened."""
+        if self.isVisible():
+            self.prepare("")
+        else:
+            self._cancel("samples", "find", "after")
+            self._idle("")
+            self.recipes = []
+            self._set_cells([])
     def prepare(self, layer: str) -> None:
         """Fill the layers of the open model (choosing `layer`) and show samples when there are none."""
         g = self.session.generator
@@ -295,9 +332,46 @@ class DissectDialog(QDialog):
         self.recipes = sample_recipes(s.recipe, seeds)
         self._set_cells(seeds)
         self._busy("rendering samples…")
-        self._job = s.run_job(samples_job(s.renderer, s.generator, self.recipes), on_done=self._on_samples,
-                              on_error=self._on_failed, on_progress=self._on_progress)
+        self._submit("samples", samples_job(s.renderer, s.generator, self.recipes), self._on_samples,
+                     cancels=("samples", "find", "after"))
         return True
+
+    def _submit(self, kind: str, job: Iterator[Any], on_done: Callable[[Any], None],
+                cancels: Sequence[str] = (), progress: bool = True) -> None:
+        """Run `job` on the worker after cancelling the running jobs of its kind and of `cancels` (the newest
+        wins); reports of a job superseded meanwhile, its "cancelled" included, are ignored."""
+        self._cancel(kind, *cancels)
+        token, finished = self._tokens[kind], []
+
+        def current() -> bool:
+            return self._tokens.get(kind) == token
+
+        def report(callback: Callable[[Any], None], value: Any) -> None:
+            finished.append(True)
+            if current():
+                self._jobs.pop(kind, None)
+                callback(value)
+
+        handle = self.session.run_job(
+            job, on_done=lambda v: report(on_done, v), on_error=lambda msg: report(self._on_failed, msg),
+            on_progress=(lambda p: self._on_progress(p) if current() else None) if progress else None)
+        if not finished and current():  # a SyncWorker has run it already
+            self._jobs[kind] = handle
+
+    def _cancel(self, *kinds: str) -> bool:
+        """Cancel the running jobs of `kinds` and ignore whatever they report later; True if one ran."""
+        ran = False
+        for k in kinds:
+            old = self._jobs.pop(k, None)
+            if old is not None:
+                old.cancel()
+                ran = True
+            self._tokens[k] = self._tokens.get(k, 0) + 1
+        return ran
+
+    def running(self) -> tuple[str, ...]:
+        """The kinds of job running now (tests check that the newest won)."""
+        return tuple(self._jobs)
 
     def _set_cells(self, seeds: Sequence[int]) -> None:
         for c in self.cells:
@@ -343,12 +417,9 @@ class DissectDialog(QDialog):
         if not any(boxes):
             self.status.setText("Draw at least one box first: drag on a sample around the object.")
             return False
-        if self._job is not None:
-            self._job.cancel()
         self._busy(f"ranking the units of {layer}…")
-        self._job = s.run_job(find_units_job(s.renderer, s.generator, self.recipes, layer, boxes, self.k.value()),
-                              on_done=lambda res: self._on_found(layer, *res), on_error=self._on_failed,
-                              on_progress=self._on_progress)
+        job = find_units_job(s.renderer, s.generator, self.recipes, layer, boxes, self.k.value())
+        self._submit("find", job, lambda res: self._on_found(layer, *res), cancels=("after",))
         return True
 
     def _on_found(self, layer: str, ranked: RankedUnits, after: np.ndarray) -> None:
@@ -375,8 +446,7 @@ class DissectDialog(QDialog):
             return
         self.status.setText(self._describe())
         recipes = dropped(self.recipes, self.ranked_layer, self.proposed())
-        self._job = s.run_job(samples_job(s.renderer, s.generator, recipes), on_done=self._show_after,
-                              on_error=self._on_failed)
+        self._submit("after", samples_job(s.renderer, s.generator, recipes), self._show_after, progress=False)
 
     def _show_after(self, images: np.ndarray) -> None:
         badge = f"{len(self.proposed())} units dropped"
@@ -384,22 +454,25 @@ class DissectDialog(QDialog):
             cell.set_after(img, badge)
 
     def apply(self) -> bool:
+        """Drop the proposed units and select them in the Features panel's layer: one undo step."""
         r = self.session.recipe
         units = self.proposed()
         if r is None or not units:
             return False
-        self.session.edit(replace_units(r, self.ranked_layer, units, [drop(self.ranked_layer, units)]),
-                          f"Drop {len(units)} units found from boxes")
+        self.session.update(f"Drop {len(units)} units found from boxes",
+                            recipe=replace_units(r, self.ranked_layer, units,
+                                                 [drop(self.ranked_layer, units)]),
+                            units=UnitSelection(self.ranked_layer, frozenset(units)))
         self.session.end_gesture()
-        if self.panel is not None:
-            self.panel.set_layer(self.ranked_layer)
-            self.panel.set_selection(set(units))
         self.status.setText(f"Dropped units {', '.join(map(str, units))} of {self.ranked_layer} in the current "
                             f"image (undo with Ctrl+Z).")
         return True
 
     # -- state --------------------------------------------------------------------------------------------
     def _invalidate(self) -> None:
+        """The samples or the layer changed: a ranking (running or done) no longer applies."""
+        if self._cancel("find", "after"):
+            self._idle("")
         self.ranked = None
         self.apply_button.setEnabled(False)
         for c in self.cells:
@@ -412,7 +485,6 @@ class DissectDialog(QDialog):
         self.find_button.setEnabled(False)
 
     def _idle(self, text: str) -> None:
-        self._job = None
         self.bar.hide()
         self.find_button.setEnabled(True)
         self.status.setText(text)

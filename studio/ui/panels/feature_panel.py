@@ -6,13 +6,19 @@ in the recipe, so undo, projects and the CLI see it. With "Only inside the paint
 the mask painted on the canvas; "Paint inserts" turns every brush stroke into a GAN-Dissection insertion
 (the selected units set high inside the painted region).
 
+The panel is a view of the workspace: the chosen layer and the selected units are `ws.units`, the painted
+mask is `ws.mask`, and each click, layer choice, stroke or clear is one undo step, so they travel with
+their model (switching models shows the other model's own layer, selection and mask). Only caches live
+here: the maps on show and unit statistics per model.
+
 Activations and per-unit statistics are computed on the worker (the statistics over many samples as a
-background job with progress), so the panel never blocks editing.
+background job yielding after every stage, the newest replacing the one before), so the panel never blocks
+editing.
 """
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import pyqtgraph as pg
@@ -24,6 +30,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QGridLayout, QGroupBox, QHB
 
 from studio.core.recipe import Recipe
 from studio.core.units import UnitEdit, UnitMask, drop, insert, scale, unit_edits, with_unit_edits
+from studio.core.workspace import UnitSelection, Workspace
 from studio.model.api import Generator
 from studio.model.photo_input import awaits_photo
 from studio.render.dissection import relevance
@@ -38,6 +45,7 @@ from studio.ui.unit_tiles import TileGrid, TileMark
 SORTS = ("Unit index", "Mean, this image", "Max, this image", "Mean over samples", "Relevance to the mask")
 SCALE_RANGE = (0.0, 3.0)
 TILE_PX = 40
+_UNSHOWN: Any = object()  # "nothing shown yet": differs from every workspace component, None included
 
 
 # -- recipe helpers (pure) -------------------------------------------------------------------------------
@@ -89,22 +97,28 @@ class FeaturePanel(QWidget):
         self.session = session
         self.painter = painter
         self.stat_samples = stat_samples
-        self.layer = ""
         self.maps: np.ndarray | None = None            # (C, H, W) of the current image
         self.maps_recipe: Recipe | None = None
-        self.stats: dict[str, UnitStats] = {}          # by layer, for the open model
-        self.selection: set[int] = set()
+        self._stats: dict[str, dict[str, UnitStats]] = {}  # model id -> layer -> statistics
+        self._model_id = ""
+        self._names: list[str] = []                    # the open model's layers offered (not the image)
+        self._default = ""                             # the layer shown while the workspace names none
+        self._layer_shown: Any = _UNSHOWN              # workspace components last shown, compared by `is`
+        self._recipe_shown: Any = _UNSHOWN
+        self._units_shown: Any = _UNSHOWN
+        self._mask_shown: Any = _UNSHOWN
         self._anchor = -1
         self._busy = False
         self._dirty = False
         self._stats_job = None
+        self._stats_gen = 0
         self._syncing = False
         self.dissect_dialog = None
 
         # layer and order
         self.layer_box = QComboBox()
         self.layer_box.setToolTip("The layer (generator stage) whose units are shown")
-        self.layer_box.currentTextChanged.connect(self.set_layer)
+        self.layer_box.currentTextChanged.connect(self._on_layer_box)
         self.sort_box = QComboBox()
         self.sort_box.addItems(list(SORTS))
         self.sort_box.setToolTip("Order of the tiles; relevance compares each unit with the painted mask")
@@ -221,15 +235,14 @@ class FeaturePanel(QWidget):
         self.brush_size.valueChanged.connect(lambda v: self.painter.set_size(v) if self.painter else None)
         self.clear_mask = QPushButton("Clear")
         self.clear_mask.setToolTip("Erase the whole mask")
-        self.clear_mask.clicked.connect(lambda: self.painter.clear() if self.painter else None)
+        self.clear_mask.clicked.connect(self.clear_painted_mask)
         self.show_mask = QCheckBox("Show")
         self.show_mask.setChecked(True)
         self.show_mask.toggled.connect(lambda on: self.painter.set_visible(on) if self.painter else None)
         self.paint_inserts = QCheckBox("Paint inserts the selected units (GAN Dissection)")
         self.paint_inserts.setToolTip("Each stroke sets the selected units high inside the painted region, "
                                       "drawing their concept there")
-        self.paint_inserts.toggled.connect(lambda on: self._on_mask(self.painter.mask) if on and self.painter
-                                           and self.painter.has_mask() else None)
+        self.paint_inserts.toggled.connect(lambda on: self._insert_in_mask() if on else None)
         mrow = QHBoxLayout()
         for w in (self.brush, self.eraser, self.brush_size, self.clear_mask, self.show_mask):
             mrow.addWidget(w)
@@ -240,7 +253,7 @@ class FeaturePanel(QWidget):
         mb.addWidget(self.paint_inserts)
         mask_box.setVisible(painter is not None)
         if painter is not None:
-            painter.maskChanged.connect(self._on_mask)
+            painter.maskChanged.connect(self._on_stroke)
             painter.set_size(self.brush_size.value())
 
         bottom = QHBoxLayout()
@@ -261,10 +274,12 @@ class FeaturePanel(QWidget):
         layout.addLayout(bottom)
 
         session.modelChanged.connect(self.on_model)
-        session.recipeChanged.connect(self._on_recipe)
+        session.workspaceChanged.connect(self.show_workspace)
         self._set_enabled(False)
         if session.generator is not None:
             self.on_model(session.generator)
+            if session.workspace is not None:
+                self.show_workspace(session.workspace)
 
     # -- model and layer -------------------------------------------------------------------------------
     def _set_enabled(self, on: bool) -> None:
@@ -273,40 +288,102 @@ class FeaturePanel(QWidget):
             w.setEnabled(on)
 
     def on_model(self, g: Generator) -> None:
+        """Another model opened: drop the caches of what was on show (its statistics stay, by model id); its
+        workspace, shown next, brings its own layer, selection and mask."""
         if self._stats_job is not None:
-            self._stats_job.cancel()
+            self._stats_job.cancel()  # the session drops its callbacks too: forget it here
             self._stats_job = None
-        self.stats.clear()
-        self.selection.clear()
+        self._stats_gen += 1
+        self.stats_bar.hide()
+        self._busy = self._dirty = False  # an activations job of the old model never reports back
         self.maps, self.maps_recipe = None, None
         self.tiles.set_maps(None)
-        self.layer = ""
+        self._layer_shown = self._recipe_shown = self._units_shown = self._mask_shown = _UNSHOWN
+        self._model_id = g.model_id
+        self._anchor = -1
         names = [s.name for s in g.stages]
         self._syncing = True
         self.layer_box.clear()
-        self._syncing = False
+        self._names = []
         if "features" not in g.info.capabilities or len(names) < 2:
+            self._syncing = False
             self._set_enabled(False)
             self.show_message("This model exposes no intermediate layers, so it has no feature maps to show "
                               "or edit." if len(names) < 2 else "This model does not offer feature access.")
             return
-        self._set_enabled(True)
-        self._syncing = True
-        self.layer_box.addItems(names[:-1])  # the last stage is the image itself
+        self._names = names[:-1]  # the last stage is the image itself
+        self._default = default_layer(names)
+        self.layer_box.addItems(self._names)
         self._syncing = False
-        self.layer_box.setCurrentText(default_layer(names))
-        self.set_layer(self.layer_box.currentText())
+        self._set_enabled(True)
+        self.show_message("")
+
+    @property
+    def layer(self) -> str:
+        """The workspace's layer, or the default one (the DCGAN paper's) while none was chosen."""
+        ws = self.session.workspace
+        if ws is None or not self._names:
+            return ""
+        return ws.units.layer if ws.units.layer in self._names else self._default
+
+    @property
+    def selection(self) -> set[int]:
+        """The selected units of the layer on show (from the workspace)."""
+        ws = self.session.workspace
+        if ws is None or not self._names or ws.units.layer != self.layer:
+            return set()
+        return set(ws.units.units)
+
+    @property
+    def stats(self) -> dict[str, UnitStats]:
+        """Unit statistics by layer, of the open model."""
+        return self._stats.setdefault(self._model_id, {})
 
     def set_layer(self, layer: str) -> None:
-        if self._syncing or not layer or layer == self.layer:
+        """Show another layer (one undo step; its selection starts empty)."""
+        if layer in self._names and layer != self.layer:
+            self._commit(f"Show layer {layer}", units=UnitSelection(layer, frozenset()))
+        self._sync_layer_box()
+
+    def _on_layer_box(self, name: str) -> None:
+        if not self._syncing:
+            self.set_layer(name)
+
+    def _sync_layer_box(self) -> None:
+        if self.layer and self.layer_box.currentText() != self.layer:
+            self._syncing = True
+            self.layer_box.setCurrentText(self.layer)
+            self._syncing = False
+
+    def show_workspace(self, ws: Workspace) -> None:
+        """Show what changed in the workspace (components compared by identity with those on show)."""
+        if self.session.generator is None:
             return
-        self.layer = layer
-        self.layer_box.setCurrentText(layer)
-        self.selection.clear()
-        self.maps = None
-        self.tiles.set_maps(None)
-        self.refresh()
-        self._start_stats()
+        layer = self.layer
+        if layer != self._layer_shown:
+            self._layer_shown, self._recipe_shown = layer, ws.recipe
+            self._sync_layer_box()
+            self.maps, self.maps_recipe = None, None
+            self.tiles.set_maps(None)
+            self.refresh()
+            self._start_stats()
+        elif ws.recipe is not self._recipe_shown:
+            self._recipe_shown = ws.recipe
+            self._sync_marks()
+            if self.maps_recipe is None or ws.recipe != self.maps_recipe:
+                self.refresh()
+            if self._stats_job is None:
+                self._start_stats()  # a translator's statistics wait for its first photo
+        if ws.units is not self._units_shown:
+            self._units_shown = ws.units
+            self.tiles.set_selected(self.selection)
+            self._sync_selection()
+        if ws.mask is not self._mask_shown:
+            self._mask_shown = ws.mask
+            if self.painter is not None:
+                self.painter.show_unit_mask(ws.mask)
+            if SORTS[self.sort_box.currentIndex()] == "Relevance to the mask":
+                self._reorder()
 
     def show_message(self, text: str) -> None:
         self.message.setText(text)
@@ -387,10 +464,11 @@ class FeaturePanel(QWidget):
             else:
                 order = list(np.argsort(-st.mean, kind="stable"))
         elif key == "Relevance to the mask":
-            mask = self.painter.mask if self.painter is not None and self.painter.has_mask() else None
-            if mask is None:
+            ws = self.session.workspace
+            if ws is None or ws.mask is None:
                 note = "Paint a mask on the canvas to sort by relevance to it."
             else:
+                mask = ws.mask.to_array(*self.maps.shape[1:])  # the mask that counts, at the layer's size
                 rel = relevance(torch.from_numpy(self.maps[None]), mask[None])
                 order = list(np.argsort(-rel, kind="stable"))
         self.tiles.set_order([int(u) for u in order])
@@ -399,20 +477,31 @@ class FeaturePanel(QWidget):
 
     # -- statistics over many samples ------------------------------------------------------------------
     def _start_stats(self) -> None:
+        """Statistics of the layer on show, once per model and layer; the newest job wins (a layer chosen
+        while another's statistics run cancels those), and a cancelled job's late report is ignored."""
         g, layer = self.session.generator, self.layer
         if g is None or not layer or layer in self.stats or self.session.recipe is None \
                 or awaits_photo(g.info, self.session.recipe):
             return
         if self._stats_job is not None:
             self._stats_job.cancel()
+            self._stats_job = None
         seeds = self._stat_recipes(g)
         if not seeds:
             return
         self.stats_bar.setValue(0)
         self.stats_bar.show()
+        self._stats_gen += 1
+        model, gen = self._model_id, self._stats_gen
         self._stats_job = self.session.run_job(
-            unit_statistics_job(g, layer, seeds, batch=32), on_done=lambda st: self._on_stats(layer, st),
-            on_progress=lambda p: self.stats_bar.setValue(int(100 * float(p))), on_error=self._on_stats_error)
+            unit_statistics_job(g, layer, seeds, batch=32),
+            on_done=lambda st: self._on_stats(gen, model, layer, st),
+            on_progress=lambda p: self._on_stats_progress(gen, p),
+            on_error=lambda msg: self._on_stats_error(gen, msg))
+
+    def _on_stats_progress(self, gen: int, p: object) -> None:
+        if gen == self._stats_gen:
+            self.stats_bar.setValue(int(100 * float(p)))  # type: ignore[arg-type]
 
     def _stat_recipes(self, g: Generator) -> list[int | Recipe]:
         """Seeds of the prior; a model without seeds (a translator) uses the current recipe only."""
@@ -420,16 +509,20 @@ class FeaturePanel(QWidget):
             return list(range(1_000_000, 1_000_000 + self.stat_samples))
         return [self.session.recipe] if self.session.recipe is not None else []
 
-    def _on_stats(self, layer: str, st: UnitStats) -> None:
+    def _on_stats(self, gen: int, model: str, layer: str, st: UnitStats) -> None:
+        self._stats.setdefault(model, {})[layer] = st  # a superseded job that still finished: keep its work
+        if gen != self._stats_gen:
+            return
         self._stats_job = None
         self.stats_bar.hide()
-        self.stats[layer] = st
-        if layer == self.layer:
+        if model == self._model_id and layer == self.layer:
             self._reorder()
             self._update_info(self.tiles.hovered)
             self.statsReady.emit()
 
-    def _on_stats_error(self, msg: str) -> None:
+    def _on_stats_error(self, gen: int, msg: str) -> None:
+        if gen != self._stats_gen:
+            return
         self._stats_job = None
         self.stats_bar.hide()
         if msg != "cancelled":
@@ -479,14 +572,22 @@ class FeaturePanel(QWidget):
         r = self.session.recipe
         return marks_of(r, self.layer) if r is not None and self.layer else {}
 
-    def set_selection(self, units: set[int]) -> None:
-        self.selection = set(units)
-        self.tiles.set_selected(self.selection)
-        self._sync_selection()
+    def _selected(self, units: set[int] | frozenset[int]) -> UnitSelection:
+        return UnitSelection(self.layer, frozenset(int(u) for u in units))
+
+    def set_selection(self, units: set[int], text: str = "Select units") -> None:
+        """Select `units` of the layer on show (one undo step)."""
+        if self.layer:
+            self._commit(text, units=self._selected(units))
+
+    def clear_selection(self) -> None:
+        self.set_selection(set(), "Clear unit selection")
 
     def on_tile_clicked(self, unit: int, modifiers: Qt.KeyboardModifier) -> None:
+        """One undo step per click: ctrl / shift change the selection; a plain click selects the unit and
+        drops it (or restores it when it is edited)."""
         mods = Qt.KeyboardModifier(modifiers)
-        if mods & Qt.KeyboardModifier.ShiftModifier and self._anchor >= 0:
+        if mods & Qt.KeyboardModifier.ShiftModifier and self._anchor in self.tiles.order:
             order = self.tiles.order
             a, b = sorted((order.index(self._anchor), order.index(unit)))
             self.set_selection(self.selection | set(order[a:b + 1]))
@@ -496,19 +597,24 @@ class FeaturePanel(QWidget):
             self.set_selection(self.selection ^ {unit})
         else:
             self._anchor = unit
-            self.set_selection({unit})
-            self.toggle_drop(unit)
+            recipe, text = self._toggled(unit)
+            if recipe is not None:
+                self._commit(text, recipe=recipe, units=self._selected({unit}))
 
     def toggle_drop(self, unit: int) -> None:
-        """Drop the unit, or restore it when it is already edited (what a plain click does)."""
+        """Drop the unit, or restore it when it is already edited (the edit half of a plain click)."""
+        recipe, text = self._toggled(unit)
+        if recipe is not None:
+            self._commit(text, recipe=recipe)
+
+    def _toggled(self, unit: int) -> tuple[Recipe | None, str]:
         r = self.session.recipe
         if r is None or not self.layer:
-            return
+            return None, ""
         if unit in self.marks():
-            self._edit(replace_units(r, self.layer, [unit]), f"Restore unit {unit}")
-        else:
-            self._edit(replace_units(r, self.layer, [unit], [drop(self.layer, [unit], self._mask())]),
-                       f"Drop unit {unit}")
+            return replace_units(r, self.layer, [unit]), f"Restore unit {unit}"
+        new = [drop(self.layer, [unit], self._mask())]
+        return replace_units(r, self.layer, [unit], new), f"Drop unit {unit}"
 
     def _targets(self, units: Sequence[int] | None) -> list[int]:
         return sorted(self.selection if units is None else units)
@@ -553,14 +659,19 @@ class FeaturePanel(QWidget):
         return [insert(self.layer, [u], values[u], mask) for u in units]
 
     def _mask(self) -> UnitMask | None:
-        if not self.in_mask.isChecked() or self.painter is None or not self.painter.has_mask():
-            return None
-        return UnitMask.from_array(self.painter.mask)
+        """The workspace's mask when new edits should stay inside it."""
+        ws = self.session.workspace
+        return ws.mask if ws is not None and self.in_mask.isChecked() else None
 
     def _edit(self, recipe: Recipe, text: str, merge_key: str | None = None) -> None:
-        self.session.edit(recipe, text, merge_key=merge_key)
+        self._commit(text, merge_key, recipe=recipe)
+
+    def _commit(self, text: str, merge_key: str | None = None, **changes: Any) -> bool:
+        """One undo step (merged with the gesture's others under `merge_key`, else a gesture of its own)."""
+        done = self.session.update(text, merge_key, **changes)
         if merge_key is None:
             self.session.end_gesture()
+        return done
 
     def clear_unit_edits(self) -> None:
         r = self.session.recipe
@@ -576,9 +687,9 @@ class FeaturePanel(QWidget):
 
     def show_tile_menu(self, unit: int, pos: QPoint) -> QMenu:
         if unit not in self.selection:
-            self.set_selection({unit})
+            self.set_selection({unit}, f"Select unit {unit}")
             self._anchor = unit
-        units = sorted(self.selection)
+        units = sorted(self.selection) or [unit]
         n = f"{len(units)} units" if len(units) > 1 else f"unit {unit}"
         menu = QMenu(self)
         menu.addAction(f"Drop {n}", lambda: self.drop_selected(units))
@@ -588,18 +699,12 @@ class FeaturePanel(QWidget):
         menu.addSeparator()
         restore = menu.addAction(f"Restore {n}", lambda: self.restore_selected(units))
         restore.setEnabled(any(u in self.marks() for u in units))
+        menu.addAction("Select none", self.clear_selection)
         if pos is not None and not pos.isNull():
             menu.popup(pos)
         return menu
 
-    # -- recipe -> view -------------------------------------------------------------------------------------
-    def _on_recipe(self, recipe: Recipe) -> None:
-        self._sync_marks()
-        if self.maps_recipe is None or recipe != self.maps_recipe:
-            self.refresh()
-        if self._stats_job is None:
-            self._start_stats()  # a translator's statistics wait for its first photo
-
+    # -- workspace -> view ----------------------------------------------------------------------------------
     def _sync_marks(self) -> None:
         self.tiles.set_marks(self.marks())
         self._sync_selection()
@@ -632,15 +737,42 @@ class FeaturePanel(QWidget):
             self.in_mask.setChecked(True)  # painting a mask means wanting edits to use it
         self.painter.set_tool(tool or "off")
 
-    def _on_mask(self, mask: np.ndarray | None) -> None:
-        if SORTS[self.sort_box.currentIndex()] == "Relevance to the mask":
-            self._reorder()
+    def _on_stroke(self, _mask: np.ndarray | None) -> None:
+        """A brush or eraser stroke ended: the painter's mask at the stored grid becomes the workspace's (one
+        undo step), with the selected units inserted inside it in "paint inserts" mode (the same step)."""
+        if self.painter is None or self.session.workspace is None:
+            return
+        unit = self.painter.unit
+        changes: dict[str, Any] = {"mask": unit}
+        recipe = self._inserted(unit)
+        if recipe is not None:
+            changes["recipe"] = recipe
+        text = "Paint inserted units" if recipe is not None else \
+            ("Erase mask" if self.painter.tool == "eraser" else "Paint mask")
+        if not self._commit(text, **changes):
+            self.painter.show_unit_mask(self.session.workspace.mask)  # nothing counted: show what does
+
+    def _inserted(self, mask: UnitMask | None) -> Recipe | None:
+        """In "paint inserts" mode, the recipe with the selected units set high inside `mask`."""
         r = self.session.recipe
         if not self.paint_inserts.isChecked() or r is None or not self.selection or not self.layer:
-            return
+            return None
         units = sorted(self.selection)
-        new = self._insertions(units, UnitMask.from_array(mask)) if mask is not None else []
-        self._edit(replace_units(r, self.layer, units, new), "Paint inserted units")
+        return replace_units(r, self.layer, units, self._insertions(units, mask) if mask is not None else [])
+
+    def _insert_in_mask(self) -> None:
+        ws = self.session.workspace
+        recipe = self._inserted(ws.mask) if ws is not None and ws.mask is not None else None
+        if recipe is not None:
+            self._edit(recipe, "Paint inserted units")
+
+    def clear_painted_mask(self) -> None:
+        """Erase the whole mask (one undo step)."""
+        ws = self.session.workspace
+        if ws is not None and ws.mask is not None:
+            self._commit("Clear mask", mask=None)
+        elif self.painter is not None:
+            self.painter.show_unit_mask(None)
 
     # -- the DCGAN paper's procedure ------------------------------------------------------------------------
     def open_dissect_dialog(self):  # noqa: ANN201 - DissectDialog, imported late (it imports this module)
