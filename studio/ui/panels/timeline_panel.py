@@ -1,27 +1,40 @@
 """Timeline and export: keyframes from the current recipe, segment settings, preview playback, export.
 
-Export runs as a worker job (studio.export.job) between interactive frames, so editing continues while
-it runs; progress, ETA and Cancel live in this panel. Preview renders on its own worker view ("timeline")
-and drops frames rather than fall behind (studio.core.timeline.Playback).
+A view of the workspace: the timeline is `session.workspace.timeline` and the export size the panel setting
+"timeline.scale", so both travel with their model, undo and are saved in projects; every edit here is one
+`session.update`. Keyframe thumbnails are rendered by the open model only (cached per model id and
+recipe); keyframes made with another model (an old project) are marked, never rendered by the open one
+until the user re-renders them with it ("Use with this model", one undo step).
+
+Expanding the timeline into per-frame recipes (the mapping network, for W interpolation and loops) runs as
+a worker job, as does the export itself (studio.export.job) between interactive frames, so editing
+continues while it runs; progress, ETA and Cancel live in this panel. Preview renders on its own worker
+view ("timeline") and drops frames rather than fall behind (studio.core.timeline.Playback).
 """
 from __future__ import annotations
 
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Iterator
 
+import numpy as np
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout,
                                QLabel, QListWidget, QListWidgetItem, QProgressBar, QPushButton, QSizePolicy, QSpinBox,
                                QToolButton, QVBoxLayout, QWidget)
 
-from studio.core.recipe import Recipe, SeedLatent
+from studio.core.recipe import ModelRef, Recipe, SeedLatent
 from studio.core.timeline import EASINGS, INTERPOLATIONS, NoiseLoop, Playback, Timeline, has_w_space
+from studio.core.workspace import Workspace
+from studio.core.workspaces import same_model
 from studio.errors import StudioError
+from studio.export import safe
 from studio.export.job import ExportResult, Progress, export_job
-from studio.export.writers import ExportOptions
+from studio.export.sidecar import sidecar_path
+from studio.export.writers import ExportOptions, format_of
+from studio.model.api import Generator
 from studio.render.engine import Frame
 from studio.ui.images import thumbnail
 from studio.ui.session import Session
@@ -29,6 +42,9 @@ from studio.ui.session import Session
 THUMB = 56
 PREVIEW = 120
 PREVIEW_VIEW = "timeline"
+SCALE_KEY = "timeline.scale"  # the export size, a panel setting in the workspace
+PLAY_JOB = "timeline.play"    # newest wins: pressing Play again replaces an expansion still running
+THUMB_CACHE = 256             # thumbnails kept (per model id and recipe)
 EXPORT_FILTERS = "MP4 video (*.mp4);;Animated GIF (*.gif);;Animated WebP (*.webp);;PNG frames (folder) (*)"
 
 
@@ -45,26 +61,42 @@ def _how(data: str) -> dict[str, str]:
     return {"interpolation": how, "space": space}
 
 
+def _frame_recipes(t: Timeline, g: Generator) -> list[Recipe]:
+    """One recipe per frame (runs the mapping network for W segments and loops: call it on the worker)."""
+    return t.recipes(g)
+
+
+def _model_name(ref: ModelRef) -> str:
+    return Path(ref.path).name or ref.sha256[:12] or "an unknown model"
+
+
+def _numbers(indices: list[int]) -> str:
+    words = [str(i + 1) for i in indices]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
 def _fmt_s(s: float) -> str:
     s = max(0, int(round(s)))
     return f"{s // 60}:{s % 60:02d}"
 
 
 class TimelinePanel(QWidget):
-    """Owns the Timeline (an immutable value) and the export in progress."""
+    """A view of the workspace's timeline; owns only widget caches and the export / playback in progress."""
 
-    timelineChanged = Signal(object)
     _previewArrived = Signal(object)  # internal: a preview Frame from the worker thread
 
     def __init__(self, session: Session, parent: QWidget | None = None):
         super().__init__(parent)
         self.session = session
-        self.timeline = Timeline()
-        self._thumbs: dict[Recipe, QIcon] = {}
-        self._export = None       # JobHandle of the running export
+        self._shown: Timeline | None = None  # the timeline the widgets show (compared by identity)
+        self._thumbs: dict[tuple[str, Recipe], QIcon | None] = {}  # (model id, recipe); None: failed
+        self._thumb_pending: set[tuple[str, Recipe]] = set()
+        self._export: Any = None  # JobHandle of the running export
         self._export_path: Path | None = None
         self._playback: Playback | None = None
         self._play_recipes: list[Recipe] = []
+        self._play_job: Any = None  # the expansion job Play is waiting for
+        self._play_token = 0        # bumps on every start / stop: only the newest expansion starts playback
         self._in_flight = False
         self.clock: Callable[[], float] = time.monotonic  # injectable: tests drive playback with a fake clock
 
@@ -88,6 +120,11 @@ class TimelinePanel(QWidget):
             b.setText(text)
             b.setToolTip(tip)
             b.setAutoRaise(True)
+        self.adopt = QToolButton()
+        self.adopt.setText("Use with this model")
+        self.adopt.setToolTip("Some keyframes were made with another model: re-render them with the open "
+                              "one (their thumbnails are redrawn; undoable)")
+        self.adopt.setVisible(False)
 
         self.frames = QSpinBox()
         self.frames.setRange(1, 10_000)
@@ -156,6 +193,7 @@ class TimelinePanel(QWidget):
         top.addWidget(self.add_button)
         for b in (self.up, self.down, self.remove):
             top.addWidget(b)
+        top.addWidget(self.adopt)
         top.addStretch(1)
         keys_col.addLayout(top)
         keys_col.addWidget(self.keys, 1)
@@ -198,63 +236,135 @@ class TimelinePanel(QWidget):
         self._show_export(False)
 
         self.add_button.clicked.connect(self.add_current)
-        self.remove.clicked.connect(lambda: self._edit_selected(lambda t, i: t.remove(i), -1))
-        self.up.clicked.connect(lambda: self._edit_selected(lambda t, i: t.move(i, max(i - 1, 0)), -1, 0))
+        self.remove.clicked.connect(lambda: self._edit_selected(
+            "Remove keyframe", lambda t, i: t.remove(i), -1))
+        self.up.clicked.connect(lambda: self._edit_selected(
+            "Move keyframe earlier", lambda t, i: t.move(i, max(i - 1, 0)), -1))
         self.down.clicked.connect(lambda: self._edit_selected(
-            lambda t, i: t.move(i, min(i + 1, len(t.keyframes) - 1)), 1))
-        self.keys.currentRowChanged.connect(self._show_segment)
+            "Move keyframe later", lambda t, i: t.move(i, min(i + 1, len(t.keyframes) - 1)), 1))
+        self.adopt.clicked.connect(self.adopt_keyframes)
+        self.keys.currentRowChanged.connect(self._on_row)
         self.keys.itemDoubleClicked.connect(self._edit_from)
-        self.frames.valueChanged.connect(lambda v: self._set_segment(frames=int(v)))
-        self.interp.activated.connect(lambda i: self._set_segment(**_how(self.interp.itemData(i))))
-        self.noise.activated.connect(lambda i: self._set_noise())
-        self.radius.valueChanged.connect(lambda v: self._set_noise())
-        self.reroll.clicked.connect(lambda: self._set_noise(reroll=True))
-        self.easing.currentTextChanged.connect(lambda v: self._set_segment(easing=v))
-        self.loop.toggled.connect(lambda on: self.set_timeline(replace(self.timeline, loop=on)))
-        self.fps.valueChanged.connect(lambda v: self.set_timeline(replace(self.timeline, fps=float(v))))
+        self.frames.valueChanged.connect(lambda v: self._set_segment("Segment frames", "frames",
+                                                                     frames=int(v)))
+        self.interp.activated.connect(lambda i: self._set_segment("Interpolation", None,
+                                                                  **_how(self.interp.itemData(i))))
+        self.noise.activated.connect(lambda i: self._set_noise("Noise loop"))
+        self.radius.valueChanged.connect(lambda v: self._set_noise("Noise loop radius", "timeline.radius"))
+        self.reroll.clicked.connect(lambda: self._set_noise("Another noise loop", reroll=True))
+        self.easing.currentTextChanged.connect(lambda v: self._set_segment("Easing", None, easing=v))
+        self.loop.toggled.connect(lambda on: self.set_timeline(replace(self.timeline, loop=on),
+                                                               "Loop on" if on else "Loop off"))
+        self.fps.valueChanged.connect(lambda v: self.set_timeline(replace(self.timeline, fps=float(v)),
+                                                                  "Frame rate", "timeline.fps"))
+        self.scale.valueChanged.connect(self._set_scale)
+        for box in (self.frames, self.radius, self.fps, self.scale):  # typing / arrow clicks: one step
+            box.editingFinished.connect(session.end_gesture)
         self.play.toggled.connect(self._toggle_play)
         self.timer.timeout.connect(self._tick)
         self._previewArrived.connect(self._on_preview)
         self.export_button.clicked.connect(self.export_dialog)
         self.cancel.clicked.connect(self.cancel_export)
         session.modelChanged.connect(lambda g: self._on_model())
+        session.workspaceChanged.connect(self._on_workspace)
         self._fill_spaces()
         self._refresh()
+
+    # -- the workspace -------------------------------------------------------------------------------
+    @property
+    def timeline(self) -> Timeline:
+        """The open model's timeline (empty before a model opens)."""
+        ws = self.session.workspace
+        return ws.timeline if ws is not None else Timeline()
+
+    def set_timeline(self, t: Timeline, text: str = "Edit timeline", merge_key: str | None = None) -> bool:
+        """Make `t` the workspace's timeline as one undo step (steps with one merge_key merge per gesture)."""
+        return t != self.timeline and self.session.update(text, merge_key, timeline=t)
+
+    def _on_workspace(self, ws: Workspace) -> None:
+        if ws.timeline is not self._shown:
+            self._refresh()
+        self.scale.blockSignals(True)
+        self.scale.setValue(int(ws.panel(SCALE_KEY, 1)))
+        self.scale.blockSignals(False)
+
+    def _set_scale(self, v: int) -> None:
+        ws = self.session.workspace
+        if ws is not None and ws.panel(SCALE_KEY, 1) != v:
+            self.session.commit(ws.with_panel(SCALE_KEY, int(v)), "Export size", SCALE_KEY)
+
+    def _foreign(self, t: Timeline | None = None) -> list[int]:
+        """The keyframes made with another model than the open one (an old project's, say)."""
+        ws = self.session.workspace
+        if ws is None:
+            return []
+        return [i for i, r in enumerate((t or ws.timeline).keyframes) if not same_model(r.model, ws.model)]
+
+    def _refuse_foreign(self, what: str) -> bool:
+        """True (with a message naming the models) when keyframes of another model would be rendered."""
+        ws, foreign = self.session.workspace, self._foreign()
+        if ws is None or not foreign:
+            return False
+        keys = ws.timeline.keyframes
+        others = sorted({_model_name(keys[i].model) for i in foreign})
+        self.session.error.emit(
+            f"{what}: keyframe{'s' * (len(foreign) > 1)} {_numbers(foreign)} "
+            f"{'were' if len(foreign) > 1 else 'was'} made with {' and '.join(others)}, not "
+            f"{_model_name(ws.model)}; choose 'Use with this model' to re-render "
+            f"{'them' if len(foreign) > 1 else 'it'} with {_model_name(ws.model)}")
+        return True
+
+    def adopt_keyframes(self) -> None:
+        """Point keyframes of another model at the open one (one undo step): they are re-rendered by it."""
+        ws = self.session.workspace
+        foreign = set(self._foreign())
+        if ws is None or not foreign:
+            return
+        keys = tuple(replace(r, model=ws.model) if i in foreign else r
+                     for i, r in enumerate(ws.timeline.keyframes))
+        self.set_timeline(replace(ws.timeline, keyframes=keys),
+                          f"Re-render keyframes with {_model_name(ws.model)}")
+        self.session.end_gesture()
 
     # -- keyframes -----------------------------------------------------------------------------------
     def add_current(self) -> None:
         r = self.session.recipe
-        if r is None:
+        g = self.session.generator
+        if r is None or g is None:
             return
         frame = self.session.last_frame
         if frame is not None and frame.recipe == r and frame.image is not None:
-            self._thumbs[r] = QIcon(thumbnail(frame.image, THUMB))
-        self.set_timeline(self.timeline.add(r))
+            self._put_thumb(self._thumb_key(g, r), QIcon(thumbnail(frame.image, THUMB)))
+        self.set_timeline(self.timeline.add(r), "Add keyframe")
+        self.session.end_gesture()
         self.keys.setCurrentRow(len(self.timeline.keyframes) - 1)
 
-    def set_timeline(self, t: Timeline) -> None:
-        if t == self.timeline:
-            return
-        self.timeline = t
-        self._refresh()
-        self.timelineChanged.emit(t)
-
-    def _edit_selected(self, fn, delta: int, floor: int | None = None) -> None:
+    def _edit_selected(self, text: str, fn: Callable[[Timeline, int], Timeline], delta: int) -> None:
         i = self.keys.currentRow()
         if i < 0:
             return
-        self.set_timeline(fn(self.timeline, i))
+        self.set_timeline(fn(self.timeline, i), text)
+        self.session.end_gesture()
         n = len(self.timeline.keyframes)
         self.keys.setCurrentRow(min(max(i + delta, 0), n - 1) if n else -1)
 
     def _edit_from(self, item: QListWidgetItem) -> None:
-        i = self.keys.row(item)
-        if 0 <= i < len(self.timeline.keyframes):
-            self.session.edit(self.timeline.keyframes[i], f"Go to keyframe {i + 1}")
+        """Edit from a keyframe (one undo step); one of another model is taken to the open model, since the
+        canvas renders it with that model (visibly, at the user's request)."""
+        i, ws = self.keys.row(item), self.session.workspace
+        if ws is not None and 0 <= i < len(ws.timeline.keyframes):
+            self.session.edit(replace(ws.timeline.keyframes[i], model=ws.model), f"Go to keyframe {i + 1}")
             self.session.end_gesture()
+
+    def _on_row(self, i: int) -> None:
+        self.session.end_gesture()  # spin box edits of another segment are another step
+        self._show_segment(i)
 
     def _refresh(self) -> None:
         t = self.timeline
+        self._shown = t
+        ws, g = self.session.workspace, self.session.generator
+        foreign = set(self._foreign(t))
         row = self.keys.currentRow()
         self.keys.blockSignals(True)
         self.keys.clear()
@@ -267,15 +377,22 @@ class TimelinePanel(QWidget):
             last = i == len(t.keyframes) - 1
             how = seg.interpolation + (" W" if seg.space == "w" else "")
             tail = "" if last and not t.looping else f"\n→ {seg.frames} {how}"
-            item = QListWidgetItem(f"{i + 1} · {what}{tail}")
-            item.setToolTip(f"Keyframe {i + 1} at frame {starts[i]}{psi}{edits}"
-                            + ("" if last and not t.looping else f"; then {seg.frames} frames, {how} "
-                               f"in {seg.space.upper()}, {seg.easing}") + "\nDouble-click to edit from it")
-            icon = self._thumbs.get(r)
-            if icon is None:
-                self._request_thumb(r)
-            else:
-                item.setIcon(icon)
+            mark = "⚠ " if i in foreign else ""
+            item = QListWidgetItem(f"{mark}{i + 1} · {what}{tail}")
+            tip = (f"Keyframe {i + 1} at frame {starts[i]}{psi}{edits}"
+                   + ("" if last and not t.looping else f"; then {seg.frames} frames, {how} "
+                      f"in {seg.space.upper()}, {seg.easing}") + "\nDouble-click to edit from it")
+            if i in foreign and ws is not None:
+                tip = (f"Made with {_model_name(r.model)}, not rendered with {_model_name(ws.model)}: "
+                       "'Use with this model' re-renders it\n") + tip
+            elif g is not None:
+                key = self._thumb_key(g, r)
+                if key not in self._thumbs:
+                    self._request_thumb(g, r)  # a synchronous worker has it cached already
+                icon = self._thumbs.get(key)
+                if icon is not None:
+                    item.setIcon(icon)
+            item.setToolTip(tip)
             self.keys.addItem(item)
         self.keys.setCurrentRow(min(max(row, 0), len(t.keyframes) - 1))  # a loaded timeline shows segment 1
         self.keys.blockSignals(False)
@@ -286,7 +403,11 @@ class TimelinePanel(QWidget):
         self._show_noise()
         for w in (self.remove, self.up, self.down):
             w.setEnabled(bool(t.keyframes))
-        can_play = n > 1 and self.session.generator is not None
+        self.adopt.setVisible(bool(foreign))
+        self.fps.blockSignals(True)
+        self.fps.setValue(t.fps)
+        self.fps.blockSignals(False)
+        can_play = n > 1 and g is not None
         if t.noise is not None and len(t.keyframes) == 1:
             self.frames.setToolTip("Frames in the noise loop")
         else:
@@ -323,7 +444,7 @@ class TimelinePanel(QWidget):
         for space in self._spaces():
             self.noise.addItem(f"in {space.upper()}", space)
 
-    def _set_noise(self, reroll: bool = False) -> None:
+    def _set_noise(self, text: str, merge_key: str | None = None, reroll: bool = False) -> None:
         space = self.noise.currentData()
         t = self.timeline
         if space is None:
@@ -331,7 +452,7 @@ class TimelinePanel(QWidget):
         else:
             seed = (t.noise.seed + reroll) if t.noise is not None else 0
             noise = NoiseLoop(float(self.radius.value()), seed, space)
-        self.set_timeline(replace(t, noise=noise))
+        self.set_timeline(replace(t, noise=noise), text, merge_key)
 
     def _show_noise(self) -> None:
         n = self.timeline.noise
@@ -348,33 +469,62 @@ class TimelinePanel(QWidget):
         self.loop.setEnabled(n is None)  # a noise loop always loops
         self.loop.blockSignals(False)
 
-    def _set_segment(self, **changes) -> None:
+    def _set_segment(self, text: str, control: str | None, **changes: Any) -> None:
+        """One step; a spin box's changes (`control`) merge per segment until its editing finishes."""
         i = self.keys.currentRow()
         if self.apply_all.isChecked():
-            self.set_timeline(self.timeline.with_all_segments(**changes))
+            key = f"timeline.{control}.all" if control else None
+            self.set_timeline(self.timeline.with_all_segments(**changes), text, key)
         elif 0 <= i < len(self.timeline.segments):
-            self.set_timeline(self.timeline.with_segment(i, **changes))
+            key = f"timeline.{control}.{i}" if control else None
+            self.set_timeline(self.timeline.with_segment(i, **changes), text, key)
 
-    def _request_thumb(self, r: Recipe) -> None:
-        g = self.session.generator
-        if g is None or g.model_id != r.model.sha256 and r.model.sha256:
+    # -- thumbnails: rendered by the open model only -------------------------------------------------
+    def _thumb_key(self, g: Generator, r: Recipe) -> tuple[str, Recipe]:
+        return (g.model_id or str(self.session.model_path), r)
+
+    def _put_thumb(self, key: tuple[str, Recipe], icon: QIcon | None) -> None:
+        self._thumbs.pop(key, None)
+        self._thumbs[key] = icon
+        while len(self._thumbs) > THUMB_CACHE:
+            del self._thumbs[next(iter(self._thumbs))]
+
+    def _request_thumb(self, g: Generator, r: Recipe) -> None:
+        key = self._thumb_key(g, r)
+        if key in self._thumb_pending or key in self._thumbs:
             return
-        self._thumbs[r] = QIcon()  # requested; filled when it arrives
-        self.session.run_job(self._thumb_job(r), on_done=lambda f: self._on_thumb(r, f))
+        self._thumb_pending.add(key)
+        self.session.run_job(self._thumb_job(g, r), on_done=lambda img: self._on_thumb(key, img),
+                             on_error=lambda msg: self._on_thumb(key, None))
 
-    def _thumb_job(self, r: Recipe):
+    def _thumb_job(self, g: Generator, r: Recipe) -> Iterator[None]:
+        """A stage per step, by the model it was asked of (`g`, never a later one)."""
         yield None
-        return self.session.renderer.render(self.session.generator, r, view="thumb")
+        for out in self.session.renderer.iter_batch(g, [r]):
+            if out is None:
+                yield None
+            else:
+                return out[0]
+        return None
 
-    def _on_thumb(self, r: Recipe, frame: Frame) -> None:
-        if frame.ok:
-            self._thumbs[r] = QIcon(thumbnail(frame.image, THUMB))
-            self._refresh()
+    def _on_thumb(self, key: tuple[str, Recipe], image: np.ndarray | None) -> None:
+        self._thumb_pending.discard(key)
+        icon = QIcon(thumbnail(image, THUMB)) if image is not None else None
+        self._put_thumb(key, icon)
+        g = self.session.generator
+        if icon is None or g is None or self._shown is not self.timeline:
+            return
+        foreign = set(self._foreign())
+        for i, r in enumerate(self.timeline.keyframes):
+            item = self.keys.item(i)
+            if item is not None and i not in foreign and self._thumb_key(g, r) == key:
+                item.setIcon(icon)
 
     def _on_model(self) -> None:
         self.stop()
+        self._thumb_pending.clear()  # the previous model's jobs were cancelled: ask again when shown again
+        self._shown = None           # the workspaceChanged that follows shows the new model's timeline
         self._fill_spaces()
-        self._refresh()
 
     # -- preview -------------------------------------------------------------------------------------
     def _toggle_play(self, on: bool) -> None:
@@ -384,22 +534,52 @@ class TimelinePanel(QWidget):
             self.stop()
 
     def start(self) -> None:
-        g = self.session.generator
-        if g is None or self.timeline.frame_count() < 2:
-            self.play.setChecked(False)
+        """Play the open model's timeline: its frames are expanded on the worker, then shown in real time."""
+        g, t = self.session.generator, self.timeline
+        if g is None or t.frame_count() < 2 or self._refuse_foreign("Cannot play"):
+            self.stop()
             return
-        try:
-            self._play_recipes = self.timeline.recipes(g)
-        except StudioError as exc:
-            self.session.error.emit(str(exc))
-            self.play.setChecked(False)
-            return
-        self._playback = Playback(self.timeline.fps, len(self._play_recipes), loop=True)
-        self._in_flight = False
+        self._play_token += 1
+        token = self._play_token
+        self.play.blockSignals(True)
+        self.play.setChecked(True)
+        self.play.blockSignals(False)
         self.play.setText("Stop")
+        if self._play_job is not None:
+            self._play_job.cancel()
+        self._play_job = self.session.run_job(self._expand_job(g, t),
+                                              on_done=lambda out: self._begin_playback(token, t, out),
+                                              on_error=lambda msg: self._begin_playback(token, t, msg),
+                                              key=PLAY_JOB)
+
+    @staticmethod
+    def _expand_job(g: Generator, t: Timeline) -> Iterator[None]:
+        """The timeline's frames (or why not, as a message): on the worker, by the model it was asked of."""
+        yield None
+        try:
+            return _frame_recipes(t, g)
+        except StudioError as exc:
+            return str(exc)
+
+    def _begin_playback(self, token: int, t: Timeline, out: list[Recipe] | str) -> None:
+        if token != self._play_token:
+            return  # stopped, or played again, meanwhile
+        self._play_job = None
+        if isinstance(out, str):
+            if out != "cancelled":
+                self.session.error.emit(f"Cannot play: {out}")
+            self.stop()
+            return
+        self._play_recipes = out
+        self._playback = Playback(t.fps, len(out), loop=True)
+        self._in_flight = False
         self.timer.start()
 
     def stop(self) -> None:
+        self._play_token += 1
+        if self._play_job is not None:
+            self._play_job.cancel()
+            self._play_job = None
         self.timer.stop()
         self._playback = None
         self.play.blockSignals(True)
@@ -436,30 +616,56 @@ class TimelinePanel(QWidget):
             self.export_to(p, force=p.exists())  # the native dialog has already asked to replace
 
     def export_to(self, path: Path, force: bool = False) -> bool:
-        """Start exporting; False (with a message) when it cannot start. Editing continues meanwhile."""
-        g = self.session.generator
-        if g is None or self._export is not None:
+        """Start exporting the open model's timeline with it; False (with a message) when it cannot start.
+
+        The frames are expanded and rendered on the worker; editing, and switching models, continue
+        meanwhile (the export keeps the model and timeline it started with)."""
+        g, ws = self.session.generator, self.session.workspace
+        if g is None or ws is None or self._export is not None or self._refuse_foreign("Cannot export"):
             return False
+        t = ws.timeline
         try:
-            recipes = self.timeline.recipes(g)
-            options = ExportOptions(fps=self.timeline.fps, scale=self.scale.value())
-            job = export_job(g, recipes, path, options, renderer=self.session.renderer, force=force,
-                             runtime=lambda batch: self.session.runtime_for(batch) or g)
+            if not t.keyframes:
+                raise safe.ExportError("nothing to export: the sequence has no frames")
+            options = ExportOptions(fps=t.fps, scale=int(ws.panel(SCALE_KEY, 1)))
+            safe.check_target(path, force)  # export_job checks again on the worker; fail here, before it
+            if format_of(path) != "":
+                safe.check_target(sidecar_path(path), force)
         except StudioError as exc:
             self.session.error.emit(f"Cannot export: {exc}")
             return False
         self._export_path = path
-        self.progress.setRange(0, len(recipes))
+        self.progress.setRange(0, t.frame_count())
         self.progress.setValue(0)
         self.eta.setText(f"Exporting {path.name}…")
         self._show_export(True)
         self._export = _Starting()
-        handle = self.session.run_job(job, on_done=self._export_done, on_progress=self._export_progress,
-                                      on_error=self._export_failed)
+        handle = self.session.run_job(self._export_job(g, t, path, options, force), on_done=self._export_done,
+                                      on_progress=self._export_progress, on_error=self._export_failed,
+                                      bound_to_model=False)
         if self._export is not None:  # still running (a synchronous worker has finished already)
             self._export = handle
         self._refresh()
         return True
+
+    def _export_job(self, g: Generator, t: Timeline, path: Path, options: ExportOptions,
+                    force: bool) -> Iterator[Progress]:
+        """Expand `t` with `g`, then export (studio.export.job): all on the worker, all with `g`."""
+        yield Progress(0, t.frame_count(), 0.0)
+        try:
+            recipes = _frame_recipes(t, g)
+        except StudioError as exc:
+            return str(exc)
+
+        def runtime(batch: int) -> Generator:
+            """The runtime for this batch size: of `g`'s own model, even if another has opened since."""
+            open_g = self.session.generator
+            same = open_g is not None and open_g.model_id == g.model_id
+            r = self.session.runtime_for(batch) if same else None
+            return r if r is not None and r.model_id == g.model_id else g
+
+        return (yield from export_job(g, recipes, path, options, renderer=self.session.renderer, force=force,
+                                      runtime=runtime))
 
     def cancel_export(self) -> None:
         if self._export is not None:
@@ -467,14 +673,18 @@ class TimelinePanel(QWidget):
             self.eta.setText("Cancelling…")
 
     def _export_progress(self, p: Progress) -> None:
+        self.progress.setMaximum(max(p.total, 1))
         self.progress.setValue(p.done)
         if p.phase == "finishing":
             self.eta.setText("Encoding…")
         elif p.eta_s is not None:
             self.eta.setText(f"{p.done}/{p.total} frames · {_fmt_s(p.eta_s)} left")
 
-    def _export_done(self, result: ExportResult) -> None:
+    def _export_done(self, result: ExportResult | str) -> None:
         self._finish_export()
+        if isinstance(result, str):  # the timeline could not be expanded
+            self.session.error.emit(f"Cannot export: {result}")
+            return
         self.session.message.emit(f"Exported {result.frames} frames to {result.path} in {result.seconds:.1f} s")
 
     def _export_failed(self, msg: str) -> None:
