@@ -98,7 +98,6 @@ class MainWindow(QMainWindow):
         self.seed_grid.menu_hooks.append(self.arithmetic_panel.fill_seed_menu)
         self.noise_panel = NoisePanel(session)
         self.directions_panel = DirectionsPanel(session)
-        self.walk_panel.pcaReady.connect(lambda: self.directions_panel.set_pca(self.walk_panel.pca_directions))
         self.mask_painter = MaskPainter(self.canvas, self)
         self.feature_panel = FeaturePanel(session, self.mask_painter)
         self.photo_view = self.attributes_panel.view  # the central view for photo translators

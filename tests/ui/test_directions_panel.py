@@ -6,13 +6,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PySide6.QtWidgets import QWidget
 
 from studio.core.direction_library import DirectionLibrary, SavedDirection, load_direction, save_direction
 from studio.core.latents import seeds_to_z
-from studio.core.project import load_project
+from studio.core.library_journal import journal
+from studio.core.project import Project, load_project
 from studio.core.recipe import Walk
 from studio.render.engine import ModelCache, Renderer
-from studio.render.worker import SyncWorker
+from studio.render.worker import JobHandle, SyncWorker
 from studio.ui.panels.directions_panel import ATTRIBUTE_MODEL, SCORE_AMOUNTS, DirectionsPanel, HandLabelDialog
 from studio.ui.session import Session
 
@@ -93,7 +95,7 @@ def test_hand_labels_recover_a_planted_direction(qtbot, panel):
     assert float(result.direction.vectors[0] @ v) > 0.9
     assert result.direction.source == "fitted:Planted" and "Planted" in panel.fit_status.text()
 
-    dialog = HandLabelDialog(panel.session.generator, panel.session.recipe)
+    dialog = HandLabelDialog(panel.session)
     qtbot.addWidget(dialog)
     assert all(not b.icon().isNull() for b in dialog.buttons)
     dialog.buttons[0].click()                 # positive
@@ -159,7 +161,241 @@ def test_main_window_dock_saves_fitted_directions_in_the_project(qtbot, window, 
     panel.fit_labels(seeds, [i % 2 == 0 for i in seeds], "Even")
     path = tmp_path / "p.lsproj"
     assert window.save_project(path)
-    saved = load_project(path).saved_directions
-    assert [x.name for x in saved] == ["Even"] and saved[0].model_sha256 == window.session.generator.model_id
+    saved = load_project(path).workspace
+    assert [x.name for x in saved.directions] == ["Even"] and saved.sliders == ("Even",)
+    assert saved.directions[0].model_sha256 == window.session.generator.model_id
+    assert saved.pca is not None and np.allclose(saved.pca.vectors, window.walk_panel.pca_directions.vectors)
     assert panel.save_selected() is not None and panel.project_directions == []
     assert [x.name for _, x in panel.library.entries()] == ["Even"]
+    assert "dir:Even" in panel.active  # the slider now walks the library's copy
+
+
+def _files(panel) -> list[str]:
+    return sorted(p.name for p in panel.library.folder.glob("*.lsdir"))
+
+
+def _tree_names(panel) -> list[str]:
+    return [panel.tree.topLevelItem(i).text(0) for i in range(panel.tree.topLevelItemCount())]
+
+
+def test_using_renaming_stopping_and_removing_a_project_direction_are_undo_steps(qtbot, panel):
+    s = panel.session
+    d = _direction(panel, "Planted")
+    assert panel.activate(d)  # a direction from neither project nor library is kept with the work
+    assert s.workspace.directions == (d,) and s.workspace.sliders == ("Planted",) and s.history.count == 1
+    assert _tree_names(panel) == ["Planted (project)"] and list(panel.active) == ["dir:Planted"]
+    drag_slider(panel.active["dir:Planted"][2], [0.5, 1.0])
+    amount = s.recipe.walk_amount("dir:Planted")
+    assert amount != 0.0
+
+    assert panel.select("Planted")
+    panel.rename_selected("Renamed")
+    assert s.workspace.directions[0].name == "Renamed" and s.workspace.sliders == ("Renamed",)
+    assert list(panel.active) == ["dir:Renamed"] and s.recipe.walk_amount("dir:Renamed") == amount
+    assert panel.active["dir:Renamed"][2].value() == pytest.approx(1.0)  # the walk followed the name
+    s.undo()
+    assert _tree_names(panel) == ["Planted (project)"] and list(panel.active) == ["dir:Planted"]
+    assert panel.active["dir:Planted"][2].value() == pytest.approx(1.0)
+    s.redo()
+    assert _tree_names(panel) == ["Renamed (project)"]
+
+    panel.active["dir:Renamed"][2].stop.click()  # stop using: slider and walk go, the direction stays
+    assert s.workspace.sliders == () and panel.active == {} and s.recipe.edits == ()
+    assert _tree_names(panel) == ["Renamed (project)"] and panel.section.placeholder.text()
+    s.undo()
+    assert list(panel.active) == ["dir:Renamed"] and s.recipe.walk_amount("dir:Renamed") == amount
+
+    steps = s.history.index
+    assert panel.select("Renamed")
+    panel.delete_selected()
+    assert s.workspace.directions == () and panel.tree.topLevelItemCount() == 0 and panel.active == {}
+    assert s.history.index == steps + 1 and s.recipe.edits == ()
+    s.undo()
+    assert _tree_names(panel) == ["Renamed (project)"] and list(panel.active) == ["dir:Renamed"]
+    assert panel.active["dir:Renamed"][2].value() == pytest.approx(1.0)
+    assert panel.errors == []
+
+
+def test_library_changes_are_undo_steps_that_write_the_folder_back(qtbot, panel, tmp_path: Path):
+    s = panel.session
+    np.save(tmp_path / "boundary.npy", np.random.default_rng(1).normal(size=(1, 16)).astype(np.float32))
+    d = panel.import_path(tmp_path / "boundary.npy", "interfacegan")
+    assert _files(panel) == ["boundary.lsdir"] and s.history.count == 1
+    s.undo()
+    assert _files(panel) == [] and panel.tree.topLevelItemCount() == 0
+    s.redo()
+    assert _files(panel) == ["boundary.lsdir"] and _tree_names(panel) == ["boundary"]
+
+    assert panel.select("boundary") and panel.use_selected()
+    assert s.workspace.sliders == ("boundary",) and s.workspace.directions == ()  # a library entry in use
+    drag_slider(panel.active["dir:boundary"][2], [2.0])
+    panel.select("boundary")
+    panel.delete_selected()  # the file goes, and the slider and walk with it
+    assert _files(panel) == [] and panel.active == {} and s.recipe.edits == ()
+    s.undo()  # the undo step kept the direction: the file is written back
+    assert _files(panel) == ["boundary.lsdir"]
+    np.testing.assert_allclose(load_direction(panel.library.folder / "boundary.lsdir").vectors, d.vectors)
+    assert panel.active["dir:boundary"][2].value() == pytest.approx(2.0)
+    s.redo()
+    assert _files(panel) == [] and panel.active == {}
+    s.undo()
+
+    panel.select("boundary")
+    panel.rename_selected("Light")
+    assert [x.name for _, x in panel.library.entries()] == ["Light"] and list(panel.active) == ["dir:Light"]
+    assert s.recipe.walk_amount("dir:Light") != 0.0
+    s.undo()
+    assert [x.name for _, x in panel.library.entries()] == ["boundary"]
+    assert list(panel.active) == ["dir:boundary"]
+
+    panel.select("boundary")
+    panel.delete_selected()
+    save_direction(_direction(panel, "Someone else's"), panel.library.folder / "boundary.lsdir")
+    s.undo()  # a file another hand put under that name is kept; the direction comes back beside it
+    assert sorted(x.name for _, x in panel.library.entries()) == ["Someone else's", "boundary"]
+    assert panel.errors == []
+
+
+def test_directions_and_sliders_are_saved_with_the_project(qtbot, panel, tmp_path: Path):
+    s = panel.session
+    seeds = list(range(40))
+    fitted = panel.fit_labels(seeds, [i % 2 == 0 for i in seeds], "Even").direction
+    np.save(tmp_path / "boundary.npy", np.random.default_rng(1).normal(size=(1, 16)).astype(np.float32))
+    panel.import_path(tmp_path / "boundary.npy", "interfacegan")
+    panel.select("boundary")
+    panel.use_selected()
+    drag_slider(panel.active["dir:Even"][2], [1.5])
+    back = Project.from_dict(s.project().to_dict())
+    ws = back.workspace
+    assert [x.name for x in ws.directions] == ["Even"] and ws.sliders == ("Even", "boundary")
+    np.testing.assert_allclose(ws.directions[0].vectors, fitted.vectors)
+    assert journal(ws) == journal(s.workspace) and list(journal(ws)) == ["boundary.lsdir"]
+
+    s2 = Session(SyncWorker(), ModelCache(torch.device("cpu")))
+    p2 = DirectionsPanel(s2, panel.library)
+    qtbot.addWidget(p2)
+    with qtbot.waitSignal(s2.modelChanged, timeout=10000):
+        s2.open_model(s.model_path, project=back)
+    assert list(p2.active) == ["dir:Even", "dir:boundary"]
+    assert p2.active["dir:Even"][2].value() == pytest.approx(1.5)
+    for _ in range(3):  # the drag, the use, the import
+        s2.undo()  # the restored history reaches the library too
+    assert _files(p2) == [] and list(p2.active) == ["dir:Even"]
+
+
+@pytest.mark.skipif(not DEMO.is_file(), reason="needs the bundled demo models")
+def test_switching_models_shows_only_the_open_models_directions(qtbot, panel):
+    s = panel.session
+    stylegan = DEMO.with_name("stylegan2_toyfaces.safetensors")
+    with qtbot.waitSignal(s.modelChanged, timeout=20000):
+        s.open_model(DEMO)
+    seeds = list(range(40))
+    panel.fit_labels(seeds, [i % 2 == 0 for i in seeds], "Even")
+    drag_slider(panel.active["dir:Even"][2], [1.0])
+    assert _tree_names(panel) == ["Even (project)"]
+
+    with qtbot.waitSignal(s.modelChanged, timeout=20000):
+        s.open_model(stylegan)
+    assert panel.active == {} and panel.section.rows == {} and panel.project_directions == []
+    assert panel.tree.topLevelItemCount() == 0 and s.workspace.sliders == ()
+    assert [r for r in panel.section.findChildren(QWidget) if r.objectName() == "walkName"] == []
+
+    with qtbot.waitSignal(s.modelChanged, timeout=20000):
+        s.open_model(DEMO)
+    assert _tree_names(panel) == ["Even (project)"] and list(panel.active) == ["dir:Even"]
+    assert panel.active["dir:Even"][2].value() == pytest.approx(1.0)
+    s.undo()  # the DCGAN's history came back too
+    assert panel.active["dir:Even"][2].value() == 0.0
+    assert panel.errors == []
+
+
+class SteppedWorker(SyncWorker):
+    """Frames at once, jobs one step per `step()` with newest-wins keys, as the real worker runs them
+    between frames: lets a test see what a job shows before it is done, and which of two jobs reports."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.jobs: list[list] = []   # [handle, job, on_done, on_error, on_progress]
+        self.keyed: dict[str, JobHandle] = {}
+        self.steps = 0
+
+    def submit_job(self, job, on_done=None, on_error=None, on_progress=None, key=None) -> JobHandle:
+        handle = JobHandle(next(self._ids))
+        if key is not None:
+            if key in self.keyed:
+                self.keyed[key].cancel()
+            self.keyed[key] = handle
+        self.jobs.append([handle, job, on_done, on_error, on_progress])
+        return handle
+
+    def step(self) -> None:
+        handle, job, on_done, on_error, on_progress = entry = self.jobs.pop(0)
+        if handle.cancelled:
+            job.close()
+            if on_error:
+                on_error("cancelled")
+            return
+        try:
+            p = next(job)
+        except StopIteration as stop:
+            if on_done:
+                on_done(stop.value)
+            return
+        self.steps += 1
+        if on_progress:
+            on_progress(p)
+        self.jobs.append(entry)
+
+    def run_all(self) -> None:
+        while self.jobs:
+            self.step()
+
+
+@pytest.fixture
+def stepped(qtbot, tmp_path: Path):
+    worker = SteppedWorker()
+    s = Session(worker, ModelCache(torch.device("cpu")))
+    p = DirectionsPanel(s, DirectionLibrary(tmp_path / "library"), fit_samples=150)
+    qtbot.addWidget(p)
+    errors: list[str] = []
+    s.error.connect(errors.append)
+    p.errors = errors  # type: ignore[attr-defined]
+    return worker, p
+
+
+@pytest.mark.skipif(not (ATTRIBUTE_MODEL.is_file() and DEMO.is_file()),
+                    reason="needs the bundled demo models")
+def test_fitting_runs_a_batch_stage_per_step_and_the_newest_fit_wins(qtbot, stepped):
+    worker, panel = stepped
+    s = panel.session
+    g = s.models.get(DEMO)
+    s.set_generator(g, DEMO)
+    panel.attribute.setCurrentText("Smiling")
+    panel.fit_btn.click()
+    for _ in range(3):
+        worker.step()
+    assert panel.section.progress.isVisibleTo(panel) and s.workspace.directions == ()
+    panel.attribute.setCurrentText("Male")
+    assert panel.fit_btn.isEnabled()
+    panel.fit_btn.click()  # replaces the running fit
+    worker.run_all()
+    assert [d.name for d in s.workspace.directions] == ["Male"] and s.workspace.sliders == ("Male",)
+    assert worker.steps >= 3 + 3 * len(g.stages)  # 150 samples: 3 batches of 64, a stage per step
+    assert panel.errors == [] and "Male: held-out accuracy" in panel.fit_status.text()
+    assert not panel.section.progress.isVisibleTo(panel)
+
+
+def test_hand_label_pages_render_on_the_worker_and_the_newest_page_wins(qtbot, stepped, tiny_dcgan_path):
+    worker, panel = stepped
+    s = panel.session
+    s.set_generator(s.models.get(tiny_dcgan_path), tiny_dcgan_path)
+    dialog = HandLabelDialog(s)
+    qtbot.addWidget(dialog)
+    assert all(b.icon().isNull() and not b.isEnabled() for b in dialog.buttons)  # nothing rendered yet
+    worker.step()
+    dialog.more.click()  # a newer page before the first is done: the first is cancelled
+    worker.run_all()
+    assert dialog.seeds()[0] == 16 and all(not b.icon().isNull() and b.isEnabled() for b in dialog.buttons)
+    assert dialog.buttons[0].toolTip() == "Seed 16" and panel.errors == []
+    dialog.reject()
+    assert worker.jobs == []

@@ -1,20 +1,25 @@
 """Directions: the user's library of saved directions, imports, labelled fitting, and their walk sliders.
 
-A direction becomes a slider row (latent_panel's SliderRow) whose moves are Walk edits labelled
-"dir:<name>", so walking it is undoable, saved in projects and re-rendered by the CLI like any walk.
-Fitting runs as a background job (render samples, score them with the ToyFaces attribute model, fit a
-linear classifier); its score-along-the-walk plot is a second job on the same worker.
+A view of the workspace: the directions kept with the work are `ws.directions`, the sliders in use are
+`ws.sliders` (direction names, the project's first, then the library's), and library-folder changes are
+journaled in the workspace (studio/core/library_journal.py), so using, fitting, importing, renaming and
+deleting are each one undo step and a model switch shows only that model's sliders. A direction becomes
+a slider row (latent_panel's SliderRow) whose moves are Walk edits labelled "dir:<name>", so walking it is
+undoable, saved in projects and re-rendered by the CLI like any walk. Fitting runs as a background job a
+batch stage per step (render samples, score them with the ToyFaces attribute model, fit a linear
+classifier), newest wins; its score-along-the-walk plot and the hand-label pages are jobs on the worker too.
 """
 from __future__ import annotations
 
 import functools
+from dataclasses import replace
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QIcon
 from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QGridLayout, QGroupBox,
                                QHBoxLayout, QInputDialog, QLabel, QLineEdit, QMenu, QMessageBox, QPushButton,
                                QSpinBox, QToolButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout,
@@ -25,16 +30,18 @@ from studio.core.direction_library import (EXT, DirectionLibrary, DirectionMisma
                                            save_direction)
 from studio.core.directions import DirectionSet
 from studio.core.labelled import CLASSIFIERS, FittedDirection, attribute_scores_job, fit_attribute_job, fit_hand_labels
-from studio.core.recipe import Recipe
+from studio.core.library_journal import LIBRARY_KEY, apply, free_path, reconcile, with_file
+from studio.core.recipe import Recipe, Walk
+from studio.core.workspace import Workspace
 from studio.demo import attributes
 from studio.demo.toyfaces import BINARY_ATTRIBUTES
 from studio.errors import StudioError
 from studio.model.api import Generator
-from studio.render.engine import Renderer
+from studio.render.worker import JobHandle
 from studio.ui.scrolling import scroll_area
 from studio.ui import theme
 from studio.ui.images import thumbnail
-from studio.ui.panels.latent_panel import WALK_RANGE, SliderRow, WalkSection
+from studio.ui.panels.latent_panel import WALK_RANGE, SliderRow, WalkSection, seed_grid_job
 from studio.ui.paths import checkpoints_dir
 from studio.ui.session import Session
 
@@ -71,18 +78,43 @@ def _plot(title: str, left: str, bottom: str) -> pg.PlotWidget:
     return w
 
 
+def _labels(name: str, d: SavedDirection | None) -> set[str]:
+    """The recipe labels of direction `name`'s walks (d: the direction, when it is still known)."""
+    return {d.label(i) for i in range(len(d))} if d is not None else {f"dir:{name}"}
+
+
+def _without_walks_of(r: Recipe, name: str, d: SavedDirection | None) -> Recipe:
+    labels = _labels(name, d)
+    return replace(r, edits=tuple(e for e in r.edits if not (isinstance(e, Walk) and e.label in labels)))
+
+
+def _relabelled(r: Recipe, d: SavedDirection, new: SavedDirection) -> Recipe:
+    """`r` with `d`'s walks owned by `new` (a rename), so its sliders keep their values."""
+    names = {d.label(i): new.label(i) for i in range(len(d))}
+    return replace(r, edits=tuple(replace(e, label=names[e.label]) if isinstance(e, Walk) and e.label in names
+                                  else e for e in r.edits))
+
+
 class HandLabelDialog(QDialog):
-    """A grid of samples to mark positive (click once) or negative (twice); a third click clears."""
+    """A grid of samples to mark positive (click once) or negative (twice); a third click clears.
+
+    Each page renders on the worker, a stage per step (the dialog stays responsive), newest page wins."""
 
     GRID = 4
     THUMB = 72
     STATES = (None, True, False)
 
-    def __init__(self, g: Generator, base: Recipe, first_seed: int = 0, parent: QWidget | None = None):
+    pageReady = Signal()  # the page's thumbnails are shown (tests wait on this)
+
+    def __init__(self, session: Session, first_seed: int = 0, parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle("Fit a direction from hand labels")
-        self.g, self.base = g, base.without_walks()
+        assert session.generator is not None and session.recipe is not None, "a model must be open"
+        self.session = session
+        self.g, self.base = session.generator, session.recipe.without_walks()
         self.labels: dict[int, bool] = {}
+        self._job: JobHandle | None = None
+        self._closed = False
         self.first_seed = first_seed
         self.name = QLineEdit("My direction")
         self.buttons: list[QToolButton] = []
@@ -122,12 +154,37 @@ class HandLabelDialog(QDialog):
         return [self.first_seed + i for i in range(self.GRID * self.GRID)]
 
     def show_page(self, first_seed: int) -> None:
+        """Show the page's seeds at once and their images when the worker has rendered them."""
         self.first_seed = first_seed
-        images = Renderer().render_batch(self.g, [self.base.with_seed(s) for s in self.seeds()])
-        for b, img, s in zip(self.buttons, images, self.seeds()):
+        seeds = self.seeds()
+        for b, s in zip(self.buttons, seeds):
+            b.setIcon(QIcon())
+            b.setToolTip(f"Seed {s} (rendering…)")
+            b.setEnabled(False)  # labels are given to images the user has seen
+        self._restyle()
+        self._job = self.session.run_job(
+            seed_grid_job(self.session.renderer, self.g, [self.base.with_seed(s) for s in seeds]),
+            on_done=lambda images: self._on_page(seeds, images), on_error=self._on_page_error,
+            key="hand-label-page")
+
+    def _on_page(self, seeds: list[int], images: np.ndarray) -> None:
+        if self._closed or seeds != self.seeds():
+            return  # closed, or a newer page was asked for
+        for b, img, s in zip(self.buttons, images, seeds):
             b.setIcon(thumbnail(img, self.THUMB))
             b.setToolTip(f"Seed {s}")
-        self._restyle()
+            b.setEnabled(True)
+        self.pageReady.emit()
+
+    def _on_page_error(self, msg: str) -> None:
+        if not self._closed and msg != "cancelled":
+            self.count.setText(f"could not render the samples: {msg}")
+
+    def done(self, r: int) -> None:
+        self._closed = True
+        if self._job is not None:
+            self._job.cancel()
+        super().done(r)
 
     def cycle(self, i: int) -> None:
         seed = self.seeds()[i]
@@ -163,11 +220,15 @@ class DirectionsPanel(QWidget):
         self.session = session
         self.library = library or DirectionLibrary()
         self.attribute_path = Path(attribute_path)
-        self.project_directions: list[SavedDirection] = []  # kept in the project file, not the library
+        # widget caches of the workspace: rows of ws.sliders by walk label, the library folder as last read
         self.active: dict[str, tuple[SavedDirection, int, SliderRow]] = {}
+        self.entries: list[tuple[Path, SavedDirection]] = []
         self.last_fit: FittedDirection | None = None
         self.last_scores: tuple[np.ndarray, np.ndarray] | None = None
         self._busy = False
+        self._fit_token = 0  # the newest attribute fit; older ones' reports are dropped
+        self._shown: Workspace | None = None  # the workspace the widgets show (None: show it all afresh)
+        self._shown_pca: DirectionSet | None = None
         # how to ask "walk a direction made for another model anyway?" (tests replace it)
         self.confirm_other_model: Callable[[str], bool] = self._ask_other_model
 
@@ -260,10 +321,13 @@ class DirectionsPanel(QWidget):
 
         session.modelChanged.connect(self.on_model)
         session.recipeChanged.connect(self.sync)
+        session.workspaceChanged.connect(self._on_workspace)
         self.refresh()
         self._update_enabled()
         if session.generator is not None:
             self.on_model(session.generator)
+        if session.workspace is not None:
+            self._on_workspace(session.workspace)
 
     # -- state --------------------------------------------------------------------------------------------
     def _model_key(self) -> tuple[str, str]:
@@ -271,40 +335,60 @@ class DirectionsPanel(QWidget):
         name = self.session.model_path.name if self.session.model_path else ""
         return (g.model_id if g is not None else ""), name
 
+    @property
+    def project_directions(self) -> list[SavedDirection]:
+        """The open model's directions kept with the work (ws.directions)."""
+        ws = self.session.workspace
+        return list(ws.directions) if ws is not None else []
+
     def on_model(self, g: Generator) -> None:
-        self.section.clear()
-        self.active.clear()
-        self.section.set_waiting("Use or fit a direction to walk it.")
+        self._shown = None  # the workspaceChanged that follows shows the new model's directions and sliders
+        self._fit_token += 1  # the session cancelled the previous model's jobs: their reports are dropped
+        self._set_busy(False, "")
+        self._clear_rows()
+        self.last_scores = None
         self.space.clear()
         self.space.addItem("z", "z")
         if g.info.w_dim and hasattr(g, "map"):
             self.space.addItem("w", "w")
             self.space.setCurrentIndex(1)
         self.score_curve.setData([], [])
-        self.refresh()
         self._update_enabled()
 
     def _update_enabled(self) -> None:
         g = self.session.generator
         walkable = g is not None and "walk" in g.info.capabilities
         has_oracle = self.attribute_path.is_file()
-        self.fit_btn.setEnabled(walkable and has_oracle and not self._busy)
+        self.fit_btn.setEnabled(walkable and has_oracle)  # a new fit while one runs replaces it
         self.fit_btn.setToolTip("Label generated samples with the ToyFaces attribute model (demo models) and fit "
                                 "a linear classifier on their latents" if has_oracle else
                                 f"needs the attribute model {self.attribute_path.name}")
-        self.hand_btn.setEnabled(walkable and not self._busy)
+        self.hand_btn.setEnabled(walkable)
 
-    def set_project_directions(self, directions: tuple[SavedDirection, ...] | list[SavedDirection]) -> None:
-        self.project_directions = list(directions)
-        self.refresh()
+    def _on_workspace(self, ws: Workspace) -> None:
+        """Show `ws`, rebuilding only what changed since the workspace shown before."""
+        old, self._shown = self._shown, ws
+        library_changed = old is None or (ws.panels is not old.panels
+                                          and ws.panel(LIBRARY_KEY) is not old.panel(LIBRARY_KEY))
+        if old is not None and library_changed:  # an undo, a redo or an action here: the folder follows
+            for msg in reconcile(self.library.folder, old, ws):
+                self.session.error.emit(msg)
+        if library_changed or ws.directions is not old.directions:  # type: ignore[union-attr]
+            self.refresh()
+        elif ws.sliders is not old.sliders:  # type: ignore[union-attr]
+            self._build_rows()
+        if ws.pca is not self._shown_pca:
+            self.set_pca(ws.pca)
 
     def refresh(self) -> None:
-        """Rebuild the list: project directions first, then the library folder's files."""
+        """Rebuild the list (the open model's directions first, then the library folder's files) and the
+        sliders of the directions in use."""
         self.tree.clear()
         g = self.session.generator
         sha, _ = self._model_key()
+        self.entries = self.library.entries()
         entries: list[tuple[str, Path | None, SavedDirection]] = [("project", None, d) for d in self.project_directions]
-        entries += [("library", p, d) for p, d in self.library.entries()]
+        entries += [("library", p, d) for p, d in self.entries]
         for origin, path, d in entries:
             match = matches_model(d, g.info, sha) if g is not None else "any model"
             item = QTreeWidgetItem([d.name + (" (project)" if origin == "project" else ""),
@@ -325,6 +409,18 @@ class DirectionsPanel(QWidget):
             self.tree.resizeColumnToContents(c)
         if self.library.errors:
             self.session.message.emit("Skipped unreadable direction files: " + "; ".join(self.library.errors))
+        self._build_rows()
+
+    def resolve(self, name: str) -> SavedDirection | None:
+        """The direction a slider name refers to: the open model's own first, then the library's."""
+        ws = self.session.workspace
+        found = [d for d in (ws.directions if ws is not None else ()) if d.name == name]
+        found += [d for _, d in self.entries if d.name == name]
+        return found[0] if found else None
+
+    def _in_use(self, d: SavedDirection) -> bool:
+        ws = self.session.workspace
+        return ws is not None and d.name in ws.sliders and self.resolve(d.name) is d
 
     def selected(self) -> tuple[str, Path | None, SavedDirection] | None:
         item = self.tree.currentItem()
@@ -344,9 +440,10 @@ class DirectionsPanel(QWidget):
         return self.activate(sel[2]) if sel is not None else False
 
     def activate(self, d: SavedDirection, allow_other_model: bool = False) -> bool:
-        """Add `d`'s sliders; a direction that does not fit is refused with a message (never a traceback)."""
-        g = self.session.generator
-        if g is None:
+        """Use `d` (one undo step adding its sliders); a direction that does not fit is refused with a
+        message (never a traceback). A direction from neither project nor library is kept with the work."""
+        g, ws = self.session.generator, self.session.workspace
+        if g is None or ws is None:
             return False
         sha, name = self._model_key()
         try:
@@ -356,23 +453,63 @@ class DirectionsPanel(QWidget):
                     or not self.confirm_other_model(str(exc)):
                 self.session.error.emit(str(exc))
                 return False
-        self.section.set_waiting("")
-        for i in range(len(d)):
-            label = d.label(i)
-            if label in self.active:
-                continue
+        changes: dict[str, Any] = {}
+        if self.resolve(d.name) is not d and not any(x is d for _, x in self.entries):
+            changes["directions"] = tuple(x for x in ws.directions if x.name != d.name) + (d,)
+        if d.name not in ws.sliders:
+            changes["sliders"] = ws.sliders + (d.name,)
+        if changes:
+            self.session.update(f"Use {d.name}", **changes)
+        fitted = d.source.startswith("fitted:") and d.source[7:] in BINARY_ATTRIBUTES
+        if fitted and self.attribute_path.is_file():
+            self.plot_scores(d)  # the attribute model scores its own attribute along the new slider
+        return True
+
+    def stop_using(self, name: str) -> None:
+        """Remove a direction's sliders and their walks: one undo step."""
+        ws = self.session.workspace
+        if ws is None or name not in ws.sliders:
+            return
+        self.session.update(f"Stop using {name}", sliders=tuple(n for n in ws.sliders if n != name),
+                            recipe=_without_walks_of(ws.recipe, name, self.resolve(name)))
+
+    def _clear_rows(self) -> None:
+        self.section.clear()
+        self.active.clear()
+        self.section.set_waiting("Use or fit a direction to walk it.")
+
+    def _build_rows(self) -> None:
+        """The rows of ws.sliders, rebuilt only when the directions they show changed."""
+        ws, g = self.session.workspace, self.session.generator
+        want: list[tuple[str, SavedDirection, int]] = []
+        if ws is not None and g is not None:
+            sha, _ = self._model_key()
+            for name in ws.sliders:
+                d = self.resolve(name)
+                if d is not None and matches_model(d, g.info, sha) != "mismatch":
+                    want += [(d.label(i), d, i) for i in range(len(d))]
+        if [(label, d) for label, d, _ in want] == [(label, x[0]) for label, x in self.active.items()]:
+            return
+        self._clear_rows()
+        self.section.set_waiting("" if want else "Use or fit a direction to walk it.")
+        for label, d, i in want:
             unit = float(d.stddev[i]) if d.stddev is not None else 1.0
             row = SliderRow(d.name if len(d) == 1 else f"{d.name} {i + 1}", -WALK_RANGE, WALK_RANGE, 0.0,
                             f"{d.source} direction in {d.space}; slider unit = {unit:.3g} latent units", name_width=72)
             row.changed.connect(lambda v, dragging, label=label: self._on_walk(label, v, dragging))
             row.released.connect(self.session.end_gesture)
+            stop = QToolButton()
+            theme.set_icon(stop, "close")
+            stop.setAutoRaise(True)
+            stop.setToolTip(f"Stop using {d.name}: remove its slider{'s' if len(d) > 1 else ''} and walk")
+            stop.clicked.connect(lambda _=False, name=d.name: self.stop_using(name))
+            row.layout().addWidget(stop)
+            row.stop = stop  # type: ignore[attr-defined]
             self.section.body.addWidget(row)
+            self.section.rows[label] = (None, row)  # type: ignore[assignment]  # cleared with the section
             self.active[label] = (d, i, row)
-        if self.session.recipe is not None:
-            self.sync(self.session.recipe)
-        if d.source.startswith("fitted:") and d.source[7:] in BINARY_ATTRIBUTES and self.attribute_path.is_file():
-            self.plot_scores(d)  # the attribute model scores its own attribute along the new slider
-        return True
+        if ws is not None:
+            self.sync(ws.recipe)
 
     def _unit(self, d: SavedDirection, i: int) -> float:
         u = float(d.stddev[i]) if d.stddev is not None else 1.0
@@ -399,20 +536,35 @@ class DirectionsPanel(QWidget):
                                       QMessageBox.StandardButton.No)
         return answer == QMessageBox.StandardButton.Yes
 
-    # -- library operations -------------------------------------------------------------------------------
+    # -- library operations: each one undo step (studio/core/library_journal.py) -----------------------------
+    def _library_change(self, ws: Workspace, path: Path, before: SavedDirection | None,
+                        after: SavedDirection | None) -> Workspace:
+        """Change one library file now (a failure raises, before any step) and journal it in `ws`."""
+        b = before.to_dict() if before is not None else None
+        a = after.to_dict() if after is not None else None
+        apply(self.library.folder, path.name, b, a)
+        return with_file(ws, path.name, b, a)
+
     def import_path(self, path: Path, kind: str) -> SavedDirection | None:
-        """Import a file into the library; a bad file is reported as one message."""
+        """Import a file into the library (one undo step); a bad file is reported as one message."""
+        ws = self.session.workspace
         try:
             d = import_file(path, kind, None)
             if not d.model_sha256:  # imported for the model open now: remember which one
                 sha, name = self._model_key()
                 d = SavedDirection(d.name, d.vectors, d.space, d.source, sha, name, d.layers, d.created,
                                    d.stddev, d.explained, d.info)
-            self.library.add(d)
+            if ws is None:  # no model open, so no history to undo in
+                self.library.add(d)
+            else:
+                changed = self._library_change(ws, free_path(self.library.folder, d.name), None, d)
         except (StudioError, OSError) as exc:
             self.session.error.emit(f"Cannot import {Path(path).name}: {exc}")
             return None
-        self.refresh()
+        if ws is None:
+            self.refresh()
+        else:
+            self.session.commit(changed, f"Import {d.name}")
         self.select(d.name)
         self.session.message.emit(f"Imported {d.name} ({len(d)} direction(s) in {d.space})")
         return d
@@ -449,19 +601,29 @@ class DirectionsPanel(QWidget):
             self.export_selected(Path(path))
 
     def rename_selected(self, name: str) -> None:
-        sel = self.selected()
-        if sel is None or not name.strip():
+        """Rename the selected direction (one undo step); its sliders and walks follow the new name."""
+        sel, ws = self.selected(), self.session.workspace
+        name = name.strip()
+        if sel is None or ws is None or not name or name == sel[2].name:
             return
         origin, path, d = sel
-        if origin == "project":
-            self.project_directions = [x.renamed(name) if x is d else x for x in self.project_directions]
-        else:
-            try:
-                self.library.rename(path, name)
-            except (StudioError, OSError) as exc:
-                self.session.error.emit(f"Could not rename {d.name}: {exc}")
-                return
-        self.refresh()
+        new = d.renamed(name)
+        try:
+            if origin == "project":
+                if any(x.name == name for x in ws.directions):
+                    raise StudioError(f"a direction named {name!r} is already kept with this model's work")
+                changed = ws.with_(directions=tuple(new if x is d else x for x in ws.directions))
+            else:
+                assert path is not None
+                changed = self._library_change(ws, path, d, None)
+                changed = self._library_change(changed, free_path(self.library.folder, name), None, new)
+        except (StudioError, OSError) as exc:
+            self.session.error.emit(f"Could not rename {d.name}: {exc}")
+            return
+        if self._in_use(d):
+            changed = changed.with_(sliders=tuple(name if n == d.name else n for n in ws.sliders),
+                                    recipe=_relabelled(ws.recipe, d, new))
+        self.session.commit(changed, f"Rename {d.name} to {name}")
         self.select(name)
 
     def rename_dialog(self) -> None:
@@ -472,35 +634,58 @@ class DirectionsPanel(QWidget):
                 self.rename_selected(name)
 
     def delete_selected(self) -> None:
-        sel = self.selected()
+        """Remove the selected direction from the project or delete its library file (one undo step: the
+        step keeps the direction, so undo writes the file back); its sliders and walks go with it."""
+        sel, ws = self.selected(), self.session.workspace
         if sel is None:
             return
         origin, path, d = sel
-        if origin == "project":
-            self.project_directions = [x for x in self.project_directions if x is not d]
-        else:
-            self.library.delete(path)
-        self.refresh()
+        if ws is None:  # no model open, so no history to undo in
+            if origin == "library" and path is not None:
+                self.library.delete(path)
+            self.refresh()
+            return
+        try:
+            if origin == "project":
+                changed = ws.with_(directions=tuple(x for x in ws.directions if x is not d))
+            else:
+                assert path is not None
+                changed = self._library_change(ws, path, d, None)
+        except (StudioError, OSError) as exc:
+            self.session.error.emit(f"Could not delete {d.name}: {exc}")
+            return
+        if self._in_use(d):
+            changed = changed.with_(sliders=tuple(n for n in ws.sliders if n != d.name),
+                                    recipe=_without_walks_of(ws.recipe, d.name, d))
+        self.session.commit(changed, f"Remove {d.name} from the project" if origin == "project"
+                            else f"Delete {d.name} from the library")
 
     def save_selected(self) -> Path | None:
-        sel = self.selected()
+        """Keep the selected direction in the library for other projects (one undo step); a project direction
+        moves there (its sliders stay, now walking the library's copy)."""
+        sel, ws = self.selected(), self.session.workspace
         if sel is None:
             return None
+        origin, _, d = sel
+        path = free_path(self.library.folder, d.name)
         try:
-            path = self.library.add(sel[2])
-        except OSError as exc:
+            if ws is None:
+                return self.library.add(d)
+            changed = self._library_change(ws, path, None, d)
+        except (StudioError, OSError) as exc:
             self.session.error.emit(f"Could not save to the library ({self.library.folder}): {exc}")
             return None
-        if sel[0] == "project":
-            self.project_directions = [x for x in self.project_directions if x is not sel[2]]
-        self.refresh()
-        self.select(sel[2].name)
+        if origin == "project":
+            changed = changed.with_(directions=tuple(x for x in ws.directions if x is not d))
+        self.session.commit(changed, f"Save {d.name} to the library")
+        self.select(d.name)
         return path
 
     # -- fitting ------------------------------------------------------------------------------------------
     def fit_from_attribute(self) -> None:
+        """Fit the attribute on the worker, one stage of a batch per step; a new fit replaces one running."""
         s = self.session
-        if s.generator is None or self._busy:
+        if s.generator is None:
             return
         try:
             net = attribute_model(self.attribute_path)
@@ -511,8 +696,15 @@ class DirectionsPanel(QWidget):
         _, name = self._model_key()
         job = fit_attribute_job(s.generator, s.renderer, net, attribute, self.samples.value(),
                                 self.classifier.currentData(), self.space.currentData() or "z", model_name=name)
+        self._fit_token += 1
+        token = self._fit_token
+
+        def mine(callback: Callable[[Any], None]) -> Callable[[Any], None]:
+            return lambda value: callback(value) if token == self._fit_token else None
+
         self._set_busy(True, f"Fitting {attribute}: rendering and labelling {self.samples.value()} samples…")
-        s.run_job(job, on_done=self._on_fitted, on_progress=self._on_progress, on_error=self._on_fit_error)
+        s.run_job(job, on_done=mine(self._on_fitted), on_progress=mine(self._on_progress),
+                  on_error=mine(self._on_fit_error), key="fit-attribute")
 
     def _set_busy(self, busy: bool, text: str = "") -> None:
         self._busy = busy
@@ -531,29 +723,42 @@ class DirectionsPanel(QWidget):
             self.session.error.emit(f"Fitting the direction failed: {msg}")
 
     def _on_fitted(self, result: FittedDirection) -> None:
+        """Keep the fit with the work and use it: one undo step (a refit of a name replaces its direction)."""
         self.last_fit = result
         d, fit = result.direction, result.fit
         acc = "n/a (no held-out samples)" if np.isnan(fit.test_accuracy) else f"{fit.test_accuracy:.1%}"
         self._set_busy(False, f"{d.name}: held-out accuracy {acc} ({CLASSIFIER_NAMES[fit.classifier]}, "
                               f"{fit.n_train} train / {fit.n_test} test, {fit.n_positive} positive)")
-        self.project_directions = [x for x in self.project_directions if x.name != d.name] + [d]
-        for label in [lb for lb, (x, _, _) in self.active.items() if x.name == d.name]:
-            self.active.pop(label)[2].setParent(None)  # a refit replaces the old slider
-        self.refresh()
+        ws = self.session.workspace
+        if ws is not None:
+            self.session.update(f"Fit {d.name}",
+                                directions=tuple(x for x in ws.directions if x.name != d.name) + (d,),
+                                sliders=ws.sliders if d.name in ws.sliders else ws.sliders + (d.name,))
         self.select(d.name)
-        self.activate(d)
+        if d.source[7:] in BINARY_ATTRIBUTES and self.attribute_path.is_file():
+            self.plot_scores(d)  # the attribute model scores its own attribute along the new slider
         self.fitted.emit(result)
 
     def fit_from_hand_labels(self) -> None:
         s = self.session
         if s.generator is None or s.recipe is None:
             return
-        dialog = HandLabelDialog(s.generator, s.recipe, parent=self)
-        if dialog.exec() == QDialog.DialogCode.Accepted:
-            self.fit_labels(*dialog.result())
+        g = s.generator
+        dialog = HandLabelDialog(s, parent=self)
+        try:
+            accepted = dialog.exec() == QDialog.DialogCode.Accepted
+            labels = dialog.result()
+        finally:
+            dialog.deleteLater()
+        if accepted and s.generator is g:
+            self.fit_labels(*labels)
+        elif accepted:
+            s.error.emit("The model changed while labelling: those labels were for the model open before")
 
     def fit_labels(self, seeds: list[int], labels: list[bool], name: str) -> FittedDirection | None:
         s = self.session
+        if s.generator is None:
+            return None
         _, model_name = self._model_key()
         try:
             result = fit_hand_labels(s.generator, seeds, labels, name, self.classifier.currentData(),
@@ -577,7 +782,7 @@ class DirectionsPanel(QWidget):
         net = attribute_model(self.attribute_path)
         self.score_plot.setTitle(f"P({attribute}) along {d.name}, this image", size="9pt", color=theme.colour("text"))
         s.run_job(attribute_scores_job(s.generator, s.renderer, net, attribute, recipes),
-                  on_done=self._on_scores)
+                  on_done=self._on_scores, key="direction-scores")
 
     def _on_scores(self, scores: np.ndarray) -> None:
         self.last_scores = (SCORE_AMOUNTS.copy(), np.asarray(scores))
@@ -585,7 +790,8 @@ class DirectionsPanel(QWidget):
         self.scoresReady.emit(self.last_scores)
 
     def set_pca(self, ds: DirectionSet | None) -> None:
-        """Show the explained variance of the PCA job the Walk panel ran (nothing when it has none)."""
+        """Show the explained variance of the open model's PCA (ws.pca, which the Walk panel computes)."""
+        self._shown_pca = ds
         if self.pca_bars is not None:
             self.pca_plot.removeItem(self.pca_bars)
             self.pca_bars = None

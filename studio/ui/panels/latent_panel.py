@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterator
 
 import numpy as np
-from PySide6.QtCore import QEvent, QObject, QPoint, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QPoint, QSize, Qt, QTimer, Signal
 from PySide6.QtWidgets import (QComboBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QMenu, QProgressBar,
                                QPushButton, QSizePolicy, QSpinBox, QToolButton, QVBoxLayout,
                                QWidget)
@@ -18,6 +18,7 @@ from superqt import QLabeledDoubleSlider
 from studio.core.directions import DirectionSet, random_directions
 from studio.core.recipe import Recipe, SeedLatent
 from studio.core.style_edits import truncation_cutoff, with_truncation_cutoff
+from studio.core.workspace import Workspace
 from studio.model.api import Generator
 from studio.render.analysis import pca_job
 from studio.render.engine import Renderer
@@ -28,6 +29,7 @@ from studio.ui.session import Session
 
 MAX_SEED = 2**31 - 1
 WALK_RANGE = 3.0  # slider range, in direction units (random) or standard deviations (PCA)
+LAYERS_KEY = "walk.layers"  # panel setting: the style inputs [start, stop) W walks move (None: all)
 
 
 class _WheelGuard(QObject):
@@ -415,10 +417,14 @@ class WalkPanel(QWidget):
     """Walk sliders along random orthogonal, PCA (GANSpace) and, for StyleGAN, SeFa directions, with resets.
 
     For models with style inputs a layer range picks which inputs a W walk moves: all of them (a W edit) or
-    the coarse / middle / fine ones (a W+ edit); SeFa's directions are recomputed for that range."""
+    the coarse / middle / fine ones (a W+ edit); SeFa's directions are recomputed for that range. The range
+    is the panel setting walk.layers of the workspace (a choice is one undo step). The PCA is ws.pca, data
+    derived from the model (no undo step): computed once per model on the worker, a batch per step, and
+    kept with the workspace, so switching back to a model or reopening a project shows it at once."""
 
     RANDOM_K = 8
     PCA_K = 10
+    PCA_BATCH = 100  # samples per step of the PCA job: an interactive frame waits for at most one batch
     SEFA_K = 8
 
     pcaReady = Signal()
@@ -427,6 +433,11 @@ class WalkPanel(QWidget):
         super().__init__(parent)
         self.session = session
         self.pca_samples = pca_samples
+        self._shown_pca: DirectionSet | None = None  # the PCA the sliders show
+        self._pca_cache: dict[str, DirectionSet] = {}  # model id -> its PCA (for states from before it)
+        self._pca_running: str | None = None  # model id of the PCA job in flight
+        self._pca_failed: set[str] = set()  # model ids whose PCA failed: not retried on every edit
+        self._sefa_range: tuple[int, int] | None = None  # the range SeFa's sliders were computed for
         self.random = WalkSection("Random directions")
         self.pca = WalkSection("PCA directions (GANSpace)")
         self.sefa = WalkSection("SeFa directions (closed form)")
@@ -474,12 +485,17 @@ class WalkPanel(QWidget):
 
         session.modelChanged.connect(self.on_model)
         session.recipeChanged.connect(self.sync)
+        session.workspaceChanged.connect(self._on_workspace)
 
     # -- building --------------------------------------------------------------------------------------
-    pca_directions: DirectionSet | None = None
+    @property
+    def pca_directions(self) -> DirectionSet | None:
+        """The open model's PCA as shown (ws.pca once stored)."""
+        return self._shown_pca
 
     def on_model(self, g: Generator) -> None:
-        self.pca_directions = None
+        self._shown_pca = None
+        self._pca_running = None  # the session cancelled the previous model's jobs
         self.random.clear()
         self.pca.clear()
         self.sefa.clear()
@@ -492,10 +508,44 @@ class WalkPanel(QWidget):
         if k > 0:
             self._fill(self.random, walk_specs(random_directions(k, dim, seed=0, space=space), "Dir "))
             self.random.set_waiting("")
+        self.pca.set_waiting("computing…", 0.0)  # the workspaceChanged that follows shows or computes it
+
+    def _on_workspace(self, ws: Workspace) -> None:
+        g = self.session.generator
+        if g is None:
+            return
+        self._show_layer_range(ws.panel(LAYERS_KEY))
+        if "walk" not in g.info.capabilities:
+            return
+        if ws.pca is not None:
+            self._pca_cache[g.model_id] = ws.pca
+            if ws.pca is not self._shown_pca:
+                self._show_pca(ws.pca)
+            return
+        cached = self._pca_cache.get(g.model_id)
+        if cached is not None:  # a state from before the PCA was done (an undo): it is the same PCA
+            if cached is not self._shown_pca:
+                self._show_pca(cached)
+            self._store_pca_soon(g.model_id, cached)
+        elif self._pca_running != g.model_id and g.model_id not in self._pca_failed:
+            self._start_pca(g)
+
+    def _start_pca(self, g: Generator) -> None:
+        model_id = self._pca_running = g.model_id
         self.pca.set_waiting("computing…", 0.0)
-        self.session.run_job(pca_job(g, k=self.PCA_K, n_samples=self.pca_samples),
-                             on_done=self._on_pca, on_progress=self._on_pca_progress,
-                             on_error=self._on_pca_error)
+        self.session.run_job(pca_job(g, k=self.PCA_K, n_samples=self.pca_samples, batch=self.PCA_BATCH),
+                             on_done=lambda ds: self._on_pca(model_id, ds), on_progress=self._on_pca_progress,
+                             on_error=lambda msg: self._on_pca_error(model_id, msg), key="pca")
+
+    def _store_pca_soon(self, model_id: str, ds: DirectionSet) -> None:
+        """Store the PCA in the workspace from the event loop, not inside another workspaceChanged (with a
+        synchronous worker a job ends inside one: views would then see the newer state before the older)."""
+        def store() -> None:
+            ws, g = self.session.workspace, self.session.generator
+            if ws is not None and g is not None and g.model_id == model_id and ws.pca is None:
+                self.session.set_derived(pca=ds)
+
+        QTimer.singleShot(0, self, store)
 
     def _fill_layer_ranges(self, g: Generator) -> None:
         """'all' plus the coarse / middle / fine rows of a model with style inputs; hidden for others."""
@@ -523,7 +573,26 @@ class WalkPanel(QWidget):
         i = self.layer_choice.currentIndex()
         return self.layer_ranges[i] if 0 <= i < len(self.layer_ranges) else None
 
-    def _on_layer_range(self, _index: int) -> None:
+    def _on_layer_range(self, index: int) -> None:
+        """The user chose a range: one undo step of the setting (the view follows on workspaceChanged)."""
+        ws = self.session.workspace
+        if ws is None or not 0 <= index < len(self.layer_ranges):
+            return
+        rng = self.layer_ranges[index]
+        self.session.update(f"Walk style inputs: {self.layer_choice.itemText(index)}",
+                            panels=ws.with_panel(LAYERS_KEY, list(rng) if rng else None).panels)
+        self.session.end_gesture()
+
+    def _show_layer_range(self, value: object) -> None:
+        """Show the workspace's range (an unknown one shows as all), with SeFa's directions for it."""
+        ok = isinstance(value, (list, tuple)) and len(value) == 2
+        rng = tuple(value) if ok else None  # type: ignore[arg-type]
+        index = self.layer_ranges.index(rng) if rng in self.layer_ranges else 0
+        if index == self.layer_choice.currentIndex() and self._sefa_range == self.layer_range():
+            return
+        self.layer_choice.blockSignals(True)
+        self.layer_choice.setCurrentIndex(index)
+        self.layer_choice.blockSignals(False)
         if self.session.generator is not None:
             self._fill_sefa(self.session.generator)
 
@@ -531,6 +600,7 @@ class WalkPanel(QWidget):
         """SeFa for the chosen range: an eigen-decomposition of the affine weights (milliseconds)."""
         fn = getattr(g, "sefa_directions", None)
         self.sefa.clear()
+        self._sefa_range = self.layer_range()
         if fn is None or "walk" not in g.info.capabilities:
             return
         try:
@@ -546,16 +616,25 @@ class WalkPanel(QWidget):
     def _on_pca_progress(self, p: object) -> None:
         self.pca.set_waiting("computing…", float(p))  # type: ignore[arg-type]
 
-    def _on_pca(self, ds: DirectionSet) -> None:
-        self.pca_directions = ds  # saved with the project
+    def _on_pca(self, model_id: str, ds: DirectionSet) -> None:
+        self._pca_running = None
+        self._pca_cache[model_id] = ds
+        self._store_pca_soon(model_id, ds)  # the workspaceChanged of storing it shows it
+
+    def _show_pca(self, ds: DirectionSet) -> None:
+        self._shown_pca = ds
+        self.pca.clear()
         self.pca.set_waiting("")
         self._fill(self.pca, walk_specs(ds, "PC "))
         if self.session.recipe is not None:
             self.sync(self.session.recipe)
         self.pcaReady.emit()
 
-    def _on_pca_error(self, msg: str) -> None:
+    def _on_pca_error(self, model_id: str, msg: str) -> None:
+        if self._pca_running == model_id:
+            self._pca_running = None
         if msg != "cancelled":
+            self._pca_failed.add(model_id)
             self.pca.set_waiting(f"PCA failed: {msg}")
 
     def _fill(self, section: WalkSection, specs: list[WalkSpec]) -> None:
