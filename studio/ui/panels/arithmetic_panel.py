@@ -1,29 +1,34 @@
-"""The vector arithmetic workspace (DCGAN paper, section 6.3): concept bins, a weighted sum, a 3x3 around it.
+"""The vector arithmetic panel (DCGAN paper, section 6.3): concept bins, a weighted sum, a 3x3 around it.
 
-Bins fill from the current image, typed seeds or the seed grid's context menu. Every change re-renders the
-members, each bin's mean and the result's neighbourhood as ONE worker job (latest wins: at most one more is
-queued), so the window never waits. Results become the current recipe through the undo stack, named latents
-kept in the project, or a direction in the user's library.
+A view of the workspace: the bins (members and weights) are `ws.bins`, saved results `ws.latents`, and the
+space, rescale and neighbour-noise controls are panel settings, so each change is one undo step, is saved
+with the project and stays with its model. Bins fill from the current image, typed seeds or the seed grid's
+context menu. Member thumbnails and the preview (each bin's mean, the result and its neighbourhood) render
+on the worker a stage per step, newest preview wins; thumbnails are cached per model, so a bin is never
+drawn by another model than its own.
 """
 from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Generator as PyGen, Iterator, Sequence
 
 import numpy as np
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QPoint, QSize, Qt, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFrame, QGridLayout, QHBoxLayout,
                                QInputDialog, QLabel, QLineEdit, QListWidget, QListWidgetItem, QMenu,
                                QPushButton, QSpinBox, QToolButton, QVBoxLayout, QWidget)
 
-from studio.core.arithmetic import (ConceptBin, Expression, NamedLatent, concept_direction, default_space,
-                                    has_w, latent_in, member_from_recipe, neighbourhood, result_recipe)
+from studio.core.arithmetic import (SPACES, ConceptBin, Expression, NamedLatent, concept_direction,
+                                    default_space, has_w, latent_in, member_from_recipe, neighbourhood,
+                                    result_recipe)
 from studio.core.recipe import Recipe, SeedLatent
+from studio.core.workspace import Workspace, default_bins
 from studio.errors import StudioError
 from studio.model.api import Generator
 from studio.render.engine import Renderer
+from studio.render.worker import JobHandle
 from studio.ui.scrolling import scroll_area
 from studio.ui import theme
 from studio.ui.images import thumbnail
@@ -32,14 +37,47 @@ from studio.ui.session import Session
 MEMBER_THUMB = 44
 MEAN_THUMB = 56
 CELL = 64
-DEFAULT_BINS = (("A", 1.0), ("B", -1.0), ("C", 1.0))  # the paper's A - B + C
+SPACE_KEY = "arithmetic.space"        # panel settings in the workspace: saved, undoable, per model
+RESCALE_KEY = "arithmetic.rescale"
+NOISE_KEY = "arithmetic.noise"
+NOISE_SEED_KEY = "arithmetic.noise_seed"
+DEFAULT_NOISE = 0.25
+PREVIEW_JOB = "arithmetic.preview"    # job keys: a newer job of a kind cancels the older at its next step
+THUMBS_JOB = "arithmetic.thumbs"
+CHUNK = 16                            # recipes per batch: a stage of one batch is one job step
+THUMB_CACHE = 512                     # member thumbnails kept, over all models
+_NO_BINS = default_bins()             # shown (disabled) before a model opens
+
+
+def bin_weight(b: ConceptBin, index: int) -> float:
+    """A bin's weight in the sum; a bin of an old project without one alternates +1, -1, +1, ..."""
+    return float(b.weight) if b.weight is not None else (1.0 if index % 2 == 0 else -1.0)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The panel's settings as the workspace holds them (defaults filled in for the open model)."""
+
+    space: str = "z"
+    rescale: bool = False
+    noise: float = DEFAULT_NOISE
+    noise_seed: int = 0
+
+
+def settings_of(ws: Workspace | None, g: Generator | None) -> Settings:
+    if ws is None or g is None:
+        return Settings()
+    space = ws.panel(SPACE_KEY)
+    if space not in SPACES or (space == "w" and not has_w(g)):
+        space = default_space(g)
+    return Settings(str(space), bool(ws.panel(RESCALE_KEY, False)), float(ws.panel(NOISE_KEY, DEFAULT_NOISE)),
+                    int(ws.panel(NOISE_SEED_KEY, 0)))
 
 
 @dataclass
 class ArithmeticResult:
-    """What one render job found: member thumbnails (by member), bin means, the 3x3 and any message."""
+    """What one preview job found: bin means (by bin), the 3x3 and any message."""
 
-    thumbs: dict[Any, np.ndarray | None] = field(default_factory=dict)
     means: list[np.ndarray | None] = field(default_factory=list)
     grid: np.ndarray | None = None
     latents: list[Any] = field(default_factory=list)  # the 3x3's latents; the centre one is the result
@@ -47,45 +85,82 @@ class ArithmeticResult:
     message: str = ""
 
 
-def compute(renderer: Renderer, g: Generator, base: Recipe, bins: list[ConceptBin], expr: Expression,
-            space: str, scale: float, seed: int, cached: set) -> ArithmeticResult:
-    """Everything the panel shows, computed off the GUI thread; bad input becomes `message`."""
-    out = ArithmeticResult()
-    for b in bins:
-        for m in b.members:
-            if m not in cached and m not in out.thumbs:
-                frame = renderer.render(g, result_recipe(base, m))
-                out.thumbs[m] = frame.image if frame.ok else None
+# -- jobs: generators the worker steps between interactive frames -------------------------------------------
+Images = list["np.ndarray | None"]
+
+
+def render_chunk(renderer: Renderer, g: Generator, recipes: Sequence[Recipe]) -> PyGen[None, None, Images]:
+    """One batch a stage per step; a recipe this model cannot render (a latent of another size) becomes None
+    on its own instead of failing the batch."""
+    try:
+        for images in renderer.iter_batch(g, recipes):
+            if images is None:
+                yield None
+            else:
+                return list(images)
+        return [None] * len(recipes)  # a generator without stages: nothing to show
+    except StudioError:
+        if len(recipes) == 1:
+            return [None]
+    out: Images = []
+    for r in recipes:
+        out += yield from render_chunk(renderer, g, [r])
+    return out
+
+
+def render_all(renderer: Renderer, g: Generator, recipes: Sequence[Recipe]) -> PyGen[None, None, Images]:
+    out: Images = []
+    for i in range(0, len(recipes), CHUNK):
+        out += yield from render_chunk(renderer, g, recipes[i:i + CHUNK])
+    return out
+
+
+def thumbs_job(renderer: Renderer, g: Generator, base: Recipe,
+               members: Sequence[Any]) -> Iterator[list[tuple[Any, np.ndarray | None]] | None]:
+    """Member thumbnails, a stage per step; each chunk's images are yielded as soon as they exist, so a newer
+    job that replaces this one loses none of them."""
+    yield None
+    for i in range(0, len(members), CHUNK):
+        part = list(members[i:i + CHUNK])
+        images = yield from render_chunk(renderer, g, [result_recipe(base, m) for m in part])
+        yield list(zip(part, images))
+
+
+def preview_job(renderer: Renderer, g: Generator, base: Recipe, bins: Sequence[ConceptBin], expr: Expression,
+                space: str, scale: float, seed: int) -> PyGen[None, None, ArithmeticResult]:
+    """Each bin's mean, the sum and its 3x3: a step per bin mean, then the images a stage per step. Bad input
+    becomes `message`, never an exception."""
+    out = ArithmeticResult(means=[None] * len(bins))
+    yield None
     recipes, slots = [], []
     for i, b in enumerate(bins):
-        out.means.append(None)
         if b.members:
             try:
                 recipes.append(result_recipe(base, latent_in(g, b.mean(g, space), space)))
                 slots.append(i)
             except StudioError as exc:
                 out.message = out.message or str(exc)
+            yield None
     try:
         out.vector = expr.evaluate(g, bins, space)
         out.latents = neighbourhood(g, out.vector, space, scale, seed)
         recipes += [result_recipe(base, lat) for lat in out.latents]
     except StudioError as exc:
         out.message = out.message or str(exc)
-    if recipes:
-        images = renderer.render_batch(g, recipes)
-        for i, img in zip(slots, images):
-            out.means[i] = img
-        if out.latents:
-            out.grid = images[len(slots):]
+    yield None
+    images = yield from render_all(renderer, g, recipes)
+    for i, img in zip(slots, images):
+        out.means[i] = img
+    grid = images[len(slots):]
+    if out.latents:
+        if all(img is not None for img in grid):
+            out.grid = np.stack(grid)  # type: ignore[arg-type]
+        else:
+            out.message = out.message or "the result could not be rendered with this model"
     return out
 
 
-def arithmetic_job(*args: Any) -> Iterator[float]:
-    yield 0.0
-    return compute(*args)
-
-
-def unique_name(names: list[str], stem: str) -> str:
+def unique_name(names: Sequence[str], stem: str) -> str:
     if stem not in names:
         return stem
     n = 2
@@ -97,10 +172,12 @@ def unique_name(names: list[str], stem: str) -> str:
 class BinWidget(QFrame):
     """One bin: its name, weight, members (right-click one to remove it) and mean image."""
 
-    def __init__(self, panel: "ArithmeticPanel", index: int, weight: float):
+    def __init__(self, panel: "ArithmeticPanel", index: int):
         super().__init__()
         self.panel = panel
         self.index = index
+        self.shown: ConceptBin | None = None  # the bin the widgets show (members compared by identity)
+        self.member_buttons: list[QToolButton] = []
         self.setObjectName("card")
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.name = QLineEdit()
@@ -110,7 +187,6 @@ class BinWidget(QFrame):
         self.weight.setSingleStep(1.0)
         self.weight.setDecimals(2)
         self.weight.setPrefix("× ")
-        self.weight.setValue(weight)
         self.weight.setToolTip("This bin's weight in the sum: +1 adds its mean, -1 subtracts it, "
                                "0 leaves it out")
         self.add = QToolButton()
@@ -131,7 +207,7 @@ class BinWidget(QFrame):
         self.mean.setFixedSize(MEAN_THUMB, MEAN_THUMB)
         self.mean.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.mean.setToolTip("The mean of this bin's latents")
-        self.mean_pix: QPixmap | None = None
+        self.mean.setText("–")
 
         top = QHBoxLayout()
         top.addWidget(self.name, 1)
@@ -156,18 +232,27 @@ class BinWidget(QFrame):
         col.addLayout(body)
 
         self.name.editingFinished.connect(lambda: panel.rename_bin(self.index, self.name.text()))
-        self.weight.valueChanged.connect(lambda _v: panel.refresh())
+        self.weight.valueChanged.connect(lambda v: panel.set_weight(self.index, v))
+        self.weight.editingFinished.connect(panel.session.end_gesture)  # typing / arrow clicks: one step
         self.remove.clicked.connect(lambda: panel.remove_bin(self.index))
 
-    def show_bin(self, b: ConceptBin, thumbs: dict[Any, QPixmap | None], mean: Any = "keep") -> None:
-        """Show the bin's members; `mean` replaces the mean image (kept while a new one renders)."""
-        if not self.name.hasFocus():
+    def show_bin(self, b: ConceptBin, weight: float, pix: Callable[[Any], QPixmap | None]) -> None:
+        """Show `b`, touching only what differs from the bin shown before (a drag keeps its spin box)."""
+        old, self.shown = self.shown, b
+        if old is None or b.name != old.name or self.name.text() != b.name and not self.name.hasFocus():
             self.name.setText(b.name)
+        if self.weight.value() != weight:
+            self.weight.blockSignals(True)
+            self.weight.setValue(weight)
+            self.weight.blockSignals(False)
+        if old is not None and b.members is old.members:
+            return
         while self.members.count():
             w = self.members.takeAt(0).widget()
             if w is not None:
                 w.setParent(None)
                 w.deleteLater()
+        self.member_buttons = []
         if not b.members:
             self.members.addWidget(QLabel("empty: + adds images, or right-click a seed", objectName="muted"))
         for i, m in enumerate(b.members):
@@ -175,20 +260,28 @@ class BinWidget(QFrame):
             t.setIconSize(QSize(MEMBER_THUMB, MEMBER_THUMB))
             t.setFixedSize(MEMBER_THUMB + 4, MEMBER_THUMB + 4)
             t.setAutoRaise(True)
-            pix = thumbs.get(m)
-            if pix is not None:
-                t.setIcon(pix)
             t.setToolTip(_describe(m) + "\nClick: show it; right-click: remove it from the bin")
             t.clicked.connect(lambda _=False, m=m: self.panel.use_latent(m, "Bin member"))
             t.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
             t.customContextMenuRequested.connect(lambda _p, i=i: self.panel.remove_member(self.index, i))
             self.members.addWidget(t)
+            self.member_buttons.append(t)
         self.members.addStretch(1)
-        if mean != "keep":
-            self.mean_pix = mean
-        if self.mean_pix is not None:
-            self.mean.setPixmap(self.mean_pix)
+        self.show_icons(pix)
+
+    def show_icons(self, pix: Callable[[Any], QPixmap | None]) -> None:
+        if self.shown is None:
+            return
+        for t, m in zip(self.member_buttons, self.shown.members):
+            p = pix(m)
+            if p is not None:
+                t.setIcon(p)
+
+    def show_mean(self, pix: QPixmap | None) -> None:
+        if pix is not None:
+            self.mean.setPixmap(pix)
         else:
+            self.mean.clear()
             self.mean.setText("–")
 
 
@@ -201,18 +294,22 @@ def _describe(m: Any) -> str:
 class ArithmeticPanel(QWidget):
     """Named bins, a weighted sum of their means, the result with its 3x3 neighbourhood."""
 
-    resultReady = Signal()  # a render job's images are shown (tests wait on this)
+    resultReady = Signal()  # a preview job's images are shown (tests wait on this)
 
     def __init__(self, session: Session, parent: QWidget | None = None):
         super().__init__(parent)
         self.session = session
-        self.bins: list[ConceptBin] = []
-        self.saved: list[NamedLatent] = []
         self.result: ArithmeticResult | None = None
-        self._pix: dict[Any, QPixmap | None] = {}  # member -> thumbnail, for the open model
-        self._busy = False
-        self._dirty = False
         self.bin_widgets: list[BinWidget] = []
+        self._pix: dict[tuple[str, Any], QPixmap | None] = {}  # (model key, member) -> thumbnail
+        self._thumb_job: JobHandle | None = None
+        self._thumb_token = 0
+        self._thumb_asked: set[tuple[str, Any]] = set()  # what the running thumbnail job renders
+        self._preview: JobHandle | None = None
+        self._preview_token = 0  # bumps per preview asked for: only the newest one's result is shown
+        self._shown_bins: tuple[ConceptBin, ...] | None = None  # what the widgets show (by identity)
+        self._shown_latents: tuple[NamedLatent, ...] | None = None
+        self._shown_settings: Settings | None = None
 
         self.space = QComboBox()
         self.space.addItem("Z (average z, as the paper)", "z")
@@ -242,7 +339,7 @@ class ArithmeticPanel(QWidget):
         self.noise = QDoubleSpinBox()
         self.noise.setRange(0.0, 2.0)
         self.noise.setSingleStep(0.05)
-        self.noise.setValue(0.25)
+        self.noise.setValue(DEFAULT_NOISE)
         self.noise.setToolTip("Noise added to the neighbours, in standard deviations of the latent space")
         self.noise_seed = QSpinBox()
         self.noise_seed.setRange(0, 2**31 - 1)
@@ -255,8 +352,10 @@ class ArithmeticPanel(QWidget):
         self.save_direction.setToolTip("The unit direction from one bin's mean to another's, into your "
                                        "direction library")
         self.saved_list = QListWidget()
-        self.saved_list.setToolTip("Saved latents (kept in the project); double-click to use one")
+        self.saved_list.setToolTip("Saved latents (kept in the project); double-click to use one, "
+                                   "right-click to remove it")
         self.saved_list.setMaximumHeight(90)
+        self.saved_list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
 
         head = QHBoxLayout()
         head.addWidget(QLabel("Space"))
@@ -302,100 +401,177 @@ class ArithmeticPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(scroll)
 
-        self.space.currentIndexChanged.connect(lambda _i: self._on_space())
-        self.rescale.toggled.connect(lambda _b: self.refresh())
-        self.noise.valueChanged.connect(lambda _v: self.refresh())
-        self.noise_seed.valueChanged.connect(lambda _v: self.refresh())
+        self.space.activated.connect(lambda i: self._set_setting(SPACE_KEY, str(self.space.itemData(i)),
+                                                                 "Arithmetic space"))
+        self.rescale.toggled.connect(lambda on: self._set_setting(RESCALE_KEY, bool(on),
+                                                                  "Rescale on" if on else "Rescale off"))
+        self.noise.valueChanged.connect(lambda v: self._set_setting(NOISE_KEY, float(v), "Neighbour noise",
+                                                                    NOISE_KEY))
+        self.noise_seed.valueChanged.connect(
+            lambda v: self._set_setting(NOISE_SEED_KEY, int(v), "Neighbour noise seed", NOISE_SEED_KEY))
+        for box in (self.noise, self.noise_seed):
+            box.editingFinished.connect(session.end_gesture)
         self.new_bin.clicked.connect(lambda: self.add_bin())
         self.use.clicked.connect(self.use_result)
         self.save_latent.clicked.connect(lambda: self.save_result())
         self.save_direction.clicked.connect(lambda: self.save_as_direction())
         self.saved_list.itemDoubleClicked.connect(
             lambda item: self.use_latent(self.saved[self.saved_list.row(item)].latent, "Saved latent"))
+        self.saved_list.customContextMenuRequested.connect(self._saved_menu)
         session.modelChanged.connect(self.on_model)
-        self.set_state([ConceptBin(n) for n, _ in DEFAULT_BINS], [])
-        self.setEnabled(session.generator is not None)
+        session.workspaceChanged.connect(self._on_workspace)
+        self._show_result(None)
+        if session.workspace is not None:
+            self.on_model(session.generator)  # type: ignore[arg-type]
+            self._on_workspace(session.workspace)
+        else:
+            self._show_bins(_NO_BINS)
+            self._show_saved(())
+            self._show_settings(Settings())
+            self.setEnabled(False)
 
-    # -- state -------------------------------------------------------------------------------------------
-    def set_state(self, bins: list[ConceptBin] | tuple[ConceptBin, ...],
-                  saved: list[NamedLatent] | tuple[NamedLatent, ...],
-                  weights: list[float] | None = None) -> None:
-        """Show these bins and saved latents (a restored project); weights default to +1, -1, +1, ..."""
-        self.bins = list(bins)
-        self.saved = list(saved)
-        for w in self.bin_widgets:
-            w.name.blockSignals(True)  # losing focus as it goes must not rename a bin
-            w.setParent(None)
-            w.deleteLater()
-        self.bin_widgets = []
-        for i in range(len(self.bins)):
-            self._add_widget(weights[i] if weights else (1.0 if i % 2 == 0 else -1.0))
-        self._show_saved()
-        self.refresh()
+    # -- the workspace -------------------------------------------------------------------------------
+    @property
+    def bins(self) -> tuple[ConceptBin, ...]:
+        """The open model's bins (the default, empty A, B, C before a model opens)."""
+        ws = self.session.workspace
+        return ws.bins if ws is not None else _NO_BINS
 
-    def restore(self, bins: tuple[ConceptBin, ...], saved: tuple[NamedLatent, ...]) -> None:
-        """A project's bins and saved latents; a project without bins keeps the empty A, B, C."""
-        weights = [b.weight for b in bins]
-        self.set_state(bins or [ConceptBin(n) for n, _ in DEFAULT_BINS], saved,
-                       [float(w) for w in weights] if bins and all(w is not None for w in weights) else None)
+    @property
+    def saved(self) -> tuple[NamedLatent, ...]:
+        ws = self.session.workspace
+        return ws.latents if ws is not None else ()
 
-    def project_bins(self) -> tuple[ConceptBin, ...]:
-        """The bins as a project keeps them: members and each bin's weight."""
-        return tuple(replace(b, weight=w) for b, w in zip(self.bins, self.weights()))
-
-    def _add_widget(self, weight: float) -> None:
-        w = BinWidget(self, len(self.bin_widgets), weight)
-        self.bin_box.addWidget(w)
-        self.bin_widgets.append(w)
+    @property
+    def settings(self) -> Settings:
+        return settings_of(self.session.workspace, self.session.generator)
 
     def weights(self) -> list[float]:
-        return [w.weight.value() for w in self.bin_widgets]
+        return [bin_weight(b, i) for i, b in enumerate(self.bins)]
 
     def expression(self) -> Expression:
-        return Expression(tuple((b.name, wt) for b, wt in zip(self.bins, self.weights())),
-                          rescale=self.rescale.isChecked())
+        return Expression(tuple((b.name, w) for b, w in zip(self.bins, self.weights())),
+                          rescale=self.settings.rescale)
 
     def current_space(self) -> str:
-        return str(self.space.currentData())
+        return self.settings.space
+
+    def set_bins(self, bins: Sequence[ConceptBin], text: str, merge_key: str | None = None) -> bool:
+        """Make `bins` the workspace's as one undo step (steps with one merge_key merge per gesture)."""
+        bins = tuple(bins)
+        return bins != self.bins and self.session.update(text, merge_key, bins=bins)
+
+    def _set_setting(self, key: str, value: Any, text: str, merge_key: str | None = None) -> None:
+        ws = self.session.workspace
+        if ws is not None and ws.panel(key) != value:
+            self.session.commit(ws.with_panel(key, value), text, merge_key)
+
+    def _on_workspace(self, ws: Workspace) -> None:
+        """Show what changed: a recipe-only edit rebuilds nothing and renders nothing here."""
+        changed = False
+        if ws.bins is not self._shown_bins:
+            self._show_bins(ws.bins)
+            changed = True
+        if ws.latents is not self._shown_latents:
+            self._show_saved(ws.latents)
+        settings = settings_of(ws, self.session.generator)
+        if settings != self._shown_settings:
+            self._show_settings(settings)
+            changed = True
+        if changed:
+            self.refresh()
+
+    def _show_bins(self, bins: tuple[ConceptBin, ...]) -> None:
+        fresh = self._shown_bins is None or len(bins) != len(self.bin_widgets)
+        self._shown_bins = bins
+        if fresh:
+            for w in self.bin_widgets:
+                w.name.blockSignals(True)  # losing focus as it goes must not rename a bin
+                w.weight.blockSignals(True)
+                w.setParent(None)
+                w.deleteLater()
+            self.bin_widgets = []
+            for i in range(len(bins)):
+                w = BinWidget(self, i)
+                self.bin_box.addWidget(w)
+                self.bin_widgets.append(w)
+        for i, (w, b) in enumerate(zip(self.bin_widgets, bins)):
+            w.show_bin(b, bin_weight(b, i), self._thumb)
+        self._sync_direction_boxes()
+
+    def _show_settings(self, st: Settings) -> None:
+        self._shown_settings = st
+        for w in (self.space, self.rescale, self.noise, self.noise_seed):
+            w.blockSignals(True)
+        self.space.setCurrentIndex(max(0, self.space.findData(st.space)))
+        self.rescale.setChecked(st.rescale)
+        self.rescale.setEnabled(st.space == "z")
+        if self.noise.value() != st.noise:
+            self.noise.setValue(st.noise)
+        if self.noise_seed.value() != st.noise_seed:
+            self.noise_seed.setValue(st.noise_seed)
+        for w in (self.space, self.rescale, self.noise, self.noise_seed):
+            w.blockSignals(False)
+
+    def _show_saved(self, latents: tuple[NamedLatent, ...]) -> None:
+        self._shown_latents = latents
+        self.saved_list.clear()
+        for n in latents:
+            QListWidgetItem(f"{n.name}  ({n.latent.kind})", self.saved_list)
 
     def _say(self, text: str) -> None:
         self.message.setText(text)
 
-    # -- bins --------------------------------------------------------------------------------------------
+    # -- bins: each change one undo step ---------------------------------------------------------------
     def add_bin(self, name: str = "", weight: float = 1.0) -> None:
-        self.bins.append(ConceptBin(unique_name([b.name for b in self.bins], name or "Bin")))
-        self._add_widget(weight)
-        self.refresh()
+        b = ConceptBin(unique_name([b.name for b in self.bins], name.strip() or "Bin"), (), float(weight))
+        self.set_bins(self.bins + (b,), f"Add bin {b.name!r}")
 
     def remove_bin(self, index: int) -> None:
-        del self.bins[index]
-        weights = self.weights()
-        del weights[index]
-        self.set_state(self.bins, self.saved, weights)
+        bins = self.bins
+        if 0 <= index < len(bins):
+            # the weights stay with their bins, whatever default an old project's bins had by position
+            kept = [replace(b, weight=bin_weight(b, i)) for i, b in enumerate(bins) if i != index]
+            self.set_bins(kept, f"Remove bin {bins[index].name!r}")
 
     def rename_bin(self, index: int, name: str) -> None:
         name = name.strip()
-        if index >= len(self.bins) or name == self.bins[index].name:
+        bins = self.bins
+        if index >= len(bins) or name == bins[index].name:
             return
-        others = [b.name for i, b in enumerate(self.bins) if i != index]
+        others = [b.name for i, b in enumerate(bins) if i != index]
         if not name or name in others:
             self._say("A bin needs a name of its own." if not name
                       else f"There is already a bin named {name!r}.")
-            self.bin_widgets[index].name.setText(self.bins[index].name)
+            self.bin_widgets[index].name.setText(bins[index].name)
             return
-        self.bins[index] = self.bins[index].renamed(name)
-        self.refresh()
+        self.set_bins(bins[:index] + (bins[index].renamed(name),) + bins[index + 1:],
+                      f"Rename bin {bins[index].name!r} to {name!r}")
+
+    def set_weight(self, index: int, weight: float) -> None:
+        """A weight change; a spin box's changes merge until its editing finishes."""
+        bins = self.bins
+        if 0 <= index < len(bins) and bin_weight(bins[index], index) != weight:
+            b = replace(bins[index], weight=float(weight))
+            self.set_bins(bins[:index] + (b,) + bins[index + 1:], f"Weight of {b.name!r}",
+                          f"arithmetic.weight.{index}")
 
     def add_members(self, index: int, members: list[Any]) -> None:
-        b = self.bins[index]
+        bins = self.bins
+        if not members or not 0 <= index < len(bins):
+            return
+        b = bins[index]
         for m in members:
             b = b.with_member(m)
-        self.bins[index] = b
-        self.refresh()
+        what = _describe(members[0]) if len(members) == 1 else f"{len(members)} images"
+        self.set_bins(bins[:index] + (b,) + bins[index + 1:], f"Add {what} to bin {b.name!r}")
 
     def remove_member(self, index: int, member: int) -> None:
-        self.bins[index] = self.bins[index].without_member(member)
-        self.refresh()
+        bins = self.bins
+        if 0 <= index < len(bins) and 0 <= member < len(bins[index].members):
+            b = bins[index]
+            self.set_bins(bins[:index] + (b.without_member(member),) + bins[index + 1:],
+                          f"Remove {_describe(b.members[member])} from bin {b.name!r}")
 
     def add_current(self, index: int) -> None:
         s = self.session
@@ -425,7 +601,7 @@ class ArithmeticPanel(QWidget):
             self.add_seeds(index, text)
 
     def fill_seed_menu(self, menu: QMenu, seed: int) -> None:
-        """The seed grid's context menu: 'Add seed N to bin' with one entry per bin."""
+        """The seed grid's context menu: 'Add seed N to bin' with one entry per bin of the open model."""
         sub = menu.addMenu(f"Add seed {seed} to bin")
         for i, b in enumerate(self.bins):
             sub.addAction(b.name, lambda i=i: self.add_members(i, [SeedLatent(seed)]))
@@ -433,63 +609,106 @@ class ArithmeticPanel(QWidget):
 
     # -- model ---------------------------------------------------------------------------------------
     def on_model(self, g: Generator) -> None:
+        """Drop all shown for the previous model; the workspaceChanged that follows shows this one's."""
         self.setEnabled("walk" in g.info.capabilities)
-        self._pix.clear()
-        w_ok = has_w(g)
-        self.space.model().item(1).setEnabled(w_ok)  # type: ignore[attr-defined]
-        self.space.blockSignals(True)
-        self.space.setCurrentIndex(0 if default_space(g) == "z" else 1)
-        self.space.blockSignals(False)
-        self._on_space()
-
-    def _on_space(self) -> None:
-        self.rescale.setEnabled(self.current_space() == "z")
-        self.refresh()
+        self.space.model().item(1).setEnabled(has_w(g))  # type: ignore[attr-defined]
+        for handle in (self._preview, self._thumb_job):
+            if handle is not None:
+                handle.cancel()
+        self._preview = self._thumb_job = None
+        self._preview_token += 1
+        self._thumb_token += 1
+        self._thumb_asked = set()
+        self._shown_bins = self._shown_latents = self._shown_settings = None
+        self._show_result(None)
+        self._say("")
 
     # -- rendering -----------------------------------------------------------------------------------
-    def refresh(self) -> None:
-        """Re-render members, means and the 3x3 on the worker; one job at a time, the latest state wins."""
-        self._sync_direction_boxes()
-        s = self.session
-        for w, b in zip(self.bin_widgets, self.bins):
-            w.show_bin(b, self._pix)
-        if s.generator is None or s.recipe is None or "walk" not in s.generator.info.capabilities:
-            return
-        if self._busy:
-            self._dirty = True
-            return
-        self._busy, self._dirty = True, False
-        bins, expr, space = list(self.bins), self.expression(), self.current_space()
-        g = s.generator
-        cached = set(self._pix)
-        s.run_job(arithmetic_job(s.renderer, g, s.recipe, bins, expr, space, self.noise.value(),
-                                 self.noise_seed.value(), cached),
-                  on_done=lambda r: self._on_done(bins, r), on_error=self._on_error)
+    def _model_key(self) -> str:
+        g = self.session.generator
+        return (g.model_id if g is not None else "") or str(self.session.model_path)
 
-    def _on_done(self, bins: list[ConceptBin], r: ArithmeticResult) -> None:
-        self._busy = False
-        if self._dirty or bins != self.bins:
-            self.refresh()
+    def _thumb(self, member: Any) -> QPixmap | None:
+        return self._pix.get((self._model_key(), member))
+
+    def refresh(self) -> None:
+        """Ask the worker for the member thumbnails not drawn yet and for a new preview (the newest wins)."""
+        s = self.session
+        g, ws = s.generator, s.workspace
+        if g is None or ws is None or "walk" not in g.info.capabilities:
             return
-        for m, img in r.thumbs.items():
-            self._pix[m] = thumbnail(img, MEMBER_THUMB) if img is not None else None
-        self.result = r
-        for w, b, mean in zip(self.bin_widgets, self.bins, r.means):
-            w.show_bin(b, self._pix, thumbnail(mean, MEAN_THUMB) if mean is not None else None)
-        for i, c in enumerate(self.cells):
-            c.setIcon(thumbnail(r.grid[i], CELL) if r.grid is not None else QPixmap())
-            c.setEnabled(r.grid is not None)
-        ok = r.grid is not None
-        for b in (self.use, self.save_latent):
-            b.setEnabled(ok)
+        self._request_thumbs(g, ws)
+        if self._preview is not None:
+            self._preview.cancel()
+        self._preview_token += 1
+        token = self._preview_token
+        st = settings_of(ws, g)
+        terms = tuple((b.name, bin_weight(b, i)) for i, b in enumerate(ws.bins))
+        expr = Expression(terms, rescale=st.rescale)
+        self._preview = s.run_job(
+            preview_job(s.renderer, g, ws.recipe, ws.bins, expr, st.space, st.noise, st.noise_seed),
+            on_done=lambda r: self._on_done(token, r), on_error=lambda msg: self._on_error(token, msg),
+            key=PREVIEW_JOB)
+
+    def _request_thumbs(self, g: Generator, ws: Workspace) -> None:
+        mk = self._model_key()
+        missing = list(dict.fromkeys((mk, m) for b in ws.bins for m in b.members if (mk, m) not in self._pix))
+        if not missing or set(missing) <= self._thumb_asked:
+            return  # all drawn, or being drawn by the job running now
+        if self._thumb_job is not None:
+            self._thumb_job.cancel()
+        self._thumb_token += 1
+        token = self._thumb_token
+        self._thumb_asked = set(missing)
+
+        def finished(_value: Any = None) -> None:
+            if token == self._thumb_token:
+                self._thumb_asked = set()
+
+        s = self.session
+        self._thumb_job = s.run_job(thumbs_job(s.renderer, g, ws.recipe, [m for _, m in missing]),
+                                    on_done=finished, on_error=finished,
+                                    on_progress=lambda p: self._on_thumbs(mk, p), key=THUMBS_JOB)
+
+    def _on_thumbs(self, mk: str, part: list[tuple[Any, np.ndarray | None]] | None) -> None:
+        if not part:
+            return
+        for m, img in part:
+            self._pix.pop((mk, m), None)
+            self._pix[(mk, m)] = thumbnail(img, MEMBER_THUMB) if img is not None else None
+        while len(self._pix) > THUMB_CACHE:
+            del self._pix[next(iter(self._pix))]
+        if mk == self._model_key():
+            for w in self.bin_widgets:
+                w.show_icons(self._thumb)
+
+    def _on_done(self, token: int, r: ArithmeticResult) -> None:
+        if token != self._preview_token:
+            return  # a newer preview was asked for (or another model opened) meanwhile
+        self._preview = None
+        self._show_result(r)
         self._say(r.message or ("Result: the weighted sum of the bins' means (centre), with neighbours "
-                                "around it." if ok else ""))
+                                "around it." if r.grid is not None else ""))
         self.resultReady.emit()
 
-    def _on_error(self, msg: str) -> None:
-        self._busy = False
-        if msg != "cancelled":
-            self._say(f"Could not render the result: {msg}")
+    def _show_result(self, r: ArithmeticResult | None) -> None:
+        self.result = r
+        means = r.means if r is not None else []
+        for i, w in enumerate(self.bin_widgets):
+            mean = means[i] if i < len(means) else None
+            w.show_mean(thumbnail(mean, MEAN_THUMB) if mean is not None else None)
+        grid = r.grid if r is not None else None
+        for i, c in enumerate(self.cells):
+            c.setIcon(thumbnail(grid[i], CELL) if grid is not None else QPixmap())
+            c.setEnabled(grid is not None)
+        for b in (self.use, self.save_latent):
+            b.setEnabled(grid is not None)
+
+    def _on_error(self, token: int, msg: str) -> None:
+        if token == self._preview_token:
+            self._preview = None
+            if msg != "cancelled":
+                self._say(f"Could not render the result: {msg}")
 
     # -- using results --------------------------------------------------------------------------------
     def use_latent(self, latent: Any, text: str) -> None:
@@ -505,7 +724,8 @@ class ArithmeticPanel(QWidget):
         self.use_cell(4)
 
     def save_result(self, name: str | None = None) -> bool:
-        if self.result is None or not self.result.latents:
+        """The result into the workspace's saved latents (one undo step, kept in the project)."""
+        if self.result is None or not self.result.latents or self.session.workspace is None:
             self._say("There is no result to save yet.")
             return False
         if name is None:
@@ -518,18 +738,28 @@ class ArithmeticPanel(QWidget):
         if not name:
             self._say("A saved latent needs a name.")
             return False
-        self.saved.append(NamedLatent(name, self.result.latents[4]))
-        self._show_saved()
+        latent = NamedLatent(name, self.result.latents[4])
+        self.session.update(f"Save latent {name!r}", latents=self.saved + (latent,))
         self.session.message.emit(f"Saved latent {name!r} (kept in the project)")
         return True
 
-    def _show_saved(self) -> None:
-        self.saved_list.clear()
-        for n in self.saved:
-            QListWidgetItem(f"{n.name}  ({n.latent.kind})", self.saved_list)
+    def remove_saved(self, index: int) -> None:
+        saved = self.saved
+        if 0 <= index < len(saved):
+            self.session.update(f"Remove saved latent {saved[index].name!r}",
+                                latents=saved[:index] + saved[index + 1:])
+
+    def _saved_menu(self, pos: QPoint) -> None:
+        row = self.saved_list.row(self.saved_list.itemAt(pos)) if self.saved_list.itemAt(pos) else -1
+        if row < 0:
+            return
+        menu = QMenu(self)
+        menu.addAction("Use as current", lambda: self.use_latent(self.saved[row].latent, "Saved latent"))
+        menu.addAction("Remove", lambda: self.remove_saved(row))
+        menu.exec(self.saved_list.viewport().mapToGlobal(pos))
 
     def _sync_direction_boxes(self) -> None:
-        names = [b.name for b in self.bins]
+        names = [b.name for b in self._shown_bins or ()]
         for box, default in ((self.dir_from, 1), (self.dir_to, 0)):
             current = box.currentText()
             box.blockSignals(True)
