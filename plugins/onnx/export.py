@@ -13,8 +13,6 @@ import inspect
 import io
 import json
 import logging
-import os
-import shutil
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -25,6 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from plugins.onnx.plugin import MANIFEST, MANIFEST_FORMAT, MANIFEST_VERSION
+from studio.atomic import staged_dir
 from studio.errors import StudioError
 from studio.model.api import Generator, StageContext
 from studio.model.fast_convt import AutoConvTranspose2d
@@ -292,14 +291,11 @@ def staged(out: Path, force: bool) -> Iterator[Path]:
     """A temporary sibling folder that becomes `out` only when the body succeeds: a failed or killed
     export leaves nothing under the final name."""
     check_target(out, force)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
     try:
-        yield tmp
-        _move_into_place(tmp, out, force)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        with staged_dir(out, replace=force) as tmp:
+            yield tmp
+    except FileExistsError:  # appeared while exporting
+        raise ExportError(f"{out} already exists (use --force to replace it)") from None
 
 
 def verify_graph(path: Path, inputs: Callable[[int], tuple[Tensor, ...]],
@@ -320,22 +316,6 @@ def verify_graph(path: Path, inputs: Callable[[int], tuple[Tensor, ...]],
             raise ExportError(f"{path.name} returned shape {got.shape} for batch {n}, torch {ref.shape}")
         worst = max(worst, float(np.abs(got - ref).max()))
     return worst
-
-
-def _move_into_place(tmp: Path, out: Path, force: bool) -> None:
-    if not out.exists():
-        os.rename(tmp, out)
-        return
-    if not force:
-        raise ExportError(f"{out} already exists (use --force to replace it)")
-    old = out.with_name(f".{out.name}.{os.getpid()}.old")
-    os.rename(out, old)
-    try:
-        os.rename(tmp, out)
-    except OSError:
-        os.rename(old, out)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def _line(exc: BaseException) -> str:

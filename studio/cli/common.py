@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import re
 import sys
 from pathlib import Path
@@ -64,20 +63,19 @@ positive_int = bounded(int, 1, 64)  # scales, batch sizes, grid sides
 def write_atomic(path: Path, force: bool, write: Any) -> None:
     """Write one file through a temporary name beside `path`, then move it in place (studio.export.safe):
     a crash leaves no half file, and an existing file is replaced only with `force`."""
-    from studio.export.safe import commit, discard, temp_path
+    from studio.atomic import write_atomic as write_file
 
-    path = path.expanduser()
-    tmp = temp_path(path)
-    try:
+    def to_file(tmp: Path) -> None:
         with open(tmp, "wb") as f:
             write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        commit(tmp, path, force)
+
+    path = path.expanduser()
+    try:
+        write_file(path, to_file, replace=force)
+    except FileExistsError:
+        raise UsageError(f"{path} already exists (use --force to overwrite)") from None
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
-    finally:
-        discard(tmp)
 
 
 def check_writable(path: Path, force: bool) -> None:

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from studio.atomic import write_atomic
 from studio.core.directions import DirectionSet
 from studio.errors import StudioError
 
@@ -174,13 +175,7 @@ def save_direction(d: SavedDirection, path: str | os.PathLike) -> Path:
     if d.explained is not None:
         tensors["explained"] = np.ascontiguousarray(d.explained, np.float32)
     meta = {"format": FORMAT, "version": str(VERSION), "meta": json.dumps(d.meta())}
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    try:
-        save_file(tensors, str(tmp), metadata=meta)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return write_atomic(path, lambda tmp: save_file(tensors, str(tmp), metadata=meta))
 
 
 def load_direction(path: str | os.PathLike) -> SavedDirection:

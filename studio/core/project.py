@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
+from studio.atomic import write_atomic
 from studio.core.arithmetic import ConceptBin, NamedLatent
 from studio.core.direction_library import SavedDirection
 from studio.core.recipe import ModelRef, Recipe
@@ -194,17 +195,7 @@ def load_project(path: Path) -> Project:
     return Project.from_dict(data, path.name)
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+write_text_atomic = write_atomic  # the old name, importable until its callers move to studio.atomic
 
 
 # -- autosave -----------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import nn
 
+from studio.atomic import write_atomic
 from studio.demo import toyfaces
 from studio.demo.toyfaces import BINARY_ATTRIBUTES, CONTINUOUS_FACTORS
 
@@ -216,7 +217,7 @@ def save(net: AttributeNet, path: str | Path, half: bool = False, info: dict | N
             "binary_attributes": json.dumps(BINARY_ATTRIBUTES),
             "continuous_factors": json.dumps(CONTINUOUS_FACTORS), "info": json.dumps(info or {})}
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    save_file(tensors, str(path), metadata=meta)
+    write_atomic(path, lambda tmp: save_file(tensors, str(tmp), metadata=meta))
 
 
 def load(path: str | Path) -> AttributeNet:

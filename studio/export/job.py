@@ -8,7 +8,6 @@ finished export.
 """
 from __future__ import annotations
 
-import os
 import queue
 import threading
 import time
@@ -134,11 +133,7 @@ def _run(g: Generator, recipes: list[Recipe], target: Path, fmt: str, options: E
             text = sidecar_text(recipes, options, target).encode()
             dest = tmp / side.name if fmt == "" else side_tmp
             assert dest is not None
-            with open(dest, "wb") as f:
-                f.write(text)
-                f.flush()
-                os.fsync(f.fileno())
-        _fsync_output(tmp)
+            dest.write_bytes(text)  # a temporary itself: commit flushes it before the rename
         if side_tmp is not None and side is not None:
             safe.commit(side_tmp, side, force)
         try:
@@ -176,16 +171,6 @@ def drive(job: ExportJob, cancel: Callable[[], bool] | None = None,
     except BaseException:  # Ctrl+C between steps: clean up now, not whenever the job is collected
         job.close()
         raise
-
-
-def _fsync_output(path: Path) -> None:
-    files = sorted(path.iterdir()) if path.is_dir() else [path]
-    for f in files:
-        fd = os.open(f, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 class _WriterThread:

@@ -11,18 +11,15 @@ import re
 import shutil
 from pathlib import Path
 
+from studio import atomic
+from studio.atomic import PARTIAL, temp_path
 from studio.errors import StudioError
 
-PARTIAL = ".partial"
+__all__ = ["PARTIAL", "ExportError", "check_target", "commit", "discard", "sweep_stale", "temp_path"]
 
 
 class ExportError(StudioError):
     """An export cannot start or finish: the target exists, its folder is missing, a write failed."""
-
-
-def temp_path(final: Path) -> Path:
-    """`.NAME.PID.partial.EXT` beside `final`: hidden, unique to this process, same extension for encoders."""
-    return final.with_name(f".{final.stem}.{os.getpid()}{PARTIAL}{final.suffix}")
 
 
 def check_target(final: Path, force: bool) -> None:
@@ -41,23 +38,14 @@ def check_target(final: Path, force: bool) -> None:
 
 
 def commit(tmp: Path, final: Path, force: bool) -> None:
-    """Move a finished temporary file or folder to its final name (atomically for files)."""
+    """Move a finished temporary file or folder to its final name (atomically for files, flushed first)."""
     if tmp.is_dir():
         _commit_dir(tmp, final, force)
         return
-    if force:
-        os.replace(tmp, final)
-        return
     try:
-        os.link(tmp, final)  # fails if `final` appeared meanwhile: never replace without being asked
+        atomic.commit(tmp, final, replace=force)  # never replaces a file that appeared meanwhile unless forced
     except FileExistsError:
         raise ExportError(f"{final} already exists (use --force to overwrite)") from None
-    except OSError:  # a file system without hard links
-        if final.exists():
-            raise ExportError(f"{final} already exists (use --force to overwrite)") from None
-        os.replace(tmp, final)
-        return
-    tmp.unlink()
 
 
 def _commit_dir(tmp: Path, final: Path, force: bool) -> None:
@@ -66,12 +54,7 @@ def _commit_dir(tmp: Path, final: Path, force: bool) -> None:
             raise ExportError(f"{final} already exists (use --force to overwrite)")
         if not final.is_dir() or not _looks_like_sequence(final):
             raise ExportError(f"{final} exists and is not an exported image sequence; refusing to replace it")
-        old = final.with_name(f".{final.name}.{os.getpid()}.old")
-        os.rename(final, old)
-        os.rename(tmp, final)
-        shutil.rmtree(old, ignore_errors=True)
-        return
-    os.rename(tmp, final)
+    atomic.commit_dir(tmp, final, replace=force)
 
 
 def discard(path: Path) -> None:

@@ -138,11 +138,10 @@ def save_safetensors(path: str | Path, tensors: dict[str, torch.Tensor], config:
     """Write weights with the config in the header, through a temporary name so a crash leaves no half file."""
     from safetensors.torch import save_file
 
-    path = Path(path)
-    tmp = path.with_name(path.name + ".partial")
-    save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp),
-              metadata={SAFETENSORS_META_KEY: json.dumps(config)})
-    tmp.replace(path)
+    from studio.atomic import write_atomic
+
+    plain = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
+    write_atomic(path, lambda tmp: save_file(plain, str(tmp), metadata={SAFETENSORS_META_KEY: json.dumps(config)}))
 
 
 class RestrictedUnpickler(pickle.Unpickler):

@@ -9,7 +9,6 @@ reason in `notes`, never an error.
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import threading
 import time
@@ -20,6 +19,7 @@ from typing import Callable, Sequence
 import torch
 from torch import Tensor
 
+from studio.atomic import write_atomic
 from studio.core.recipe import ModelRef, Recipe, SeedLatent
 from studio.model.api import Generator, StageContext
 
@@ -148,11 +148,9 @@ class BackendChooser:
     def _write(self) -> None:
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            tmp = self._store.with_name(f".choices.{os.getpid()}.partial")
             with self._lock:
                 timed = {k: asdict(v) for k, v in self._choices.items() if v.onnx_ms is not None}
-                tmp.write_text(json.dumps(timed, indent=1))
-            os.replace(tmp, self._store)
+            write_atomic(self._store, json.dumps(timed, indent=1))
         except OSError as exc:  # a read-only cache folder costs a re-timing next session, nothing more
             self.notes.append(f"cannot remember backend choices in {self._store}: {exc}")
 

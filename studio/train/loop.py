@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+from studio.atomic import write_atomic
 from studio.demo import toyfaces
 from studio.errors import StudioError
 from studio.render.device import select_device
@@ -64,9 +65,7 @@ def save_state(path: Path, modules: dict[str, Any], state: RunState) -> None:
     payload = {name: m.state_dict() for name, m in modules.items()}
     payload["run"] = asdict(state)
     payload["torch_rng"] = torch.get_rng_state()
-    tmp = path.with_name(path.name + ".partial")
-    torch.save(payload, tmp)
-    tmp.replace(path)
+    write_atomic(path, lambda tmp: torch.save(payload, tmp))
 
 
 def load_state(path: Path, modules: dict[str, Any]) -> RunState:
