@@ -26,6 +26,7 @@ from bars import Figure, run_section  # noqa: E402
 from studio.core.arithmetic import ConceptBin, Expression  # noqa: E402
 from studio.core.recipe import ModelRef, Recipe, SeedLatent  # noqa: E402
 from studio.demo import attributes  # noqa: E402
+from studio.model.spaces import model_space  # noqa: E402
 
 CHECKPOINT = ROOT / "checkpoints" / "dcgan_toyfaces.safetensors"
 ATTRIBUTE_MODEL = ROOT / "checkpoints" / "toyfaces_attributes.safetensors"
@@ -67,7 +68,7 @@ def run(trials: int, rescale: bool, g, renderer, net, groups: dict[str, np.ndarr
         bins = [ConceptBin(name, tuple(SeedLatent(int(s)) for s in rng.choice(groups[name], EXEMPLARS,
                                                                                 replace=False)))
                 for name, _w in EXPRESSION]
-        recipes.append(Recipe(base.model, expr.latent(g, bins, "z")))
+        recipes.append(Recipe(base.model, expr.latent(bins, model_space(g, "z"))))
     glasses, male = _scores(net, renderer.render_batch(g, recipes, batch_size=100))
     has_glasses, female = glasses > 0.5, male < 0.5
     return float((has_glasses & female).mean()), float(has_glasses.mean()), float(female.mean())
@@ -97,8 +98,8 @@ def figures(trials: int) -> list[Figure]:
     rows[3] = rows[3]._replace(ok=True, bar="(comparison) " + rows[3].bar)
     rng = np.random.default_rng(1)
     means = [Recipe(base.model, Expression((("A", 1.0),)).latent(
-        g, [ConceptBin("A", tuple(SeedLatent(int(s)) for s in rng.choice(groups[EXPRESSION[0][0]], EXEMPLARS,
-                                                                           replace=False)))], "z"))
+        [ConceptBin("A", tuple(SeedLatent(int(s)) for s in rng.choice(groups[EXPRESSION[0][0]], EXEMPLARS,
+                                                                        replace=False)))], model_space(g, "z")))
         for _ in range(trials)]
     kept, _male = _scores(net, renderer.render_batch(g, means, batch_size=100))
     rows.append(Figure("arithmetic: glasses rate of mean(glasses, male) alone", float((kept > 0.5).mean()),

@@ -48,8 +48,7 @@ def monotone(scores: np.ndarray, tol: float = MONOTONE_TOL) -> np.ndarray:
 def fit_and_walk(g, renderer, net, base, seeds: Sequence[int]) -> tuple[Any, np.ndarray, float, float]:
     """Fit the attribute's direction in z on the model of `base` (a Recipe), walk each seed along it; returns
     the fitted direction, scores (seeds, amounts), and the fit's and the walk's seconds."""
-    from studio.core.labelled import attribute_scores_job, fit_attribute_job
-    from studio.render.analysis import run_job
+    from studio.render.analysis import attribute_scores_job, fit_attribute_job, run_job
 
     t0 = time.perf_counter()
     fitted = run_job(fit_attribute_job(g, renderer, net, ATTRIBUTE, FIT_SAMPLES, "logistic", "z",

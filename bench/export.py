@@ -32,6 +32,7 @@ from studio.core.recipe import ModelRef, Recipe, SeedLatent  # noqa: E402
 from studio.core.timeline import Segment, Timeline  # noqa: E402
 from studio.export.job import ALONE_BATCH, DEFAULT_BATCH, drive, export_job  # noqa: E402
 from studio.export.writers import ExportOptions  # noqa: E402
+from studio.model.spaces import frame_recipes  # noqa: E402
 from studio.render.engine import ModelCache, Renderer  # noqa: E402
 from studio.render.worker import RenderWorker  # noqa: E402
 
@@ -113,7 +114,7 @@ def main() -> None:
             keys = tuple(Recipe(ref, SeedLatent(s)) for s in (1, 2, 3))
             half = ns.frames // 3
             tl = Timeline(keys, (Segment(half), Segment(half), Segment(ns.frames - 2 * half)), loop=True)
-            recipes = tl.recipes(g)
+            recipes = frame_recipes(g, tl)
             assert len(recipes) == ns.frames
             print(f"model: {path.name} ({g.info.resolution}px, z {g.info.z_dim}), {ns.frames} frames to MP4, "
                   f"torch threads {ns.threads}, " + ("other processes' trainers running" if ns.no_trainer

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import torch
 
@@ -40,6 +41,14 @@ class DCGANPlugin:
 
     def sniff(self, probe: Probe) -> float:
         return 0.9 if self._read(probe) is not None else 0.0
+
+    def networks(self) -> SimpleNamespace:
+        """The family's network code for trainers (studio.train reaches it through the registry, never by
+        import): `Config`, `build(cfg)` and `save(path, net, **meta)`."""
+        from plugins.dcgan.network import DCGANConfig, build
+        from plugins.dcgan.save import save_dcgan
+
+        return SimpleNamespace(Config=DCGANConfig, build=build, save=save_dcgan)
 
     def load(self, probe: Probe, device: torch.device) -> Generator:
         from plugins.dcgan.network import build, infer_config, load_weights, strip_module_prefix

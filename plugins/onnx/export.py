@@ -133,7 +133,7 @@ def export_generator(g: Generator, out: Path, *, opset: int = OPSET, tolerance: 
                      force: bool = False, seed: int = 0) -> ExportReport:
     """Write `out`/ (manifest.json, stage_NN.onnx per stage, model.onnx) for a torch generator."""
     if getattr(g, "providers", None) is None and isinstance(getattr(g, "net", None), nn.Module) \
-            and hasattr(g, "map") and hasattr(g, "synthesize"):  # StyleGAN: mapping and synthesis graphs
+            and g.has_w and hasattr(g, "synthesize"):  # StyleGAN: mapping and synthesis graphs
         from plugins.onnx.export_stylegan import export_stylegan
 
         return export_stylegan(g, out, opset=opset, tolerance=tolerance, force=force, seed=seed)

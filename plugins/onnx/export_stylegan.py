@@ -80,7 +80,7 @@ def export_stylegan(g: Generator, out: Path, *, opset: int = OPSET, tolerance: f
     def syn_inputs(n: int) -> tuple[Tensor, ...]:
         if not sg3:
             return (ws_for(n),)
-        from plugins.stylegan.network3 import input_transform
+        from studio.model.wspace import input_transform
 
         tr = g.stored_transform().expand(n, 3, 3).clone()  # type: ignore[attr-defined]
         for i in range(0, n, 2):  # every other sample translated and rotated

@@ -52,6 +52,13 @@ class ONNXPlugin:
         return load_single(path, read_sidecar(path), device, probe.sha256)
 
 
+    def export(self, g: Generator, out: Path, **options: Any) -> Any:
+        """Export a torch generator to `out`/ (verified against torch; see plugins.onnx.export for the
+        options): `latent-studio convert` reaches it through the registry."""
+        from plugins.onnx.export import export_generator
+
+        return export_generator(g, out, **options)
+
     def runtime_twin(self, g: Generator, folder: Path) -> Generator:
         """`g` run by ONNX Runtime: exported (and verified) into `folder` once, reopened from there.
 

@@ -1,8 +1,8 @@
 """A StarGAN v2 exported by `latent-studio convert` (mapping, style encoder, encoder and decoder graphs).
 
-It is the torch family's StarGANv2Generator with ONNX Runtime sessions in place of the torch networks, so
-recipes (photo, domain values, seed or reference style) mean exactly the same, and a domain toggle re-runs
-only the decoder stage (its cache key is the style code)."""
+It shares the torch family's recipe rules (studio.model.style_codes), with ONNX Runtime sessions in place
+of the torch networks, so recipes (photo, domain values, seed or reference style) mean exactly the same,
+and a domain toggle re-runs only the decoder stage (its cache key is the style code)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,10 +13,10 @@ import torch
 from torch import Tensor
 
 from plugins.onnx.generator import ORTStage, _numpy
-from plugins.stargan.generator_v2 import STYLE, STYLE_KEY, StarGANv2Generator
 from studio.errors import CheckpointError
 from studio.model.api import Generator, ModelInfo, StageContext
 from studio.model.photo_input import IMAGE, photo_key
+from studio.model.style_codes import STYLE, STYLE_KEY, StyleCodeTranslator
 
 
 class _Session:
@@ -46,12 +46,14 @@ class _DecoderStage:
         return torch.from_numpy(np.ascontiguousarray(out, dtype=np.float32)).to(x.device)
 
 
-class ONNXStarGANv2(StarGANv2Generator):
+class ONNXStarGANv2(StyleCodeTranslator, Generator):
+    """StarGAN v2 with ONNX Runtime sessions in place of the torch networks (recipes mean the same)."""
+
     def __init__(self, info: ModelInfo, stages: Sequence[Any], mapping: _Session, style_encoder: _Session,
                  latent_dim: int, multiple: int, device: torch.device | str = "cpu", model_id: str = "",
                  notes: Sequence[str] = ()):
         self.set_style_networks(mapping, style_encoder, latent_dim, len(info.attributes), multiple)
-        Generator.__init__(self, info, stages, device=device, model_id=model_id)
+        super().__init__(info, stages, device=device, model_id=model_id)
         self.notes = list(notes)
 
     @property

@@ -11,10 +11,9 @@ import torch
 from torch import Tensor
 
 from plugins.onnx.generator import ONNXGenerator, ORTStage, _numpy
-from plugins.stylegan.generator import WSpaceRecipes
-from plugins.stylegan.network import truncate
 from studio.errors import CheckpointError, RecipeError
 from studio.model.api import ModelInfo, StageContext
+from studio.model.wspace import WSpaceRecipes, truncate
 
 
 class SynthesisFeeds:

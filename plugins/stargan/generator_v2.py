@@ -1,30 +1,18 @@
-"""StarGAN v2 as a studio Generator: a photo, target domains and a style source in, the translation out.
-
-The domain values (the recipe's Attributes edit) weight the per-domain style codes: one-hot is the
-official synthesis, other values blend domains. The style comes from a seed through the mapping network
-(latent-guided) or from a reference photo through the style encoder (reference-guided). Encoder stages
-read only the photo and decoder stages only the style, so a domain toggle re-runs the decoder alone.
+"""StarGAN v2 in torch as a studio Generator: the recipe semantics (photo, domains, style source) are
+studio.model.style_codes', shared with the ONNX twin; this module cuts the official network into stages.
+Encoder stages read only the photo and decoder stages only the style, so a domain toggle re-runs the
+decoder alone.
 """
 from __future__ import annotations
 
-import hashlib
-from typing import Callable, Sequence
-
-import numpy as np
 import torch
 from torch import Tensor, nn
 
 from plugins.stargan.generator import PhotoInputStage
-from studio.core.attributes import attribute_values
-from studio.core.latents import seed_to_z
-from studio.core.photo import ImageLatent, latent_tensor, style_source
-from studio.core.recipe import Recipe
-from studio.errors import RecipeError
 from studio.model.api import Generator, ModelInfo, StageContext
 from studio.model.modules import ModuleStage
-from studio.model.photo_input import IMAGE, PhotoTranslator, photo_context
-
-STYLE, STYLE_KEY = "style", "style_key"
+from studio.model.photo_input import IMAGE
+from studio.model.style_codes import STYLE, STYLE_KEY, StyleCodeTranslator
 
 
 class StyleStage:
@@ -41,14 +29,8 @@ class StyleStage:
         return self.module(x, ctx.extras[STYLE])
 
 
-def _key(t: Tensor) -> bytes:
-    h = hashlib.blake2b(str(tuple(t.shape)).encode(), digest_size=16)
-    h.update(t.detach().float().cpu().contiguous().numpy().tobytes())
-    return h.digest()
-
-
-class StarGANv2Generator(PhotoTranslator, Generator):
-    labels_name = "domain values"
+class StarGANv2Generator(StyleCodeTranslator, Generator):
+    """StarGAN v2 in torch: the official generator cut into encoder and decoder stages."""
 
     def __init__(self, nets: tuple[nn.Module, nn.Module, nn.Module], info: ModelInfo, latent_dim: int,
                  device: torch.device | str = "cpu", model_id: str = ""):
@@ -61,87 +43,3 @@ class StarGANv2Generator(PhotoTranslator, Generator):
         self.set_style_networks(mapping, style_encoder, latent_dim, len(info.attributes),
                                 2 ** sum(1 for b in g.encode if b.downsample))
         super().__init__(info, stages, device=device, model_id=model_id, modules=list(nets))
-
-    def set_style_networks(self, mapping: Callable[[Tensor], Tensor], style_encoder: Callable[[Tensor], Tensor],
-                           latent_dim: int, num_domains: int, multiple: int) -> None:
-        """Where per-domain style codes come from: torch modules here, ONNX Runtime sessions in the ONNX
-        family's twin (which reuses every recipe rule of this class)."""
-        self.mapping, self.style_encoder = mapping, style_encoder
-        self.latent_dim = latent_dim
-        self.exclusive_groups = (tuple(range(num_domains)),)  # one domain at a time
-        self.multiple = multiple
-        self._ref_styles: dict[bytes, Tensor] = {}
-
-    # -- styles ------------------------------------------------------------------------------------
-    def style(self, domains: Tensor, z: Tensor | None = None, reference: Tensor | None = None) -> Tensor:
-        """Style codes (N, style_dim): per-domain codes from z (mapping network) or reference images
-        (style encoder), weighted by `domains` (N, num_domains)."""
-        with torch.inference_mode():
-            if reference is not None:
-                key = _key(reference)
-                per_domain = self._ref_styles.get(key)
-                if per_domain is None:
-                    per_domain = self.style_encoder(reference.to(self.device))
-                    if len(self._ref_styles) > 16:
-                        self._ref_styles.clear()
-                    self._ref_styles[key] = per_domain
-            else:
-                assert z is not None
-                per_domain = self.mapping(z.to(self.device))
-            return torch.einsum("nd,nds->ns", domains.to(per_domain), per_domain)
-
-    def _domains(self, values: Sequence[float]) -> list[float]:
-        return list(values) if any(values) else [1.0] + [0.0] * (len(values) - 1)  # none set: the first
-
-    def context(self, recipes: Sequence[Recipe]) -> StageContext:
-        n = len(self.info.attributes)
-        images, styles = [], []
-        for r in recipes:
-            if not isinstance(r.latent, ImageLatent):
-                raise RecipeError(f"StarGAN v2 translates a photo: this recipe starts from a {r.latent.kind} "
-                                  "latent; open a photo instead")
-            images.append(latent_tensor(r.latent, self.info.resolution))
-            d = torch.tensor([self._domains(attribute_values(r, n))], dtype=torch.float32)
-            src = style_source(r)
-            ref = src.reference()
-            if ref is not None:
-                styles.append(self.style(d, reference=latent_tensor(ref, self.info.resolution)))
-            else:
-                z = torch.from_numpy(seed_to_z(src.seed, self.latent_dim, "normal"))[None]
-                styles.append(self.style(d, z=z))
-        return self._context(torch.cat(images).to(self.device), torch.cat(styles))
-
-    def _context(self, x: Tensor, s: Tensor) -> StageContext:
-        ctx = photo_context(x, None)
-        ctx.extras[STYLE] = s.to(self.device)
-        ctx.extras[STYLE_KEY] = _key(s)
-        return ctx
-
-    def example_context(self) -> StageContext:
-        r, n = self.info.resolution, len(self.info.attributes)
-        z = torch.from_numpy(seed_to_z(0, self.latent_dim, "normal"))[None]
-        return self._context(torch.zeros(1, 3, r, r, device=self.device), self.style(torch.eye(n)[:1], z=z))
-
-    # -- scripting ---------------------------------------------------------------------------------
-    def translate(self, x: Tensor | np.ndarray, labels: Tensor | np.ndarray | Sequence[float],
-                  z: Tensor | np.ndarray | None = None, reference: Tensor | np.ndarray | None = None) -> Tensor:
-        """Images (N, 3, H, W) in [-1, 1] translated to domain weights `labels` ((N, D) or (D,)); the style
-        from latents z (N, latent_dim), else reference images (N, 3, H, W), else seed 0."""
-        x, d = self.checked_inputs(x, labels)
-        if reference is not None:
-            reference = torch.as_tensor(reference, dtype=torch.float32)
-            r = self.info.resolution
-            if reference.shape != (x.shape[0], 3, r, r):
-                raise RecipeError(f"reference images must be shaped ({x.shape[0]}, 3, {r}, {r}), "
-                                  f"not {tuple(reference.shape)}")
-            s = self.style(d, reference=reference)
-        else:
-            if z is None:
-                z = torch.from_numpy(seed_to_z(0, self.latent_dim, "normal"))[None].expand(x.shape[0], -1)
-            s = self.style(d, z=torch.as_tensor(z, dtype=torch.float32).reshape(-1, self.latent_dim))
-        return self.run(self._context(x, s))
-
-    def __repr__(self) -> str:
-        i = self.info
-        return (f"<{type(self).__name__} {i.resolution}x{i.resolution} domains={list(i.attributes)} "
-                f"on {self.device}>")

@@ -21,6 +21,7 @@ import json
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import torch
 
@@ -150,6 +151,13 @@ class StarGANPlugin:
 
         sd = probe.state_dict("G", "generator", "state_dict")
         return None if sd is None else strip_module_prefix(sd)
+
+    def networks(self) -> SimpleNamespace:
+        """The family's network code for trainers (reached through the registry, never by import):
+        `StarGANConfig` and `StarGANv1`."""
+        from plugins.stargan.network import StarGANConfig, StarGANv1
+
+        return SimpleNamespace(StarGANConfig=StarGANConfig, StarGANv1=StarGANv1)
 
     def sniff(self, probe: Probe) -> float:
         from plugins.stargan import network, network_v2

@@ -9,19 +9,16 @@ the engine's activation cache. Between stages the features and the RGB accumulat
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from studio.core.style_edits import Mix, Transform, noise_strengths, truncation_cutoff
-from studio.core.wspace import WLatent
 from plugins.stylegan.network import NOISE_MODES, Op, StyleGAN2, SynthState
-from plugins.stylegan.network3 import input_transform
-from studio.core.recipe import Recipe, Walk
 from studio.errors import RecipeError
 from studio.model.api import Generator, ModelInfo, StageContext
+from studio.model.wspace import WSpaceRecipes
 
 if TYPE_CHECKING:
     from plugins.stylegan.network3 import StyleGAN3
@@ -183,140 +180,6 @@ def mark_preview_stage(stages: list, budget: float = PREVIEW_BUDGET) -> int | No
     for i, s in enumerate(stages):
         s.progressive = i == pick
     return pick
-
-
-class WSpaceRecipes:
-    """Recipe semantics in W, shared by the torch network and its ONNX export: the class using it provides
-    `map`, `_ws_context`, `is_stylegan3` and, for StyleGAN3, `stored_transform` (and
-    Generator's latent helpers)."""
-
-    def z_mean(self) -> np.ndarray:
-        """Truncation happens in W toward w_avg; in Z the prior's mean is still zero."""
-        return np.zeros(self.info.z_dim, np.float32)
-
-    def generate(self, z: Tensor | np.ndarray, truncation: float = 1.0, c: Tensor | None = None,
-                 noise: str = "const", transform: Tensor | None = None) -> Tensor:
-        return self.synthesize(self.map(z, c, truncation), noise, transform)
-
-    def synthesize(self, ws: Tensor, noise: str = "const", transform: Tensor | None = None) -> Tensor:
-        """Images [N, C, H, W] (nominally [-1, 1], not clamped) from ws [N, num_ws, w_dim].
-
-        `transform` (StyleGAN3 only) is the input's 3x3 matrix; network3.input_transform(translate, angle)
-        makes one. StyleGAN3 has no noise inputs, so `noise` only matters for StyleGAN2."""
-        ws = torch.as_tensor(ws, dtype=torch.float32, device=self.device)
-        if ws.ndim != 3 or tuple(ws.shape[1:]) != (self.info.num_ws, self.info.w_dim):
-            raise RecipeError(f"ws must have shape [N, {self.info.num_ws}, {self.info.w_dim}], "
-                              f"not {list(ws.shape)}")
-        return self.run(self._ws_context(ws, noise, transform=transform))
-
-    def _checked_transform(self, transform: Tensor, n: int) -> Tensor:
-        """StyleGAN3 input matrices as (1 or n, 3, 3), or one clear message."""
-        if not self.is_stylegan3:
-            raise RecipeError("an input transform (translate / rotate) needs a StyleGAN3 model")
-        t = torch.as_tensor(transform, dtype=torch.float32).reshape(-1, 3, 3)
-        if t.shape[0] not in (1, n):
-            raise RecipeError(f"{t.shape[0]} input transforms for {n} samples")
-        return t
-
-    # -- recipes ------------------------------------------------------------------------------------
-    def context(self, recipes: Sequence[Recipe]) -> StageContext:
-        """z (+ Z walks) -> mapping -> truncation to w_avg (of the first `cutoff` inputs when the recipe
-        has a TruncationCutoff) -> W walks and mixes (psi never scales them)."""
-        given = [self._given_ws(r) for r in recipes]  # WLatent rows skip the mapping network
-        z = np.stack([np.zeros(self.info.z_dim, np.float32) if w is not None
-                      else self.edited_z(replace(r, truncation=1.0)) for r, w in zip(recipes, given)])
-        psi = torch.tensor([float(r.truncation) for r in recipes], dtype=torch.float32, device=self.device)
-        c = self._condition(recipes)
-        ws = self.map(torch.from_numpy(z), c, psi).clone()
-        cut = [self._cutoff(r) for r in recipes]
-        raw = self.map(torch.from_numpy(z), c) if any(k is not None for k in cut) else None
-        for i, r in enumerate(recipes):
-            if given[i] is not None:  # truncation pulls a given w toward w_avg, like a mapped one
-                ws[i] = self.w_avg + psi[i] * (torch.from_numpy(given[i]).to(self.device) - self.w_avg)
-            if raw is not None and cut[i] is not None:  # psi pulls only the first k: the rest as mapped
-                rest = raw[i] if given[i] is None else torch.from_numpy(given[i]).to(self.device)
-                ws[i, cut[i]:] = rest[cut[i]:]
-            for e in r.edits:  # in order, so a walk listed after a mix moves the mixed styles
-                if isinstance(e, Walk) and e.space == "w":
-                    ws[i] = self._walk(ws[i], e)
-                elif isinstance(e, Mix):
-                    ws[i] = self._mix(ws[i], e, psi[i], None if c is None else c[i:i + 1], cut[i])
-        noise = {r.noise for r in recipes}
-        if len(noise) != 1:
-            raise RecipeError("recipes rendered together must share one noise mode")
-        edits = [next((e for e in r.edits if isinstance(e, Transform)), None) for r in recipes]
-        matrix = None
-        if any(edits):  # one matrix per sample (an animated translate exports in batches)
-            if not self.is_stylegan3:
-                raise RecipeError("an input transform (translate / rotate) needs a StyleGAN3 model")
-            stored = self.stored_transform()
-            matrix = torch.stack([stored if t is None else input_transform(t.translate, t.angle) for t in edits])
-        ctx = self._ws_context(ws, noise.pop(), z=torch.from_numpy(z).to(self.device), transform=matrix)
-        scales = self._noise_scales(recipes)
-        if scales is not None:
-            ctx.extras["noise_scale"] = scales
-        return ctx
-
-    def noise_layers(self) -> list[str]:
-        """The layers with a noise input (a NoiseStrength edit has one multiplier per layer, in this order)."""
-        net = getattr(self, "net", None)
-        return [] if net is None or self.is_stylegan3 else net.synthesis.noise_layers()
-
-    def _noise_scales(self, recipes: Sequence[Recipe]) -> Tensor | None:
-        """(N, noise layers) multipliers when any recipe has a NoiseStrength edit, else None."""
-        given = [noise_strengths(r) for r in recipes]
-        if not any(s is not None for s in given):
-            return None
-        layers = self.noise_layers()
-        if not layers:
-            raise RecipeError("per-layer noise strength needs a StyleGAN2 model in torch (this one has no "
-                              "adjustable noise inputs)")
-        for s in given:
-            if s is not None and len(s) != len(layers):
-                raise RecipeError(f"noise strength has {len(s)} values; this model has {len(layers)} noise "
-                                  f"layers")
-        rows = [s if s is not None else (1.0,) * len(layers) for s in given]
-        return torch.tensor(rows, dtype=torch.float32, device=self.device)
-
-    def _given_ws(self, r: Recipe) -> np.ndarray | None:
-        """A WLatent's rows (num_ws, w_dim), None for latents that go through the mapping network."""
-        if not isinstance(r.latent, WLatent):
-            return None
-        if any(isinstance(e, Walk) and e.space == "z" for e in r.edits):
-            raise RecipeError("a z-space walk needs a z latent; this recipe starts from a w")
-        return r.latent.rows(self.info.num_ws, self.info.w_dim)
-
-    def _walk(self, ws: Tensor, e: Walk) -> Tensor:
-        d = torch.tensor(e.direction, dtype=torch.float32, device=self.device)
-        n, w_dim = self.info.num_ws, self.info.w_dim
-        if d.numel() == n * w_dim:  # a W+ direction: one vector per style input
-            d = d.reshape(n, w_dim)
-        elif d.numel() != w_dim:
-            raise RecipeError(f"walk {e.label!r} has {d.numel()} values; this model's w has {w_dim} "
-                              f"(or {n * w_dim} for W+)")
-        start, stop = e.layers if e.layers is not None else (0, n)
-        if not 0 <= start < stop <= n:
-            raise RecipeError(f"walk {e.label!r}: layers [{start}, {stop}) outside this model's 0..{n}")
-        ws = ws.clone()
-        ws[start:stop] += e.amount * (d[start:stop] if d.ndim == 2 else d)
-        return ws
-
-    def _cutoff(self, r: Recipe) -> int | None:
-        k = truncation_cutoff(r)
-        if k is not None and k > self.info.num_ws:
-            raise RecipeError(f"truncation cutoff {k} is more than this model's {self.info.num_ws} "
-                              f"style inputs")
-        return k
-
-    def _mix(self, ws: Tensor, e: Mix, psi: Tensor, c: Tensor | None, cutoff: int | None = None) -> Tensor:
-        n = self.info.num_ws
-        start, stop = e.layers
-        if not 0 <= start < stop <= n:
-            raise RecipeError(f"mix {e.label!r}: layers [{start}, {stop}) outside this model's 0..{n}")
-        src = self.map(torch.from_numpy(self.latent(e.latent()))[None], c, psi.reshape(1), cutoff)[0]
-        ws = ws.clone()
-        ws[start:stop] = ws[start:stop].lerp(src[start:stop], float(e.amount))
-        return ws
 
 
 class StyleGANGenerator(WSpaceRecipes, Generator):

@@ -15,6 +15,7 @@ from torch import Tensor, nn
 
 from plugins.stylegan.ops import (SQRT2, bias_act, modulated_conv2d, normalize_2nd_moment, upfirdn2d,
                                   upsample2d)
+from studio.model.wspace import truncate
 
 ARCHITECTURES = ("skip", "resnet", "orig")
 NOISE_MODES = ("const", "random", "none")
@@ -122,22 +123,6 @@ class Mapping(nn.Module):
             x = getattr(self, f"fc{i}")(x)
         ws = x.unsqueeze(1).repeat(1, cfg.num_ws, 1)
         return truncate(ws, self.w_avg, truncation, truncation_cutoff)
-
-
-def truncate(ws: Tensor, w_avg: Tensor, psi: float | Tensor, cutoff: int | None = None) -> Tensor:
-    """Pull the first `cutoff` (all when None) style inputs toward w_avg; psi may be per sample ([N])."""
-    if not torch.is_tensor(psi):
-        if psi == 1:
-            return ws
-        psi_t: float | Tensor = float(psi)
-    else:
-        psi_t = psi.reshape(-1, 1, 1).to(ws)
-        if bool((psi_t == 1).all()):
-            return ws
-    stop = ws.shape[1] if cutoff is None else cutoff
-    ws = ws.clone()
-    ws[:, :stop] = w_avg.expand_as(ws[:, :stop]).lerp(ws[:, :stop], psi_t)
-    return ws
 
 
 class SynthesisLayer(nn.Module):

@@ -7,7 +7,6 @@ designed filters are used exactly as stored.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -210,12 +209,3 @@ class StyleGAN3(nn.Module):
     def forward(self, z: Tensor, c: Tensor | None = None, truncation: float = 1.0,
                 transform: Tensor | None = None) -> Tensor:
         return self.synthesis(self.mapping(z, c, truncation), transform)
-
-
-def input_transform(translate: tuple[float, float] = (0.0, 0.0), angle: float = 0.0) -> Tensor:
-    """The matrix the synthesis input needs to show the image shifted by `translate` (in units of the image
-    size) and rotated by `angle` degrees: the inverse of gen_images.py's make_transform."""
-    a = math.radians(angle)
-    s, c = math.sin(a), math.cos(a)
-    m = np.array([[c, s, translate[0]], [-s, c, translate[1]], [0, 0, 1]], dtype=np.float64)
-    return torch.from_numpy(np.linalg.inv(m).astype(np.float32))

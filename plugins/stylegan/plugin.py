@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import torch
@@ -35,6 +36,14 @@ class StyleGANPlugin:
         if probe.looks_like_torch and _rosinality_entry(probe.torch_object()) is not None:
             return "rosinality"
         return None
+
+    def networks(self) -> SimpleNamespace:
+        """The family's network code for trainers and converters (reached through the registry, never by
+        import): `StyleGAN2`, `StyleGAN2Config` and `save(path, net, name=, half=, extra=)`."""
+        from plugins.stylegan.network import StyleGAN2, StyleGAN2Config
+        from plugins.stylegan.save import save_stylegan
+
+        return SimpleNamespace(StyleGAN2=StyleGAN2, StyleGAN2Config=StyleGAN2Config, save=save_stylegan)
 
     def sniff(self, probe: Probe) -> float:
         return 0.95 if self._kind(probe) is not None else 0.0

@@ -46,8 +46,8 @@ def convert_safetensors(ns: argparse.Namespace) -> int:
     replaces anything, so a written file always opens and renders like the source."""
     import torch
 
-    from plugins.stylegan.save import save_stylegan
-    from studio.export.safe import commit, discard, temp_path
+    from studio.atomic import write_atomic
+    from studio.model.registry import family
 
     out = ns.out.expanduser()
     if out.suffix.lower() != ".safetensors":
@@ -59,19 +59,21 @@ def convert_safetensors(ns: argparse.Namespace) -> int:
     if g.info.family not in ("stylegan2", "stylegan3") or net is None:
         raise UsageError(f"converting to safetensors reads StyleGAN2/3 checkpoints; {path.name} is a "
                          f"{g.info.family} model ({g.info.format})")
-    tmp = temp_path(out)
-    try:
-        save_stylegan(tmp, net, name=g.info.name or path.stem, half=ns.half)
+    save = family("StyleGAN").networks().save
+    want = {k: (v.half().float() if ns.half and v.is_floating_point() else v) for k, v in net.state_dict().items()}
+
+    def write_and_verify(tmp: Path) -> None:  # a mismatch raises before the file takes the final name
+        save(tmp, net, name=g.info.name or path.stem, half=ns.half)
         back = load_model(tmp, "cpu").net.state_dict()  # type: ignore[attr-defined]
-        want = {k: (v.half().float() if ns.half and v.is_floating_point() else v)
-                for k, v in net.state_dict().items()}
         if back.keys() != want.keys() or not all(torch.equal(back[k], want[k]) for k in want):
             raise UsageError(f"{out.name} did not load back identically; nothing was written")
-        commit(tmp, out, ns.force)
+
+    try:
+        write_atomic(out, write_and_verify, replace=ns.force)
+    except FileExistsError:
+        raise UsageError(f"{out} already exists (use --force to overwrite)") from None
     except OSError as exc:
         raise UsageError(f"cannot write {out}: {exc.strerror or exc}") from None
-    finally:
-        discard(tmp)
     params = sum(v.numel() for v in want.values())
     print(f"wrote {out} ({g.info.family} {g.info.resolution}x{g.info.resolution} from {g.info.format}, "
           f"{params / 1e6:.1f} M values, {'fp16' if ns.half else 'fp32'}); loads back identically")
@@ -94,11 +96,11 @@ def convert_onnx(ns: argparse.Namespace) -> int:
     except ImportError:
         raise UsageError("converting to ONNX needs onnx, onnxscript and onnxruntime: "
                          "pip install 'latent-studio[onnx]'") from None
-    from plugins.onnx.export import export_generator
+    from studio.model.registry import family
 
     path = existing_file(ns.checkpoint, "checkpoint")
     g = load_model(path, "cpu")
-    report = export_generator(g, out, opset=ns.opset, tolerance=ns.tolerance, force=ns.force)
+    report = family("ONNX").export(g, out, opset=ns.opset, tolerance=ns.tolerance, force=ns.force)
     print(f"wrote {report.folder}/ ({', '.join(report.files)}); {report.exporter} exporter, "
           f"opset {ns.opset}; max abs error vs torch {report.max_abs_error:.2e} (tolerance {ns.tolerance:g})")
     return 0

@@ -24,6 +24,7 @@ def register(sub: Any) -> None:
 
 def cmd_export(ns: argparse.Namespace) -> int:
     from studio.core.project import load_project
+    from studio.model.spaces import frame_recipes
 
     project = load_project(existing_file(ns.project, "project"))
     if ns.model is not None:
@@ -43,5 +44,5 @@ def cmd_export(ns: argparse.Namespace) -> int:
         print(f"{PROG}: warning: {path.name} has changed since the project was saved (sha256 differs); "
               f"exporting it anyway", file=sys.stderr)
     ref = replace(project.model, path=str(path))
-    recipes = [replace(r, model=ref) for r in timeline.recipes(g)]
+    recipes = [replace(r, model=ref) for r in frame_recipes(g, timeline)]
     return run_export(g, recipes, ns, ns.fps or timeline.fps)

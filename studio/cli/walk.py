@@ -76,7 +76,8 @@ quality_value = bounded(int, 1, 100)
 
 def cmd_walk(ns: argparse.Namespace) -> int:
     from studio.core.recipe import ModelRef, Recipe, SeedLatent
-    from studio.core.timeline import NoiseLoop, Segment, Timeline, has_w_space
+    from studio.core.timeline import NoiseLoop, Segment, Timeline
+    from studio.model.spaces import frame_recipes
 
     if ns.to_seed is None and ns.loop_noise is None:
         raise UsageError("give --to-seed, or --loop-noise R for a loop around --from-seed")
@@ -88,7 +89,7 @@ def cmd_walk(ns: argparse.Namespace) -> int:
     fps = ns.fps or 24.0
     check_output(ns)
     g = load_model(path, ns.device, ns.backend, export_batch(ns))
-    if ns.space == "w" and not has_w_space(g):
+    if ns.space == "w" and not g.has_w:
         raise UsageError(f"--space w needs a model with a W space (StyleGAN); this is a {g.info.family} model")
     ref = ModelRef(str(path.resolve()), g.model_id)
     seeds = (ns.from_seed,) if ns.to_seed is None else (ns.from_seed, ns.to_seed)
@@ -103,7 +104,7 @@ def cmd_walk(ns: argparse.Namespace) -> int:
     else:
         segs = (replace(seg, frames=ns.frames - 1), seg)
     timeline = Timeline(keys, segs, loop=ns.loop, fps=fps, noise=noise)
-    recipes = timeline.recipes(g)
+    recipes = frame_recipes(g, timeline)
     assert len(recipes) == ns.frames
     return run_export(g, recipes, ns, fps)
 

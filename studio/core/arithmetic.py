@@ -5,86 +5,58 @@ point. An Expression adds bins with weights (A - B + C) and yields a latent the 
 other. The paper averages z; models with a mapping network (StyleGAN) are averaged in W, where the
 mapping has already bent the prior into the space the synthesis network reads, which is what StyleGAN
 users expect. A result in W is a `WLatent` (studio/core/wspace.py), which those models render directly.
+
+The maths only: bins read their members' vectors through a `LatentSpace` the caller passes
+(studio.model.spaces.model_space for a loaded generator), so no model runs here.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Protocol, Sequence
 
 import numpy as np
 
-from studio.core.recipe import Recipe, SeedLatent, VectorLatent, Walk, latent_from_dict, latent_to_dict
+from studio.core.recipe import Recipe, VectorLatent, latent_from_dict, latent_to_dict
 from studio.core.wspace import WLatent
 from studio.errors import RecipeError
 
-if TYPE_CHECKING:
-    from studio.model.api import Generator
-
 SPACES = ("z", "w")
 NEIGHBOURS = 9  # the paper's 3x3: the result in the centre, eight noisy neighbours around it
-W_SPREAD_SAMPLES = 512
 
 
-def has_w(g: "Generator") -> bool:
-    """Whether the model maps z to a W space it can average in (StyleGAN, torch or ONNX)."""
-    return bool(g.info.w_dim) and callable(getattr(g, "map", None))
+class LatentSpace(Protocol):
+    """One of a model's latent spaces (z, or W for models with a mapping network) as arithmetic sees it.
+
+    studio.model.spaces.model_space supplies one for a loaded generator, so this module only does the
+    maths and never runs a model."""
+
+    name: str  # "z" or "w"
+
+    def vector(self, spec: Any) -> np.ndarray:
+        """One recipe latent as a vector of this space (a RecipeError when it has none there)."""
+
+    def spread(self) -> float:
+        """The typical per-dimension standard deviation of samples in this space."""
+
+    def typical_norm(self) -> float:
+        """The norm a sample typically has (what a rescaled z result is set to)."""
 
 
-def map_to_w(g: "Generator", z: np.ndarray) -> np.ndarray:
-    """w (N, w_dim) for z (N, z_dim) through the model's mapping network, without truncation."""
-    import torch
-
-    z = torch.from_numpy(np.asarray(z, np.float32).reshape(-1, g.info.z_dim))
-    ws = g.map(z)  # type: ignore[attr-defined]
-    return ws[:, 0].detach().cpu().numpy().astype(np.float32)
+def typical_norm(z_dim: int, prior: str) -> float:
+    """The norm a latent drawn from the prior typically has: sqrt(E|z|^2) (normal: sqrt(d); uniform
+    on [-1, 1]: sqrt(d / 3)). Averages shrink toward the origin, where a DCGAN draws washed-out faces."""
+    return float(np.sqrt(z_dim / 3.0 if prior == "uniform" else z_dim))
 
 
-def default_space(g: "Generator") -> str:
-    return "w" if has_w(g) else "z"
+def prior_spread(prior: str) -> float:
+    """The per-dimension standard deviation of z: 1 for a normal prior, 1/sqrt(3) for uniform on [-1, 1]."""
+    return float(np.sqrt(1.0 / 3.0) if prior == "uniform" else 1.0)
 
 
-def check_space(g: "Generator", space: str) -> None:
-    if space not in SPACES:
-        raise RecipeError(f"unknown latent space {space!r} (known: {', '.join(SPACES)})")
-    if space == "w" and not has_w(g):
-        raise RecipeError(f"{g.info.family} models have no W space; use z")
-
-
-def latent_vector(g: "Generator", spec: Any, space: str) -> np.ndarray:
-    """One latent as a vector of `space` (z, or w = mapping(z) without truncation)."""
-    check_space(g, space)
-    if isinstance(spec, WLatent):
-        if space == "z":
-            raise RecipeError("a latent edited in W has no z; switch to W")
-        rows = spec.rows(g.info.num_ws, g.info.w_dim)
-        if not np.array_equal(rows, np.broadcast_to(rows[:1], rows.shape)):
-            raise RecipeError("a W+ latent (a different w per style input) cannot be averaged as one w")
-        return rows[0]
-    z = g.latent(spec)
-    return z if space == "z" else map_to_w(g, z)[0]
-
-
-def latent_in(g: "Generator", v: np.ndarray, space: str) -> VectorLatent | WLatent:
+def latent_in(v: np.ndarray, space: str) -> VectorLatent | WLatent:
     """A vector of `space` as a recipe latent."""
     values = tuple(float(x) for x in np.asarray(v, np.float64).ravel())
     return WLatent(values) if space == "w" else VectorLatent(values)
-
-
-def member_from_recipe(g: "Generator", recipe: Recipe) -> Any:
-    """What the current image contributes to a bin: its latent as is when nothing moved it, else the
-    edited point (truncation and walks baked in), in z for z models and in w for W models."""
-    moved = recipe.truncation != 1.0 or any(isinstance(e, Walk) for e in recipe.edits)
-    if not moved and isinstance(recipe.latent, (SeedLatent, VectorLatent, WLatent)):
-        return recipe.latent
-    if not has_w(g):
-        return VectorLatent(tuple(float(x) for x in g.edited_z(recipe)))
-    ws = g.context([recipe]).ws
-    assert ws is not None
-    rows = ws[0].detach().cpu().numpy()
-    if not np.allclose(rows, rows[0], atol=1e-6):
-        raise RecipeError("this image's style inputs differ by layer (style mixing or a layer-limited walk); "
-                          "a bin holds one w per image")
-    return WLatent(tuple(float(x) for x in rows[0]))
 
 
 # -- bins -------------------------------------------------------------------------------------------
@@ -112,17 +84,17 @@ class ConceptBin:
     def renamed(self, name: str) -> "ConceptBin":
         return replace(self, name=name)
 
-    def vectors(self, g: "Generator", space: str) -> np.ndarray:
+    def vectors(self, space: LatentSpace) -> np.ndarray:
         """(n, dim): each member in `space`; errors name the bin."""
         if not self.members:
             raise RecipeError(f"bin {self.name!r} is empty: add images to it first")
         try:
-            return np.stack([latent_vector(g, m, space) for m in self.members])
+            return np.stack([space.vector(m) for m in self.members])
         except RecipeError as exc:
             raise RecipeError(f"bin {self.name!r}: {exc}") from None
 
-    def mean(self, g: "Generator", space: str) -> np.ndarray:
-        return self.vectors(g, space).mean(0).astype(np.float32)
+    def mean(self, space: LatentSpace) -> np.ndarray:
+        return self.vectors(space).mean(0).astype(np.float32)
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"name": self.name, "members": [latent_to_dict(m) for m in self.members]}
@@ -160,13 +132,6 @@ class NamedLatent:
 
 
 # -- expressions ------------------------------------------------------------------------------------
-def typical_norm(g: "Generator") -> float:
-    """The norm a latent drawn from the prior typically has: sqrt(E|z|^2) (normal: sqrt(d); uniform
-    on [-1, 1]: sqrt(d / 3)). Averages shrink toward the origin, where a DCGAN draws washed-out faces."""
-    d = g.info.z_dim
-    return float(np.sqrt(d / 3.0 if g.info.prior == "uniform" else d))
-
-
 @dataclass(frozen=True)
 class Expression:
     """A weighted sum of bins by name, e.g. ((A, 1), (B, -1), (C, 1)). `rescale` sets a z result's norm to
@@ -179,7 +144,7 @@ class Expression:
     terms: tuple[tuple[str, float], ...]
     rescale: bool = False
 
-    def evaluate(self, g: "Generator", bins: Sequence[ConceptBin], space: str) -> np.ndarray:
+    def evaluate(self, bins: Sequence[ConceptBin], space: LatentSpace) -> np.ndarray:
         by_name = {b.name: b for b in bins}
         used = [(n, float(w)) for n, w in self.terms if w != 0]
         if not used:
@@ -187,16 +152,16 @@ class Expression:
         missing = [n for n, _ in used if n not in by_name]
         if missing:
             raise RecipeError(f"no bin named {missing[0]!r}")
-        v = sum(w * by_name[n].mean(g, space) for n, w in used)
+        v = sum(w * by_name[n].mean(space) for n, w in used)
         v = np.asarray(v, np.float32)
-        if self.rescale and space == "z":
+        if self.rescale and space.name == "z":
             norm = float(np.linalg.norm(v))
             if norm > 0:
-                v = v * (typical_norm(g) / norm)
+                v = v * (space.typical_norm() / norm)
         return v.astype(np.float32)
 
-    def latent(self, g: "Generator", bins: Sequence[ConceptBin], space: str) -> VectorLatent | WLatent:
-        return latent_in(g, self.evaluate(g, bins, space), space)
+    def latent(self, bins: Sequence[ConceptBin], space: LatentSpace) -> VectorLatent | WLatent:
+        return latent_in(self.evaluate(bins, space), space.name)
 
 
 def result_recipe(base: Recipe, latent: Any) -> Recipe:
@@ -206,20 +171,7 @@ def result_recipe(base: Recipe, latent: Any) -> Recipe:
 
 
 # -- the paper's neighbourhood --------------------------------------------------------------------
-def space_spread(g: "Generator", space: str) -> float:
-    """The typical per-dimension standard deviation of `space`: 1 for a normal z (1/sqrt(3) uniform); for
-    w, measured on mapped seeds, so one noise scale means the same in both spaces."""
-    if space == "z":
-        return float(np.sqrt(1.0 / 3.0) if g.info.prior == "uniform" else 1.0)
-    cached = getattr(g, "_arithmetic_w_spread", None)
-    if cached is None:
-        z = np.stack([g.latent(SeedLatent(s)) for s in range(W_SPREAD_SAMPLES)])
-        cached = float(map_to_w(g, z).std(0).mean())
-        g._arithmetic_w_spread = cached  # type: ignore[attr-defined]  # one measurement per loaded model
-    return cached
-
-
-def neighbourhood(g: "Generator", v: np.ndarray, space: str, scale: float = 0.25, seed: int = 0,
+def neighbourhood(v: np.ndarray, space: LatentSpace, scale: float = 0.25, seed: int = 0,
                   n: int = NEIGHBOURS) -> list[VectorLatent | WLatent]:
     """The result and n - 1 neighbours: v plus Gaussian noise of `scale` x the space's spread, drawn from
     `seed` (same seed, same neighbours); the result itself sits in the middle of the list."""
@@ -228,22 +180,22 @@ def neighbourhood(g: "Generator", v: np.ndarray, space: str, scale: float = 0.25
     v = np.asarray(v, np.float32)
     noise = np.random.RandomState(seed % 2**32).randn(n, v.size).astype(np.float32)
     noise[n // 2] = 0.0
-    points = v[None] + scale * space_spread(g, space) * noise
-    return [latent_in(g, p, space) for p in points]
+    points = v[None] + scale * space.spread() * noise
+    return [latent_in(p, space.name) for p in points]
 
 
 # -- directions -------------------------------------------------------------------------------------
-def concept_direction(g: "Generator", to_bin: ConceptBin, from_bin: ConceptBin,
-                      space: str) -> tuple[np.ndarray, dict[str, Any]]:
+def concept_direction(to_bin: ConceptBin, from_bin: ConceptBin, space: LatentSpace,
+                      model_id: str) -> tuple[np.ndarray, dict[str, Any]]:
     """The unit direction from bin `from_bin` to bin `to_bin` (e.g. no glasses -> glasses) and its metadata in
     the direction library's fields (name, space, source, model_sha256, info: the bins, their sizes and the
     difference's length before normalising), so `SavedDirection(vectors=v[None], **meta)` stores it."""
-    diff = to_bin.mean(g, space) - from_bin.mean(g, space)
+    diff = to_bin.mean(space) - from_bin.mean(space)
     norm = float(np.linalg.norm(diff))
     if norm == 0:
         raise RecipeError(f"bins {to_bin.name!r} and {from_bin.name!r} have the same mean: no direction")
-    meta = {"name": f"{from_bin.name} -> {to_bin.name}", "space": space, "source": "arithmetic",
-            "model_sha256": g.model_id,
+    meta = {"name": f"{from_bin.name} -> {to_bin.name}", "space": space.name, "source": "arithmetic",
+            "model_sha256": model_id,
             "info": {"from": from_bin.name, "to": to_bin.name,
                      "members": [len(from_bin.members), len(to_bin.members)], "length": norm}}
     return (diff / norm).astype(np.float32), meta

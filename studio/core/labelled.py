@@ -9,18 +9,12 @@ can tell a real direction from one fitted to noise.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-
-from studio.core.latents import seeds_to_z
-from studio.core.recipe import ModelRef, Recipe, SeedLatent
 
 if TYPE_CHECKING:
     from studio.core.direction_library import SavedDirection
-    from studio.model.api import Generator
-    from studio.render.engine import Renderer
 
 CLASSIFIERS = ("logistic", "svm")
 
@@ -147,41 +141,7 @@ class FittedDirection:
     fit: LinearFit
 
 
-def latent_features(g: "Generator", seeds: Sequence[int], space: str = "z") -> np.ndarray:
-    """The latents the classifier sees: z of the seeds, or their w (truncation 1) for `space` "w"."""
-    z = seeds_to_z(list(seeds), g.info.z_dim, g.info.prior)
-    if space == "z":
-        return z
-    mapper = getattr(g, "map", None)
-    if space != "w" or mapper is None or not g.info.w_dim:
-        raise LabelError(f"this model has no {space.upper()} space to fit a direction in (use z)")
-    with torch.inference_mode():
-        w = mapper(torch.from_numpy(z).to(g.device))
-    return w[:, 0].float().cpu().numpy()
-
-
-def attribute_scores_job(g: "Generator", renderer: "Renderer", net: torch.nn.Module, attribute: str,
-                         recipes: Sequence[Recipe], batch: int = 64) -> Iterator[float]:
-    """Render recipes and score them with the attribute model: returns (n,) probabilities of `attribute`.
-
-    A worker job: yields the fraction done after every stage of every batch, so frames can interleave.
-    """
-    from studio.demo.attributes import predict
-
-    out: list[np.ndarray] = []
-    n = len(recipes)
-    for i in range(0, n, batch):
-        chunk = recipes[i:i + batch]
-        for images in renderer.iter_batch(g, chunk):
-            if images is None:
-                yield i / max(n, 1)
-            else:
-                out.append(predict(net, images)[attribute])
-        yield (i + len(chunk)) / max(n, 1)
-    return np.concatenate(out) if out else np.zeros(0, np.float32)
-
-
-def fitted_direction(fit: LinearFit, x: np.ndarray, name: str, source: str, space: str, g: "Generator",
+def fitted_direction(fit: LinearFit, x: np.ndarray, name: str, source: str, space: str, model_id: str,
                      model_name: str = "", info: dict | None = None) -> FittedDirection:
     """Wrap a fit as a saved direction whose slider unit is one standard deviation of the samples along it."""
     from studio.core.direction_library import SavedDirection, now_iso
@@ -191,33 +151,6 @@ def fitted_direction(fit: LinearFit, x: np.ndarray, name: str, source: str, spac
                "held_out_balanced_accuracy": round(fit.test_balanced_accuracy, 4),
                "train_accuracy": round(fit.train_accuracy, 4), "samples": fit.n_train + fit.n_test,
                "positive": fit.n_positive, **(info or {})}
-    d = SavedDirection(name, fit.direction[None], space, source, model_sha256=g.model_id, model_name=model_name,
+    d = SavedDirection(name, fit.direction[None], space, source, model_sha256=model_id, model_name=model_name,
                        created=now_iso(), stddev=np.array([spread if spread > 0 else 1.0], np.float32), info=details)
     return FittedDirection(d, fit)
-
-
-def fit_attribute_job(g: "Generator", renderer: "Renderer", net: torch.nn.Module, attribute: str,
-                      n_samples: int = 2000, classifier: str = "logistic", space: str = "z",
-                      seed0: int = FIT_SEED0, model_name: str = "",
-                      threshold: float = 0.5) -> Iterator[float]:
-    """Label n generated samples with the attribute model, fit a linear classifier on their latents and
-    return a FittedDirection named after the attribute (a worker job yielding the fraction done)."""
-    if n_samples < 20:
-        raise LabelError(f"fit on at least 20 samples (asked for {n_samples})")
-    seeds = list(range(seed0, seed0 + n_samples))
-    x = latent_features(g, seeds, space)
-    base = Recipe(ModelRef("", g.model_id), SeedLatent(0))
-    probs = yield from attribute_scores_job(g, renderer, net, attribute, [base.with_seed(s) for s in seeds])
-    fit = fit_direction(x, probs > threshold, classifier)
-    return fitted_direction(fit, x, attribute, f"fitted:{attribute}", space, g, model_name,
-                            {"labels": "attribute model", "first_seed": seed0})
-
-
-def fit_hand_labels(g: "Generator", seeds: Sequence[int], labels: Sequence[bool], name: str,
-                    classifier: str = "logistic", space: str = "z", model_name: str = "") -> FittedDirection:
-    """A direction from seeds the user marked positive (True) or negative (False)."""
-    if len(seeds) != len(labels):
-        raise LabelError(f"{len(labels)} labels for {len(seeds)} seeds")
-    x = latent_features(g, seeds, space)
-    fit = fit_direction(x, np.asarray(labels, bool), classifier, holdout=0.25 if len(seeds) >= 12 else 0.0)
-    return fitted_direction(fit, x, name, f"fitted:{name}", space, g, model_name, {"labels": "by hand"})

@@ -11,12 +11,15 @@ WLatent recipes, for generators with a W space.
 A noise loop (`Timeline.noise`) adds a circle through latent space whose period is the whole sequence,
 so the last frame flows into the first: with one keyframe it is the classic GAN loop around that face,
 with several it makes a looping keyframe path drift.
+
+This module is the maths only: where each keyframe sits in z or W comes from a `LatentPoints` the caller
+passes (studio.model.spaces.frame_recipes supplies one for a loaded generator), so no model runs here.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields, replace
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 
@@ -29,6 +32,20 @@ from studio.errors import RecipeError
 TIMELINE_SCHEMA = 1
 INTERPOLATIONS = ("slerp", "lerp")
 SPACES = ("z", "w")
+
+
+class LatentPoints(Protocol):
+    """Where recipes sit in a model's latent spaces: all that interpolation reads of the model."""
+
+    def z_mean(self) -> np.ndarray:
+        """The centre of z (what truncation pulls toward)."""
+
+    def edited_z(self, recipe: Recipe) -> np.ndarray:
+        """The recipe's z after truncation and z walks (z_dim,)."""
+
+    def style_inputs(self, recipes: Sequence[Recipe]) -> np.ndarray:
+        """Each recipe's style inputs (N, num_ws, w_dim) after truncation, W walks and mixes, i.e. what its
+        image is rendered from; a RecipeError for a model without a W space."""
 
 
 def _ease_in_out_cubic(t: float) -> float:
@@ -167,8 +184,8 @@ class Timeline:
     def duration_s(self) -> float:
         return self.frame_count() / float(self.fps)
 
-    def recipes(self, g: Any) -> list[Recipe]:
-        """One recipe per frame, for generator `g` (its latent helpers turn keyframes into z)."""
+    def recipes(self, points: LatentPoints) -> list[Recipe]:
+        """One recipe per frame; `points` places the keyframes in z or W (see LatentPoints)."""
         keys = self.keyframes
         if not keys:
             return []
@@ -181,11 +198,11 @@ class Timeline:
             if a == b:  # a single keyframe looping: it stays put (the noise loop moves it)
                 out.extend([a] * seg.frames)
                 continue
-            interp = SegmentInterpolator(g, a, b, seg)
+            interp = SegmentInterpolator(points, a, b, seg)
             out.extend(interp(k / seg.frames) for k in range(seg.frames))
         if not self.looping:
             out.append(keys[-1])
-        return noise_loop(g, out, self.noise) if self.noise is not None else out
+        return noise_loop(points, out, self.noise) if self.noise is not None else out
 
     # -- JSON --------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -218,18 +235,18 @@ def _plain_fields(obj: Any) -> dict[str, Any]:
 class SegmentInterpolator:
     """The recipe at eased time t between keyframes a and b (precomputes their latents once)."""
 
-    def __init__(self, g: Any, a: Recipe, b: Recipe, seg: Segment):
+    def __init__(self, points: LatentPoints, a: Recipe, b: Recipe, seg: Segment):
         self.a, self.b, self.seg = a, b, seg
         self.same_latent = a.latent == b.latent and a.truncation == b.truncation
         if self.same_latent and seg.space == "z":
             return  # nothing to interpolate in z: blend the edits (walk amounts) only
         if seg.space == "w":
-            wa, wb = keyframe_ws(g, [a, b])
-            self.centre = w_centre(g, a)
+            wa, wb = points.style_inputs([a, b])
+            self.centre = w_centre(points, a)
             self.za, self.zb = (wa - self.centre).ravel(), (wb - self.centre).ravel()
             self.make_latent = lambda v: WLatent.of(v.reshape(self.centre.shape) + self.centre)
         else:
-            self.za, self.zb = g.edited_z(a), g.edited_z(b)
+            self.za, self.zb = points.edited_z(a), points.edited_z(b)
             self.make_latent = lambda v: VectorLatent(tuple(float(x) for x in v))
 
     def __call__(self, t: float) -> Recipe:
@@ -247,30 +264,9 @@ class SegmentInterpolator:
                        condition=_blend_values(self.a.condition, self.b.condition, e))
 
 
-def has_w_space(g: Any) -> bool:
-    """Whether g maps z to style inputs (its context carries ws) and renders WLatent recipes."""
-    info = getattr(g, "info", None)
-    return bool(getattr(info, "w_dim", 0) and getattr(info, "num_ws", 0))
-
-
-def keyframe_ws(g: Any, recipes: Sequence[Recipe]) -> np.ndarray:
-    """Each recipe's style inputs (N, num_ws, w_dim) after truncation, W walks and mixes: what its
-    image is rendered from, so interpolating them starts and ends exactly on the keyframes."""
-    if not has_w_space(g):
-        family = getattr(getattr(g, "info", None), "family", "this")
-        raise RecipeError(f"{family} models have no W space; use z")
-    out = []
-    for r in recipes:  # one at a time: recipes rendered together must share a noise mode
-        ws = g.context([r]).ws
-        if ws is None:
-            raise RecipeError(f"{g.info.family} models have no W space; use z")
-        out.append(ws[0].detach().cpu().float().numpy())
-    return np.stack(out)
-
-
-def w_centre(g: Any, r: Recipe) -> np.ndarray:
+def w_centre(points: LatentPoints, r: Recipe) -> np.ndarray:
     """w_avg per style input (truncation 0 pulls every w onto it), for slerp and loop radii in W."""
-    return keyframe_ws(g, [replace(r, latent=SeedLatent(0), truncation=0.0, edits=())])[0]
+    return points.style_inputs([replace(r, latent=SeedLatent(0), truncation=0.0, edits=())])[0]
 
 
 def _rotate_on_small_circle(x: np.ndarray, loop: NoiseLoop, theta: np.ndarray) -> np.ndarray:
@@ -294,22 +290,22 @@ def _rotate_on_small_circle(x: np.ndarray, loop: NoiseLoop, theta: np.ndarray) -
     return out.astype(np.float32)
 
 
-def noise_loop(g: Any, frames: Sequence[Recipe], loop: NoiseLoop) -> list[Recipe]:
+def noise_loop(points: LatentPoints, frames: Sequence[Recipe], loop: NoiseLoop) -> list[Recipe]:
     """`frames` with loop's circle added; its period is len(frames), so the sequence wraps seamlessly."""
     n = len(frames)
     t = 2 * np.pi * np.arange(n) / n
     wave = np.stack([np.cos(t) - 1, np.sin(t)], axis=1).astype(np.float32)  # (n, 2), zero at frame 0
     if loop.space == "w":
-        ws = keyframe_ws(g, frames)
-        centre = w_centre(g, frames[0])
+        ws = points.style_inputs(frames)
+        centre = w_centre(points, frames[0])
         scale = loop.radius * float(np.linalg.norm(ws[0] - centre, axis=1).mean())
         ab = random_orthonormal(2, ws.shape[2], loop.seed)
         moved = ws + scale * (wave @ ab)[:, None, :]
         return [replace(r, latent=WLatent.of(v), truncation=1.0,
                         edits=_blend_edits(r.edits, r.edits, 0.0, keep_z=False, drop_w=True))
                 for r, v in zip(frames, moved)]
-    mean = np.asarray(g.z_mean(), np.float32)
-    x = np.stack([g.edited_z(r) for r in frames]) - mean
+    mean = np.asarray(points.z_mean(), np.float32)
+    x = np.stack([points.edited_z(r) for r in frames]) - mean
     moved = mean + _rotate_on_small_circle(x, loop, t)
     return [replace(r, latent=VectorLatent(tuple(float(x) for x in v)), truncation=1.0,
                     edits=_blend_edits(r.edits, r.edits, 0.0, keep_z=False))

@@ -129,9 +129,26 @@ class Generator:
         return v
 
     def latents(self, seeds: Sequence[int]) -> Tensor:
-        """z for seeds, shape (N, z_dim), on the generator's device."""
+        """z for seeds, shape (N, z_dim), on the generator's device: the one way seeds become latents
+        (through `latent`, so a family's own prior or seeding applies everywhere)."""
+        if not len(seeds):
+            return torch.zeros(0, self.info.z_dim, device=self.device)
         z = np.stack([self.latent(SeedLatent(int(s))) for s in seeds])
         return torch.from_numpy(z).to(self.device)
+
+    # -- W space -----------------------------------------------------------------------------------
+    @property
+    def has_w(self) -> bool:
+        """Whether this model maps z to a W space (style inputs) that recipes, arithmetic and fitting can
+        use: it states a w_dim and overrides `map`."""
+        return bool(self.info.w_dim and self.info.num_ws) and type(self).map is not Generator.map
+
+    def map(self, z: Tensor | np.ndarray, c: Tensor | None = None, truncation: float | Tensor = 1.0,
+            truncation_cutoff: int | None = None) -> Tensor:
+        """Style inputs ws (N, num_ws, w_dim) for z (N, z_dim); `truncation` pulls the first
+        `truncation_cutoff` rows (all when None) toward w_avg. Families with a mapping network override
+        it; here it says clearly that there is no W space."""
+        raise RecipeError(f"{self.info.name or self.info.family} models have no W space; use z")
 
     # -- recipe to stage inputs --------------------------------------------------------------------
     def edited_z(self, recipe: Recipe) -> np.ndarray:

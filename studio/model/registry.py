@@ -175,3 +175,15 @@ def reset_default_registry() -> None:
     """Forget discovered plugins (after the plugin path changed, and in tests)."""
     global _default
     _default = None
+
+
+def family(name: str, registry: Registry | None = None) -> GeneratorPlugin:
+    """The installed plugin called `name` (case-insensitive). Trainers and converters reach a family's own
+    code through hooks on its plugin object rather than by import, so removing a family disables only
+    what needs it."""
+    reg = registry if registry is not None else default_registry()
+    for p in reg.plugins:
+        if p.name.lower() == name.lower():
+            return p
+    installed = ", ".join(p.name for p in reg.plugins) or "none"
+    raise StudioError(f"the {name} generator family is not installed (installed: {installed})")

@@ -11,12 +11,12 @@ from __future__ import annotations
 import copy
 import math
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from plugins.dcgan.network import DCGANConfig, build
-from plugins.dcgan.save import save_dcgan
+from studio.model.registry import family
 from studio.train.loop import (RunState, Timer, command_facts, due, ema_beta, end_step, export_if_asked,
                                lazy_adam, load_state, logistic_d_loss, nonsaturating_g_loss,
                                parse_trainer_args, run_facts, save_sheet, save_state, seed_everything,
@@ -33,13 +33,19 @@ PL_WEIGHT = 0.0
 PL_EVERY = 4
 
 
-def generator_config(z_dim: int = 100, ngf: int = 32, channels: int = 3) -> DCGANConfig:
+def networks() -> Any:
+    """The DCGAN family's network code, from its plugin (this trainer imports no family)."""
+    return family("DCGAN").networks()
+
+
+def generator_config(z_dim: int = 100, ngf: int = 32, channels: int = 3) -> Any:
+    """The DCGAN family's config for the paper's generator (5 transposed convs, BatchNorm)."""
     widths = [ngf * 8, ngf * 4, ngf * 2, ngf, channels]
     convs, cin = [], z_dim
     for w in widths:
         convs.append((cin, w, 4, False))
         cin = w
-    return DCGANConfig("main.", tuple(convs), (True,) * 4)
+    return networks().Config("main.", tuple(convs), (True,) * 4)
 
 
 def discriminator(ndf: int = 32, channels: int = 3) -> nn.Sequential:
@@ -115,7 +121,7 @@ def train(out_dir: Path, steps: int, batch: int = 64, z_dim: int = 100, ngf: int
     out_dir.mkdir(parents=True, exist_ok=True)
     seed_everything(seed)
     cfg = generator_config(z_dim, ngf)
-    G, D = build(cfg), discriminator(ndf)
+    G, D = networks().build(cfg), discriminator(ndf)
     G.apply(_init)
     D.apply(_init)
     G, D = G.to(device), D.to(device)
@@ -167,7 +173,7 @@ def train(out_dir: Path, steps: int, batch: int = 64, z_dim: int = 100, ngf: int
 
 def export(G: nn.Sequential, path: Path, state: RunState, extra: dict | None = None) -> None:
     """The bundled file: fp16 safetensors whose header carries the config and the run's facts."""
-    save_dcgan(path, G, name="DCGAN ToyFaces 64", half=True,
+    networks().save(path, G, name="DCGAN ToyFaces 64", half=True,
                extra={**run_facts(state), **(extra or {})})
 
 

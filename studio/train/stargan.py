@@ -21,9 +21,9 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from plugins.stargan.network import StarGANConfig, StarGANv1
 from studio.core.attributes import exclusive_groups, toggle
 from studio.demo import toyfaces
+from studio.model.registry import family
 from studio.model.safeload import save_safetensors
 from studio.train.loop import (RunState, Timer, batches, command_facts, due, end_step, export_if_asked,
                                load_state, parse_trainer_args, run_facts, save_sheet, save_state,
@@ -111,7 +111,7 @@ def training_batch(n: int, step: int, seed: int, p_single: float) -> tuple[Tenso
     return to_tensor(real.images), torch.from_numpy(real.binary), torch.from_numpy(trg), to_tensor(target.images)
 
 
-def toggle_sheet(G: StarGANv1, faces: toyfaces.ToyFacesBatch) -> Tensor:
+def toggle_sheet(G: nn.Module, faces: toyfaces.ToyFacesBatch) -> Tensor:
     """Rows: the inputs, then each attribute toggled from the faces' true labels (as the UI would)."""
     device = next(G.parameters()).device
     x = to_tensor(faces.images).to(device)
@@ -124,13 +124,15 @@ def toggle_sheet(G: StarGANv1, faces: toyfaces.ToyFacesBatch) -> Tensor:
     return torch.cat(rows)
 
 
-def build_generator(h: Hyper) -> StarGANv1:
-    return StarGANv1(StarGANConfig(h.conv_dim, len(ATTRIBUTES), h.repeat_num))
+def build_generator(h: Hyper) -> nn.Module:
+    """The StarGAN family's v1 generator (from its plugin: this trainer imports no family)."""
+    nets = family("StarGAN").networks()
+    return nets.StarGANv1(nets.StarGANConfig(h.conv_dim, len(ATTRIBUTES), h.repeat_num))
 
 
 def train(out_dir: Path, steps: int, batch: int = 16, h: Hyper = Hyper(), seed: int = 0,
           sample_every: int = 100, save_every: int = 50, progress: bool = True,
-          device: torch.device | str = "cpu", data_workers: int = 0) -> tuple[StarGANv1, RunState]:
+          device: torch.device | str = "cpu", data_workers: int = 0) -> tuple[nn.Module, RunState]:
     """Train (or resume) until `steps`; returns the generator (on the CPU) and the run state."""
     out_dir.mkdir(parents=True, exist_ok=True)
     seed_everything(seed)
@@ -179,7 +181,7 @@ def train(out_dir: Path, steps: int, batch: int = 16, h: Hyper = Hyper(), seed: 
     return G.cpu(), state
 
 
-def export(G: StarGANv1, path: Path, state: RunState, h: Hyper = Hyper(), extra: dict | None = None) -> None:
+def export(G: nn.Module, path: Path, state: RunState, h: Hyper = Hyper(), extra: dict | None = None) -> None:
     """The bundled file: fp16 safetensors (yunjey key names) whose header names the labels, so the StarGAN
     plugin needs no sidecar."""
     sd = {k: (v.half() if v.is_floating_point() else v) for k, v in G.state_dict().items()}

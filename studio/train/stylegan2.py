@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 from torch.func import functional_call
 from torch.nn import functional as F
 
-from plugins.stylegan.network import StyleGAN2, StyleGAN2Config
-from plugins.stylegan.save import save_stylegan
+from studio.model.registry import family
 from studio.train.loop import (RunState, Timer, command_facts, due, ema_beta, end_step, export_if_asked,
                                lazy_adam, load_state, logistic_d_loss, nonsaturating_g_loss,
                                parse_trainer_args, run_facts, save_sheet, save_state, seed_everything,
@@ -31,19 +31,25 @@ MIXING_PROB = 0.9
 R1_GAMMA = 0.5  # 0.1 trained the first demo model but was unstable from run to run; 0.02 diverged
 
 
+def networks() -> Any:
+    """The StyleGAN family's network code, from its plugin (this trainer imports no family)."""
+    return family("StyleGAN").networks()
+
+
 def generator_config(z_dim: int = 128, mapping_layers: int = 4,
-                     channels: tuple[int, ...] = (128, 128, 64, 32, 16)) -> StyleGAN2Config:
+                     channels: tuple[int, ...] = (128, 128, 64, 32, 16)) -> Any:
+    """The family's StyleGAN2Config for the demo model."""
     res = 2 ** (len(channels) + 1)
-    return StyleGAN2Config(z_dim=z_dim, w_dim=z_dim, resolution=res, channels=tuple(channels),
+    return networks().StyleGAN2Config(z_dim=z_dim, w_dim=z_dim, resolution=res, channels=tuple(channels),
                            mapping_layers=mapping_layers, architecture="skip")
 
 
 class TrainableG(nn.Module):
     """Raw parameters for the network's trainable buffers; `effective()` is what the network runs on."""
 
-    def __init__(self, cfg: StyleGAN2Config):
+    def __init__(self, cfg: Any):
         super().__init__()
-        self.net = StyleGAN2(cfg)
+        self.net = networks().StyleGAN2(cfg)
         for m in self.net.modules():  # the unfused modulated conv: same maths, a much cheaper backward on CPU
             if hasattr(m, "fused"):
                 m.fused = False
@@ -175,16 +181,16 @@ EMA_HALF_LIFE = 10_000 * 16 / 32  # images: the official ema_kimg for a batch of
 
 
 def train(out_dir: Path, steps: int, batch: int = 16, seed: int = 0, lr: float = 0.0025,
-          r1_gamma: float = R1_GAMMA, r1_every: int = 16, cfg: StyleGAN2Config | None = None,
+          r1_gamma: float = R1_GAMMA, r1_every: int = 16, cfg: Any = None,
           sample_every: int = 250, save_every: int = 100, progress: bool = True,
-          device: torch.device | str = "cpu", data_workers: int = 0) -> tuple[StyleGAN2, RunState]:
+          device: torch.device | str = "cpu", data_workers: int = 0) -> tuple[nn.Module, RunState]:
     """Train (or resume) until `steps`; returns the EMA generator (w_avg included, on the CPU) and the run
     state."""
     out_dir.mkdir(parents=True, exist_ok=True)
     seed_everything(seed)
     cfg = cfg or generator_config()
     G, D = TrainableG(cfg), Discriminator(cfg.channels)
-    G_ema = StyleGAN2(cfg).eval()
+    G_ema = networks().StyleGAN2(cfg).eval()
     G_ema.load_state_dict(G.net.state_dict())
     G, D, G_ema = G.to(device), D.to(device), G_ema.to(device)
     opt_g = lazy_adam(G.parameters(), lr)
@@ -224,9 +230,9 @@ def train(out_dir: Path, steps: int, batch: int = 16, seed: int = 0, lr: float =
     return G_ema.cpu(), state
 
 
-def export(G: StyleGAN2, path: Path, state: RunState, extra: dict | None = None) -> None:
+def export(G: nn.Module, path: Path, state: RunState, extra: dict | None = None) -> None:
     """The bundled file: fp16 safetensors of the EMA generator (w_avg included) with the run's facts."""
-    save_stylegan(path, G, name="StyleGAN2 ToyFaces 64", half=True,
+    networks().save(path, G, name="StyleGAN2 ToyFaces 64", half=True,
                   extra={**run_facts(state), **(extra or {})})
 
 

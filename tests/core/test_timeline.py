@@ -9,6 +9,7 @@ from studio.core.recipe import ModelRef, Recipe, SeedLatent, VectorLatent
 from studio.core.timeline import (EASINGS, Playback, Segment, Timeline, due_frame, ease, ping_pong_walk,
                                   simulate_playback)
 from studio.errors import RecipeError
+from studio.model.spaces import GeneratorPoints
 from studio.render.engine import ModelCache, Renderer
 
 
@@ -20,6 +21,28 @@ def g(tiny_dcgan_safetensors):
 def _keys(g, *seeds, truncation=1.0):
     ref = ModelRef("m", g.model_id)
     return tuple(Recipe(ref, SeedLatent(s), truncation=truncation) for s in seeds)
+
+
+class PlainPoints:
+    """LatentPoints with no model behind it: a keyframe's z is its VectorLatent, and there is no W."""
+
+    def z_mean(self):
+        return np.zeros(2, np.float32)
+
+    def edited_z(self, r):
+        return np.asarray(r.latent.values, np.float32)
+
+    def style_inputs(self, recipes):
+        raise RecipeError("no W here")
+
+
+def test_the_interpolation_maths_runs_without_a_model():
+    ref = ModelRef("m")
+    a, b = Recipe(ref, VectorLatent((0.0, 0.0))), Recipe(ref, VectorLatent((4.0, 2.0)))
+    rs = Timeline((a, b), (Segment(4, "lerp"), Segment(1))).recipes(PlainPoints())
+    assert [r.latent.values for r in rs] == [(0.0, 0.0), (1.0, 0.5), (2.0, 1.0), (3.0, 1.5), (4.0, 2.0)]
+    with pytest.raises(RecipeError, match="no W here"):
+        Timeline((a, b), (Segment(4, space="w"),)).recipes(PlainPoints())
 
 
 @pytest.mark.parametrize("name", list(EASINGS))
@@ -42,7 +65,7 @@ def test_ease_in_out_is_slow_at_the_ends():
 def test_segment_endpoints_are_the_keyframes(g, interp):
     a, b, c = _keys(g, 3, 8, 11, truncation=0.7)
     t = Timeline((a, b, c), (Segment(10, interp, "cubic"), Segment(6, interp)))
-    rs = t.recipes(g)
+    rs = t.recipes(GeneratorPoints(g))
     assert len(rs) == t.frame_count() == 10 + 6 + 1
     assert t.keyframe_frames() == [0, 10, 16]
     for i, key in zip(t.keyframe_frames(), (a, b, c)):
@@ -56,15 +79,15 @@ def test_segment_endpoints_are_the_keyframes(g, interp):
 
 def test_slerp_keeps_the_norm_lerp_shrinks_it(g):
     a, b = _keys(g, 1, 2)
-    n_s = [np.linalg.norm(g.edited_z(r)) for r in Timeline((a, b), (Segment(20, "slerp"),)).recipes(g)]
-    n_l = [np.linalg.norm(g.edited_z(r)) for r in Timeline((a, b), (Segment(20, "lerp"),)).recipes(g)]
+    n_s = [np.linalg.norm(g.edited_z(r)) for r in Timeline((a, b), (Segment(20, "slerp"),)).recipes(GeneratorPoints(g))]
+    n_l = [np.linalg.norm(g.edited_z(r)) for r in Timeline((a, b), (Segment(20, "lerp"),)).recipes(GeneratorPoints(g))]
     assert max(n_s) - min(n_s) < 0.1 * np.mean(n_s)
     assert n_l[10] < 0.85 * min(n_l[0], n_l[-1])
 
 
 def test_easing_moves_along_the_path_monotonically(g):
     a, b = _keys(g, 1, 2)
-    rs = Timeline((a, b), (Segment(30, "lerp", "ease-in-out"),)).recipes(g)
+    rs = Timeline((a, b), (Segment(30, "lerp", "ease-in-out"),)).recipes(GeneratorPoints(g))
     za, zb = g.edited_z(a), g.edited_z(b)
     d = zb - za
     progress = [float(np.dot(g.edited_z(r) - za, d) / np.dot(d, d)) for r in rs]
@@ -77,7 +100,7 @@ def test_easing_moves_along_the_path_monotonically(g):
 def test_loop_closes_without_repeating_the_first_frame(g):
     a, b, c = _keys(g, 1, 2, 3)
     t = Timeline((a, b, c), (Segment(8), Segment(8), Segment(8)), loop=True)
-    rs = t.recipes(g)
+    rs = t.recipes(GeneratorPoints(g))
     assert len(rs) == t.frame_count() == 24
     z = np.stack([g.edited_z(r) for r in rs])
     steps = np.linalg.norm(np.diff(np.concatenate([z, z[:1]]), axis=0), axis=1)
@@ -91,7 +114,7 @@ def test_same_latent_keeps_it_and_blends_walks(g):
     d = tuple(float(v) for v in np.eye(g.info.z_dim, dtype=np.float32)[0])
     a = base.with_walk("pca:0", d, -2.0)
     b = base.with_walk("pca:0", d, 2.0)
-    rs = Timeline((a, b), (Segment(4, "slerp", "linear"),)).recipes(g)
+    rs = Timeline((a, b), (Segment(4, "slerp", "linear"),)).recipes(GeneratorPoints(g))
     assert all(r.latent == SeedLatent(5) for r in rs)
     assert [r.walk_amount("pca:0") for r in rs] == pytest.approx([-2, -1, 0, 1, 2])
 
@@ -99,13 +122,13 @@ def test_same_latent_keeps_it_and_blends_walks(g):
 def test_w_space_needs_a_generator_that_has_one(g):
     a, b = _keys(g, 1, 2)
     with pytest.raises(RecipeError, match="no W space"):
-        Timeline((a, b), (Segment(4, space="w"),)).recipes(g)
+        Timeline((a, b), (Segment(4, space="w"),)).recipes(GeneratorPoints(g))
 
 
 def test_single_and_empty_timelines(g):
     (a,) = _keys(g, 1)
-    assert Timeline().recipes(g) == [] and Timeline().frame_count() == 0
-    assert Timeline((a,)).recipes(g) == [a]
+    assert Timeline().recipes(GeneratorPoints(g)) == [] and Timeline().frame_count() == 0
+    assert Timeline((a,)).recipes(GeneratorPoints(g)) == [a]
 
 
 def test_editing_and_json_round_trip(g):

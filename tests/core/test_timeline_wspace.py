@@ -9,7 +9,8 @@ from plugins.stylegan.save import save_stylegan
 from plugins.stylegan.testing import tiny_stylegan
 from studio.core.recipe import ModelRef, Recipe, SeedLatent, VectorLatent
 from studio.core.style_edits import Mix
-from studio.core.timeline import NoiseLoop, Segment, Timeline, keyframe_ws, w_centre
+from studio.core.timeline import NoiseLoop, Segment, Timeline, w_centre
+from studio.model.spaces import GeneratorPoints, style_inputs
 from studio.core.wspace import WLatent
 from studio.errors import RecipeError
 from studio.model.registry import Registry
@@ -42,18 +43,18 @@ def _edited(g, seed: int) -> Recipe:
 
 def test_a_w_latent_renders_exactly_the_keyframe_it_came_from(sg):
     r = _edited(sg, 3)
-    ws = keyframe_ws(sg, [r])[0]
+    ws = style_inputs(sg, [r])[0]
     assert ws.shape == (sg.info.num_ws, sg.info.w_dim)
     plus = WLatent.of(ws)
     assert len(plus.values) == sg.info.num_ws * sg.info.w_dim  # per-layer edits: W+
-    plain = WLatent.of(keyframe_ws(sg, [Recipe(r.model, SeedLatent(3))])[0])
+    plain = WLatent.of(style_inputs(sg, [Recipe(r.model, SeedLatent(3))])[0])
     assert len(plain.values) == sg.info.w_dim  # no per-layer edits: one w
     x, _ = Renderer().run(sg, [r])
     y, _ = Renderer().run(sg, [Recipe(r.model, plus)])
     assert torch.allclose(x, y, atol=1e-5)
     # a given w still truncates toward w_avg, and the JSON round trip keeps it
     half = Recipe(r.model, plus, truncation=0.5)
-    assert np.allclose(keyframe_ws(sg, [half])[0], w_centre(sg, r) + 0.5 * (ws - w_centre(sg, r)), atol=1e-5)
+    assert np.allclose(style_inputs(sg, [half])[0], w_centre(GeneratorPoints(sg), r) + 0.5 * (ws - w_centre(GeneratorPoints(sg), r)), atol=1e-5)
     assert Recipe.from_json(half.to_json()) == half
 
 
@@ -73,20 +74,20 @@ def test_w_latents_fail_clearly_where_they_cannot_apply(sg, dcgan):
 def test_w_segment_interpolates_style_inputs_between_exact_keyframes(sg, interp):
     a, b = _edited(sg, 1), Recipe(ModelRef("m", sg.model_id), SeedLatent(2))
     tl = Timeline((a, b), (Segment(8, interp, space="w"), Segment(1)))
-    rs = tl.recipes(sg)
+    rs = tl.recipes(GeneratorPoints(sg))
     assert len(rs) == 9 and rs[0] == a and rs[-1] == b
     assert all(isinstance(r.latent, WLatent) and r.truncation == 1.0 and not r.edits for r in rs[1:-1])
-    wa, wb = keyframe_ws(sg, [a, b])
-    mid = keyframe_ws(sg, [rs[4]])[0]
+    wa, wb = style_inputs(sg, [a, b])
+    mid = style_inputs(sg, [rs[4]])[0]
     if interp == "lerp":
         assert np.allclose(mid, 0.5 * (wa + wb), atol=1e-5)
     else:  # around w_avg: the midpoint keeps the typical distance from it
-        c = w_centre(sg, a)
+        c = w_centre(GeneratorPoints(sg), a)
         n = [np.linalg.norm(v - c) for v in (wa, wb, mid)]
         assert n[2] > 0.95 * min(n[:2]) and not np.allclose(mid, 0.5 * (wa + wb), atol=1e-3)
     # not the same path as interpolating z and mapping it (the mapping network bends it)
-    zmid = Timeline((a, b), (Segment(8, "lerp"), Segment(1))).recipes(sg)[4]
-    assert not np.allclose(keyframe_ws(sg, [zmid])[0], mid, atol=1e-2)
+    zmid = Timeline((a, b), (Segment(8, "lerp"), Segment(1))).recipes(GeneratorPoints(sg))[4]
+    assert not np.allclose(style_inputs(sg, [zmid])[0], mid, atol=1e-2)
     # the whole sequence renders in mixed batches (seeds and w's together), matching frame-by-frame renders
     batched = Renderer().render_batch(sg, rs, batch_size=4)
     single = np.stack([Renderer().render(sg, r).image for r in rs])
@@ -97,9 +98,9 @@ def test_w_interpolation_needs_a_w_space(dcgan):
     ref = ModelRef("m", dcgan.model_id)
     tl = Timeline((Recipe(ref, SeedLatent(1)), Recipe(ref, SeedLatent(2))), (Segment(4, space="w"),))
     with pytest.raises(RecipeError, match="no W space"):
-        tl.recipes(dcgan)
+        tl.recipes(GeneratorPoints(dcgan))
     with pytest.raises(RecipeError, match="no W space"):
-        Timeline(tl.keyframes[:1], noise=NoiseLoop(space="w")).recipes(dcgan)
+        Timeline(tl.keyframes[:1], noise=NoiseLoop(space="w")).recipes(GeneratorPoints(dcgan))
 
 
 def _wrap_steps(v: np.ndarray) -> np.ndarray:
@@ -111,7 +112,7 @@ def test_z_noise_loop_circles_one_keyframe_and_closes_seamlessly(dcgan):
     key = Recipe(ModelRef("m", dcgan.model_id), SeedLatent(7), truncation=0.8)
     tl = Timeline((key,), (Segment(30),), noise=NoiseLoop(radius=0.4, seed=3))
     assert tl.frame_count() == 30 and tl.looping
-    rs = tl.recipes(dcgan)
+    rs = tl.recipes(GeneratorPoints(dcgan))
     assert len(rs) == 30 and all(isinstance(r.latent, VectorLatent) for r in rs)
     z = np.stack([dcgan.edited_z(r) for r in rs])
     z0 = dcgan.edited_z(key)
@@ -121,7 +122,7 @@ def test_z_noise_loop_circles_one_keyframe_and_closes_seamlessly(dcgan):
     assert steps.max() < 1.2 * steps.min()  # even speed, and last -> first is an ordinary step
     far = np.linalg.norm(z[15] - z0)
     assert far == pytest.approx(2 * 0.4 * np.linalg.norm(z0), rel=1e-4)  # the circle's far side
-    other = Timeline((key,), (Segment(30),), noise=NoiseLoop(radius=0.4, seed=4)).recipes(dcgan)
+    other = Timeline((key,), (Segment(30),), noise=NoiseLoop(radius=0.4, seed=4)).recipes(GeneratorPoints(dcgan))
     assert not np.allclose(dcgan.edited_z(other[10]), z[10])
     frames = Renderer().render_batch(dcgan, rs)
     img_steps = _wrap_steps(frames.astype(np.float32))
@@ -134,8 +135,8 @@ def test_noise_loop_on_a_keyframe_path_keeps_its_period(dcgan):
     base = Timeline(keys, (Segment(8),) * 3, loop=False)
     tl = Timeline(keys, (Segment(8),) * 3, noise=NoiseLoop(0.3))
     assert tl.frame_count() == 24 and base.frame_count() == 17  # a noise loop always loops
-    rs = tl.recipes(dcgan)
-    plain = Timeline(keys, (Segment(8),) * 3, loop=True).recipes(dcgan)
+    rs = tl.recipes(GeneratorPoints(dcgan))
+    plain = Timeline(keys, (Segment(8),) * 3, loop=True).recipes(GeneratorPoints(dcgan))
     z, zp = (np.stack([dcgan.edited_z(r) for r in x]) for x in (rs, plain))
     assert np.allclose(z[0], zp[0], atol=1e-6) and not np.allclose(z[12], zp[12], atol=1e-2)
     steps = _wrap_steps(z)
@@ -148,9 +149,9 @@ def test_noise_loop_on_a_keyframe_path_keeps_its_period(dcgan):
 
 def test_w_noise_loop_moves_every_style_input_on_one_circle(sg):
     key = _edited(sg, 5)
-    rs = Timeline((key,), (Segment(20),), noise=NoiseLoop(0.5, seed=1, space="w")).recipes(sg)
-    ws = keyframe_ws(sg, rs)
-    w0 = keyframe_ws(sg, [key])[0]
+    rs = Timeline((key,), (Segment(20),), noise=NoiseLoop(0.5, seed=1, space="w")).recipes(GeneratorPoints(sg))
+    ws = style_inputs(sg, rs)
+    w0 = style_inputs(sg, [key])[0]
     assert np.allclose(ws[0], w0, atol=1e-5)
     off = ws - w0  # the same offset on every row (a W loop on top of the keyframe's W+ edits)
     assert np.allclose(off, off[:, :1], atol=1e-5)

@@ -17,6 +17,7 @@ from studio.core.project import Project, save_project
 from studio.core.recipe import ModelRef, Recipe, SeedLatent
 from studio.core.timeline import Segment, Timeline
 from studio.export.job import export_job
+from studio.model.spaces import GeneratorPoints
 from studio.render.engine import ModelCache
 from studio.render.worker import RenderWorker
 
@@ -33,7 +34,7 @@ def g(tiny_dcgan_safetensors):
 
 def _recipes(g, n):
     ref = ModelRef("m", g.model_id)
-    return Timeline((Recipe(ref, SeedLatent(1)), Recipe(ref, SeedLatent(2))), (Segment(n - 1),)).recipes(g)
+    return Timeline((Recipe(ref, SeedLatent(1)), Recipe(ref, SeedLatent(2))), (Segment(n - 1),)).recipes(GeneratorPoints(g))
 
 
 def test_interactive_frames_interleave_with_an_export(g, tmp_path):

@@ -22,6 +22,7 @@ from studio.export.job import ExportOptions, drive, export_job
 from studio.export.safe import ExportError
 from studio.export.sidecar import read_sidecar
 from studio.export.writers import frame_name
+from studio.model.spaces import frame_recipes
 from studio.render.engine import ModelCache, Renderer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,7 +41,7 @@ def model(tiny_dcgan_safetensors: Path):
 def _walk(g, path: Path, frames: int = 48) -> list[Recipe]:
     ref = ModelRef(str(path), g.model_id)
     t = Timeline((Recipe(ref, SeedLatent(1)), Recipe(ref, SeedLatent(2))), (Segment(frames - 1, "slerp"),))
-    return t.recipes(g)
+    return frame_recipes(g, t)
 
 
 def _one_by_one(g, recipes: list[Recipe]) -> np.ndarray:

@@ -87,7 +87,7 @@ def test_nvlabs_fixture_round_trip_within_1e4(registry, tmp_path):
 
 @pytest.mark.shared
 def test_stylegan3_fixture_round_trip_with_input_transform(registry, tmp_path):
-    from plugins.stylegan.network3 import input_transform
+    from studio.model.wspace import input_transform
     from studio.core.recipe import VectorLatent
     from studio.core.style_edits import with_transform
 

@@ -12,6 +12,7 @@ import torch
 from studio.core.arithmetic import Expression, NamedLatent, neighbourhood, result_recipe
 from studio.core.project import Project
 from studio.core.recipe import SeedLatent, VectorLatent
+from studio.model.spaces import model_space
 from studio.render.engine import ModelCache, Renderer
 from studio.render.worker import JobHandle, SyncWorker
 from studio.ui.panels import arithmetic_panel as ap
@@ -69,9 +70,9 @@ def test_result_matches_the_core_and_renders_its_neighbourhood(loaded):
     p = w.arithmetic_panel
     fill(p)
     assert [b.members for b in p.bins][2] == (SeedLatent(7), SeedLatent(8), SeedLatent(9))
-    want = Expression((("A", 1.0), ("B", -1.0), ("C", 1.0))).evaluate(s.generator, p.bins, "z")
+    want = Expression((("A", 1.0), ("B", -1.0), ("C", 1.0))).evaluate(p.bins, model_space(s.generator, "z"))
     assert np.allclose(p.result.vector, want)
-    assert p.result.latents == neighbourhood(s.generator, want, "z", 0.25, 0)
+    assert p.result.latents == neighbourhood(want, model_space(s.generator, "z"), 0.25, 0)
     renders = Renderer().render_batch(s.generator, [result_recipe(s.recipe, v) for v in p.result.latents])
     assert np.array_equal(p.result.grid, renders)
     assert all(m is not None for m in p.result.means) and p.use.isEnabled()
@@ -82,7 +83,7 @@ def test_result_matches_the_core_and_renders_its_neighbourhood(loaded):
     assert np.array_equal(p.result.grid[4], centre) and not np.array_equal(p.result.grid[0], renders[0])
     # weights are live: B at 0 drops it from the sum
     p.bin_widgets[1].weight.setValue(0.0)
-    no_b = Expression((("A", 1.0), ("C", 1.0))).evaluate(s.generator, p.bins, "z")
+    no_b = Expression((("A", 1.0), ("C", 1.0))).evaluate(p.bins, model_space(s.generator, "z"))
     assert np.allclose(p.result.vector, no_b)
 
 
@@ -185,7 +186,7 @@ def test_every_edit_is_one_undo_step_and_undo_shows_the_state_before(loaded):
         assert s.workspace == ws and shown(p) == expected(ws, "z")
     # the preview follows: after redo it is the sum of the redone bins
     got = Expression(tuple(zip([b.name for b in p.bins], p.weights())), rescale=True).evaluate(
-        s.generator, p.bins, "z")
+        p.bins, model_space(s.generator, "z"))
     assert np.allclose(p.result.vector, got)
 
 
@@ -326,5 +327,5 @@ def test_jobs_run_a_stage_per_step_and_the_newest_preview_wins(loaded, monkeypat
     deferred.run(thumbs[0])
     assert p._thumb(SeedLatent(40)) is not None
     deferred.run(previews[1])
-    assert p.result.latents == neighbourhood(g, p.result.vector, "z", 0.25, 4)
+    assert p.result.latents == neighbourhood(p.result.vector, model_space(g, "z"), 0.25, 4)
     assert previews[1]["steps"] >= len(g.stages)

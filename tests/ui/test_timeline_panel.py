@@ -15,6 +15,7 @@ from studio.core.project import Autosave, Project, load_project
 from studio.core.recipe import Recipe, SeedLatent
 from studio.core.timeline import Segment, Timeline
 from studio.export.writers import frame_name
+from studio.model.spaces import frame_recipes
 from studio.render.engine import ModelCache, Renderer
 from studio.render.worker import RenderWorker, SyncWorker
 from studio.ui.main_window import MainWindow
@@ -79,7 +80,7 @@ def test_export_from_the_panel_writes_the_frames(qtbot, window, tiny_dcgan_path,
     assert panel.export_to(out)
     assert not panel.exporting and panel.progress.value() == 7
     g = window.session.generator
-    expected = [Renderer().render(g, r).image for r in panel.timeline.recipes(g)]
+    expected = [Renderer().render(g, r).image for r in frame_recipes(g, panel.timeline)]
     got = [np.asarray(Image.open(out / frame_name(i, 7))) for i in range(7)]
     assert all(np.array_equal(a, b.repeat(2, 0).repeat(2, 1)) for a, b in zip(got, expected))
     # exporting again to the same name is refused with a message, not a crash or an overwrite

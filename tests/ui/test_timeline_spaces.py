@@ -8,6 +8,7 @@ from plugins.stylegan.testing import tiny_stylegan
 from studio.core.recipe import SeedLatent
 from studio.core.timeline import NoiseLoop
 from studio.core.wspace import WLatent
+from studio.model.spaces import frame_recipes
 
 from .test_main_window import open_by_drop
 
@@ -39,7 +40,7 @@ def test_dcgan_offers_z_only_and_a_noise_loop_in_z(qtbot, window, tiny_dcgan_pat
     panel.radius.setValue(0.5)
     panel.reroll.click()
     assert panel.timeline.noise == NoiseLoop(0.5, 1, "z")
-    rs = panel.timeline.recipes(window.session.generator)
+    rs = frame_recipes(window.session.generator, panel.timeline)
     assert len(rs) == 24 and len({r.latent for r in rs}) == 24
     panel.noise.setCurrentIndex(0)
     panel.noise.activated.emit(0)
@@ -61,7 +62,7 @@ def test_stylegan_offers_w_interpolation_and_w_loops(qtbot, window, tmp_path):
     seg = panel.timeline.segments[0]
     assert (seg.interpolation, seg.space, seg.frames) == ("lerp", "w", 6)
     assert "lerp W" in panel.keys.item(0).text()
-    rs = panel.timeline.recipes(window.session.generator)
+    rs = frame_recipes(window.session.generator, panel.timeline)
     assert rs[0].latent == SeedLatent(1) and all(isinstance(r.latent, WLatent) for r in rs[1:6])
     panel.keys.setCurrentRow(1)
     panel.keys.setCurrentRow(0)  # coming back shows the segment's own setting
@@ -69,7 +70,7 @@ def test_stylegan_offers_w_interpolation_and_w_loops(qtbot, window, tmp_path):
     panel.noise.setCurrentIndex(2)
     panel.noise.activated.emit(2)
     assert panel.timeline.noise is not None and panel.timeline.noise.space == "w"
-    assert len(panel.timeline.recipes(window.session.generator)) == panel.timeline.frame_count() == 6 + 24
+    assert len(frame_recipes(window.session.generator, panel.timeline)) == panel.timeline.frame_count() == 6 + 24
 
 
 def test_preview_skips_frames_it_cannot_render_in_time(qtbot, window, tiny_dcgan_path):

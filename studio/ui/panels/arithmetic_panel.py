@@ -20,13 +20,13 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFrame, QGr
                                QInputDialog, QLabel, QLineEdit, QListWidget, QListWidgetItem, QMenu,
                                QPushButton, QSpinBox, QToolButton, QVBoxLayout, QWidget)
 
-from studio.core.arithmetic import (SPACES, ConceptBin, Expression, NamedLatent, concept_direction,
-                                    default_space, has_w, latent_in, member_from_recipe, neighbourhood,
-                                    result_recipe)
+from studio.core.arithmetic import (SPACES, ConceptBin, Expression, NamedLatent, concept_direction, latent_in,
+                                    neighbourhood, result_recipe)
 from studio.core.recipe import Recipe, SeedLatent
 from studio.core.workspace import Workspace, default_bins
 from studio.errors import StudioError
 from studio.model.api import Generator
+from studio.model.spaces import default_space, member_from_recipe, model_space
 from studio.render.engine import Renderer
 from studio.render.worker import JobHandle
 from studio.ui.scrolling import scroll_area
@@ -68,7 +68,7 @@ def settings_of(ws: Workspace | None, g: Generator | None) -> Settings:
     if ws is None or g is None:
         return Settings()
     space = ws.panel(SPACE_KEY)
-    if space not in SPACES or (space == "w" and not has_w(g)):
+    if space not in SPACES or (space == "w" and not g.has_w):
         space = default_space(g)
     return Settings(str(space), bool(ws.panel(RESCALE_KEY, False)), float(ws.panel(NOISE_KEY, DEFAULT_NOISE)),
                     int(ws.panel(NOISE_SEED_KEY, 0)))
@@ -136,14 +136,15 @@ def preview_job(renderer: Renderer, g: Generator, base: Recipe, bins: Sequence[C
     for i, b in enumerate(bins):
         if b.members:
             try:
-                recipes.append(result_recipe(base, latent_in(g, b.mean(g, space), space)))
+                recipes.append(result_recipe(base, latent_in(b.mean(model_space(g, space)), space)))
                 slots.append(i)
             except StudioError as exc:
                 out.message = out.message or str(exc)
             yield None
     try:
-        out.vector = expr.evaluate(g, bins, space)
-        out.latents = neighbourhood(g, out.vector, space, scale, seed)
+        latents = model_space(g, space)
+        out.vector = expr.evaluate(bins, latents)
+        out.latents = neighbourhood(out.vector, latents, scale, seed)
         recipes += [result_recipe(base, lat) for lat in out.latents]
     except StudioError as exc:
         out.message = out.message or str(exc)
@@ -611,7 +612,7 @@ class ArithmeticPanel(QWidget):
     def on_model(self, g: Generator) -> None:
         """Drop all shown for the previous model; the workspaceChanged that follows shows this one's."""
         self.setEnabled("walk" in g.info.capabilities)
-        self.space.model().item(1).setEnabled(has_w(g))  # type: ignore[attr-defined]
+        self.space.model().item(1).setEnabled(g.has_w)  # type: ignore[attr-defined]
         for handle in (self._preview, self._thumb_job):
             if handle is not None:
                 handle.cancel()
@@ -776,7 +777,7 @@ class ArithmeticPanel(QWidget):
         a, b = self.dir_to.currentIndex(), self.dir_from.currentIndex()
         if a < 0 or b < 0 or a == b:
             raise StudioError("choose two different bins for a direction")
-        return concept_direction(g, self.bins[a], self.bins[b], self.current_space())
+        return concept_direction(self.bins[a], self.bins[b], model_space(g, self.current_space()), g.model_id)
 
     def save_as_direction(self, library: Any = None,
                           ask: Callable[[str], str | None] | None = None) -> Any:

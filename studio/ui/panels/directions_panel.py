@@ -29,7 +29,7 @@ from studio.core.direction_library import (EXT, DirectionLibrary, DirectionMisma
                                            check_compatible, export_npy, import_file, matches_model,
                                            save_direction)
 from studio.core.directions import DirectionSet
-from studio.core.labelled import CLASSIFIERS, FittedDirection, attribute_scores_job, fit_attribute_job, fit_hand_labels
+from studio.core.labelled import CLASSIFIERS, FittedDirection
 from studio.core.library_journal import LIBRARY_KEY, apply, free_path, reconcile, with_file
 from studio.core.recipe import Recipe, Walk
 from studio.core.workspace import Workspace
@@ -37,6 +37,7 @@ from studio.demo import attributes
 from studio.demo.toyfaces import BINARY_ATTRIBUTES
 from studio.errors import StudioError
 from studio.model.api import Generator
+from studio.render.analysis import attribute_scores_job, fit_attribute_job, fit_hand_labels
 from studio.render.worker import JobHandle
 from studio.ui.scrolling import scroll_area
 from studio.ui import theme
@@ -349,7 +350,7 @@ class DirectionsPanel(QWidget):
         self.last_scores = None
         self.space.clear()
         self.space.addItem("z", "z")
-        if g.info.w_dim and hasattr(g, "map"):
+        if g.has_w:
             self.space.addItem("w", "w")
             self.space.setCurrentIndex(1)
         self.score_curve.setData([], [])

@@ -503,7 +503,7 @@ class WalkPanel(QWidget):
         self._fill_layer_ranges(g)
         if "walk" not in info.capabilities:  # nothing to walk (photo translators): no PCA to fit either
             return
-        space, dim = ("w", info.w_dim) if info.w_dim else ("z", info.z_dim)
+        space, dim = ("w", info.w_dim) if g.has_w else ("z", info.z_dim)
         k = min(self.RANDOM_K, dim)
         if k > 0:
             self._fill(self.random, walk_specs(random_directions(k, dim, seed=0, space=space), "Dir "))

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog
                                QToolButton, QVBoxLayout, QWidget)
 
 from studio.core.recipe import ModelRef, Recipe, SeedLatent
-from studio.core.timeline import EASINGS, INTERPOLATIONS, NoiseLoop, Playback, Timeline, has_w_space
+from studio.core.timeline import EASINGS, INTERPOLATIONS, NoiseLoop, Playback, Timeline
 from studio.core.workspace import Workspace
 from studio.core.workspaces import same_model
 from studio.errors import StudioError
@@ -35,6 +35,7 @@ from studio.export.job import ExportResult, Progress, export_job
 from studio.export.sidecar import sidecar_path
 from studio.export.writers import ExportOptions, format_of
 from studio.model.api import Generator
+from studio.model.spaces import frame_recipes, spaces
 from studio.render.engine import Frame
 from studio.ui.images import thumbnail
 from studio.ui.session import Session
@@ -63,7 +64,7 @@ def _how(data: str) -> dict[str, str]:
 
 def _frame_recipes(t: Timeline, g: Generator) -> list[Recipe]:
     """One recipe per frame (runs the mapping network for W segments and loops: call it on the worker)."""
-    return t.recipes(g)
+    return frame_recipes(g, t)
 
 
 def _model_name(ref: ModelRef) -> str:
@@ -432,7 +433,7 @@ class TimelinePanel(QWidget):
     def _spaces(self) -> tuple[str, ...]:
         """Z always; W where the model has a mapping network (StyleGAN)."""
         g = self.session.generator
-        return ("z", "w") if g is not None and has_w_space(g) else ("z",)
+        return spaces(g) if g is not None else ("z",)
 
     def _fill_spaces(self) -> None:
         self.interp.clear()
