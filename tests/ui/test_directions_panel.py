@@ -14,11 +14,11 @@ from studio.core.library_journal import journal
 from studio.core.project import Project, load_project
 from studio.core.recipe import Walk
 from studio.render.engine import ModelCache, Renderer
-from studio.render.worker import JobHandle, SyncWorker
+from studio.render.worker import SyncWorker
 from studio.ui.panels.directions_panel import ATTRIBUTE_MODEL, SCORE_AMOUNTS, DirectionsPanel, HandLabelDialog
 from studio.ui.session import Session
 
-from .helpers import drag_slider, drop_files
+from .helpers import SteppedWorker, drag_slider, drop_files
 
 
 @pytest.fixture
@@ -307,48 +307,6 @@ def test_switching_models_shows_only_the_open_models_directions(qtbot, panel):
     s.undo()  # the DCGAN's history came back too
     assert panel.active["dir:Even"][2].value() == 0.0
     assert panel.errors == []
-
-
-class SteppedWorker(SyncWorker):
-    """Frames at once, jobs one step per `step()` with newest-wins keys, as the real worker runs them
-    between frames: lets a test see what a job shows before it is done, and which of two jobs reports."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.jobs: list[list] = []   # [handle, job, on_done, on_error, on_progress]
-        self.keyed: dict[str, JobHandle] = {}
-        self.steps = 0
-
-    def submit_job(self, job, on_done=None, on_error=None, on_progress=None, key=None) -> JobHandle:
-        handle = JobHandle(next(self._ids))
-        if key is not None:
-            if key in self.keyed:
-                self.keyed[key].cancel()
-            self.keyed[key] = handle
-        self.jobs.append([handle, job, on_done, on_error, on_progress])
-        return handle
-
-    def step(self) -> None:
-        handle, job, on_done, on_error, on_progress = entry = self.jobs.pop(0)
-        if handle.cancelled:
-            job.close()
-            if on_error:
-                on_error("cancelled")
-            return
-        try:
-            p = next(job)
-        except StopIteration as stop:
-            if on_done:
-                on_done(stop.value)
-            return
-        self.steps += 1
-        if on_progress:
-            on_progress(p)
-        self.jobs.append(entry)
-
-    def run_all(self) -> None:
-        while self.jobs:
-            self.step()
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from studio.ui.panels.dissect_dialog import BATCH, DissectDialog, sample_recipes
 from studio.ui.panels.feature_panel import FeaturePanel
 from studio.ui.session import Session
 
-from .test_feature_panel import SteppedWorker
+from .helpers import SteppedWorker
 
 PLANTED = (2, 5)
 UNITS = 8

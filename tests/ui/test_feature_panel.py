@@ -20,53 +20,16 @@ from studio.model.api import ModelInfo
 from studio.render.dissection import relevance
 from studio.render.engine import ModelCache, Renderer
 from studio.render.features import layer_activations, unit_statistics_job
-from studio.render.worker import JobHandle, SyncWorker
+from studio.render.worker import SyncWorker
 from studio.ui.canvas import ImageCanvas
 from studio.ui.mask_painter import MaskPainter
 from studio.ui.panels.feature_panel import FeaturePanel, marks_of, replace_units
 from studio.ui.session import Session
 
-from .helpers import drop_files
+from .helpers import SteppedWorker, drop_files
 
 STATS = 40  # samples for unit statistics: enough for a histogram, fast on a shared CPU
 DEMOS = Path(__file__).resolve().parents[2] / "checkpoints"
-
-
-class SteppedWorker(SyncWorker):
-    """Frames at once, but jobs advance one step per `step()`, as the real worker interleaves them with
-    frames: lets a test start a job, supersede it, and see which one reports."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.jobs: list[list] = []   # [handle, job, on_done, on_error, on_progress]
-        self.steps = 0
-
-    def submit_job(self, job, on_done=None, on_error=None, on_progress=None, key=None) -> JobHandle:
-        handle = JobHandle(next(self._ids))
-        self.jobs.append([handle, job, on_done, on_error, on_progress])
-        return handle
-
-    def step(self) -> None:
-        handle, job, on_done, on_error, on_progress = entry = self.jobs.pop(0)
-        if handle.cancelled:
-            job.close()
-            if on_error:
-                on_error("cancelled")
-            return
-        try:
-            p = next(job)
-        except StopIteration as stop:
-            if on_done:
-                on_done(stop.value)
-            return
-        self.steps += 1
-        if on_progress:
-            on_progress(p)
-        self.jobs.append(entry)
-
-    def run_all(self) -> None:
-        while self.jobs:
-            self.step()
 
 
 @pytest.fixture
