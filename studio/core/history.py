@@ -8,7 +8,7 @@ exactly how a project file writes it, so the bound and the file agree. The oldes
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Sequence
 
 from studio.core.vector_table import VectorTable
@@ -92,13 +92,13 @@ class History:
         self._trim()
         return True
 
-    def set_present(self, state: Workspace) -> None:
-        """Replace the present state without a step (derived data such as a computed PCA)."""
-        entry = self._entries[self._index]
-        self._entries[self._index] = _Entry(state, entry.text, entry.merge_key, entry.gesture)
-        self._resize(self._index)
-        if self._index + 1 < len(self._entries):
-            self._resize(self._index + 1)
+    def set_derived(self, **changes: object) -> None:
+        """Store data derived from the model (a computed PCA) in every state, without a step: it belongs to
+        the model, not to an edit, so undoing to a state from before it was computed keeps it."""
+        for e in self._entries:
+            e.state = replace(e.state, **changes)
+        for i in range(len(self._entries)):
+            self._resize(i)
 
     def undo(self) -> Workspace | None:
         if not self.can_undo():

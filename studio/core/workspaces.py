@@ -100,9 +100,10 @@ class Workspaces:
             self.revision += 1
         return changed
 
-    def set_present(self, state: Workspace) -> None:
+    def set_derived(self, **changes: object) -> None:
+        """Derived data (a PCA) for every state of the active workspace, without an undo step."""
         assert self._active is not None, "no model is open"
-        self._active.set_present(state)
+        self._active.set_derived(**changes)
         self.revision += 1
 
     def undo(self) -> Workspace | None:

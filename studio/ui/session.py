@@ -251,7 +251,7 @@ class Session(QObject):
         old = self.workspace
         if old is None:
             return
-        self.workspaces.set_present(old.with_(**changes))
+        self.workspaces.set_derived(**changes)
         self._show(old, self.workspaces.present)
 
     def end_gesture(self) -> None:

@@ -170,3 +170,16 @@ def test_saved_workspaces_round_trip_through_a_project():
     assert again.activate(B, _ws).panel("arithmetic.space") == "w"
     a = again.activate(A, _ws)
     assert a.recipe.walk_amount("pca:0") == 1.0 and again.history.can_undo()
+
+
+def test_derived_data_reaches_every_state_without_a_step():
+    """A PCA computed after some edits is the model's, not an edit's: undoing past it keeps it."""
+    from studio.core.directions import random_directions
+
+    ws = Workspaces()
+    ws.activate(A, lambda: _ws(A))
+    ws.push(ws.present.with_(recipe=ws.present.recipe.with_seed(4)), "Seed")
+    pca = random_directions(3, 16, seed=1)
+    ws.set_derived(pca=pca)
+    assert ws.history.count == 1 and ws.present.pca is pca
+    assert ws.undo().pca is pca
