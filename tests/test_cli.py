@@ -249,6 +249,25 @@ def test_python_dash_m_studio_runs_the_cli(tiny_dcgan_path: Path) -> None:
     assert json.loads(ok.stdout)["resolution"] == 32
 
 
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="this machine has CUDA")
+def test_latent_studio_device_cuda_without_cuda_is_one_line_and_exit_2(tiny_dcgan_path: Path, tmp_path: Path,
+                                                                         monkeypatch, capsys) -> None:
+    import os
+
+    env = {**os.environ, "LATENT_STUDIO_DEVICE": "cuda"}
+    out = tmp_path / "x.png"
+    res = subprocess.run([sys.executable, "-m", "studio", "render", str(tiny_dcgan_path), "--seeds", "1",
+                          "--out", str(out)], capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
+    assert_one_line_error(res.returncode, res.stderr, "CUDA was requested (LATENT_STUDIO_DEVICE=cuda) but no "
+                          "CUDA device is available", "unset LATENT_STUDIO_DEVICE")
+    assert not out.exists()
+    monkeypatch.setenv("LATENT_STUDIO_DEVICE", "gpu0")  # a typo is named too, not a torch parse error
+    assert_one_line_error(*run(capsys, "render", tiny_dcgan_path, "--seeds", "1", "--out", out)[::2],
+                          "'gpu0' is not a device (LATENT_STUDIO_DEVICE=gpu0)")
+    monkeypatch.setenv("LATENT_STUDIO_DEVICE", "cpu")
+    assert run(capsys, "render", tiny_dcgan_path, "--seeds", "1", "--out", out)[0] == 0 and out.exists()
+
+
 def test_plugins_lists_the_families_and_dropin_problems(tmp_path: Path, monkeypatch, capsys) -> None:
     (tmp_path / "broken_plugin.py").write_text("raise ImportError('needs a library that is not installed')\n")
     monkeypatch.setenv("LATENT_STUDIO_PLUGIN_PATH", str(tmp_path))

@@ -119,7 +119,7 @@ class _FirstStage(nn.Module):
 
 def plain_copy(modules: Sequence[nn.Module]) -> list[nn.Module]:
     """CPU copies with the fast path's AutoConvTranspose2d turned back into ConvTranspose2d, so exporters
-    see plain ops (the subclass times kernels and branches on the input in forward)."""
+    see plain ops (the subclass branches on the input shape in forward)."""
     copies = copy.deepcopy(nn.ModuleList(modules)).to("cpu").eval()
     for m in copies.modules():
         if type(m) is AutoConvTranspose2d:

@@ -73,8 +73,8 @@ class ONNXStyleGAN(WSpaceRecipes, ONNXGenerator):
         return truncate(ws, self.w_avg, truncation if not torch.is_tensor(truncation) else
                         truncation.to(self.device), truncation_cutoff)
 
-    def _ws_context(self, ws: Tensor, noise: str, z: Tensor | None = None,
-                    transform: Tensor | None = None) -> StageContext:
+    def _ws_context(self, ws: Tensor, noise: str, z: Tensor | None = None, transform: Tensor | None = None,
+                    noise_seeds: Sequence[int] | None = None) -> StageContext:
         if noise != "const" and not self.is_stylegan3:  # StyleGAN3 has no noise inputs
             raise RecipeError(f"this ONNX StyleGAN has its constant noise built in; noise {noise!r} needs "
                               "the torch checkpoint")

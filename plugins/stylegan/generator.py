@@ -9,7 +9,7 @@ the engine's activation cache. Between stages the features and the RGB accumulat
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 import torch
@@ -72,6 +72,8 @@ class StyleStage:
         assert ctx.ws is not None
         rows = ctx.ws[:, self.rows].detach().cpu().contiguous()
         noise = ctx.extras.get("noise", "const") if self.noisy else ""
+        seeds = ctx.extras.get("noise_seeds") if noise == "random" else None
+        noise += "" if seeds is None else "@" + ",".join(map(str, seeds))  # seeded random noise keys by seed
         scale = ctx.extras.get("noise_scale")
         scale = None if scale is None or noise in ("", "none") else scale[:, self.noise_ids]
         # multipliers of 1 render as no edit does, so they key alike (a late-layer edit reuses early stages)
@@ -82,7 +84,7 @@ class StyleStage:
     def __call__(self, x: Tensor | None, ctx: StageContext) -> Tensor:
         assert x is not None and ctx.ws is not None
         k = self.img_channels
-        st = SynthState(x[:, :-k], x[:, -k:], ctx.extras.get("noise_scale"))
+        st = SynthState(x[:, :-k], x[:, -k:], ctx.extras.get("noise_scale"), ctx.extras.get("noise_seeds"))
         noise = ctx.extras.get("noise", "const")
         for op in self.ops:
             op.fn(st, ctx.ws, noise)
@@ -234,14 +236,20 @@ class StyleGANGenerator(WSpaceRecipes, Generator):
         with torch.inference_mode():
             return self.net.mapping(z, c, truncation, truncation_cutoff)
 
-    def _ws_context(self, ws: Tensor, noise: str, z: Tensor | None = None,
-                    transform: Tensor | None = None) -> StageContext:
+    def _ws_context(self, ws: Tensor, noise: str, z: Tensor | None = None, transform: Tensor | None = None,
+                    noise_seeds: Sequence[int] | None = None) -> StageContext:
+        """`noise_seeds` (per sample) make random noise reproducible, and so cacheable; without them (the
+        scripting API) it is drawn afresh each call and never cached."""
         if noise not in NOISE_MODES:
             raise RecipeError(f"unknown noise mode {noise!r} (known: {', '.join(NOISE_MODES)})")
         extras: dict = {"noise": noise}
         if transform is not None:
             extras["transform"] = self._checked_transform(transform, len(ws))
-        noisy = noise == "random" and not self.is_stylegan3  # StyleGAN3 has no noise inputs
+        if noise_seeds is not None:
+            if len(noise_seeds) != len(ws):
+                raise RecipeError(f"{len(noise_seeds)} noise seeds for {len(ws)} samples")
+            extras["noise_seeds"] = tuple(int(s) for s in noise_seeds)
+        noisy = noise == "random" and not self.is_stylegan3 and noise_seeds is None  # StyleGAN3: no noise
         # The stages' inputs cover everything they read (their ws rows), so the chained key starts empty:
         # that is what lets a change to late rows reuse the cached early stages.
         return StageContext(z=z, ws=ws, extras=extras, cacheable=not noisy, key_fields=())

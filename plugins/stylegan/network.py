@@ -6,9 +6,10 @@ buffer: inference only, and a state_dict that round-trips through safetensors.
 """
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Callable
+from typing import Callable, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -140,8 +141,9 @@ class SynthesisLayer(nn.Module):
         self.fused = True  # grouped per-sample conv; the ONNX export turns it off (see modulated_conv2d)
 
     def forward(self, x: Tensor, w: Tensor, f: Tensor, noise: str = "const", gain: float = 1.0,
-                noise_scale: Tensor | None = None) -> Tensor:
-        """`noise_scale` ([N]): per-sample multiplier of this layer's trained noise strength (None: 1)."""
+                noise_scale: Tensor | None = None, noise_seeds: Sequence[int] | None = None) -> Tensor:
+        """`noise_scale` ([N]): per-sample multiplier of this layer's trained noise strength (None: 1);
+        `noise_seeds`: per sample, the seed of this layer's random noise (None: torch's global generator)."""
         styles = self.affine(w)
         x = modulated_conv2d(x, self.weight, styles, demodulate=True, up=self.up, resample_filter=f,
                              fused=self.fused)
@@ -151,7 +153,9 @@ class SynthesisLayer(nn.Module):
             x.add_(self.noise_const * strength)
         elif noise == "random":
             r = self.resolution
-            x.add_(torch.randn(x.shape[0], 1, r, r, device=x.device) * strength)
+            z = torch.randn(x.shape[0], 1, r, r, device=x.device) if noise_seeds is None else \
+                seeded_noise(noise_seeds, r, x.device)
+            x.add_(z * strength)
         clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
         return bias_act(x, self.bias, "lrelu", gain=SQRT2 * gain, clamp=clamp, inplace=True)
 
@@ -222,6 +226,7 @@ class SynthState:
     x: Tensor  # features
     img: Tensor  # RGB accumulator at x's resolution (zeros until the first ToRGB)
     noise_scale: Tensor | None = None  # (N, noise layers): multipliers of each layer's noise strength
+    noise_seeds: tuple[int, ...] | None = None  # per sample, the seed its random noise is drawn from
 
 
 class Synthesis(nn.Module):
@@ -301,10 +306,29 @@ def _scale(st: SynthState, i: int) -> Tensor | None:
     return None if st.noise_scale is None else st.noise_scale[:, i]
 
 
+def _seeds(st: SynthState, i: int) -> tuple[int, ...] | None:
+    return None if st.noise_seeds is None else tuple(layer_noise_seed(s, i) for s in st.noise_seeds)
+
+
+def layer_noise_seed(seed: int, layer: int) -> int:
+    """Noise layer `layer`'s seed for a sample's noise seed: a hash, so layers and nearby seeds share no
+    stream (seed + layer would give seed 1's layer 0 the noise of seed 0's layer 1)."""
+    digest = hashlib.blake2b(f"stylegan-noise/{seed}/{layer}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") >> 1
+
+
+def seeded_noise(seeds: Sequence[int], resolution: int, device: torch.device | str) -> Tensor:
+    """(N, 1, r, r) standard normal noise, sample i drawn from seeds[i] alone: the same pixels whatever
+    the batch, the device (drawn on the CPU) or what ran before."""
+    rows = [torch.randn(1, resolution, resolution, generator=torch.Generator().manual_seed(int(s)))
+            for s in seeds]
+    return torch.stack(rows).to(device)
+
+
 def _conv(layer: SynthesisLayer, row: int, f: Tensor, nid: int,
           up_img: bool = False) -> Callable[[SynthState, Tensor, str], None]:
     def fn(st: SynthState, ws: Tensor, noise: str) -> None:
-        st.x = layer(st.x, ws[:, row], f, noise, noise_scale=_scale(st, nid))
+        st.x = layer(st.x, ws[:, row], f, noise, noise_scale=_scale(st, nid), noise_seeds=_seeds(st, nid))
         if up_img:
             st.img = upsample2d(st.img, f)
     return fn
@@ -316,8 +340,10 @@ def _resnet(blk: Block, row: int, f: Tensor,
 
     def fn(st: SynthState, ws: Tensor, noise: str) -> None:
         y = blk.skip(st.x, f, gain=g)
-        x = blk.conv0(st.x, ws[:, row], f, noise, noise_scale=_scale(st, nids[0]))
-        st.x = y + blk.conv1(x, ws[:, row + 1], f, noise, gain=g, noise_scale=_scale(st, nids[1]))
+        x = blk.conv0(st.x, ws[:, row], f, noise, noise_scale=_scale(st, nids[0]),
+                      noise_seeds=_seeds(st, nids[0]))
+        st.x = y + blk.conv1(x, ws[:, row + 1], f, noise, gain=g, noise_scale=_scale(st, nids[1]),
+                             noise_seeds=_seeds(st, nids[1]))
         st.img = upsample2d(st.img, f)
     return fn
 

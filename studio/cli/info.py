@@ -44,18 +44,14 @@ def describe_model(g: "Generator", path: Path) -> dict[str, Any]:
 
 def stage_shapes(g: "Generator") -> list[tuple[str, tuple[int, ...]]]:
     """Each stage's output shape without the batch axis, from one forward pass of the model's example input."""
-    import torch
+    from studio.model.units import stage_features
 
-    ctx = g.example_context()
     out: list[tuple[str, tuple[int, ...]]] = []
-    x = None
-    with torch.inference_mode():
-        for stage in g.stages:
-            x = stage(x, ctx)
-            # Stages that carry extra state alongside their features (StyleGAN's running RGB) say which part
-            # is the features.
-            feats = stage.features(x) if hasattr(stage, "features") else x
-            out.append((stage.name, tuple(int(s) for s in feats.shape[1:])))
+    for i, x in g.steps(g.example_context()):
+        # Stages that carry extra state alongside their features (StyleGAN's running RGB) say which part
+        # is the features.
+        feats = stage_features(g.stages[i], x)
+        out.append((g.stages[i].name, tuple(int(s) for s in feats.shape[1:])))
     return out
 
 

@@ -102,6 +102,11 @@ class Recipe:
     edits: tuple[Edit, ...] = ()
     noise: str = "const"
     condition: tuple[float, ...] = field(default=())
+    noise_seed: int = 0  # draws noise="random" (StyleGAN's per-pixel noise), so a saved recipe re-renders
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.noise_seed, int) or isinstance(self.noise_seed, bool) or self.noise_seed < 0:
+            raise RecipeError(f"noise seed must be a non-negative integer, not {self.noise_seed!r}")
 
     # -- editing -------------------------------------------------------------------------------
     def with_seed(self, seed: int) -> "Recipe":
@@ -135,6 +140,7 @@ class Recipe:
             "edits": [{"type": e.kind, **_plain(e)} for e in self.edits],
             "noise": self.noise,
             "condition": list(self.condition),
+            **({"noise_seed": self.noise_seed} if self.noise_seed else {}),  # absent: 0, as in older files
         }
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -156,7 +162,8 @@ class Recipe:
             edits = tuple(_build(_EDITS, e, "edit") for e in d.get("edits", ()))
             return cls(model=model, latent=latent, truncation=float(d.get("truncation", 1.0)),
                        edits=edits, noise=str(d.get("noise", "const")),
-                       condition=tuple(float(v) for v in d.get("condition", ())))
+                       condition=tuple(float(v) for v in d.get("condition", ())),
+                       noise_seed=_whole(d.get("noise_seed", 0), "noise seed"))
         except RecipeError:
             raise
         except (KeyError, TypeError, ValueError) as exc:
@@ -169,6 +176,14 @@ class Recipe:
         except json.JSONDecodeError as exc:
             raise RecipeError(f"recipe is not valid JSON ({exc.msg} at line {exc.lineno})") from None
         return cls.from_dict(data)
+
+
+def _whole(v: Any, what: str) -> int:
+    """An integer from JSON (7 or 7.0), or a RecipeError naming `what`."""
+    whole = isinstance(v, int) or (isinstance(v, float) and v.is_integer())
+    if isinstance(v, bool) or not whole:
+        raise RecipeError(f"{what} must be a whole number, not {v!r}")
+    return int(v)
 
 
 def _plain(obj: Any) -> dict[str, Any]:

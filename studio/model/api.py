@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence, runtime_checkable
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 import torch
@@ -195,25 +195,66 @@ class Generator:
         return torch.tensor(rows, dtype=torch.float32, device=self.device)
 
     # -- running -----------------------------------------------------------------------------------
+    def steps(self, ctx: StageContext, start: int = 0, x: Tensor | None = None, stop: int | None = None,
+              cancel: Callable[[], bool] | None = None) -> Iterator[tuple[int, Tensor]]:
+        """The one stage loop: (i, stage i's output) for stages[start:stop] from x, one stage per step.
+
+        `run`, the renderer's cached run and its stage-per-step batches all step through here. `cancel` is
+        polled before each stage so stale work stops early; inference mode is on only while a stage runs, so
+        a loop suspended between steps (a background job) leaves it off on its thread."""
+        for i in range(start, len(self.stages) if stop is None else stop):
+            if cancel is not None and cancel():
+                raise Cancelled()
+            x = self.run_stage(i, x, ctx)
+            yield i, x
+
     def run(self, ctx: StageContext, start: int = 0, x: Tensor | None = None,
             cancel: Callable[[], bool] | None = None, stop: int | None = None) -> Tensor:
-        """Run stages[start:stop] from x; `cancel` is polled between stages so stale work stops early."""
-        with torch.inference_mode():
-            for i in range(start, len(self.stages) if stop is None else stop):
-                if cancel is not None and cancel():
-                    raise Cancelled()
-                x = self.run_stage(i, x, ctx)
+        """Run stages[start:stop] from x (see `steps`) and return the last output."""
+        for _, x in self.steps(ctx, start, x, stop, cancel):
+            pass
         assert x is not None
         return x
 
     def run_stage(self, i: int, x: Tensor | None, ctx: StageContext) -> Tensor:
-        """Stage i's output, with the unit edits that name it applied (what the next stage reads)."""
-        out = self.stages[i](x, ctx)
-        if ctx.units:
-            from studio.model.units import apply_to_stage
+        """Stage i's output, with the unit edits that name it applied (what the next stage reads).
 
-            out = apply_to_stage(self.stages[i], out, ctx.units)
+        The input may be a cached activation (the renderer caches every stage's output), so a stage that
+        writes into its input (an in-place activation first in a block) gets a copy: see `_stage_input`."""
+        x, version = self._stage_input(i, x)
+        with torch.inference_mode():
+            out = self.stages[i](x, ctx)
+            if ctx.units:
+                from studio.model.units import apply_to_stage
+
+                out = apply_to_stage(self.stages[i], out, ctx.units)
+        if version is not None:
+            assert x is not None
+            self._writes_input()[i] = x._version != version
         return out
+
+    def _writes_input(self) -> dict[int, bool]:
+        """Per stage index, whether it writes into its input tensor, once it has run with an input."""
+        seen = self.__dict__.get("_stage_writes")
+        if seen is None:  # set lazily: a subclass that skips Generator.__init__ is guarded too
+            seen = self.__dict__.setdefault("_stage_writes", {})
+        return seen
+
+    def _stage_input(self, i: int, x: Tensor | None) -> tuple[Tensor | None, int | None]:
+        """Stage i's input, and the version to compare after a first run.
+
+        A stage's first run gets a copy made outside inference mode: such a tensor keeps a version counter
+        (inference tensors have none) that any in-place write bumps, even inside inference mode. After that
+        only stages seen writing are given a copy, so the guard costs the others nothing. (A stage that
+        writes only for some inputs, or through a library that bypasses torch, is not seen.)"""
+        if x is None:
+            return x, None
+        writes = self._writes_input().get(i)
+        if writes is None:
+            with torch.inference_mode(False), torch.no_grad():
+                probe = x.clone()
+            return probe, probe._version
+        return (x.clone() if writes else x), None
 
     def generate(self, z: Tensor | np.ndarray, truncation: float = 1.0, c: Tensor | None = None) -> Tensor:
         """Images (N, C, H, W) float in [-1, 1] from latents z (N, z_dim): the scripting entry point."""

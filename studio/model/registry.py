@@ -18,6 +18,7 @@ import torch
 
 from studio.errors import CheckpointError, StudioError
 from studio.model.api import Generator, GeneratorPlugin
+from studio.model.check import check_generator
 from studio.model.probe import Probe
 
 log = logging.getLogger(__name__)
@@ -114,6 +115,11 @@ class Registry:
                 continue
             except Exception as exc:  # a plugin bug becomes a message, not a crash
                 failures.append(f"{plugin.name} plugin failed: {type(exc).__name__}: {exc}")
+                continue
+            try:  # one sample through its stages against its ModelInfo: a bad plugin is refused here, by name
+                check_generator(g, plugin.name)
+            except CheckpointError as exc:
+                failures.append(str(exc))
                 continue
             if not g.model_id:
                 g.model_id = probe.sha256

@@ -111,7 +111,10 @@ class WSpaceRecipes:
                 raise RecipeError("an input transform (translate / rotate) needs a StyleGAN3 model")
             stored = self.stored_transform()
             matrix = torch.stack([stored if t is None else input_transform(t.translate, t.angle) for t in edits])
-        ctx = self._ws_context(ws, noise.pop(), z=torch.from_numpy(z).to(self.device), transform=matrix)
+        mode = noise.pop()
+        seeds = [r.noise_seed for r in recipes] if mode == "random" else None  # the same pixels every time
+        ctx = self._ws_context(ws, mode, z=torch.from_numpy(z).to(self.device), transform=matrix,
+                               noise_seeds=seeds)
         scales = self._noise_scales(recipes)
         if scales is not None:
             ctx.extras["noise_scale"] = scales

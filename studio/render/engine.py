@@ -92,14 +92,11 @@ class Renderer:
                 start, x = i + 1, hit
                 break
         ran = 0
-        with torch.inference_mode():
-            for i in range(start, n):
-                if cancel is not None and cancel():
-                    raise Cancelled()
-                x = g.run_stage(i, x, ctx)
-                self.cache.put(keys[i], x)
-                ran += 1
-                if on_preview is not None and i < n - 1 and getattr(g.stages[i], "progressive", False):
+        for i, x in g.steps(ctx, start, x, n, cancel):
+            self.cache.put(keys[i], x)
+            ran += 1
+            if on_preview is not None and i < n - 1 and getattr(g.stages[i], "progressive", False):
+                with torch.inference_mode():
                     on_preview(g.stages[i].preview(x))
         assert x is not None
         return x, ran
@@ -149,11 +146,7 @@ class Renderer:
         """
         ctx = g.recipe_context(recipes)
         x = None
-        for i, stage in enumerate(g.stages):
-            if cancel is not None and cancel():
-                raise Cancelled()
-            with torch.inference_mode():  # per stage: the mode must not stay on while the job is suspended
-                x = g.run_stage(i, x, ctx)
+        for i, x in g.steps(ctx, cancel=cancel):  # inference mode only inside a step, not while suspended
             if i < len(g.stages) - 1:
                 yield None
         assert x is not None

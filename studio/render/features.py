@@ -82,9 +82,8 @@ def unit_statistics_job(g: Generator, layer: str, seeds: Sequence[int | Recipe],
     per_batch = max(1, -(-sample_size // n_batches))
     for b in range(0, len(recipes), batch):
         chunk = recipes[b:b + batch]
-        ctx, out = g.recipe_context(chunk), None
-        for j in range(i + 1):
-            out = g.run(ctx, start=j, x=out, stop=j + 1)
+        out = None
+        for j, out in g.steps(g.recipe_context(chunk), stop=i + 1):
             if j < i:
                 yield (total + len(chunk) * (j + 1) / (i + 1)) / len(recipes)
         assert out is not None

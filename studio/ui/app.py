@@ -30,6 +30,7 @@ def run_app(argv: list[str], path: str | Path | None = None, *, settings: QSetti
     """
     from studio.core.project import Autosave
     from studio.errors import StudioError
+    from studio.render.device import startup_device
     from studio.render.engine import ModelCache
     from studio.render.worker import RenderWorker
     from studio.ui.main_window import MainWindow
@@ -49,11 +50,12 @@ def run_app(argv: list[str], path: str | Path | None = None, *, settings: QSetti
 
     worker = RenderWorker()
     backend = str(settings.value("render/backend", "torch"))  # torch, onnx or auto
+    device, device_problem = startup_device()  # a missing $LATENT_STUDIO_DEVICE: said in the window below
     try:
-        models = ModelCache(backend=backend)
+        models = ModelCache(device, backend=backend)
     except StudioError as exc:  # a hand-edited setting: say so, run on torch
         log.warning("%s; using torch", exc)
-        models = ModelCache()
+        models = ModelCache(device)
     session = Session(worker, models)
     window = MainWindow(session, settings)
 
@@ -65,6 +67,15 @@ def run_app(argv: list[str], path: str | Path | None = None, *, settings: QSetti
     previous_hook = sys.excepthook
     sys.excepthook = excepthook
     window.show()
+    if device_problem is not None:
+        log.warning("%s", device_problem)
+        window.show_error(device_problem)
+
+        def say_again(_g: object) -> None:  # opening the first model clears the banner: say it once more
+            session.modelChanged.disconnect(say_again)
+            window.show_error(device_problem)
+
+        session.modelChanged.connect(say_again)
     if path and Path(path).suffix == ".lsproj":
         window.start_autosave(autosave)
         window.open_project(Path(path))

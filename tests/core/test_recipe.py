@@ -19,6 +19,7 @@ def full_recipe() -> Recipe:
                Walk("pca:3", (0.0, 0.6, 0.8), -1.5, space="w", layers=(4, 8))),
         noise="random",
         condition=(0.0, 1.0),
+        noise_seed=42,
     )
 
 
@@ -35,6 +36,7 @@ def test_json_round_trip_keeps_every_field():
     assert d["schema"] == SCHEMA_VERSION
     assert d["latent"] == {"type": "vector", "values": [0.5, -1.25, 3.0]}
     assert d["edits"][1]["layers"] == [4, 8]
+    assert d["noise_seed"] == 42 and back.noise_seed == 42
 
 
 def test_seed_recipe_round_trip_and_defaults():

@@ -161,7 +161,11 @@ def test_changing_late_style_inputs_reruns_only_late_stages(gen):
     assert r.render(gen, coarse).stages_run == 8  # only the const input is reused
     assert r.render(gen, base.with_truncation(0.5)).stages_run == 8
     noisy = r.render(gen, Recipe(ModelRef("tiny"), SeedLatent(3), noise="random"))
-    assert noisy.ok and noisy.stages_run == 9  # random noise is never served from the cache
+    assert noisy.ok and noisy.stages_run == 8  # the noisy stages run; the const input is shared
+    again = r.render(gen, Recipe(ModelRef("tiny"), SeedLatent(3), noise="random"))
+    assert again.stages_run == 0 and np.array_equal(again.image, noisy.image)  # seeded: the same pixels
+    other = r.render(gen, Recipe(ModelRef("tiny"), SeedLatent(3), noise="random", noise_seed=1))
+    assert other.stages_run == 8 and not np.array_equal(other.image, noisy.image)
 
 
 def test_batched_context_matches_single(gen):

@@ -51,6 +51,45 @@ def test_run_app_opens_the_given_checkpoint_with_the_threaded_worker(qtbot, qapp
     w.deleteLater()
 
 
+def test_a_missing_cuda_device_is_a_message_in_the_window_not_a_traceback(qtbot, qapp, settings,
+                                                                           tiny_dcgan_path, monkeypatch):
+    import pytest
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    from studio.render.device import DEVICE_ENV
+    from studio.ui.app import run_app
+
+    monkeypatch.setenv(DEVICE_ENV, "cuda")
+    seen: dict = {}
+
+    def poll() -> None:
+        wins = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
+        if not wins or wins[0].session.last_frame is None:
+            QTimer.singleShot(20, poll)
+            return
+        seen["window"], seen["banner"] = wins[0], wins[0].banner.text()
+        qapp.exit(0)
+
+    QTimer.singleShot(0, poll)
+    guard = QTimer()
+    guard.setSingleShot(True)
+    guard.timeout.connect(lambda: qapp.exit(1))
+    guard.start(30000)
+    assert run_app(["latent-studio"], str(tiny_dcgan_path), settings=settings) == 0
+    guard.stop()
+    w = seen["window"]
+    assert f"CUDA was requested ({DEVICE_ENV}=cuda) but no CUDA device is available" in seen["banner"]
+    assert "Running on CPU" in seen["banner"]
+    assert w.session.generator.device.type == "cpu" and w.session.last_frame.ok  # and the model still opened
+    qapp.setQuitOnLastWindowClosed(False)
+    try:
+        w.close()
+    finally:
+        qapp.setQuitOnLastWindowClosed(True)
+    w.deleteLater()
+
+
 def test_dark_theme_restyles_and_retints(qtbot, window, qapp):
     button = window.model_panel.open_button
     light_icon = button.icon().pixmap(24, 24).toImage()
