@@ -7,7 +7,7 @@ import torch
 from PySide6.QtCore import QSettings
 
 from studio.render.engine import ModelCache
-from studio.render.worker import SyncWorker
+from studio.render.worker import RenderWorker, SyncWorker
 from studio.ui.main_window import MainWindow
 from studio.ui.session import Session
 
@@ -33,3 +33,14 @@ def window(qtbot, session: Session, settings: QSettings, tmp_path: Path) -> Main
     w.show()
     qtbot.waitExposed(w)
     return w
+
+
+@pytest.fixture
+def threaded_window(qtbot, settings: QSettings, tmp_path: Path):
+    """A main window on the real RenderWorker thread, as the app runs (the worker stops after the test)."""
+    session = Session(RenderWorker(), ModelCache(torch.device("cpu")))
+    w = MainWindow(session, settings, checkpoints=tmp_path / "no_checkpoints", pca_samples=50)
+    qtbot.addWidget(w)
+    w.show()
+    yield w
+    session.worker.stop()

@@ -416,16 +416,10 @@ def test_unit_statistics_run_a_stage_per_step_and_the_newest_layer_wins(qtbot, t
     assert panel.maps is not None and panel.maps.shape[0] == panel.stats[names[0]].units
 
 
-def test_on_the_real_worker_switching_mid_job_leaves_each_model_its_own_view(qtbot, settings, tmp_path):
+def test_on_the_real_worker_switching_mid_job_leaves_each_model_its_own_view(qtbot, threaded_window):
     """Jobs superseded or cut off by a model switch report nothing: the view ends on the open model's state."""
-    from studio.render.worker import RenderWorker
-    from studio.ui.main_window import MainWindow
-
-    worker = RenderWorker()
-    s = Session(worker, ModelCache(torch.device("cpu")))
-    w = MainWindow(s, settings, checkpoints=tmp_path / "none", pca_samples=50)
-    qtbot.addWidget(w)
-    w.show()
+    w = threaded_window
+    s, worker = w.session, w.session.worker
     errors: list[str] = []
     s.error.connect(errors.append)
     try:

@@ -17,7 +17,7 @@ from studio.core.timeline import Segment, Timeline
 from studio.export.writers import frame_name
 from studio.model.spaces import frame_recipes
 from studio.render.engine import ModelCache, Renderer
-from studio.render.worker import RenderWorker, SyncWorker
+from studio.render.worker import SyncWorker
 from studio.ui.main_window import MainWindow
 from studio.ui.panels import timeline_panel as tp
 from studio.ui.panels.timeline_panel import TimelinePanel
@@ -370,7 +370,7 @@ def test_keyframes_of_another_model_are_refused_until_re_rendered_with_the_open_
     assert s.recipe == replace(old.keyframes[1], model=s.recipe.model)
 
 
-def test_play_and_export_expand_the_timeline_on_the_worker(qtbot, settings, tmp_path, tiny_dcgan_path,
+def test_play_and_export_expand_the_timeline_on_the_worker(qtbot, threaded_window, tmp_path, tiny_dcgan_path,
                                                           tiny_dcgan_safetensors, monkeypatch):
     """On the real worker: the recipe expansion runs off the GUI thread, editing and switching models
     during an export leave it exporting what it started with, and a cancel leaves no file."""
@@ -378,11 +378,8 @@ def test_play_and_export_expand_the_timeline_on_the_worker(qtbot, settings, tmp_
     expand = tp._frame_recipes
     monkeypatch.setattr(tp, "_frame_recipes", lambda t, g: threads.append(threading.current_thread().name)
                         or expand(t, g))
-    worker = RenderWorker()
-    s = Session(worker, ModelCache(torch.device("cpu")))
-    w = MainWindow(s, settings, checkpoints=tmp_path / "none", pca_samples=50)
-    qtbot.addWidget(w)
-    w.show()
+    w = threaded_window
+    s, worker = w.session, w.session.worker
     messages: list[str] = []
     s.message.connect(messages.append)
     try:
