@@ -175,7 +175,7 @@ def _from_schema1(d: dict[str, Any]) -> Project:
 
 def save_project(project: Project, path: Path) -> None:
     """Atomic: the previous file stays intact until the new one is complete on disk."""
-    write_text_atomic(Path(path), json.dumps(project.to_dict(), indent=1) + "\n")
+    write_atomic(Path(path), json.dumps(project.to_dict(), indent=1) + "\n")
 
 
 def load_project(path: Path) -> Project:
@@ -193,9 +193,6 @@ def load_project(path: Path) -> Project:
     except (RecursionError, ValueError) as exc:  # nesting too deep, a number too long to parse
         raise RecipeError(f"{path.name} is damaged: {type(exc).__name__}") from None
     return Project.from_dict(data, path.name)
-
-
-write_text_atomic = write_atomic  # the old name, importable until its callers move to studio.atomic
 
 
 # -- autosave -----------------------------------------------------------------------------------------
@@ -249,7 +246,7 @@ class Autosave:
             if text == self._last_text:
                 return False
             self.folder.mkdir(parents=True, exist_ok=True)
-            write_text_atomic(self.path, text)
+            write_atomic(self.path, text)
             self._last_text = text
         return True
 
