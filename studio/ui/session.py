@@ -81,7 +81,7 @@ class Session(QObject):
         self.loading = False
         self._model_token = 0   # bumps on every model change; results for older models are dropped
         self._load_token = 0    # bumps on every open; only the newest open may take effect
-        self._pending_project: tuple[int, Project] | None = None  # (load token, project) to restore
+        self._pending_project: Project | None = None  # to restore once the newest open has loaded
         self._gesture = 0
         self._notes_shown = 0   # backend notes from self.models already shown
         self._bridges: set[_JobBridge] = set()
@@ -122,7 +122,7 @@ class Session(QObject):
         path = Path(path).expanduser()
         self._load_token += 1
         token = self._load_token
-        self._pending_project = (token, project) if project is not None else None
+        self._pending_project = project  # a newer open replaces it, as it supersedes the load
         if not self.loading:  # a second open while one runs supersedes it: still one busy period
             self.loading = True
             self.loadingChanged.emit(True)
@@ -150,11 +150,13 @@ class Session(QObject):
         if g is None:
             self.error.emit(err or f"{path.name} could not be opened")
             return
-        if pending is not None and pending[0] == token:
-            self.workspaces.load(pending[1].workspaces)
+        if pending is not None:
+            self.workspaces.load(pending.workspaces)
         self.set_generator(g, path)
         notes = self.models.notes[self._notes_shown:]
         self._notes_shown = len(self.models.notes)
+        if pending is not None:
+            notes = ["Restored the saved session", *notes]
         if notes:  # stayed on torch, or another ONNX Runtime provider took over: say so, once
             self.message.emit("; ".join(notes))
 
