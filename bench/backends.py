@@ -53,7 +53,7 @@ def models(tmp: Path) -> list[tuple[str, Path]]:
 
 def stargan_v2_checkpoint(tmp: Path) -> Path:
     """A StarGAN v2 of our own network code in the official nets_ema layout (random weights), 128 px."""
-    from plugins.stargan.network_v2 import PARTS, StarGANv2Config, build
+    from latent_studio_plugins.stargan.network_v2 import PARTS, StarGANv2Config, build
 
     torch.manual_seed(0)
     nets = build(StarGANv2Config(img_size=128, style_dim=64, latent_dim=16, num_domains=2, w_hpf=0.0,

@@ -21,7 +21,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from plugins.dcgan.network import DCGANConfig, build  # noqa: E402
+from latent_studio_plugins.dcgan.network import DCGANConfig, build  # noqa: E402
 from studio.core.latents import random_orthonormal  # noqa: E402
 from studio.core.recipe import ModelRef, Recipe, SeedLatent  # noqa: E402
 from studio.model.api import Generator  # noqa: E402

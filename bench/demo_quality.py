@@ -46,7 +46,7 @@ def round_trip_16(images: np.ndarray) -> torch.Tensor:
 def dcgan_figures(net: attributes.AttributeNet, real_feats: np.ndarray, real_rates: np.ndarray, n: int,
                   blur_fid: float, path: Path) -> list[tuple[str, float, str, bool]]:
     from studio.train.dcgan import _init, generator_config
-    from plugins.dcgan.network import build
+    from latent_studio_plugins.dcgan.network import build
 
     def at_init(g):
         init = build(generator_config(g.info.z_dim, _ngf_of(g))).apply(_init).eval()
@@ -115,7 +115,7 @@ def stargan_figures(net: attributes.AttributeNet, real_feats: np.ndarray, n: int
     g.translate; the attribute model must read the target attribute in >= 90% of trials and every other
     label as the target has it in >= 90%. A hair colour cannot be unset (one is always selected)."""
     import studio
-    from plugins.stargan.network import StarGANv1
+    from latent_studio_plugins.stargan.network import StarGANv1
     from studio.core.attributes import toggle
     from studio.demo import estimate
     from studio.train.stargan import random_targets, to_tensor

@@ -26,7 +26,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from plugins.stargan.network import StarGANConfig, StarGANv1  # noqa: E402
+from latent_studio_plugins.stargan.network import StarGANConfig, StarGANv1  # noqa: E402
 from studio.core.attributes import set_value, toggle, with_attributes  # noqa: E402
 from studio.core.photo import image_latent, latent_tensor  # noqa: E402
 from studio.core.recipe import ModelRef, Recipe  # noqa: E402

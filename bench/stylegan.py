@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from plugins.stylegan.generator import StyleGANGenerator  # noqa: E402
-from plugins.stylegan.network import StyleGAN2Config, random_stylegan2  # noqa: E402
+from latent_studio_plugins.stylegan.generator import StyleGANGenerator  # noqa: E402
+from latent_studio_plugins.stylegan.network import StyleGAN2Config, random_stylegan2  # noqa: E402
 from studio.core.recipe import ModelRef, Recipe, SeedLatent  # noqa: E402
 from studio.model.api import ModelInfo  # noqa: E402
 from studio.render.engine import Renderer  # noqa: E402

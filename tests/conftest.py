@@ -31,7 +31,7 @@ def shared_path(*parts: str) -> Path:
 
 def make_dcgan(z_dim: int = 16, ngf: int = 8, channels: int = 3, depth: int = 4, seed: int = 0):
     """A randomly initialised pytorch/examples-layout DCGAN (depth conv layers, 4 * 2**(depth-1) px)."""
-    from plugins.dcgan.network import DCGANConfig, build
+    from latent_studio_plugins.dcgan.network import DCGANConfig, build
 
     widths = [ngf * 2 ** (depth - 2 - i) for i in range(depth - 1)] + [channels]
     convs, cin = [], z_dim
@@ -61,7 +61,7 @@ def tiny_dcgan_path(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def tiny_dcgan_safetensors(tmp_path: Path) -> Path:
-    from plugins.dcgan.save import save_dcgan
+    from latent_studio_plugins.dcgan.save import save_dcgan
 
     path = tmp_path / "tiny.safetensors"
     save_dcgan(path, make_dcgan(seed=1), name="tiny")

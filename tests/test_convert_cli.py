@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from plugins.stylegan.testing import tiny_stylegan, to_rosinality, write_nvlabs_pickle
+from latent_studio_plugins.stylegan.testing import tiny_stylegan, to_rosinality, write_nvlabs_pickle
 from studio.cli import main
 from studio.core.recipe import ModelRef, Recipe, SeedLatent
 from studio.model.registry import Registry

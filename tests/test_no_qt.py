@@ -26,8 +26,8 @@ def walk(pkg_name):
             importlib.import_module(m.name)
             yield m.name
 
-names = list(walk("studio")) + list(walk("plugins"))
-for name in ("plugins.dcgan", "studio.cli"):
+names = list(walk("studio")) + list(walk("latent_studio_plugins"))
+for name in ("latent_studio_plugins.dcgan", "studio.cli"):
     if name not in names and importlib.util.find_spec(name) is not None:
         importlib.import_module(name)
         names.append(name)
@@ -43,7 +43,7 @@ def test_nothing_outside_studio_ui_loads_qt():
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     imported = result["imported"]
     for expected in ("studio.core.recipe", "studio.model.registry", "studio.render.worker",
-                     "plugins.dcgan.plugin"):
+                     "latent_studio_plugins.dcgan.plugin"):
         assert expected in imported
     assert not any(n.startswith("studio.ui") for n in imported)
     assert result["qt"] == [], f"Qt modules loaded outside studio.ui: {result['qt']}"

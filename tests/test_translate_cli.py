@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from plugins.stargan.network import StarGANConfig, StarGANv1
+from latent_studio_plugins.stargan.network import StarGANConfig, StarGANv1
 from studio.cli import main
 from studio.core.photo import DEFAULT_CROP, open_photo, photo_tensor
 from studio.render.engine import ModelCache, to_uint8

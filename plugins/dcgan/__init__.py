@@ -5,7 +5,7 @@ is rebuilt from tensor shapes alone (any width, depth, 1 or 3 channels), so no c
 """
 from __future__ import annotations
 
-from plugins.dcgan.plugin import DCGANPlugin
+from latent_studio_plugins.dcgan.plugin import DCGANPlugin
 
 plugin = DCGANPlugin()
 

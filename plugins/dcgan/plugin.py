@@ -21,7 +21,7 @@ class DCGANPlugin:
 
     def _read(self, probe: Probe) -> tuple[dict, dict] | None:
         """(state_dict, studio config) when the file is ours to read, else None."""
-        from plugins.dcgan.network import infer_config, strip_module_prefix
+        from latent_studio_plugins.dcgan.network import infer_config, strip_module_prefix
 
         header = probe.safetensors_header
         if header is not None:
@@ -45,13 +45,13 @@ class DCGANPlugin:
     def networks(self) -> SimpleNamespace:
         """The family's network code for trainers (studio.train reaches it through the registry, never by
         import): `Config`, `build(cfg)` and `save(path, net, **meta)`."""
-        from plugins.dcgan.network import DCGANConfig, build
-        from plugins.dcgan.save import save_dcgan
+        from latent_studio_plugins.dcgan.network import DCGANConfig, build
+        from latent_studio_plugins.dcgan.save import save_dcgan
 
         return SimpleNamespace(Config=DCGANConfig, build=build, save=save_dcgan)
 
     def load(self, probe: Probe, device: torch.device) -> Generator:
-        from plugins.dcgan.network import build, infer_config, load_weights, strip_module_prefix
+        from latent_studio_plugins.dcgan.network import build, infer_config, load_weights, strip_module_prefix
         from studio.model.modules import module_generator
         from studio.model.safeload import load_safetensors
 

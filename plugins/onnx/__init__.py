@@ -5,7 +5,7 @@ neither onnx nor onnxruntime (the studio works without them); loading a file doe
 """
 from __future__ import annotations
 
-from plugins.onnx.plugin import ONNXPlugin
+from latent_studio_plugins.onnx.plugin import ONNXPlugin
 
 plugin = ONNXPlugin()
 

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from plugins.onnx.plugin import MANIFEST, MANIFEST_FORMAT, MANIFEST_VERSION
+from latent_studio_plugins.onnx.plugin import MANIFEST, MANIFEST_FORMAT, MANIFEST_VERSION
 from studio.atomic import staged_dir
 from studio.errors import StudioError
 from studio.model.api import Generator, StageContext
@@ -134,11 +134,11 @@ def export_generator(g: Generator, out: Path, *, opset: int = OPSET, tolerance: 
     """Write `out`/ (manifest.json, stage_NN.onnx per stage, model.onnx) for a torch generator."""
     if getattr(g, "providers", None) is None and isinstance(getattr(g, "net", None), nn.Module) \
             and g.has_w and hasattr(g, "synthesize"):  # StyleGAN: mapping and synthesis graphs
-        from plugins.onnx.export_stylegan import export_stylegan
+        from latent_studio_plugins.onnx.export_stylegan import export_stylegan
 
         return export_stylegan(g, out, opset=opset, tolerance=tolerance, force=force, seed=seed)
     if getattr(g, "providers", None) is None and isinstance(getattr(g, "style_encoder", None), nn.Module):
-        from plugins.onnx.export_stargan_v2 import export_stargan_v2  # style networks + encoder/decoder
+        from latent_studio_plugins.onnx.export_stargan_v2 import export_stargan_v2  # style networks + encoder/decoder
 
         return export_stargan_v2(g, out, opset=opset, tolerance=tolerance, force=force, seed=seed)
     out = Path(out).expanduser()
@@ -246,7 +246,7 @@ def _verify(graphs: list, folder: Path, g: Generator, sig: Signature, seed: int)
 
     The whole model is compared with the loaded generator itself (its fast CPU path included), each stage
     with its plain module on a random input of the stage's shape."""
-    from plugins.onnx.runtime import open_session
+    from latent_studio_plugins.onnx.runtime import open_session
 
     gen = torch.Generator().manual_seed(seed + 1)
     errors: dict[str, float] = {}
@@ -302,7 +302,7 @@ def verify_graph(path: Path, inputs: Callable[[int], tuple[Tensor, ...]],
                  reference: Callable[..., Tensor]) -> float:
     """Max abs difference between ONNX Runtime running `path` and torch's `reference` on the same inputs,
     at each verification batch size."""
-    from plugins.onnx.runtime import open_session
+    from latent_studio_plugins.onnx.runtime import open_session
 
     sess = open_session(path)
     names = [i.name for i in sess.get_inputs()]

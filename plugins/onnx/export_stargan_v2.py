@@ -12,9 +12,9 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from plugins.onnx.export import (OPSET, TOLERANCE, VERIFY_BATCHES, ExportReport, _export, check_tolerance,
+from latent_studio_plugins.onnx.export import (OPSET, TOLERANCE, VERIFY_BATCHES, ExportReport, _export, check_tolerance,
                                  plain_copy, staged, verify_graph)
-from plugins.onnx.plugin import MANIFEST, MANIFEST_FORMAT, MANIFEST_VERSION
+from latent_studio_plugins.onnx.plugin import MANIFEST, MANIFEST_FORMAT, MANIFEST_VERSION
 from studio.model.api import Generator
 
 MAPPING, STYLE_ENCODER, ENCODER, DECODER = "mapping.onnx", "style_encoder.onnx", "encoder.onnx", "decoder.onnx"

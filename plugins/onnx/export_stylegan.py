@@ -12,9 +12,9 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from plugins.onnx.export import (OPSET, TOLERANCE, VERIFY_BATCHES, ExportReport, _export, check_target,
+from latent_studio_plugins.onnx.export import (OPSET, TOLERANCE, VERIFY_BATCHES, ExportReport, _export, check_target,
                                  check_tolerance, staged, verify_graph)
-from plugins.onnx.plugin import MANIFEST, MANIFEST_FORMAT, MANIFEST_VERSION
+from latent_studio_plugins.onnx.plugin import MANIFEST, MANIFEST_FORMAT, MANIFEST_VERSION
 from studio.model.api import Generator
 
 MAPPING, SYNTHESIS = "mapping.onnx", "synthesis.onnx"

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from plugins.onnx.graph import FLOAT, TensorSpec
+from latent_studio_plugins.onnx.graph import FLOAT, TensorSpec
 from studio.model.api import Generator, ModelInfo, StageContext
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from plugins.onnx.header import looks_like_onnx
+from latent_studio_plugins.onnx.header import looks_like_onnx
 from studio.errors import CheckpointError
 from studio.model.api import Generator, ModelInfo
 from studio.model.probe import Probe
@@ -53,9 +53,9 @@ class ONNXPlugin:
 
 
     def export(self, g: Generator, out: Path, **options: Any) -> Any:
-        """Export a torch generator to `out`/ (verified against torch; see plugins.onnx.export for the
+        """Export a torch generator to `out`/ (verified against torch; see latent_studio_plugins.onnx.export for the
         options): `latent-studio convert` reaches it through the registry."""
-        from plugins.onnx.export import export_generator
+        from latent_studio_plugins.onnx.export import export_generator
 
         return export_generator(g, out, **options)
 
@@ -64,7 +64,7 @@ class ONNXPlugin:
 
         The render backend chooser finds this hook through the registry, so studio/render needs no import
         of this family."""
-        from plugins.onnx.export import export_generator
+        from latent_studio_plugins.onnx.export import export_generator
 
         folder = Path(folder)
         manifest = folder / MANIFEST
@@ -126,7 +126,7 @@ def read_manifest(path: Path, strict: bool) -> dict[str, Any] | None:
 
 
 def load_single(path: Path, declared: dict[str, Any], device: torch.device, model_id: str) -> Generator:
-    from plugins.onnx.graph import generator_io, read_graph
+    from latent_studio_plugins.onnx.graph import generator_io, read_graph
 
     io = read_graph(path)
     gio = generator_io(io, path.name, declared)
@@ -136,18 +136,18 @@ def load_single(path: Path, declared: dict[str, Any], device: torch.device, mode
 
 
 def load_stages(folder: Path, manifest: dict[str, Any], device: torch.device, model_id: str) -> Generator:
-    from plugins.onnx.graph import first_stage_inputs, image_output, read_graph
-    from plugins.onnx.generator import ORTStage
-    from plugins.onnx.runtime import open_session
+    from latent_studio_plugins.onnx.graph import first_stage_inputs, image_output, read_graph
+    from latent_studio_plugins.onnx.generator import ORTStage
+    from latent_studio_plugins.onnx.runtime import open_session
 
     if manifest.get("kind") == "translator":
         return load_translator(folder, manifest, device, model_id)
     if manifest.get("kind") == "stylegan":
-        from plugins.onnx.stylegan import load_stylegan
+        from latent_studio_plugins.onnx.stylegan import load_stylegan
 
         return load_stylegan(folder, manifest, device, model_id)
     if manifest.get("kind") == "stargan_v2":
-        from plugins.onnx.stargan_v2 import load_stargan_v2
+        from latent_studio_plugins.onnx.stargan_v2 import load_stargan_v2
 
         return load_stargan_v2(folder, manifest, device, model_id)
     entries = manifest["stages"]
@@ -181,10 +181,10 @@ def load_stages(folder: Path, manifest: dict[str, Any], device: torch.device, mo
 
 def load_translator(folder: Path, manifest: dict[str, Any], device: torch.device, model_id: str) -> Generator:
     """A photo translator exported by `latent-studio convert` (StarGAN v1): stages fed a photo and labels."""
-    from plugins.onnx.generator import ORTStage
-    from plugins.onnx.graph import read_graph
-    from plugins.onnx.runtime import open_session
-    from plugins.onnx.translator import IMAGE_INPUT, LABELS_INPUT, ONNXTranslator, photo_feeds, photo_key
+    from latent_studio_plugins.onnx.generator import ORTStage
+    from latent_studio_plugins.onnx.graph import read_graph
+    from latent_studio_plugins.onnx.runtime import open_session
+    from latent_studio_plugins.onnx.translator import IMAGE_INPUT, LABELS_INPUT, ONNXTranslator, photo_feeds, photo_key
 
     info = manifest.get("info")
     if not isinstance(info, dict) or not isinstance(info.get("attributes"), list) \
@@ -219,9 +219,9 @@ def load_translator(folder: Path, manifest: dict[str, Any], device: torch.device
 
 def _first_stage(path: Path, name: str, latent: Any, label: Any, output: str,
                  declared: dict) -> tuple[Any, list]:
-    from plugins.onnx.graph import FLOAT
-    from plugins.onnx.generator import ORTStage
-    from plugins.onnx.runtime import open_session
+    from latent_studio_plugins.onnx.graph import FLOAT
+    from latent_studio_plugins.onnx.generator import ORTStage
+    from latent_studio_plugins.onnx.runtime import open_session
 
     notes: list[str] = []
     classes = 0
@@ -235,7 +235,7 @@ def _first_stage(path: Path, name: str, latent: Any, label: Any, output: str,
 
 def _finish(stages: list, io: Any, z_dim: int, declared: dict[str, Any], device: torch.device, model_id: str,
             notes: list[str], name: str, fmt: str) -> Generator:
-    from plugins.onnx.generator import ONNXGenerator, detect_range
+    from latent_studio_plugins.onnx.generator import ONNXGenerator, detect_range
 
     prior = declared.get("prior", "normal")
     try:

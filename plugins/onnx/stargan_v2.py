@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from plugins.onnx.generator import ORTStage, _numpy
+from latent_studio_plugins.onnx.generator import ORTStage, _numpy
 from studio.errors import CheckpointError
 from studio.model.api import Generator, ModelInfo, StageContext
 from studio.model.photo_input import IMAGE, photo_key
@@ -62,8 +62,8 @@ class ONNXStarGANv2(StyleCodeTranslator, Generator):
 
 
 def load_stargan_v2(folder: Path, manifest: dict[str, Any], device: torch.device, model_id: str) -> ONNXStarGANv2:
-    from plugins.onnx.plugin import FAMILY, MANIFEST
-    from plugins.onnx.runtime import open_session
+    from latent_studio_plugins.onnx.plugin import FAMILY, MANIFEST
+    from latent_studio_plugins.onnx.runtime import open_session
 
     info = manifest.get("info")
     files = [manifest.get("mapping"), manifest.get("style_encoder")] + [s["file"] for s in manifest["stages"]]

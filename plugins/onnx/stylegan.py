@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from plugins.onnx.generator import ONNXGenerator, ORTStage, _numpy
+from latent_studio_plugins.onnx.generator import ONNXGenerator, ORTStage, _numpy
 from studio.errors import CheckpointError, RecipeError
 from studio.model.api import ModelInfo, StageContext
 from studio.model.wspace import WSpaceRecipes, truncate
@@ -85,9 +85,9 @@ class ONNXStyleGAN(WSpaceRecipes, ONNXGenerator):
 
 
 def load_stylegan(folder: Path, manifest: dict[str, Any], device: torch.device, model_id: str) -> ONNXStyleGAN:
-    from plugins.onnx.graph import read_graph
-    from plugins.onnx.plugin import FAMILY, MANIFEST
-    from plugins.onnx.runtime import open_session
+    from latent_studio_plugins.onnx.graph import read_graph
+    from latent_studio_plugins.onnx.plugin import FAMILY, MANIFEST
+    from latent_studio_plugins.onnx.runtime import open_session
 
     files = [manifest.get("mapping"), manifest["stages"][0]["file"]]
     if not all(isinstance(f, str) and "/" not in f and "\\" not in f for f in files) \

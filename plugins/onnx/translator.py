@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 
-from plugins.onnx.generator import ONNXGenerator, ORTStage, _numpy
+from latent_studio_plugins.onnx.generator import ONNXGenerator, ORTStage, _numpy
 from studio.model.api import ModelInfo, StageContext
 from studio.model.photo_input import IMAGE, PhotoTranslator, photo_key
 

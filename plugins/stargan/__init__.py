@@ -1,11 +1,11 @@
 """StarGAN family: attribute translation of the user's photos (yunjey/stargan v1 checkpoints).
 
 Registered through the `latent_studio.generators` entry point like any third-party plugin. The network is
-rebuilt from tensor shapes alone; attribute names come from a sidecar file (see plugins.stargan.plugin).
+rebuilt from tensor shapes alone; attribute names come from a sidecar file (see latent_studio_plugins.stargan.plugin).
 """
 from __future__ import annotations
 
-from plugins.stargan.plugin import StarGANPlugin
+from latent_studio_plugins.stargan.plugin import StarGANPlugin
 
 plugin = StarGANPlugin()
 

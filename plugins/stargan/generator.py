@@ -12,7 +12,7 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
-from plugins.stargan.network import StarGANv1, with_labels
+from latent_studio_plugins.stargan.network import StarGANv1, with_labels
 from studio.model.api import Generator, ModelInfo, StageContext
 from studio.model.modules import ModuleStage
 from studio.model.photo_input import IMAGE, PhotoTranslator, photo_key

@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from plugins.stargan.generator import PhotoInputStage
+from latent_studio_plugins.stargan.generator import PhotoInputStage
 from studio.model.api import Generator, ModelInfo, StageContext
 from studio.model.modules import ModuleStage
 from studio.model.photo_input import IMAGE

@@ -147,7 +147,7 @@ class StarGANPlugin:
                "(with an optional attributes.json/.txt beside it), Latent Studio .safetensors")
 
     def _state_dict(self, probe: Probe) -> dict | None:
-        from plugins.stargan.network import strip_module_prefix
+        from latent_studio_plugins.stargan.network import strip_module_prefix
 
         sd = probe.state_dict("G", "generator", "state_dict")
         return None if sd is None else strip_module_prefix(sd)
@@ -155,12 +155,12 @@ class StarGANPlugin:
     def networks(self) -> SimpleNamespace:
         """The family's network code for trainers (reached through the registry, never by import):
         `StarGANConfig` and `StarGANv1`."""
-        from plugins.stargan.network import StarGANConfig, StarGANv1
+        from latent_studio_plugins.stargan.network import StarGANConfig, StarGANv1
 
         return SimpleNamespace(StarGANConfig=StarGANConfig, StarGANv1=StarGANv1)
 
     def sniff(self, probe: Probe) -> float:
-        from plugins.stargan import network, network_v2
+        from latent_studio_plugins.stargan import network, network_v2
 
         if probe.safetensors_header is not None:
             return 0.95 if _studio_config(probe).get("family") == FAMILY else 0.0
@@ -175,7 +175,7 @@ class StarGANPlugin:
         return 0.3 if _is_discriminator(sd) else 0.0
 
     def load(self, probe: Probe, device: torch.device) -> Generator:
-        from plugins.stargan import network_v2
+        from latent_studio_plugins.stargan import network_v2
 
         if probe.safetensors_header is not None:
             return self._load_v1(probe, device)
@@ -185,8 +185,8 @@ class StarGANPlugin:
         return self._load_v1(probe, device)
 
     def _load_v1(self, probe: Probe, device: torch.device) -> Generator:
-        from plugins.stargan.generator import StarGANGenerator
-        from plugins.stargan.network import StarGANv1, infer_config, load_weights
+        from latent_studio_plugins.stargan.generator import StarGANGenerator
+        from latent_studio_plugins.stargan.network import StarGANv1, infer_config, load_weights
 
         config: dict = {}
         fmt = "yunjey/stargan state_dict"
@@ -222,8 +222,8 @@ class StarGANPlugin:
                                 multiple=cfg.multiple)
 
     def _load_v2(self, probe: Probe, parts: dict, device: torch.device) -> Generator:
-        from plugins.stargan import network_v2
-        from plugins.stargan.generator_v2 import StarGANv2Generator
+        from latent_studio_plugins.stargan import network_v2
+        from latent_studio_plugins.stargan.generator_v2 import StarGANv2Generator
 
         cfg = network_v2.infer_config(parts)
         if cfg is None:

@@ -6,7 +6,7 @@ entry point like any third-party plugin.
 """
 from __future__ import annotations
 
-from plugins.stylegan.plugin import StyleGANPlugin
+from latent_studio_plugins.stylegan.plugin import StyleGANPlugin
 
 plugin = StyleGANPlugin()
 

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from plugins.stylegan.network import StyleGAN2, StyleGAN2Config
+from latent_studio_plugins.stylegan.network import StyleGAN2, StyleGAN2Config
 from studio.errors import CheckpointError
 
 ROSINALITY_LR_MLP = 0.01  # Generator(lr_mlp=0.01) default; train.py never changes it
@@ -227,7 +227,7 @@ def is_stylegan3(G: NVNode) -> bool:
 
 def nvlabs3_to_canonical(G: NVNode) -> tuple[Any, dict[str, Tensor]]:
     """Rebuild a stylegan3 Generator (t or r) from its recorded per-layer settings and tensors."""
-    from plugins.stylegan.network3 import LayerSpec, StyleGAN3Config
+    from latent_studio_plugins.stylegan.network3 import LayerSpec, StyleGAN3Config
 
     mapping, synthesis = G.child("mapping"), G.child("synthesis")
     inp = synthesis.child("input")
@@ -282,7 +282,7 @@ def nvlabs3_to_canonical(G: NVNode) -> tuple[Any, dict[str, Tensor]]:
 
 
 def build3(cfg: Any, state: dict[str, Tensor]) -> Any:
-    from plugins.stylegan.network3 import StyleGAN3
+    from latent_studio_plugins.stylegan.network3 import StyleGAN3
 
     net = StyleGAN3(cfg)
     _load_strict(net, state)

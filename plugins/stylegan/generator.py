@@ -15,13 +15,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from plugins.stylegan.network import NOISE_MODES, Op, StyleGAN2, SynthState
+from latent_studio_plugins.stylegan.network import NOISE_MODES, Op, StyleGAN2, SynthState
 from studio.errors import RecipeError
 from studio.model.api import Generator, ModelInfo, StageContext
 from studio.model.wspace import WSpaceRecipes
 
 if TYPE_CHECKING:
-    from plugins.stylegan.network3 import StyleGAN3
+    from latent_studio_plugins.stylegan.network3 import StyleGAN3
     from studio.core.directions import DirectionSet
 
 CAPABILITIES = frozenset({"walk", "style_mix", "features"})
@@ -151,7 +151,7 @@ class LayerStage3:
 def build_stages(net: "StyleGAN2 | StyleGAN3") -> list:
     """StyleGAN2: const, then one stage per style row (ops that share a row stay together).
     StyleGAN3: the input, then one stage per layer (each reads one row)."""
-    from plugins.stylegan.network3 import StyleGAN3
+    from latent_studio_plugins.stylegan.network3 import StyleGAN3
 
     if isinstance(net, StyleGAN3):
         return [InputStage3(net)] + [LayerStage3(net, i) for i in range(len(net.cfg.layers))]
@@ -213,7 +213,7 @@ class StyleGANGenerator(WSpaceRecipes, Generator):
 
     def sefa_directions(self, k: int = 10, layers: tuple[int, int] | None = None) -> "DirectionSet":
         """SeFa's closed-form directions in W for style inputs `layers` (all by default), strongest first."""
-        from plugins.stylegan.directions import sefa_directions
+        from latent_studio_plugins.stylegan.directions import sefa_directions
 
         return sefa_directions(self.net, k, layers)
 

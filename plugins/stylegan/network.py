@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 import torch
 from torch import Tensor, nn
 
-from plugins.stylegan.ops import (SQRT2, bias_act, modulated_conv2d, normalize_2nd_moment, upfirdn2d,
+from latent_studio_plugins.stylegan.ops import (SQRT2, bias_act, modulated_conv2d, normalize_2nd_moment, upfirdn2d,
                                   upsample2d)
 from studio.model.wspace import truncate
 

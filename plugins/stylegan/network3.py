@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from plugins.stylegan.network import FullyConnected, Mapping
-from plugins.stylegan.ops import SQRT2, bias_act, upfirdn2d
+from latent_studio_plugins.stylegan.network import FullyConnected, Mapping
+from latent_studio_plugins.stylegan.ops import SQRT2, bias_act, upfirdn2d
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from plugins.stylegan.convert import NVNode
+from latent_studio_plugins.stylegan.convert import NVNode
 from studio.errors import CheckpointError
 from studio.model.safeload import RestrictedUnpickler
 

@@ -29,7 +29,7 @@ class StyleGANPlugin:
             except json.JSONDecodeError:
                 return None
             return "safetensors" if isinstance(cfg, dict) and cfg.get("family") in FAMILIES else None
-        from plugins.stylegan.nvlabs_pickle import looks_like_nvlabs, read_head
+        from latent_studio_plugins.stylegan.nvlabs_pickle import looks_like_nvlabs, read_head
 
         if probe.head[:1] == b"\x80" and looks_like_nvlabs(read_head(probe.path)):
             return "nvlabs"
@@ -40,8 +40,8 @@ class StyleGANPlugin:
     def networks(self) -> SimpleNamespace:
         """The family's network code for trainers and converters (reached through the registry, never by
         import): `StyleGAN2`, `StyleGAN2Config` and `save(path, net, name=, half=, extra=)`."""
-        from plugins.stylegan.network import StyleGAN2, StyleGAN2Config
-        from plugins.stylegan.save import save_stylegan
+        from latent_studio_plugins.stylegan.network import StyleGAN2, StyleGAN2Config
+        from latent_studio_plugins.stylegan.save import save_stylegan
 
         return SimpleNamespace(StyleGAN2=StyleGAN2, StyleGAN2Config=StyleGAN2Config, save=save_stylegan)
 
@@ -49,17 +49,17 @@ class StyleGANPlugin:
         return 0.95 if self._kind(probe) is not None else 0.0
 
     def load(self, probe: Probe, device: torch.device) -> Generator:
-        from plugins.stylegan.convert import (build, build3, is_stylegan3, nvlabs3_to_canonical,
+        from latent_studio_plugins.stylegan.convert import (build, build3, is_stylegan3, nvlabs3_to_canonical,
                                               nvlabs_to_canonical, rosinality_to_canonical)
-        from plugins.stylegan.generator import StyleGANGenerator
-        from plugins.stylegan.network import StyleGAN2Config
-        from plugins.stylegan.network3 import StyleGAN3Config
+        from latent_studio_plugins.stylegan.generator import StyleGANGenerator
+        from latent_studio_plugins.stylegan.network import StyleGAN2Config
+        from latent_studio_plugins.stylegan.network3 import StyleGAN3Config
 
         kind = self._kind(probe)
         meta: dict[str, Any] = {}
         family = "stylegan2"
         if kind == "nvlabs":
-            from plugins.stylegan.nvlabs_pickle import generator_node, load_nvlabs_pickle
+            from latent_studio_plugins.stylegan.nvlabs_pickle import generator_node, load_nvlabs_pickle
 
             node = generator_node(load_nvlabs_pickle(probe.path), probe.path)
             if is_stylegan3(node):
@@ -95,7 +95,7 @@ class StyleGANPlugin:
 
 def _rosinality_entry(obj: Any) -> tuple[dict, torch.Tensor | None, str] | None:
     """(g_ema state_dict, latent_avg or None, format name) for rosinality files, else None."""
-    from plugins.stylegan.convert import is_rosinality
+    from latent_studio_plugins.stylegan.convert import is_rosinality
 
     if not isinstance(obj, dict):
         return None
@@ -112,7 +112,7 @@ def _rosinality_entry(obj: Any) -> tuple[dict, torch.Tensor | None, str] | None:
 
 def _estimate_w_avg(cfg: Any, state: dict[str, torch.Tensor]) -> torch.Tensor:
     """Mean mapping output of 4096 seeded z: deterministic, so truncation is reproducible across loads."""
-    from plugins.stylegan.network import Mapping
+    from latent_studio_plugins.stylegan.network import Mapping
 
     m = Mapping(cfg)
     m.load_state_dict({k[len("mapping."):]: v for k, v in state.items() if k.startswith("mapping.")})

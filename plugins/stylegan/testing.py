@@ -17,7 +17,7 @@ from typing import Any, Iterator
 import torch
 from torch import Tensor
 
-from plugins.stylegan.network import StyleGAN2, StyleGAN2Config, random_stylegan2
+from latent_studio_plugins.stylegan.network import StyleGAN2, StyleGAN2Config, random_stylegan2
 
 PLACEHOLDER_SRC = "# source omitted (test pickle)"
 

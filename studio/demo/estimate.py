@@ -14,11 +14,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from studio.bundled import attribute_model_path
 from studio.core.attributes import ON_THRESHOLD, Groups, exclusive_groups
 from studio.demo import attributes
 from studio.demo.toyfaces import BINARY_ATTRIBUTES
 
-ATTRIBUTE_MODEL = Path(__file__).resolve().parents[2] / "checkpoints" / "toyfaces_attributes.safetensors"
+ATTRIBUTE_MODEL = attribute_model_path()
 
 
 def knows(names: Sequence[str]) -> bool:

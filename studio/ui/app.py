@@ -11,7 +11,7 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QApplication
 
 from studio.ui import theme
-from studio.ui.paths import default_demo
+from studio.bundled import default_demo
 
 log = logging.getLogger(__name__)
 

@@ -31,7 +31,7 @@ from studio.ui.panels.model_panel import ModelPanel, ask_checkpoint
 from studio.ui.panels.noise_panel import NoisePanel
 from studio.ui.panels.style_mix_panel import StyleMixPanel
 from studio.ui.panels.timeline_panel import TimelinePanel
-from studio.ui.paths import checkpoints_dir, demo_checkpoints
+from studio.bundled import checkpoints_dir, demo_checkpoints
 from studio.ui.recent import RecentFiles
 from studio.ui.scrolling import scrollable
 from studio.ui.session import Session

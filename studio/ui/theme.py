@@ -9,7 +9,7 @@ from PySide6.QtGui import QColor, QIcon, QPainter, QPalette, QPixmap
 from PySide6.QtSvg import QSvgRenderer
 from PySide6.QtWidgets import QApplication
 
-from studio.ui.paths import resources_dir
+from studio.bundled import resources_dir
 
 THEMES = ("light", "dark")
 ICON_PROPERTY = "studioIcon"  # objects carrying this property get their icon re-tinted on theme change

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 import studio
-from plugins.stylegan.save import save_stylegan
-from plugins.stylegan.testing import tiny_stylegan
+from latent_studio_plugins.stylegan.save import save_stylegan
+from latent_studio_plugins.stylegan.testing import tiny_stylegan
 from studio.core.arithmetic import ConceptBin, Expression, NamedLatent, concept_direction, neighbourhood, result_recipe
 from studio.core.latents import seed_to_z
 from studio.core.project import Project

@@ -8,7 +8,7 @@ import torch
 
 def save_lively_dcgan(path: Path) -> Path:
     from conftest import make_dcgan
-    from plugins.dcgan.save import save_dcgan
+    from latent_studio_plugins.dcgan.save import save_dcgan
 
     net = make_dcgan(seed=1)
     with torch.no_grad():

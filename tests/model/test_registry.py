@@ -106,7 +106,7 @@ class _Raises:
 
 
 def test_plugin_raising_in_sniff_is_skipped(tiny_dcgan_path):
-    from plugins.dcgan import plugin as dcgan
+    from latent_studio_plugins.dcgan import plugin as dcgan
 
     assert Registry([_Raises("bad", "sniff"), dcgan]).open(tiny_dcgan_path).info.family == "dcgan"
     with pytest.raises(CheckpointError, match="not a generator checkpoint"):
@@ -114,7 +114,7 @@ def test_plugin_raising_in_sniff_is_skipped(tiny_dcgan_path):
 
 
 def test_plugin_raising_in_load_gives_a_message_and_falls_back(tiny_dcgan_path):
-    from plugins.dcgan import plugin as dcgan
+    from latent_studio_plugins.dcgan import plugin as dcgan
 
     # The broken plugin is more confident, so it is tried first; the next candidate still loads the file.
     assert Registry([_Raises("bad", "load"), dcgan]).open(tiny_dcgan_path).info.family == "dcgan"

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 import studio
-from plugins.stylegan.save import save_stylegan
-from plugins.stylegan.testing import tiny_stylegan
+from latent_studio_plugins.stylegan.save import save_stylegan
+from latent_studio_plugins.stylegan.testing import tiny_stylegan
 from studio.core.recipe import SeedLatent
 from studio.errors import RecipeError, StudioError
 from studio.model.registry import Registry, family

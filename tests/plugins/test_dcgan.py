@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from conftest import make_dcgan, shared_path
-from plugins.dcgan.save import save_dcgan
+from latent_studio_plugins.dcgan.save import save_dcgan
 from studio.model.registry import Registry
 
 
@@ -108,7 +108,7 @@ def test_studio_safetensors_fp16_is_close_to_fp32_and_half_the_size(registry, tm
 
 def test_non_dcgan_state_dicts_are_not_sniffed(registry, tmp_path):
     from studio.model.probe import Probe
-    from plugins.dcgan import plugin
+    from latent_studio_plugins.dcgan import plugin
 
     net = make_dcgan()
     cases = {

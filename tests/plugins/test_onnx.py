@@ -14,7 +14,7 @@ from torch import nn
 pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
-from plugins.onnx import plugin as onnx_plugin  # noqa: E402
+from latent_studio_plugins.onnx import plugin as onnx_plugin  # noqa: E402
 from studio.core.recipe import ModelRef, Recipe, SeedLatent  # noqa: E402
 from studio.errors import CheckpointError  # noqa: E402
 from studio.model.probe import Probe  # noqa: E402

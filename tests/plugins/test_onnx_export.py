@@ -14,7 +14,7 @@ pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
 from conftest import shared_path  # noqa: E402
-from plugins.onnx.export import ExportError, export_generator  # noqa: E402
+from latent_studio_plugins.onnx.export import ExportError, export_generator  # noqa: E402
 from studio.cli import main  # noqa: E402
 from PIL import Image  # noqa: E402
 from studio.core.attributes import with_attributes  # noqa: E402
@@ -121,7 +121,7 @@ def test_stargan_v2_round_trip_latent_and_reference_guided(registry, tmp_path):
     from studio.core.photo import with_style_source
     from test_stargan_v2 import make_nets, save_nets_ema
 
-    from plugins.stargan.network_v2 import StarGANv2Config
+    from latent_studio_plugins.stargan.network_v2 import StarGANv2Config
 
     cfg = StarGANv2Config(img_size=32, style_dim=16, latent_dim=8, num_domains=3, w_hpf=0.0, max_conv_dim=32,
                           dim_in=8)

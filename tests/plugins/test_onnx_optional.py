@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from plugins.onnx import plugin as onnx_plugin
-from plugins.onnx.header import looks_like_onnx
+from latent_studio_plugins.onnx import plugin as onnx_plugin
+from latent_studio_plugins.onnx.header import looks_like_onnx
 from studio.errors import CheckpointError
 from studio.model.probe import Probe
 from studio.model.registry import Registry

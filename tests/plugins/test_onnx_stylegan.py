@@ -12,9 +12,9 @@ pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
 from conftest import shared_path  # noqa: E402
-from plugins.onnx.export import export_generator  # noqa: E402
-from plugins.stylegan.save import save_stylegan  # noqa: E402
-from plugins.stylegan.testing import tiny_stylegan  # noqa: E402
+from latent_studio_plugins.onnx.export import export_generator  # noqa: E402
+from latent_studio_plugins.stylegan.save import save_stylegan  # noqa: E402
+from latent_studio_plugins.stylegan.testing import tiny_stylegan  # noqa: E402
 from studio.core.recipe import ModelRef, Recipe, SeedLatent, Walk  # noqa: E402
 from studio.core.style_edits import Mix  # noqa: E402
 from studio.errors import RecipeError  # noqa: E402

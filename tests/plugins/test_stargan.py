@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from conftest import shared_path
-from plugins.stargan.network import StarGANConfig, StarGANv1
+from latent_studio_plugins.stargan.network import StarGANConfig, StarGANv1
 from studio.core.attributes import Attributes, with_attributes
 from studio.core.photo import image_latent, open_photo, photo_tensor
 from studio.core.recipe import ModelRef, Recipe, SeedLatent

@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from plugins.stargan.network_v2 import PARTS, StarGANv2Config, build
+from latent_studio_plugins.stargan.network_v2 import PARTS, StarGANv2Config, build
 from studio.core.attributes import with_attributes
 from studio.core.latents import seed_to_z
 from studio.core.photo import StyleSource, image_latent, latent_tensor, with_style_source

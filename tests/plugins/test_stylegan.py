@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from plugins.stylegan.save import save_stylegan
-from plugins.stylegan.testing import tiny_stylegan, to_rosinality, write_nvlabs_pickle
+from latent_studio_plugins.stylegan.save import save_stylegan
+from latent_studio_plugins.stylegan.testing import tiny_stylegan, to_rosinality, write_nvlabs_pickle
 from studio.core.recipe import ModelRef, Recipe, SeedLatent
 from studio.errors import CheckpointError, RecipeError
 from studio.model.registry import Registry
@@ -237,7 +237,7 @@ def test_style_mixing_edit(gen):
 
 
 def test_sefa_directions_are_the_strongest_style_edits(net):
-    from plugins.stylegan.directions import affine_weights, sefa_directions
+    from latent_studio_plugins.stylegan.directions import affine_weights, sefa_directions
 
     fine = sefa_directions(net, k=4, layers=(5, 8))
     assert fine.vectors.shape == (4, 16) and fine.space == "w"

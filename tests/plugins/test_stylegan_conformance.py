@@ -79,7 +79,7 @@ def test_nvlabs_stylegan2_ada(registry, variant):
 @pytest.mark.parametrize("variant", ["stylegan3-t", "stylegan3-r"])
 def test_nvlabs_stylegan3(registry, variant, tmp_path):
     from studio.model.wspace import input_transform
-    from plugins.stylegan.save import save_stylegan
+    from latent_studio_plugins.stylegan.save import save_stylegan
     from studio.render.engine import Renderer
 
     folder = shared_path("fixtures", "stylegan3_nvlabs", variant)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from plugins.stylegan.generator import StyleGANGenerator
-from plugins.stylegan.testing import tiny_stylegan
+from latent_studio_plugins.stylegan.generator import StyleGANGenerator
+from latent_studio_plugins.stylegan.testing import tiny_stylegan
 from studio.core.recipe import ModelRef, Recipe, SeedLatent
 from studio.core.style_edits import NoiseStrength, noise_strengths, with_noise_strength
 from studio.errors import RecipeError

@@ -6,10 +6,10 @@ import threading
 import numpy as np
 import pytest
 
-from plugins.stylegan.generator import StyleGANGenerator, mark_preview_stage
-from plugins.stylegan.network import SynthState
-from plugins.stylegan.ops import upsample2d
-from plugins.stylegan.testing import tiny_stylegan
+from latent_studio_plugins.stylegan.generator import StyleGANGenerator, mark_preview_stage
+from latent_studio_plugins.stylegan.network import SynthState
+from latent_studio_plugins.stylegan.ops import upsample2d
+from latent_studio_plugins.stylegan.testing import tiny_stylegan
 from studio.core.recipe import ModelRef, Recipe, SeedLatent
 from studio.model.api import ModelInfo
 from studio.render.engine import Renderer, to_uint8

@@ -8,7 +8,7 @@ import pickle
 import pytest
 import torch
 
-from plugins.stylegan.testing import fake_nvlabs_modules, nvlabs_tree, persistent, tiny_stylegan
+from latent_studio_plugins.stylegan.testing import fake_nvlabs_modules, nvlabs_tree, persistent, tiny_stylegan
 from studio.errors import CheckpointError
 from studio.model.registry import Registry
 

@@ -6,8 +6,8 @@ import pytest
 import torch
 from PIL import Image
 
-from plugins.stylegan.save import save_stylegan
-from plugins.stylegan.testing import tiny_stylegan
+from latent_studio_plugins.stylegan.save import save_stylegan
+from latent_studio_plugins.stylegan.testing import tiny_stylegan
 from studio.cli import main
 from studio.core.recipe import ModelRef, Recipe, SeedLatent
 from studio.core.style_edits import TruncationCutoff, truncation_cutoff, with_mix, with_truncation_cutoff

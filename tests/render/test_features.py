@@ -129,8 +129,8 @@ def test_celeba_dropin_plugin_features_and_units(monkeypatch, tmp_path):
 
 
 def test_stylegan_stages_edit_features_not_the_carried_rgb(tmp_path):
-    from plugins.stylegan.save import save_stylegan
-    from plugins.stylegan.testing import tiny_stylegan
+    from latent_studio_plugins.stylegan.save import save_stylegan
+    from latent_studio_plugins.stylegan.testing import tiny_stylegan
 
     path = tmp_path / "tiny.safetensors"
     save_stylegan(path, tiny_stylegan(seed=1), name="tiny")
@@ -150,7 +150,7 @@ def test_stylegan_stages_edit_features_not_the_carried_rgb(tmp_path):
 
 
 def test_stargan_blocks_take_unit_edits(tmp_path):
-    from plugins.stargan.network import StarGANConfig, StarGANv1
+    from latent_studio_plugins.stargan.network import StarGANConfig, StarGANv1
     from studio.core.attributes import with_attributes
 
     torch.manual_seed(0)

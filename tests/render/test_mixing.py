@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from plugins.stylegan.save import save_stylegan
-from plugins.stylegan.testing import tiny_stylegan
+from latent_studio_plugins.stylegan.save import save_stylegan
+from latent_studio_plugins.stylegan.testing import tiny_stylegan
 from studio.core.recipe import ModelRef, Recipe, SeedLatent
 from studio.core.style_edits import Mix
 from studio.errors import RecipeError

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 import studio
-from plugins.dcgan.network import build
+from latent_studio_plugins.dcgan.network import build
 from studio.train import dcgan
 
 from .resume import assert_resume_matches

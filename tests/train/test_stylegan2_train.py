@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 import studio
-from plugins.stylegan.ops import bias_act
+from latent_studio_plugins.stylegan.ops import bias_act
 from studio.train import stylegan2
 
 from .resume import assert_resume_matches

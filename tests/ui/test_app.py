@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QApplication
 from studio.render.engine import Renderer
 from studio.ui import theme
 from studio.ui.main_window import MainWindow
-from studio.ui.paths import default_demo, demo_checkpoints
+from studio.bundled import default_demo, demo_checkpoints
 
 
 def test_run_app_opens_the_given_checkpoint_with_the_threaded_worker(qtbot, qapp, settings, tiny_dcgan_path):
@@ -106,7 +106,7 @@ def test_dark_theme_restyles_and_retints(qtbot, window, qapp):
 
 
 def test_every_icon_the_ui_uses_exists_and_renders(qapp):
-    from studio.ui.paths import resources_dir
+    from studio.bundled import resources_dir
 
     for name in ("open", "undo", "redo", "dice", "reset", "save", "fit", "close", "warning", "app"):
         assert (resources_dir() / "icons" / f"{name}.svg").is_file()
@@ -119,7 +119,7 @@ def test_demo_discovery_prefers_dcgan_and_skips_other_files(tmp_path):
     from safetensors.torch import save_file
 
     from conftest import make_dcgan
-    from plugins.dcgan.save import save_dcgan
+    from latent_studio_plugins.dcgan.save import save_dcgan
 
     assert default_demo(tmp_path / "missing") is None
     save_dcgan(tmp_path / "another_model.safetensors", make_dcgan(), name="a")

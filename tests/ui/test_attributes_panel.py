@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 from PySide6.QtCore import QPoint, Qt
 
-from plugins.stargan.network import StarGANConfig, StarGANv1
+from latent_studio_plugins.stargan.network import StarGANConfig, StarGANv1
 from studio.core.attributes import attribute_values
 from studio.core.photo import DEFAULT_CROP, ImageLatent, open_photo, photo_tensor
 from studio.render.engine import to_uint8
@@ -218,7 +218,7 @@ def test_a_dcgan_hides_the_attribute_panel(qtbot, window, tiny_dcgan_path):
 
 
 def test_stargan_v2_domains_and_style_seed_or_reference(qtbot, window, tmp_path):
-    from plugins.stargan.network_v2 import PARTS, StarGANv2Config, build
+    from latent_studio_plugins.stargan.network_v2 import PARTS, StarGANv2Config, build
     from studio.core.latents import seed_to_z
     from studio.core.photo import latent_tensor, style_source
 

@@ -126,8 +126,8 @@ def test_pca_is_kept_in_the_workspace_and_computed_once_per_model(qtbot, window,
 
 
 def test_the_style_input_range_is_a_workspace_setting_per_model(qtbot, window, tiny_dcgan_path, tmp_path):
-    from plugins.stylegan.save import save_stylegan
-    from plugins.stylegan.testing import tiny_stylegan
+    from latent_studio_plugins.stylegan.save import save_stylegan
+    from latent_studio_plugins.stylegan.testing import tiny_stylegan
     from studio.core.project import Project
     from studio.ui.panels.latent_panel import LAYERS_KEY
 

@@ -138,7 +138,7 @@ def test_empty_state_without_a_model(qtbot, window, tmp_path):
 
 
 def test_empty_state_mentions_demo_models_when_there_are_some(qtbot, session, settings, tmp_path):
-    from plugins.dcgan.save import save_dcgan
+    from latent_studio_plugins.dcgan.save import save_dcgan
     from studio.ui.main_window import MainWindow
     from conftest import make_dcgan
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from plugins.stylegan.save import save_stylegan
-from plugins.stylegan.testing import tiny_stylegan
+from latent_studio_plugins.stylegan.save import save_stylegan
+from latent_studio_plugins.stylegan.testing import tiny_stylegan
 from studio.core.recipe import SeedLatent
 from studio.core.timeline import NoiseLoop
 from studio.core.wspace import WLatent

@@ -43,7 +43,7 @@ from studio.ui.scrolling import scroll_area
 from studio.ui import theme
 from studio.ui.images import thumbnail
 from studio.ui.panels.latent_panel import WALK_RANGE, SliderRow, WalkSection, seed_grid_job
-from studio.ui.paths import checkpoints_dir
+from studio.bundled import attribute_model_path
 from studio.ui.session import Session
 
 SCORE_AMOUNTS = np.linspace(-WALK_RANGE, WALK_RANGE, 13)  # slider units of the score-along-walk plot
@@ -56,7 +56,7 @@ IMPORT_FILTERS = {
 MATCH_TEXT = {"match": "✓ this model", "any model": "any model", "other model": "other model",
               "mismatch": "✗ does not fit"}
 CLASSIFIER_NAMES = {"logistic": "Logistic regression", "svm": "Linear SVM"}
-ATTRIBUTE_MODEL = checkpoints_dir() / "toyfaces_attributes.safetensors"  # labels ToyFaces (demo) samples
+ATTRIBUTE_MODEL = attribute_model_path()  # labels ToyFaces (demo) samples
 
 
 @functools.lru_cache(maxsize=2)
