@@ -1,0 +1,85 @@
+"""Limits on what an untrusted file may claim, checked before anything is allocated.
+
+A small file can claim a huge tensor, config dimension, decompressed size, image or timeline; the loaders
+compare every such claim with these limits first and refuse with the claim and the limit in one sentence.
+Each limit has a sane default and an environment override, `LATENT_STUDIO_<NAME>` (e.g.
+LATENT_STUDIO_MAX_IMAGE_PIXELS=400000000), read on every call so a setting applies without a restart.
+Stdlib only and Qt-free, so every layer (core included) can use it.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from typing import Any
+
+from studio.errors import StudioError
+
+ENV_PREFIX = "LATENT_STUDIO_"
+MiB = 1 << 20
+GiB = 1 << 30
+
+
+@dataclass(frozen=True)
+class Budgets:
+    """Every limit the loaders apply (the field name in upper case is the environment override)."""
+
+    # a checkpoint's weights (and the network its config describes) at most this multiple of the file's
+    # size, plus a fixed allowance for small buffers and tiny files: fp16 weights become fp32 (2x), so 4x
+    # leaves room without letting a kilobyte file claim gigabytes
+    weights_per_file_byte: float = 4.0
+    weights_allowance: int = 64 * MiB
+    # any single decompressed member of an .npz / zip (direction files, vectors)
+    max_decompressed_bytes: int = 1 * GiB
+    # one array in a .npy/.npz or a tensor anywhere: elements
+    max_array_elements: int = 256 * MiB
+    # images read from disk (Pillow's decompression-bomb limit) and the side a generator may claim
+    max_image_pixels: int = 100_000_000
+    max_resolution: int = 2048
+    # frames a timeline or walk may expand to (each becomes a recipe and an image)
+    max_frames: int = 100_000
+    # JSON inputs: recipes, projects, autosave, .lsdir metadata, sidecars, configs
+    max_json_bytes: int = 256 * MiB
+    max_json_depth: int = 64
+    max_json_int_digits: int = 20
+
+
+def current() -> Budgets:
+    """The limits in force: defaults, each overridden by its environment variable when that is set."""
+    values: dict[str, Any] = {}
+    for f in fields(Budgets):
+        raw = os.environ.get(ENV_PREFIX + f.name.upper())
+        if raw is None or not raw.strip():
+            continue
+        kind = float if f.type in ("float", float) else int
+        try:
+            value = kind(raw.strip())
+        except ValueError:
+            raise StudioError(f"{ENV_PREFIX + f.name.upper()}={raw!r} is not a number") from None
+        if value <= 0:
+            raise StudioError(f"{ENV_PREFIX + f.name.upper()} must be positive, not {raw!r}")
+        values[f.name] = value
+    return Budgets(**values)
+
+
+def env_name(limit: str) -> str:
+    """The environment variable that overrides `limit` (named in refusals, so the user can raise it)."""
+    return ENV_PREFIX + limit.upper()
+
+
+def weights_limit(file_bytes: int) -> int:
+    """The most bytes of weights a checkpoint of `file_bytes` may claim."""
+    b = current()
+    return int(file_bytes * b.weights_per_file_byte) + b.weights_allowance
+
+
+def human(n: float) -> str:
+    """Bytes for a message: 1.2 GB, 640 kB."""
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if abs(n) >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{int(n)} bytes"
+
+
+def refuse(error: type[StudioError], what: str, claim: str, limit: str, name: str) -> StudioError:
+    """The one-sentence refusal: what claims what, the limit, and the setting that raises it."""
+    return error(f"{what} claims {claim}, over the limit of {limit} (set {env_name(name)} to raise it)")
