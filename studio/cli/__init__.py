@@ -43,15 +43,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         except SystemExit as exc:  # --help / --version
             return int(exc.code or 0)
         return int(ns.func(ns) or 0)
+    except BrokenPipeError:  # `latent-studio info x | head -3`: the reader left, nothing to report
+        # (before OSError, which it is); stdout goes to devnull so the interpreter's final flush is quiet.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
     except (StudioError, OSError) as exc:
         if debug:
             traceback.print_exc()
         say(one_line(exc))
         return EXIT_USER_ERROR
-    except BrokenPipeError:  # `latent-studio info x --json | head`: the reader left, nothing to report
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 1
     except KeyboardInterrupt:
         say("interrupted")
         return 130
@@ -76,6 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _open_gui(path: str | None) -> int:
+    if path is not None and path.startswith("demo:"):
+        from studio.cli.common import existing_file
+
+        path = str(existing_file(path, "checkpoint"))
     if path is not None and not Path(path).expanduser().exists():
         raise UsageError(f"{path!r} is neither a command ({', '.join(COMMANDS)}) nor an existing file")
     try:

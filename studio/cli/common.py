@@ -99,8 +99,16 @@ def image_format(path: Path) -> str:
     return fmt
 
 
-def existing_file(path: Path, what: str) -> Path:
-    p = path.expanduser()
+def existing_file(path: Path | str, what: str) -> Path:
+    """The file the user named; for a checkpoint, `demo:NAME` names a bundled demo (studio.bundled)."""
+    if what == "checkpoint" and str(path).startswith("demo:"):
+        from studio.bundled import resolve_demo
+
+        try:
+            return resolve_demo(path)
+        except FileNotFoundError as exc:
+            raise UsageError(str(exc)) from None
+    p = Path(path).expanduser()
     if not p.exists():
         raise UsageError(f"no such {what} file: {path}")
     if p.is_dir():
@@ -158,3 +166,52 @@ def one_line(exc: BaseException) -> str:
 
 def say(message: str) -> None:
     print(f"{PROG}: error: {message}", file=sys.stderr)
+
+
+def add_condition_options(p: Any) -> None:
+    """--class / --condition for class-conditional models (render, walk, mix)."""
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--class", dest="class_index", type=int, metavar="N",
+                       help="class-conditional models: draw class N (one-hot; `info` lists the classes)")
+    group.add_argument("--condition", type=parse_condition, metavar="V,V,...",
+                       help="conditional models: the raw condition vector, one number per model input")
+
+
+def parse_condition(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(v) for v in text.replace(" ", "").split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"bad condition {text!r}: use numbers separated by commas, "
+                                         f"e.g. 0,0,1,0") from None
+    if not all(math.isfinite(v) for v in values):
+        raise argparse.ArgumentTypeError(f"bad condition {text!r}: every value must be a finite number")
+    return values
+
+
+def with_condition(recipes: list[Any], ns: argparse.Namespace, g: "Generator", name: str) -> list[Any]:
+    """The recipes with the condition the command line asked for; a note when a conditional model gets none.
+
+    Without --class the all-zero condition is silently no class at all, which users read as "class 0".
+    """
+    from dataclasses import replace
+
+    from studio.core.recipe import class_condition
+    from studio.errors import RecipeError
+
+    c_dim = g.info.c_dim
+    index, values = getattr(ns, "class_index", None), getattr(ns, "condition", None)
+    if index is None and values is None:
+        if c_dim and not any(any(r.condition) for r in recipes):
+            print(f"note: {name} is class-conditional ({c_dim} classes) and no class was given: rendering "
+                  f"with an all-zero condition (pick one with --class 0-{c_dim - 1})", file=sys.stderr)
+        return recipes
+    if not c_dim:
+        flag = "--class" if index is not None else "--condition"
+        raise UsageError(f"{flag} needs a conditional model; {name} ({g.info.family}) takes no condition")
+    if values is not None and len(values) != c_dim:
+        raise UsageError(f"--condition has {len(values)} values but {name} takes {c_dim}")
+    try:
+        cond = class_condition(index, c_dim) if index is not None else values
+    except RecipeError as exc:
+        raise UsageError(f"--class: {exc}") from None
+    return [replace(r, condition=cond) for r in recipes]

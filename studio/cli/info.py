@@ -16,7 +16,8 @@ if TYPE_CHECKING:
 def register(sub: Any) -> None:
     info = sub.add_parser("info", help="describe a checkpoint: family, resolution, latent, layers",
                           description="Describe a checkpoint (loads it and runs one tiny forward pass).")
-    info.add_argument("checkpoint", metavar="CKPT", help="checkpoint file")
+    info.add_argument("checkpoint", metavar="CKPT", help="checkpoint file, or a bundled demo: demo:dcgan, "
+                      "demo:stylegan2, demo:stargan")
     info.add_argument("--json", action="store_true", help="machine-readable output")
     info.add_argument("--device", choices=DEVICES, default="cpu",
                       help="device for the forward pass (default: cpu)")
@@ -69,7 +70,8 @@ def format_info(d: dict[str, Any]) -> str:
     if d.get("w_dim"):
         rows.append(("w_dim", f"{d['w_dim']} ({d['num_ws']} style inputs)"))
     if d.get("c_dim"):
-        rows.append(("c_dim", str(d["c_dim"])))
+        c = d["c_dim"]
+        rows.append(("classes", f"{c} (one-hot condition: render/walk/mix --class 0-{c - 1})"))
     if d.get("attributes"):
         rows.append(("attributes", ", ".join(d["attributes"])))
     rows += [("capabilities", ", ".join(d["capabilities"]) or "-"), ("sha256", d["sha256"]),

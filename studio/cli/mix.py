@@ -7,8 +7,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from studio.cli.common import (DEVICES, UsageError, check_writable, existing_file, image_format, load_model,
-                               parse_range, positive_int, write_atomic)
+from studio.cli.common import (DEVICES, UsageError, add_condition_options, check_writable, existing_file,
+                               image_format, load_model, parse_range, positive_int, with_condition, write_atomic)
 from studio.cli.render import parse_seeds, upscale
 
 MAX_SIDE = 64  # seeds along one side of a grid; more is a typo, not a figure
@@ -30,6 +30,7 @@ def register(sub: Any) -> None:
                    help="style inputs taken from the column seed, inclusive: e.g. 0-3, or 6 for one")
     m.add_argument("--truncation", type=float, default=1.0, metavar="PSI",
                    help="pull toward the mean latent (1 = none)")
+    add_condition_options(m)
     m.add_argument("--scale", type=positive_int, default=1, metavar="N",
                    help="integer nearest-neighbour upscale")
     m.add_argument("--out", "-o", type=Path, required=True, help="image to write (.png, .jpg, .webp, ...)")
@@ -76,6 +77,7 @@ def cmd_mix(ns: argparse.Namespace) -> int:
     if stop > n:
         raise UsageError(f"--layers {start}-{stop - 1} is beyond this model's {n} style inputs (0-{n - 1})")
     base = Recipe(ModelRef(str(path.resolve()), g.model_id), SeedLatent(0), truncation=ns.truncation)
+    base = with_condition([base], ns, g, path.name)[0]
     image = upscale(mixing_grid(Renderer(), g, base, ns.rows, ns.cols, ns.layers), ns.scale)
     write_atomic(ns.out, ns.force, lambda f: Image.fromarray(image).save(f, format=fmt))
     h, w = image.shape[:2]

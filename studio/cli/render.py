@@ -9,8 +9,9 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from studio.cli.common import (DEVICES, PROG, UsageError, add_backend_option, check_writable, existing_file,
-                               image_format, load_model, parse_range, positive_int, write_atomic)
+from studio.cli.common import (DEVICES, PROG, UsageError, add_backend_option, add_condition_options,
+                               check_writable, existing_file, image_format, load_model, parse_range,
+                               positive_int, with_condition, write_atomic)
 from studio.errors import StudioError
 
 if TYPE_CHECKING:
@@ -38,6 +39,7 @@ def register(sub: Any) -> None:
                    help="StyleGAN: truncation pulls only the first K style inputs (default: all)")
     r.add_argument("--grid", type=parse_grid, metavar="COLSxROWS",
                    help="contact-sheet layout, e.g. 4x4 (without --seeds: consecutive seeds from --seed)")
+    add_condition_options(r)
     r.add_argument("--scale", type=positive_int, default=1, metavar="N",
                    help="integer nearest-neighbour upscale")
     r.add_argument("--out", "-o", type=Path, required=True, help="image to write (.png, .jpg, .webp, ...)")
@@ -123,7 +125,7 @@ def cmd_render(ns: argparse.Namespace) -> int:
         if stale:
             print(f"{PROG}: warning: {model_path.name} has changed since the recipe was saved "
                   f"(sha256 differs); rendering it anyway", file=sys.stderr)
-    recipes = [_with_model(r, ref) for r in recipes]
+    recipes = with_condition([_with_model(r, ref) for r in recipes], ns, g, model_path.name)
 
     renderer = Renderer()
     if len(recipes) == 1 and ns.grid is None:

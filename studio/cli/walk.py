@@ -8,8 +8,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from studio.cli.common import (DEVICES, UsageError, add_backend_option, bounded, existing_file, load_model,
-                               positive_int)
+from studio.cli.common import (DEVICES, UsageError, add_backend_option, add_condition_options, bounded,
+                               existing_file, load_model, positive_int, with_condition)
 
 
 def register(sub: Any) -> None:
@@ -42,6 +42,7 @@ def register(sub: Any) -> None:
                    help="add a periodic noise loop (period: the whole sequence, so it loops seamlessly) of "
                         "radius R in (0, 1], relative to the latent's length; in --space")
     w.add_argument("--noise-seed", type=int, default=0, metavar="SEED", help="directions of the noise loop")
+    add_condition_options(w)
     add_output_options(w)
     w.set_defaults(func=cmd_walk)
 
@@ -93,7 +94,8 @@ def cmd_walk(ns: argparse.Namespace) -> int:
         raise UsageError(f"--space w needs a model with a W space (StyleGAN); this is a {g.info.family} model")
     ref = ModelRef(str(path.resolve()), g.model_id)
     seeds = (ns.from_seed,) if ns.to_seed is None else (ns.from_seed, ns.to_seed)
-    keys = tuple(Recipe(ref, SeedLatent(s), truncation=ns.truncation) for s in seeds)
+    keys = tuple(with_condition([Recipe(ref, SeedLatent(s), truncation=ns.truncation) for s in seeds], ns, g,
+                                path.name))
     seg = Segment(1, ns.interpolation, ns.ease or "linear", ns.space)
     noise = None if ns.loop_noise is None else NoiseLoop(ns.loop_noise, ns.noise_seed, ns.space)
     if len(keys) == 1:

@@ -94,6 +94,19 @@ def register_latent_type(cls: type) -> type:
     return cls
 
 
+def class_condition(index: int, c_dim: int) -> tuple[float, ...]:
+    """The one-hot condition that selects class `index` of a model with `c_dim` classes.
+
+    The convention of the NVlabs conditional StyleGANs and of most cGANs; an all-zero condition is no class
+    at all (the model's behaviour there is undefined), so the CLI and the class box say which one they mean.
+    """
+    if not c_dim:
+        raise RecipeError("this model is not class-conditional")
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < c_dim:
+        raise RecipeError(f"class {index!r} is out of range: this model has {c_dim} classes (0-{c_dim - 1})")
+    return tuple(1.0 if k == index else 0.0 for k in range(c_dim))
+
+
 @dataclass(frozen=True)
 class Recipe:
     model: ModelRef

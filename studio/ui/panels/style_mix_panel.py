@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (QButtonGroup, QComboBox, QDialog, QDoubleSpinBox,
                                QPushButton, QRadioButton, QSizePolicy, QSpinBox, QVBoxLayout,
                                QWidget)
 
-from studio.core.recipe import Recipe, SeedLatent
+from studio.core.recipe import Recipe, SeedLatent, class_condition
 from studio.core.style_edits import Transform, with_transform
 from studio.model.api import Generator
 from studio.render.mixing import GROUPS, mixing_grid_job, row_sources, style_groups, with_row_sources
@@ -364,7 +364,7 @@ class StyleMixPanel(QWidget):
         r, g = self.session.recipe, self.session.generator
         if self._syncing or r is None or g is None or not g.info.c_dim or index < 0:
             return
-        cond = tuple(1.0 if k == index - 1 else 0.0 for k in range(g.info.c_dim)) if index > 0 else ()
+        cond = class_condition(index - 1, g.info.c_dim) if index > 0 else ()
         self.session.edit(replace(r, condition=cond), f"Class {index - 1}" if index else "No class")
         self.session.end_gesture()
 
