@@ -2,16 +2,19 @@
 from __future__ import annotations
 
 import logging
+import signal
+import socket
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
-from PySide6.QtCore import QSettings, Qt
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QSettings, QSocketNotifier, Qt
+from PySide6.QtWidgets import QApplication, QWidget
 
-from studio.ui import theme
 from studio.bundled import default_demo
+from studio.ui import theme
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +23,51 @@ def _system_theme(app: QApplication) -> str:
     hints = app.styleHints()
     scheme = getattr(hints, "colorScheme", None)
     return "dark" if scheme is not None and scheme() == Qt.ColorScheme.Dark else "light"
+
+
+def close_on_signals(app: QApplication, window: QWidget) -> Callable[[], None]:
+    """Ctrl+C (SIGINT) and SIGTERM close the window as its close button does: a final autosave and the
+    clean-exit marker, no traceback, status 0. Returns the function that puts the old handlers back.
+
+    Python runs signal handlers only between bytecodes, and Qt's event loop is C++: the signal's byte on a
+    socket (signal.set_wakeup_fd) wakes a QSocketNotifier, whose slot is where the handler gets to run.
+    Without this, Ctrl+C raised KeyboardInterrupt inside whatever slot ran next (an autosave tick).
+    """
+    if sys.platform == "win32":  # no wakeup socket semantics worth relying on there; keep Python's default
+        return lambda: None
+    reader, writer = socket.socketpair()
+    reader.setblocking(False)
+    writer.setblocking(False)
+    notifier = QSocketNotifier(reader.fileno(), QSocketNotifier.Type.Read, window)
+    closing = (signal.SIGINT, signal.SIGTERM)
+
+    def on_wakeup() -> None:
+        try:
+            got = [signal.Signals(b).name for b in reader.recv(64) if b in closing]
+        except (BlockingIOError, ValueError):
+            return
+        if not got:
+            return
+        log.info("closing on %s", ", ".join(got))
+        for w in app.topLevelWidgets():  # a modal dialog's own loop would otherwise hold the quit back
+            if w is not window and w.isVisible():
+                w.close()
+        window.close()
+        app.exit(0)
+
+    notifier.activated.connect(on_wakeup)
+    previous_fd = signal.set_wakeup_fd(writer.fileno())
+    previous = {s: signal.signal(s, lambda *_: None) for s in closing}  # the byte is the message
+
+    def restore() -> None:
+        notifier.setEnabled(False)
+        signal.set_wakeup_fd(previous_fd)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        reader.close()
+        writer.close()
+
+    return restore
 
 
 def run_app(argv: list[str], path: str | Path | None = None, *, settings: QSettings | None = None) -> int:
@@ -66,6 +114,7 @@ def run_app(argv: list[str], path: str | Path | None = None, *, settings: QSetti
 
     previous_hook = sys.excepthook
     sys.excepthook = excepthook
+    restore_signals = close_on_signals(app, window)
     window.show()
     if device_problem is not None:
         log.warning("%s", device_problem)
@@ -86,5 +135,6 @@ def run_app(argv: list[str], path: str | Path | None = None, *, settings: QSetti
     try:
         return int(app.exec())
     finally:
+        restore_signals()
         sys.excepthook = previous_hook
         worker.stop()
