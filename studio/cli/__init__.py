@@ -19,7 +19,7 @@ from studio.errors import StudioError
 # command name -> module under studio.cli that registers it (imported only when the parser is built)
 COMMANDS = {"info": "info", "render": "render", "plugins": "plugins", "train": "train",
             "walk": "walk", "export": "export", "convert": "convert", "mix": "mix",
-            "translate": "translate"}
+            "translate": "translate", "doctor": "doctor"}
 EXIT_USER_ERROR = 2
 EXIT_UNEXPECTED = 1
 
@@ -83,11 +83,16 @@ def _open_gui(path: str | None) -> int:
         path = str(existing_file(path, "checkpoint"))
     if path is not None and not Path(path).expanduser().exists():
         raise UsageError(f"{path!r} is neither a command ({', '.join(COMMANDS)}) nor an existing file")
+    from studio.doctor import qt_start_problem
+
+    problem = qt_start_problem()  # checked first: Qt aborts the process when its platform cannot load
+    if problem is not None:
+        raise UsageError(f"the desktop app cannot start: {problem}. '{PROG} doctor' checks the rest")
     try:
         from studio.ui.app import run_app
     except ImportError as exc:
-        raise UsageError(f"the desktop app cannot start: {exc}. The headless commands "
-                         f"({', '.join(COMMANDS)}) still work") from None
+        raise UsageError(f"the desktop app cannot start: {exc}. '{PROG} doctor' says what is missing; the "
+                         f"headless commands ({', '.join(COMMANDS)}) still work") from None
     return int(run_app(sys.argv, path) or 0)
 
 
