@@ -161,7 +161,8 @@ def nvlabs_to_canonical(G: NVNode) -> tuple[StyleGAN2Config, dict[str, Tensor]]:
     try:
         out["mapping.w_avg"] = mapping.tensor("w_avg")
     except CheckpointError:
-        out["mapping.w_avg"] = torch.zeros(w_dim)
+        last = out.get(f"mapping.fc{n_map - 1}.weight")  # sized by stored weights, never by the claimed w_dim
+        out["mapping.w_avg"] = torch.zeros(last.shape[0] if last is not None else 0)
     for i, (res, b) in enumerate(zip(block_res, blocks)):
         p = f"synthesis.b{res}"
         if i == 0:

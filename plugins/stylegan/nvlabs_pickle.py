@@ -18,6 +18,7 @@ import torch
 
 from latent_studio_plugins.stylegan.convert import NVNode
 from studio.errors import CheckpointError
+from studio.model.claims import TensorBudget
 from studio.model.safeload import RestrictedUnpickler
 
 MARKER = b"torch_utils.persistence"
@@ -56,6 +57,26 @@ def _load_storage(data: bytes) -> Any:
     except Exception as exc:  # torch raises several types for a bad stream
         first = (str(exc).splitlines() or [type(exc).__name__])[0]
         raise CheckpointError(f"unreadable tensor storage in NVlabs pickle: {first[:160]}") from None
+
+
+def _checked_rebuild(budget: TensorBudget) -> Any:
+    """torch._utils._rebuild_tensor_v2, refusing sizes and strides that claim more than the storage holds
+    (a stride-0 view of a few bytes can claim gigabytes) before the view is made."""
+    def rebuild(storage: Any, offset: Any, size: Any, stride: Any, *rest: Any) -> torch.Tensor:
+        if not isinstance(storage, (torch.TypedStorage, torch.UntypedStorage)) or not _ints(offset) \
+                or not isinstance(size, tuple) or not isinstance(stride, tuple) or len(size) != len(stride) \
+                or not all(_ints(v) for v in (*size, *stride)):
+            raise CheckpointError("malformed tensor record in NVlabs pickle")
+        typed = isinstance(storage, torch.TypedStorage)  # (its methods warn of deprecation: read fields)
+        itemsize = storage.dtype.itemsize if typed else 1
+        held = (storage._untyped_storage if typed else storage).nbytes()
+        budget.add_claim(size, stride, itemsize, max(held - offset * itemsize, 0))
+        return torch._utils._rebuild_tensor_v2(storage, offset, size, stride, *rest)
+    return rebuild
+
+
+def _ints(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
 
 
 def _dtype(*args: Any) -> np.dtype:
@@ -106,14 +127,19 @@ def load_nvlabs_pickle(path: str | Path) -> dict[str, Any]:
     """The snapshot dict with every module as an NVNode; CheckpointError for anything not allow-listed."""
     path = Path(path)
     try:
+        budget = TensorBudget(path.name, path.stat().st_size)
+        allowed = {**ALLOWED, ("torch._utils", "_rebuild_tensor_v2"): _checked_rebuild(budget)}
         with open(path, "rb") as f:
-            data = RestrictedUnpickler(f, ALLOWED).load()
+            data = RestrictedUnpickler(f, allowed).load()
     except CheckpointError as exc:
-        raise CheckpointError(f"{path.name}: {exc}") from None
-    except (EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError, MemoryError,
-            __import__("pickle").UnpicklingError) as exc:
+        raise CheckpointError(exc.args[0] if str(exc).startswith(path.name) else f"{path.name}: {exc}") \
+            from None
+    except MemoryError:
+        raise CheckpointError(f"{path.name} needs more memory than is free to load") from None
+    except Exception as exc:  # a damaged stream makes pickle, numpy and torch raise many types
+        first = (str(exc).splitlines() or [""])[0][:160]
         raise CheckpointError(f"{path.name} is not a readable NVlabs network pickle (truncated or corrupt: "
-                              f"{type(exc).__name__}: {str(exc)[:160]})") from None
+                              f"{type(exc).__name__}{': ' + first if first else ''})") from None
     if not isinstance(data, dict):
         raise CheckpointError(f"{path.name} is a pickle but not an NVlabs network snapshot")
     return data

@@ -87,10 +87,23 @@ class StyleGANPlugin:
             fmt = "Latent Studio safetensors"
         else:
             raise CheckpointError(f"{probe.path.name} is not a StyleGAN checkpoint")
+        _check_size(cfg, family, probe)
         net = build3(cfg, state) if family == "stylegan3" else build(cfg, state)
         info = ModelInfo(family=family, format=fmt, resolution=cfg.resolution,
                          name=meta.get("name") or Path(probe.path).stem)
         return StyleGANGenerator(net, info, device=device, model_id=probe.sha256)
+
+
+def _check_size(cfg: Any, family: str, probe: Probe) -> None:
+    """Refuse a config (safetensors metadata, NVlabs constructor arguments) describing a network far larger
+    than the file's weights, before building it."""
+    from studio.model.claims import check_network
+
+    if family == "stylegan3":
+        from latent_studio_plugins.stylegan.network3 import StyleGAN3 as net_type
+    else:
+        from latent_studio_plugins.stylegan.network import StyleGAN2 as net_type  # type: ignore[assignment]
+    check_network(lambda: net_type(cfg), probe.path.name, probe.size)
 
 
 def _rosinality_entry(obj: Any) -> tuple[dict, torch.Tensor | None, str] | None:

@@ -24,29 +24,85 @@ SAFE_GLOBALS: tuple[type, ...] = (argparse.Namespace,)
 
 
 def load_torch(path: str | Path) -> Any:
-    """torch.load with weights_only=True, mapping failures to one clear message."""
+    """torch.load with weights_only=True, its zip members and every rebuilt tensor checked against the
+    budgets (studio.model.claims), and any failure mapped to one CheckpointError sentence (torch's advice
+    to allow-list globals or to turn weights_only off is never passed on)."""
+    from studio.model.claims import check_loaded
+
     path = Path(path)
+    size = _check_zip_members(path)
     try:
         with torch.serialization.safe_globals(list(SAFE_GLOBALS)), warnings.catch_warnings():
-            # raw pickles (NVlabs snapshots) make torch warn about their protocol before refusing them
-            warnings.filterwarnings("ignore", message="Detected pickle protocol")
-            return torch.load(path, map_location="cpu", weights_only=True)
+            # raw pickles (NVlabs snapshots) make torch warn about their protocol before refusing them;
+            # no warning of torch's may reach stderr ahead of the one-line error
+            warnings.simplefilter("ignore")
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+    except CheckpointError:
+        raise
     except pickle.UnpicklingError as exc:
-        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-        # torch's first line suggests weights_only=False (running the file's code); name the culprit instead
-        msg = next((ln for ln in lines if "GLOBAL" in ln or "Unsupported global" in ln), "")
-        if not msg:  # a raw (non-zip) pickle torch stops reading early: list what it would import instead
+        text = str(exc)
+        culprit = _culprit(text)
+        if not culprit:  # a raw pickle torch stops reading early: list what it would import instead
             names = _pickle_globals(path)
-            msg = ("it refers to " + ", ".join(names[:3])) if names else (lines[0] if lines else "unknown objects")
-        if "weights_only" in str(exc) or "Unsupported global" in str(exc):
-            raise CheckpointError(f"{path.name} contains pickled Python objects that are not plain weights; "
-                                  f"refusing to execute them ({msg[:200]})") from None
-        raise CheckpointError(f"{path.name} is truncated or corrupt ({msg[:200]})") from None
-    except (RuntimeError, EOFError, OSError, ValueError, KeyError, struct.error, UnicodeDecodeError) as exc:
-        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+            culprit = ", ".join(names[:3])
+        if culprit or "Unsupported global" in text:
+            raise CheckpointError(f"{path.name} contains pickled Python objects that are not plain weights "
+                                  f"(it refers to {culprit or 'objects torch does not allow'}); refusing to "
+                                  "execute them") from None
+        raise CheckpointError(f"{path.name} is truncated or corrupt ({_first_plain_line(text)})") from None
+    except MemoryError:
+        raise CheckpointError(f"{path.name} needs more memory than is free to load") from None
+    except Exception as exc:  # torch's unpickler raises IndexError, TypeError, RuntimeError... on bad bytes
+        first = _first_plain_line(str(exc)) or type(exc).__name__
         if _is_cut_zip(path):
             first = "the zip archive inside it is incomplete (was the download or copy interrupted?)"
-        raise CheckpointError(f"{path.name} is truncated or corrupt: {first[:200]}") from None
+        raise CheckpointError(f"{path.name} is truncated or corrupt: {first}") from None
+    check_loaded(obj, path.name, size)
+    return obj
+
+
+def _culprit(text: str) -> str:
+    """The global torch refused ('GLOBAL os.system was not an allowed global'), if it named one."""
+    import re
+
+    m = re.search(r"GLOBAL ([\w.]+)", text)
+    return m.group(1)[:120] if m else ""
+
+
+def _first_plain_line(text: str) -> str:
+    """torch's first line that is neither advice nor decoration, at most 160 characters."""
+    advice = ("weights_only", "safe_globals", "add_safe_globals", "allowlist", "trust", "Please use",
+              "Check the documentation", "\x1b[")
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not any(a in line for a in advice):
+            return line[:160]
+    return ""
+
+
+def _check_zip_members(path: Path) -> int:
+    """The file's size, after refusing a zip-format file whose members claim more than the weights budget
+    (a zip bomb: deflated members torch would inflate in memory)."""
+    import zipfile
+
+    from studio import budgets
+
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise CheckpointError(f"cannot read {path.name}: {exc.strerror or type(exc).__name__}") from None
+    if not zipfile.is_zipfile(path):
+        return size
+    try:
+        with zipfile.ZipFile(path) as z:
+            claimed = sum(max(i.file_size, 0) for i in z.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return size  # torch reports the damage in its own words
+    limit = budgets.weights_limit(size)
+    if claimed > limit:
+        raise budgets.refuse(CheckpointError, path.name, f"{budgets.human(claimed)} once unpacked",
+                             f"{budgets.human(limit)} for a file of its size", "weights_per_file_byte")
+    return size
 
 
 def _pickle_globals(path: Path, limit: int = 1 << 20) -> list[str]:
