@@ -153,6 +153,7 @@ def read_recipes(path: Path) -> list["Recipe"]:
     """One recipe, or a JSON list of them; a relative model path is taken relative to the recipe file."""
     from dataclasses import replace
 
+    from studio.core import safe_json
     from studio.core.recipe import Recipe
     from studio.errors import RecipeError
 
@@ -161,10 +162,7 @@ def read_recipes(path: Path) -> list["Recipe"]:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise RecipeError(f"{path.name} is not a text (JSON) recipe file") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise RecipeError(f"{path.name} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    data = safe_json.loads(text, path.name)  # depth, number and size limits
     items = data if isinstance(data, list) else [data]
     if not items:
         raise RecipeError(f"{path.name} holds an empty list of recipes")

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from studio.atomic import write_atomic
+from studio.core import safe_json
 from studio.core.arithmetic import ConceptBin, NamedLatent
 from studio.core.direction_library import SavedDirection
 from studio.core.recipe import ModelRef, Recipe
@@ -186,12 +187,7 @@ def load_project(path: Path) -> Project:
         raise RecipeError(f"no such project file: {path}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise RecipeError(f"cannot read {path.name}: {exc}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise RecipeError(f"{path.name} is damaged: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    except (RecursionError, ValueError) as exc:  # nesting too deep, a number too long to parse
-        raise RecipeError(f"{path.name} is damaged: {type(exc).__name__}") from None
+    data = safe_json.loads(text, path.name)  # depth, number and size limits: one RecipeError sentence
     return Project.from_dict(data, path.name)
 
 

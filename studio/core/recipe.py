@@ -10,6 +10,7 @@ import json
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, ClassVar, Union
 
+from studio.core import safe_json
 from studio.errors import RecipeError
 
 SCHEMA_VERSION = 1
@@ -21,6 +22,11 @@ class ModelRef:
 
     path: str
     sha256: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.path, str) or not isinstance(self.sha256, str):
+            raise RecipeError(f"the model must be named by a text path and sha256, not path={self.path!r:.60} "
+                              f"sha256={self.sha256!r:.60}")
 
 
 @dataclass(frozen=True)
@@ -184,11 +190,7 @@ class Recipe:
 
     @classmethod
     def from_json(cls, text: str) -> "Recipe":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise RecipeError(f"recipe is not valid JSON ({exc.msg} at line {exc.lineno})") from None
-        return cls.from_dict(data)
+        return cls.from_dict(safe_json.loads(text, "recipe"))
 
 
 def _whole(v: Any, what: str) -> int:
