@@ -29,7 +29,7 @@ class Budgets:
     weights_per_file_byte: float = 4.0
     weights_allowance: int = 64 * MiB
     # any single decompressed member of an .npz / zip (direction files, vectors)
-    max_decompressed_bytes: int = 1 * GiB
+    max_decompressed_bytes: int = 256 * MiB
     # one array in a .npy/.npz or a tensor anywhere: elements
     max_array_elements: int = 256 * MiB
     # images read from disk (Pillow's decompression-bomb limit) and the side a generator may claim

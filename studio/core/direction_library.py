@@ -23,7 +23,9 @@ from typing import Any
 
 import numpy as np
 
+from studio import budgets
 from studio.atomic import write_atomic
+from studio.core import safe_json
 from studio.core.directions import DirectionSet
 from studio.errors import StudioError
 
@@ -195,9 +197,9 @@ def load_direction(path: str | os.PathLike) -> SavedDirection:
         raise DirectionFileError(f"{path.name} is not a Latent Studio direction file")
     try:
         version = int(header.get("version", "0"))
-        meta = json.loads(header.get("meta", "{}"))
-    except (ValueError, json.JSONDecodeError):
+    except ValueError:
         raise DirectionFileError(f"{path.name} is damaged: unreadable metadata") from None
+    meta = safe_json.loads(header.get("meta", "{}"), f"{path.name}'s metadata", DirectionFileError)
     if version > VERSION:
         raise DirectionFileError(f"{path.name} was saved by a newer Latent Studio (direction format {version}; "
                                  f"this one reads up to {VERSION}); please update Latent Studio")
@@ -229,8 +231,35 @@ def _float_array(a: Any, what: str) -> np.ndarray:
     return a
 
 
+def _check_npy_claim(f: Any, available: int, what: str) -> None:
+    """Read an .npy header from `f` and refuse an array that claims more bytes than the `available` ones
+    (an impossible shape numpy would allocate before finding the data short) or than the budget."""
+    from numpy.lib import format as npy
+
+    try:
+        version = npy.read_magic(f)
+        if version not in ((1, 0), (2, 0)):  # 3.0 only adds UTF-8 field names: never plain float vectors
+            raise ValueError(f"format version {version[0]}.{version[1]} is not one for plain arrays")
+        shape, _, dtype = (npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0)(f)
+    except (ValueError, OSError, EOFError, SyntaxError, TypeError) as exc:
+        raise DirectionFileError(f"{what} is not a NumPy array file ({str(exc)[:120]})") from None
+    if dtype.hasobject:
+        raise DirectionFileError(f"{what} holds Python objects (a pickle), which are never loaded; "
+                                 "save the vectors as a plain float array")
+    claimed = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    limit = budgets.current().max_decompressed_bytes
+    if claimed > limit:
+        raise budgets.refuse(DirectionFileError, what, f"an array of shape {list(shape)} "
+                             f"({budgets.human(claimed)})", budgets.human(limit), "max_decompressed_bytes")
+    if claimed > available:
+        raise DirectionFileError(f"{what} is damaged: its header claims an array of shape {list(shape)} "
+                                 f"({budgets.human(claimed)}) but the file holds {budgets.human(available)}")
+
+
 def _load_npy(path: Path) -> np.ndarray:
     try:
+        with open(path, "rb") as f:
+            _check_npy_claim(f, path.stat().st_size, path.name)
         return np.load(path, allow_pickle=False)
     except ValueError as exc:
         if "pickle" in str(exc).lower():
@@ -241,7 +270,30 @@ def _load_npy(path: Path) -> np.ndarray:
         raise DirectionFileError(f"cannot read {path.name}: {exc}") from None
 
 
+def _check_npz_claims(path: Path) -> None:
+    """Refuse an archive whose members unpack beyond the budget (a zip bomb) or whose arrays claim more
+    than their members hold, before numpy inflates or allocates anything."""
+    import zipfile
+
+    limit = budgets.current().max_decompressed_bytes
+    try:
+        with zipfile.ZipFile(path) as z:
+            members = [i for i in z.infolist() if i.filename.endswith(".npy")]
+            total = sum(i.file_size for i in members)
+            if total > limit:
+                raise budgets.refuse(DirectionFileError, path.name, f"{budgets.human(total)} once unpacked",
+                                     budgets.human(limit), "max_decompressed_bytes")
+            for i in members:
+                with z.open(i) as f:
+                    _check_npy_claim(f, i.file_size, f"{path.name}/{i.filename}")
+    except zipfile.BadZipFile as exc:
+        raise DirectionFileError(f"{path.name} is not a NumPy .npz archive ({exc})") from None
+    except (OSError, EOFError, ValueError, NotImplementedError, RuntimeError) as exc:
+        raise DirectionFileError(f"{path.name} is damaged: {str(exc)[:160] or type(exc).__name__}") from None
+
+
 def _load_npz(path: Path) -> dict[str, np.ndarray]:
+    _check_npz_claims(path)
     try:
         with np.load(path, allow_pickle=False) as z:
             if not hasattr(z, "files"):
