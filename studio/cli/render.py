@@ -29,7 +29,8 @@ def register(sub: Any) -> None:
                               "render --recipe r.json --out a.png | "
                               "render netG.pth --seeds 0-15 --grid 4x4 --scale 2 --out sheet.png")
     r.add_argument("checkpoint", metavar="CKPT", nargs="?", help="checkpoint file (or give --recipe)")
-    r.add_argument("--recipe", type=Path, help="recipe JSON (one recipe, or a list for a contact sheet)")
+    r.add_argument("--recipe", type=Path, help="recipe JSON (one recipe, or a list for a contact sheet), or a "
+                                               "PNG saved by Latent Studio (it carries its recipe)")
     r.add_argument("--model", type=Path, help="checkpoint to use instead of the one the recipe names")
     r.add_argument("--seed", type=int, help="latent seed (default 0, or the recipe's)")
     r.add_argument("--seeds", type=parse_seeds, metavar="SPEC",
@@ -150,19 +151,26 @@ def cmd_render(ns: argparse.Namespace) -> int:
 
 
 def read_recipes(path: Path) -> list["Recipe"]:
-    """One recipe, or a JSON list of them; a relative model path is taken relative to the recipe file."""
+    """One recipe, or a JSON list of them (or the recipe a studio PNG carries); a relative model path is taken
+    relative to the recipe file."""
     from dataclasses import replace
 
     from studio.core import safe_json
     from studio.core.recipe import Recipe
     from studio.errors import RecipeError
 
+    from studio.export.png_recipe import is_png, recipe_data
+
     path = existing_file(path, "recipe")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise RecipeError(f"{path.name} is not a text (JSON) recipe file") from None
-    data = safe_json.loads(text, path.name)  # depth, number and size limits
+    if is_png(path):  # an image saved by the studio carries its recipe; validated below like any JSON
+        data = recipe_data(path)
+    else:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise RecipeError(f"{path.name} is not a text (JSON) recipe file, nor a PNG saved by "
+                              f"Latent Studio") from None
+        data = safe_json.loads(text, path.name)  # depth, number and size limits
     items = data if isinstance(data, list) else [data]
     if not items:
         raise RecipeError(f"{path.name} holds an empty list of recipes")

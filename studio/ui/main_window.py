@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer
@@ -10,8 +11,9 @@ from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, Q
 from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox,
                                QStackedWidget, QTabBar, QToolBar, QVBoxLayout, QWidget)
 
+from studio.core.output_size import SAVE_SCALE_KEY, SCALES, scale_setting
 from studio.core.project import PROJECT_EXT, Autosave, ModelMissing, Project, load_project, save_project
-from studio.core.recipe import SeedLatent
+from studio.core.recipe import Recipe, SeedLatent
 from studio.errors import StudioError
 from studio.model.api import Generator
 from studio.render.backend import describe as describe_backend
@@ -20,7 +22,6 @@ from studio.render.engine import Frame
 from studio.ui import theme
 from studio.ui.banner import MessageBanner
 from studio.ui.canvas import EmptyState, ImageCanvas
-from studio.ui.images import to_qimage
 from studio.ui.mask_painter import MaskPainter
 from studio.ui.panels.arithmetic_panel import ArithmeticPanel
 from studio.ui.panels.attributes_panel import PHOTO_SUFFIXES, AttributePanel, translates
@@ -33,13 +34,15 @@ from studio.ui.panels.style_mix_panel import StyleMixPanel
 from studio.ui.panels.timeline_panel import TimelinePanel
 from studio.bundled import checkpoints_dir, demo_checkpoints
 from studio.ui.recent import RecentFiles
+from studio.ui.recipe_images import carries_recipe, recipe_model, save_frame
+from studio.export.png_recipe import RECIPE_TEXT_KEY, read_png_recipe
 from studio.ui.scrolling import scrollable
 from studio.ui.session import Session
 
 FPS_WINDOW_S = 2.0
 AUTOSAVE_MS = 3000
 PROJECT_FILTER = f"Latent Studio project (*{PROJECT_EXT})"
-RECIPE_TEXT_KEY = "latent-studio-recipe"  # PNG text chunk holding the recipe JSON of a saved image
+UPSCALING_KEY = "view/upscaling"  # "smooth" or "nearest", written only when the user picks one
 
 
 class MainWindow(QMainWindow):
@@ -130,6 +133,7 @@ class MainWindow(QMainWindow):
         self._add_dock("timeline", "Timeline && export", self.timeline_panel,
                        Qt.DockWidgetArea.BottomDockWidgetArea, None)
         self._sized = False
+        self._pending_recipe: tuple[Recipe, Path, Path] | None = None  # a dropped PNG's recipe, once its model opens
         self.autosave: Autosave | None = None
         self.autosave_timer = QTimer(self)
         self.autosave_timer.setInterval(AUTOSAVE_MS)
@@ -148,7 +152,8 @@ class MainWindow(QMainWindow):
         session.loadingChanged.connect(self._on_loading)
         self.canvas.zoomChanged.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f}%"))
 
-        self.set_smooth(self.settings.value("view/smooth", False, type=bool))
+        # small models flatter smooth at 4-19x; nearest stays one click away (View > Upscaling) and is remembered
+        self.set_smooth(self.settings.value(UPSCALING_KEY, "smooth") != "nearest", remember=False)
         geometry = self.settings.value("window/geometry")
         if isinstance(geometry, QByteArray):
             self.restoreGeometry(geometry)
@@ -227,7 +232,7 @@ class MainWindow(QMainWindow):
         a["fit"].setToolTip("Largest whole-number zoom that fits (Ctrl+0)")
         a["nearest"] = QAction("&Nearest (crisp pixels)", self, checkable=True,
                                triggered=lambda: self.set_smooth(False))
-        a["smooth"] = QAction("&Smooth", self, checkable=True, triggered=lambda: self.set_smooth(True))
+        a["smooth"] = QAction("&Smooth (default)", self, checkable=True, triggered=lambda: self.set_smooth(True))
         group = QActionGroup(self)
         group.addAction(a["nearest"])
         group.addAction(a["smooth"])
@@ -261,6 +266,8 @@ class MainWindow(QMainWindow):
         self.demo_menu.aboutToShow.connect(self._fill_demo_menu)
         file_menu.addSeparator()
         file_menu.addAction(a["save"])
+        self.save_size_menu = file_menu.addMenu("Save image si&ze")
+        self.save_size_menu.aboutToShow.connect(self._fill_save_size_menu)
         file_menu.addSeparator()
         file_menu.addAction(a["open_project"])
         file_menu.addAction(a["save_project"])
@@ -344,6 +351,30 @@ class MainWindow(QMainWindow):
             self.recent_menu.addSeparator()
             self.recent_menu.addAction("Clear recent", self.recent.clear)
 
+    def _fill_save_size_menu(self) -> None:
+        """Whole-number sizes for Save image, the open model's choice checked (it is kept per model)."""
+        self.save_size_menu.clear()
+        g = self.session.generator
+        if g is None:
+            self.save_size_menu.addAction("(open a model first)").setEnabled(False)
+            return
+        current, res = self.save_scale(), g.info.resolution
+        for k in SCALES:
+            act = self.save_size_menu.addAction(f"×{k} ({res * k}×{res * k} px)", lambda k=k: self.set_save_scale(k))
+            act.setCheckable(True)
+            act.setChecked(k == current)
+
+    def save_scale(self) -> int:
+        """The open model's Save image upscale (x4 for models up to 128 px until the user picks another)."""
+        ws, g = self.session.workspace, self.session.generator
+        res = g.info.resolution if g is not None else 0
+        return scale_setting(ws.panel(SAVE_SCALE_KEY) if ws is not None else None, res)
+
+    def set_save_scale(self, scale: int) -> None:
+        ws = self.session.workspace
+        if ws is not None and scale != self.save_scale():
+            self.session.commit(ws.with_panel(SAVE_SCALE_KEY, int(scale)), f"Save image size ×{scale}")
+
     def _fill_demo_menu(self) -> None:
         self.demo_menu.clear()
         demos = demo_checkpoints(self.checkpoints)
@@ -360,7 +391,11 @@ class MainWindow(QMainWindow):
             self.open_path(path)
 
     def open_path(self, path: str | Path) -> None:
-        """Open a checkpoint; with a photo translator open, a photo becomes its input instead."""
+        """Open a checkpoint; a studio PNG restores its recipe; with a photo translator open, a photo becomes
+        its input instead."""
+        if carries_recipe(Path(path)):
+            self.open_recipe_image(Path(path))
+            return
         if translates(self.session.generator) and Path(path).suffix.lower() in PHOTO_SUFFIXES:
             self.attributes_panel.set_photo(Path(path))
             return
@@ -392,6 +427,45 @@ class MainWindow(QMainWindow):
         self.open_path(files[0])
         return True
 
+    def open_recipe_image(self, path: Path) -> bool:
+        """Restore the recipe a studio PNG carries (one undo step), opening its model first when another is
+        open; a recipe that fails validation, or whose model is nowhere to be found, is a message."""
+        try:
+            recipe = read_png_recipe(path)
+        except StudioError as exc:
+            self.show_error(f"Cannot restore the image's recipe: {exc}")
+            return False
+        ws, g = self.session.workspace, self.session.generator
+        open_now = self.session.model_path
+        if ws is not None and g is not None and ((recipe.model.sha256 and recipe.model.sha256 == g.model_id)
+                                                  or (open_now is not None and Path(recipe.model.path) == open_now)):
+            self._apply_recipe(recipe, path)
+            return True
+        model = recipe_model(recipe, path, self.checkpoints)
+        if model is None:
+            self.show_error(f"{path.name} was made with {Path(recipe.model.path).name or 'an unnamed model'}, "
+                            f"which is not at {recipe.model.path or 'a known place'} nor beside the image: "
+                            f"open that checkpoint, then drop the image again.")
+            return False
+        self._pending_recipe = (recipe, path, model)
+        self.session.open_model(model)
+        return True
+
+    def _apply_recipe(self, recipe: Recipe, path: Path) -> None:
+        ws = self.session.workspace
+        if ws is None:
+            return
+        if recipe.model.sha256 and recipe.model.sha256 != ws.model.sha256:
+            self.statusBar().showMessage(f"{ws.model.path} has changed since {path.name} was saved; "
+                                         f"its recipe is shown with it anyway", 8000)
+        self.session.edit(replace(recipe, model=ws.model), f"Recipe of {path.name}")
+        self.session.end_gesture()
+
+    def _apply_pending_recipe(self) -> None:
+        pending, self._pending_recipe = self._pending_recipe, None
+        if pending is not None and self.session.model_path == pending[2]:  # not another model opened since
+            self._apply_recipe(pending[0], pending[1])
+
     # -- session events --------------------------------------------------------------------------------
     def on_model(self, g: Generator) -> None:
         caps = g.info.capabilities
@@ -412,6 +486,8 @@ class MainWindow(QMainWindow):
         self.device_label.setText(f"{describe(g.device)} · {describe_backend(g)}")
         self._frame_times.clear()
         self.stack.setCurrentWidget(self._model_view())
+        if self._pending_recipe is not None:  # once the switch has told every view about the new workspace
+            QTimer.singleShot(0, self._apply_pending_recipe)
         QTimer.singleShot(0, self._tidy_tab_bars)  # tab bars change with the docks a model shows
 
     def _model_view(self) -> QWidget:
@@ -454,11 +530,15 @@ class MainWindow(QMainWindow):
             QApplication.restoreOverrideCursor()
 
     # -- view ------------------------------------------------------------------------------------------
-    def set_smooth(self, smooth: bool) -> None:
+    def set_smooth(self, smooth: bool, remember: bool = True) -> None:
+        """Smooth or nearest upscaling of the canvas, the photo view, saved images and exports."""
         self.canvas.set_smooth(smooth)
         self.photo_view.set_smooth(smooth)
+        self.timeline_panel.smooth_export = smooth
         self.actions_by_name["smooth" if smooth else "nearest"].setChecked(True)
-        self.settings.setValue("view/smooth", smooth)
+        if remember:
+            self.settings.setValue(UPSCALING_KEY, "smooth" if smooth else "nearest")
+
 
     def set_backend(self, name: str) -> None:
         """Switch the runtime (remembered for the next launch); the image and its history stay."""
@@ -491,21 +571,22 @@ class MainWindow(QMainWindow):
         if path:
             self.save_image(Path(path))
 
-    def save_image(self, path: Path) -> bool:
-        """Write the frame on screen; a PNG also carries its recipe so the image can be re-rendered."""
+    def save_image(self, path: Path, scale: int | None = None) -> bool:
+        """Write the frame on screen at the model's Save image size (File > Save image size; smooth or crisp
+        as the view); a PNG also carries its recipe, so dropping it here or `render --recipe` re-renders it."""
         frame = self.session.last_frame
         if frame is None or frame.image is None:
             self.show_error("There is no image to save yet.")
             return False
         if not path.suffix:
             path = path.with_suffix(".png")
-        img = to_qimage(frame.image)
-        img.setText(RECIPE_TEXT_KEY, frame.recipe.to_json(indent=None))
-        if not img.save(str(path)):
-            self.show_error(f"Could not write {path} (check the folder exists and is writable, "
-                            f"and the extension is .png or .jpg).")
+        k = self.save_scale() if scale is None else int(scale)
+        error = save_frame(path, frame.image, frame.recipe, k, self.canvas.smooth())
+        if error is not None:
+            self.show_error(error)
             return False
-        self.statusBar().showMessage(f"Saved {path}", 5000)
+        h, w = frame.image.shape[:2]
+        self.statusBar().showMessage(f"Saved {path} ({w * k}×{h * k})", 5000)
         return True
 
     # -- projects and autosave -------------------------------------------------------------------------

@@ -45,4 +45,4 @@ def test_nearest_shows_exact_pixels_and_smooth_blends_them(loaded):
     centre = soft[h // 2 - 40:h // 2 + 40, wd // 2 - 40:wd // 2 + 40].reshape(-1, 3)
     assert len({tuple(p) for p in centre} - palette) > 100, "smooth mode interpolates between pixels"
     assert w.actions_by_name["smooth"].isChecked()
-    assert w.settings.value("view/smooth", type=bool) is True
+    assert w.settings.value("view/upscaling") == "smooth"

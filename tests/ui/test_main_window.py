@@ -198,7 +198,7 @@ def test_save_image_writes_the_frame_and_its_recipe(qtbot, window, tiny_dcgan_pa
 
     open_by_drop(qtbot, window, tiny_dcgan_path)
     out = tmp_path / "frame.png"
-    assert window.save_image(out)
+    assert window.save_image(out, scale=1)  # x1: exactly the frame's pixels
     img = QImage(str(out)).convertToFormat(QImage.Format.Format_RGB888)
     arr = np.frombuffer(img.constBits(), np.uint8).reshape(img.height(), img.bytesPerLine())[:, :96]
     assert np.array_equal(arr.reshape(32, 32, 3), window.session.last_frame.image)

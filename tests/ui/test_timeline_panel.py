@@ -76,6 +76,7 @@ def test_export_from_the_panel_writes_the_frames(qtbot, window, tiny_dcgan_path,
     panel.keys.setCurrentRow(0)
     panel.frames.setValue(6)
     panel.scale.setValue(2)
+    window.set_smooth(False)  # View > Upscaling > Nearest: exported frames are exact pixel repeats
     out = tmp_path / "frames"
     assert panel.export_to(out)
     assert not panel.exporting and panel.progress.value() == 7
@@ -153,8 +154,9 @@ def test_project_with_a_moved_checkpoint_asks_where_it_went(qtbot, window, tiny_
 DEMOS = Path(__file__).resolve().parents[2] / "checkpoints"
 
 
-def _shows(panel, t, scale: int = 1) -> None:
-    """The widgets show timeline `t` (and export size `scale`), whatever the panel showed before."""
+def _shows(panel, t, scale: int = 4) -> None:
+    """The widgets show timeline `t` (and export size `scale`, x4 by default for these <= 128 px models),
+    whatever the panel showed before."""
     assert panel.timeline == t
     assert panel.keys.count() == len(t.keyframes)
     assert [panel.keys.item(i).text().split(" · ")[0] for i in range(panel.keys.count())] == \
@@ -194,7 +196,7 @@ class _RenderSpy:
 def test_every_timeline_edit_is_one_undo_step_and_undo_shows_the_state_before(qtbot, window, tiny_dcgan_path):
     open_by_drop(qtbot, window, tiny_dcgan_path)
     s, panel = window.session, window.timeline_panel
-    states = [(panel.timeline, 1)]
+    states = [(panel.timeline, 4)]  # x4: the default export size of a <= 128 px model
 
     def step(action) -> None:
         before = s.history.index
@@ -205,7 +207,7 @@ def test_every_timeline_edit_is_one_undo_step_and_undo_shows_the_state_before(qt
 
     for seed in (3, 5, 9):
         s.edit(s.recipe.with_seed(seed), f"seed {seed}")
-        states.append((panel.timeline, 1))
+        states.append((panel.timeline, 4))
         step(panel.add_button.click)
     panel.keys.setCurrentRow(0)
 
@@ -267,18 +269,18 @@ def test_the_timeline_and_export_size_are_saved_with_the_project(qtbot, window, 
     panel.keys.setCurrentRow(1)
     panel.frames.setValue(7)
     panel.loop.setChecked(True)
-    panel.scale.setValue(4)
+    panel.scale.setValue(3)
     back = Project.from_dict(s.project().to_dict())
-    assert back.workspace.timeline == panel.timeline and back.workspace.panel("timeline.scale") == 4
+    assert back.workspace.timeline == panel.timeline and back.workspace.panel("timeline.scale") == 3
     # a fresh session restores it into its panel
     other = Session(SyncWorker(), ModelCache(torch.device("cpu")))
     view = TimelinePanel(other)
     qtbot.addWidget(view)
     other.open_model(tiny_dcgan_path, project=back)
-    _shows(view, back.workspace.timeline, 4)
+    _shows(view, back.workspace.timeline, 3)
     assert all(not view.keys.item(i).icon().isNull() for i in range(2))
     other.undo()  # the history came along: the export size goes back
-    assert view.scale.value() == 1 and view.timeline == back.workspace.timeline
+    assert view.scale.value() == 4 and view.timeline == back.workspace.timeline  # the model's default
 
 
 def test_switching_models_shows_each_models_own_timeline_rendered_by_that_model(qtbot, window, tmp_path,
@@ -301,7 +303,7 @@ def test_switching_models_shows_each_models_own_timeline_rendered_by_that_model(
     open_by_drop(qtbot, window, stylegan)
     g_b = s.generator
     assert g_b.model_id != g_a.model_id
-    _shows(panel, Timeline(), 1)  # nothing of the DCGAN's timeline
+    _shows(panel, Timeline())  # nothing of the DCGAN's timeline, and the default size
     assert panel.keys.count() == 0 and not panel.export_button.isEnabled() and not panel.play.isEnabled()
     _add_keys(window, [7, 8])
     panel.keys.setCurrentRow(0)
@@ -315,7 +317,9 @@ def test_switching_models_shows_each_models_own_timeline_rendered_by_that_model(
     got = sorted(out.glob("*.png"))
     assert len(got) == tl_b.frame_count() == 4
     expected = Renderer().render(g_b, tl_b.keyframes[0]).image
-    assert np.array_equal(np.asarray(Image.open(got[0]))[..., :3], expected)
+    from studio.export.writers import upscale
+    # the 64 px model's default export: x4 (256 px), smooth as the view
+    assert np.array_equal(np.asarray(Image.open(got[0]))[..., :3], upscale(expected[None], 4, True)[0])
 
     for key in [k for k in panel._thumbs if k[0] == g_a.model_id]:
         del panel._thumbs[key]  # as if evicted: the DCGAN's thumbnails must be drawn again, by the DCGAN
@@ -326,9 +330,9 @@ def test_switching_models_shows_each_models_own_timeline_rendered_by_that_model(
     assert thumbs == [(g_a.model_id, k) for k in tl_a.keyframes]  # rendered by the DCGAN, never by StyleGAN2
     assert spy.wrong_model() == []  # nothing was ever rendered by another model than its own
     s.undo()  # the DCGAN's history came back too
-    assert panel.scale.value() == 1 and panel.timeline == tl_a
+    assert panel.scale.value() == 4 and panel.timeline == tl_a
     open_by_drop(qtbot, window, stylegan)
-    _shows(panel, tl_b, 1)
+    _shows(panel, tl_b)
     assert all(not panel.keys.item(i).icon().isNull() for i in range(2))
     assert len(thumbs) == 2  # StyleGAN2's from its own cache: not rendered again
 

@@ -14,7 +14,7 @@ from studio.ui.recent import RecentFiles
 from studio.ui.session import Session
 
 CHECKPOINT_FILTER = ("Checkpoints (*.pth *.pt *.ckpt *.bin *.safetensors *.pkl *.onnx);;"
-                     "All files (*)")
+                     "Images saved by Latent Studio (their recipe) (*.png);;All files (*)")
 
 
 def ask_checkpoint(parent: QWidget, start: str = "") -> Path | None:

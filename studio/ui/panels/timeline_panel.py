@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog
                                QLabel, QListWidget, QListWidgetItem, QProgressBar, QPushButton, QSizePolicy, QSpinBox,
                                QToolButton, QVBoxLayout, QWidget)
 
+from studio.core.output_size import EXPORT_SCALE_KEY, scale_setting
 from studio.core.recipe import ModelRef, Recipe, SeedLatent
 from studio.core.timeline import EASINGS, INTERPOLATIONS, NoiseLoop, Playback, Timeline
 from studio.core.workspace import Workspace
@@ -43,7 +44,7 @@ from studio.ui.session import Session
 THUMB = 56
 PREVIEW = 120
 PREVIEW_VIEW = "timeline"
-SCALE_KEY = "timeline.scale"  # the export size, a panel setting in the workspace
+SCALE_KEY = EXPORT_SCALE_KEY  # the export size, a panel setting in the workspace
 PLAY_JOB = "timeline.play"    # newest wins: pressing Play again replaces an expansion still running
 THUMB_CACHE = 256             # thumbnails kept (per model id and recipe)
 EXPORT_FILTERS = "MP4 video (*.mp4);;Animated GIF (*.gif);;Animated WebP (*.webp);;PNG frames (folder) (*)"
@@ -174,7 +175,9 @@ class TimelinePanel(QWidget):
         self.scale = QSpinBox()
         self.scale.setRange(1, 16)
         self.scale.setPrefix("×")
-        self.scale.setToolTip("Upscale exported frames by a whole number (crisp pixels)")
+        self.scale.setToolTip("Upscale exported frames by a whole number, smooth or crisp as View > Upscaling "
+                              "(x4 by default for models up to 128 px; kept per model)")
+        self.smooth_export = True  # the main window keeps this in step with View > Upscaling
         self.export_button = QPushButton("Export…")
         self.export_button.setToolTip("Render the sequence to MP4, GIF, WebP or PNG frames")
         self.progress = QProgressBar()
@@ -286,12 +289,17 @@ class TimelinePanel(QWidget):
         if ws.timeline is not self._shown:
             self._refresh()
         self.scale.blockSignals(True)
-        self.scale.setValue(int(ws.panel(SCALE_KEY, 1)))
+        self.scale.setValue(self._scale_of(ws))
         self.scale.blockSignals(False)
+
+    def _scale_of(self, ws: Workspace) -> int:
+        """The workspace's export size; x4 for models up to 128 px until the user picks one."""
+        g = self.session.generator
+        return scale_setting(ws.panel(SCALE_KEY), g.info.resolution if g is not None else 0)
 
     def _set_scale(self, v: int) -> None:
         ws = self.session.workspace
-        if ws is not None and ws.panel(SCALE_KEY, 1) != v:
+        if ws is not None and self._scale_of(ws) != v:
             self.session.commit(ws.with_panel(SCALE_KEY, int(v)), "Export size", SCALE_KEY)
 
     def _foreign(self, t: Timeline | None = None) -> list[int]:
@@ -628,7 +636,7 @@ class TimelinePanel(QWidget):
         try:
             if not t.keyframes:
                 raise safe.ExportError("nothing to export: the sequence has no frames")
-            options = ExportOptions(fps=t.fps, scale=int(ws.panel(SCALE_KEY, 1)))
+            options = ExportOptions(fps=t.fps, scale=self._scale_of(ws), smooth=self.smooth_export)
             safe.check_target(path, force)  # export_job checks again on the worker; fail here, before it
             if format_of(path) != "":
                 safe.check_target(sidecar_path(path), force)
