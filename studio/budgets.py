@@ -32,9 +32,10 @@ class Budgets:
     max_decompressed_bytes: int = 256 * MiB
     # one array in a .npy/.npz or a tensor anywhere: elements
     max_array_elements: int = 256 * MiB
-    # images read from disk (Pillow's decompression-bomb limit) and the side a generator may claim
+    # images read from disk (Pillow's decompression-bomb limit), and an image side a file claims that its
+    # weights do not bound (StarGAN's attributes.json image_size: every official model is 128 or 256)
     max_image_pixels: int = 100_000_000
-    max_resolution: int = 2048
+    max_resolution: int = 1024
     # frames a timeline or walk may expand to (each becomes a recipe and an image)
     max_frames: int = 100_000
     # JSON inputs: recipes, projects, autosave, .lsdir metadata, sidecars, configs

@@ -26,10 +26,13 @@ class DCGANPlugin:
         header = probe.safetensors_header
         if header is not None:
             meta = header.get("__metadata__") or {}
-            if "latent_studio" in meta:
-                import json
+            if isinstance(meta, dict) and "latent_studio" in meta:
+                from studio.model.safeload import studio_config
 
-                cfg = json.loads(meta["latent_studio"])
+                try:
+                    cfg = studio_config(header, probe.path.name)
+                except CheckpointError:
+                    return None
                 return ({}, cfg) if cfg.get("family") == FAMILY else None
             keys = {k: _Shape(v["shape"]) for k, v in header.items() if k != "__metadata__"}
             return ({}, {}) if infer_config(keys) is not None else None

@@ -17,7 +17,6 @@ AFHQ (cat, dog, wild) folders' names. A v1 image size comes from a folder name s
 """
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -29,7 +28,6 @@ from studio.core.attributes import CELEBA_DEFAULT, exclusive_groups
 from studio.errors import CheckpointError
 from studio.model.api import Generator, ModelInfo
 from studio.model.probe import Probe
-from studio.model.safeload import SAFETENSORS_META_KEY
 
 FAMILY = "stargan"
 SIDECAR_JSON = "attributes.json"
@@ -84,10 +82,9 @@ def read_labels(checkpoint: Path, c_dim: int, defaults: dict[int, tuple[str, ...
 
 
 def _read_json(path: Path) -> tuple[list[str], int | None, list[list[str]] | None]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{path.name} next to the checkpoint is unreadable: {exc}") from None
+    from studio.core import safe_json
+
+    data = safe_json.load(path, f"{path.name} next to the checkpoint", CheckpointError)
     return _parse_labels(data, path.name)
 
 
@@ -100,6 +97,8 @@ def _parse_labels(data: object, where: str) -> tuple[list[str], int | None, list
     size = data.get("image_size")
     if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 16 or size % 4):
         raise CheckpointError(f"{where}: image_size must be a multiple of 4 of at least 16, not {size!r}")
+    if size is not None:
+        _check_size(size, where)
     groups = data.get("exclusive")
     if groups is not None and not (isinstance(groups, list) and all(
             isinstance(g, list) and len(g) >= 2 and all(isinstance(n, str) for n in g) for g in groups)):
@@ -123,14 +122,25 @@ def _size_from_folders(checkpoint: Path) -> int | None:
     return None
 
 
+def _check_size(size: int, where: str) -> int:
+    """The image size a label file or folder name claims: nothing in the weights bounds it, and a translation
+    at 4096 px costs gigabytes, so it must stay within max_resolution."""
+    from studio import budgets
+
+    limit = budgets.current().max_resolution
+    if size > limit:
+        raise budgets.refuse(CheckpointError, where, f"an image size of {size}", str(limit), "max_resolution")
+    return size
+
+
 def _studio_config(probe: Probe) -> dict:
     """The Latent Studio config in a safetensors header ({} when there is none or it is unreadable)."""
-    meta = (probe.safetensors_header or {}).get("__metadata__") or {}
+    from studio.model.safeload import studio_config
+
     try:
-        cfg = json.loads(meta.get(SAFETENSORS_META_KEY, "{}"))
-    except json.JSONDecodeError:
+        return studio_config(probe.safetensors_header, probe.path.name)
+    except CheckpointError:
         return {}
-    return cfg if isinstance(cfg, dict) else {}
 
 
 def _is_discriminator(sd: dict) -> bool:

@@ -1,7 +1,6 @@
 """Sniffing and loading StyleGAN2/3 checkpoints: rosinality .pt, NVlabs .pkl, Latent Studio .safetensors."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -11,6 +10,7 @@ import torch
 from studio.errors import CheckpointError
 from studio.model.api import Generator, ModelInfo
 from studio.model.probe import Probe
+from studio.model.safeload import studio_config
 
 FAMILIES = ("stylegan2", "stylegan3")
 
@@ -23,10 +23,9 @@ class StyleGANPlugin:
     def _kind(self, probe: Probe) -> str | None:
         header = probe.safetensors_header
         if header is not None:
-            meta = (header.get("__metadata__") or {}).get("latent_studio")
             try:
-                cfg = json.loads(meta) if meta else None
-            except json.JSONDecodeError:
+                cfg = studio_config(header, probe.path.name)
+            except CheckpointError:
                 return None
             return "safetensors" if isinstance(cfg, dict) and cfg.get("family") in FAMILIES else None
         from latent_studio_plugins.stylegan.nvlabs_pickle import looks_like_nvlabs, read_head

@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 import torch
 
+from studio.core import safe_json
 from studio.errors import CheckpointError
 
 
@@ -164,8 +165,9 @@ def read_safetensors_header(path: str | Path) -> dict[str, Any] | None:
             raw = f.read(n)
         if len(raw) < n or not raw.lstrip().startswith(b"{"):
             return None
-        return json.loads(raw)
-    except (OSError, ValueError, UnicodeDecodeError):
+        header = safe_json.loads(raw, Path(path).name, CheckpointError)
+        return header if isinstance(header, dict) else None
+    except (OSError, CheckpointError):
         return None
 
 
@@ -178,16 +180,25 @@ def load_safetensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[st
     header = read_safetensors_header(path)
     if header is None:
         raise CheckpointError(f"{path.name} is not a safetensors file")
-    meta = header.get("__metadata__") or {}
-    try:
-        config = json.loads(meta.get(SAFETENSORS_META_KEY, "{}"))
-    except json.JSONDecodeError:
-        raise CheckpointError(f"{path.name} has an unreadable Latent Studio config in its metadata") from None
+    config = studio_config(header, path.name)
     try:
         tensors = load_file(str(path), device="cpu")
-    except (SafetensorError, OSError, ValueError) as exc:
+    except (SafetensorError, OSError, ValueError, RuntimeError, TypeError) as exc:
         raise CheckpointError(f"{path.name} is truncated or corrupt: {str(exc)[:200]}") from None
+    except MemoryError:
+        raise CheckpointError(f"{path.name} needs more memory than is free to load") from None
     return tensors, config
+
+
+def studio_config(header: dict[str, Any] | None, name: str) -> dict[str, Any]:
+    """The Latent Studio config in a safetensors header ({} when it has none), parsed within the JSON
+    budgets; CheckpointError when it is damaged or not an object."""
+    meta = (header or {}).get("__metadata__") or {}
+    raw = meta.get(SAFETENSORS_META_KEY, "{}") if isinstance(meta, dict) else "{}"
+    config = safe_json.loads(raw, f"the Latent Studio config in {name}", CheckpointError)
+    if not isinstance(config, dict):
+        raise CheckpointError(f"the Latent Studio config in {name} is not an object")
+    return config
 
 
 def save_safetensors(path: str | Path, tensors: dict[str, torch.Tensor], config: dict[str, Any]) -> None:

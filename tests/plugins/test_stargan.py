@@ -121,7 +121,9 @@ def test_image_size_from_the_official_folder_name(registry, tmp_path):
 
 @pytest.mark.parametrize("content, message", [
     (["Black_Hair", "Male"], "names 2 attributes but 10-G.ckpt takes 5 labels"),
-    ("{not json", "unreadable"),
+    ("{not json", "attributes.json next to the checkpoint is damaged: not valid JSON"),
+    ({"attributes": ["a", "b", "c", "d", "e"], "image_size": 4096},
+     "claims an image size of 4096, over the limit of 1024"),
     ({"attributes": ["a", "b", "c", "d", "e"], "image_size": 130}, "multiple of 4"),
     (["a", "b", "c", "a", "e"], "names an attribute twice"),
     ({"attributes": ["a", "b", "c", "d", "e"], "exclusive": [["a", "zz"]]}, "unknown attributes ['zz']"),
