@@ -18,6 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
+from studio import budgets
 from studio.core.recipe import Recipe, register_edit_type, register_latent_type
 from studio.errors import PhotoError, RecipeError
 
@@ -117,6 +118,8 @@ def _decode(data: bytes, name: str) -> "PILImage.Image":
 
     if not data:
         raise PhotoError(f"{name} is empty")
+    max_pixels = budgets.current().max_image_pixels
+    Image.MAX_IMAGE_PIXELS = max_pixels  # Pillow refuses twice this itself, before decoding anything
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # we refuse such sizes ourselves
         try:
@@ -134,6 +137,8 @@ def _decode(data: bytes, name: str) -> "PILImage.Image":
     if max(w, h) > MAX_SIDE:
         raise PhotoError(f"{name} is {w}x{h} pixels; photos over {MAX_SIDE} pixels on a side are refused "
                          "(decompression-bomb guard). Downscale it first")
+    if w * h > max_pixels:
+        raise budgets.refuse(PhotoError, name, f"{w}x{h} pixels", f"{max_pixels:,} pixels", "max_image_pixels")
     if min(w, h) < MIN_SIDE:
         raise PhotoError(f"{name} is only {w}x{h} pixels; a photo needs at least {MIN_SIDE} on each side")
     try:
