@@ -191,6 +191,7 @@ class Timeline:
             return []
         if len(keys) == 1 and self.noise is None:
             return [keys[0]]
+        self.check_frames()
         out: list[Recipe] = []
         n = len(keys)
         for i, seg in enumerate(self.active_segments()):
@@ -223,9 +224,20 @@ class Timeline:
             keys = tuple(Recipe.from_dict(r) for r in d.get("keyframes", []))
             segs = tuple(Segment(**s) for s in d.get("segments", []))
             noise = NoiseLoop(**d["noise"]) if d.get("noise") is not None else None
-            return cls(keys, segs, bool(d.get("loop", False)), float(d.get("fps", 24.0)), noise)
-        except (TypeError, ValueError) as exc:
+            timeline = cls(keys, segs, bool(d.get("loop", False)), float(d.get("fps", 24.0)), noise)
+        except (TypeError, ValueError, OverflowError) as exc:
             raise RecipeError(f"malformed timeline: {exc}") from None
+        timeline.check_frames()
+        return timeline
+
+    def check_frames(self) -> None:
+        """Refuse a timeline longer than max_frames (each frame becomes a recipe and an image), before
+        anything is expanded: a small project can claim millions of frames."""
+        from studio import budgets
+
+        n, limit = self.frame_count(), budgets.current().max_frames
+        if n > limit:
+            raise budgets.refuse(RecipeError, "the timeline", f"{n:,} frames", f"{limit:,}", "max_frames")
 
 
 def _plain_fields(obj: Any) -> dict[str, Any]:
