@@ -10,13 +10,17 @@ STAMP := $(VENV)/.installed
 TORCH ?= torch==2.13.0
 PYTEST_ARGS ?=
 
-.PHONY: run test setup bench clean distclean
+.PHONY: run test setup bench wheel-check clean distclean
 
 run: $(STAMP)
 	$(BIN)/latent-studio $(ARGS)
 
 test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The wheel as a user installs it (CI runs this after the tests): build, install into a fresh venv, run.
+wheel-check: $(STAMP)
+	.ci/wheel_roundtrip
 
 bench: $(STAMP)
 	$(BIN)/python bench/dcgan_latency.py
