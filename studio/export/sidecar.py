@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 from typing import Any, Sequence
 
+from studio.core import safe_json
 from studio.core.recipe import Recipe
 from studio.errors import RecipeError
 from studio.export.writers import SIDECAR_IN_FOLDER, ExportOptions
@@ -29,12 +30,7 @@ def sidecar_text(recipes: Sequence[Recipe], options: ExportOptions, target: Path
 
 def read_sidecar(path: Path) -> tuple[dict[str, Any], list[Recipe]]:
     """(settings, recipes) of an export's sidecar, with a clear message for anything else."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RecipeError(f"cannot read {Path(path).name}: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise RecipeError(f"{Path(path).name} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    data = safe_json.load(path)  # depth, number and size limits: one RecipeError sentence
     if not isinstance(data, dict) or data.get("format") != SIDECAR_FORMAT:
         raise RecipeError(f"{Path(path).name} is not a Latent Studio export sidecar")
     if not isinstance(data.get("schema"), int) or data["schema"] > SIDECAR_SCHEMA:

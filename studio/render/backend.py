@@ -139,10 +139,13 @@ class BackendChooser:
         return self.folder / "choices.json"
 
     def _read(self) -> dict[str, Choice]:
-        try:
-            data = json.loads(self._store.read_text(encoding="utf-8"))
-            return {k: Choice(**v) for k, v in data.items()}
-        except (OSError, ValueError, TypeError):
+        from studio.core import safe_json
+        from studio.errors import StudioError
+
+        try:  # a damaged cache of timings costs a re-timing, never a failure
+            data = safe_json.load(self._store)
+            return {str(k): Choice(**v) for k, v in data.items()}
+        except (StudioError, ValueError, TypeError, AttributeError):
             return {}
 
     def _write(self) -> None:
