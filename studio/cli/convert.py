@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.cli.common import UsageError, check_writable, existing_file, load_model
+from studio.errors import StudioError
 
 FORMATS = ("onnx", "safetensors")
 
@@ -74,6 +75,11 @@ def convert_safetensors(ns: argparse.Namespace) -> int:
         raise UsageError(f"{out} already exists (use --force to overwrite)") from None
     except OSError as exc:
         raise UsageError(f"cannot write {out}: {exc.strerror or exc}") from None
+    except StudioError:
+        raise
+    except Exception as exc:  # the safetensors writer reports a full disk as its own SafetensorError
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise UsageError(f"cannot write {out}: {reason.rpartition('I/O error: ')[2][:160]}") from None
     params = sum(v.numel() for v in want.values())
     print(f"wrote {out} ({g.info.family} {g.info.resolution}x{g.info.resolution} from {g.info.format}, "
           f"{params / 1e6:.1f} M values, {'fp16' if ns.half else 'fp32'}); loads back identically")
@@ -100,7 +106,16 @@ def convert_onnx(ns: argparse.Namespace) -> int:
 
     path = existing_file(ns.checkpoint, "checkpoint")
     g = load_model(path, "cpu")
-    report = family("ONNX").export(g, out, opset=ns.opset, tolerance=ns.tolerance, force=ns.force)
+    try:
+        report = family("ONNX").export(g, out, opset=ns.opset, tolerance=ns.tolerance, force=ns.force)
+    except StudioError:
+        raise
+    except OSError as exc:
+        raise UsageError(f"cannot write {out}: {exc.strerror or exc}") from None
+    except Exception as exc:  # exporter and plugin code: any type, one line
+        reason = (str(exc).strip().splitlines() or [""])[0][:160]
+        raise UsageError(f"converting {path.name} to ONNX failed ({type(exc).__name__}"
+                         f"{': ' + reason if reason else ''}); nothing was written") from None
     print(f"wrote {report.folder}/ ({', '.join(report.files)}); {report.exporter} exporter, "
           f"opset {ns.opset}; max abs error vs torch {report.max_abs_error:.2e} (tolerance {ns.tolerance:g})")
     return 0

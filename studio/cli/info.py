@@ -27,12 +27,34 @@ def register(sub: Any) -> None:
 def cmd_info(ns: argparse.Namespace) -> int:
     path = existing_file(Path(ns.checkpoint), "checkpoint")
     g = load_model(path, ns.device)
-    report = describe_model(g, path)
+    report = checked_report(g, path)
     if ns.json:
         print(json.dumps(report, indent=2))
     else:
         print(format_info(report))
     return 0
+
+
+def checked_report(g: "Generator", path: Path) -> dict[str, Any]:
+    """describe_model, with a failing forward pass (a plugin's error, no memory) as one CheckpointError line
+    and the warnings plugin code prints on the way kept off stderr."""
+    import warnings
+
+    from studio.errors import CheckpointError, StudioError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return describe_model(g, path)
+    except StudioError:
+        raise
+    except MemoryError:
+        raise CheckpointError(f"{path.name} loaded, but its test forward pass needs more memory than is "
+                              "free") from None
+    except Exception as exc:  # plugin code: any type
+        first = (str(exc).strip().splitlines() or [""])[0][:160]
+        raise CheckpointError(f"{path.name} loaded, but its test forward pass failed "
+                              f"({type(exc).__name__}{': ' + first if first else ''})") from None
 
 
 def describe_model(g: "Generator", path: Path) -> dict[str, Any]:
