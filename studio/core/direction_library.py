@@ -404,14 +404,26 @@ def _sefa_torch(path: Path) -> np.ndarray:
 
     import torch
 
+    import warnings
+
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, OSError, EOFError, ValueError) as exc:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch's unpickler raises many types on damaged bytes
+        first = next((ln.strip() for ln in str(exc).splitlines() if ln.strip() and not any(
+            a in ln for a in ("weights_only", "safe_globals", "allowlist", "trust", "Please use"))), "")
+        if isinstance(exc, pickle.UnpicklingError) and ("GLOBAL" in str(exc) or not first):
+            first = "it holds pickled objects that are not plain tensors"
         raise DirectionFileError(f"{path.name} could not be read safely as a SeFa factor file "
-                                 f"({str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__})") from None
+                                 f"({first[:160] or type(exc).__name__})") from None
     eig = obj.get("eigvec") if isinstance(obj, dict) else None
     if not isinstance(eig, torch.Tensor):
         raise DirectionFileError(f"{path.name} is not a SeFa factor file: expected a dict with an 'eigvec' tensor")
+    claimed, held = eig.numel() * eig.element_size(), eig.untyped_storage().nbytes()
+    if claimed > held or claimed > budgets.current().max_decompressed_bytes:  # a stride-0 view claims any size
+        raise DirectionFileError(f"{path.name}: eigvec claims {budgets.human(claimed)} (shape "
+                                 f"{list(eig.shape)}) from {budgets.human(held)} of stored data")
     return _float_array(eig.detach().cpu().numpy(), f"{path.name}: eigvec").T  # columns are directions
 
 
