@@ -17,7 +17,7 @@ from torch import Tensor
 
 from studio.core.latents import seed_to_z
 from studio.core.recipe import ModelRef, Recipe, SeedLatent, VectorLatent, Walk
-from studio.errors import Cancelled, RecipeError
+from studio.errors import Cancelled, PluginError, RecipeError, StudioError, users_interrupt
 
 if TYPE_CHECKING:
     from studio.model.probe import Probe
@@ -25,6 +25,23 @@ if TYPE_CHECKING:
 
 # translate: a photo translator (photo in, photo out); transform: StyleGAN3 shift / rotate of the input
 CAPABILITIES = ("walk", "style_mix", "attributes", "features", "translate", "transform")
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A setting a checkpoint holds several of, or cannot record, that the user may pick: a progressive
+    GAN's scale or fade-in alpha, which of its networks to run. `value` is what this load uses, `values` what
+    the family's `Generator.choose(name=...)` accepts (empty: a number in [lo, hi]), and `source` says where
+    the value came from ("from the file", "default: the file does not record it"), so nothing is assumed
+    silently. `info` and the model panel show it."""
+
+    name: str
+    value: str
+    values: tuple[str, ...] = ()
+    lo: float = 0.0
+    hi: float = 1.0
+    source: str = ""
+    label: str = ""  # what to call it in the UI ("Scale"); the name when empty
 
 
 @dataclass(frozen=True)
@@ -44,9 +61,11 @@ class ModelInfo:
     attributes: tuple[str, ...] = ()
     capabilities: frozenset[str] = frozenset({"walk", "features"})
     name: str = ""
+    choices: tuple[Choice, ...] = ()  # settings the user may pick (see Choice); a family provides `choose`
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        d["choices"] = [{**c, "values": list(c["values"])} for c in d["choices"]]
         d["capabilities"] = sorted(self.capabilities)
         d["layer_names"] = list(self.layer_names)
         d["attributes"] = list(self.attributes)
@@ -103,6 +122,8 @@ class Generator:
     plain feed-forward generators need nothing but stages and `info`.
     """
 
+    plugin_name = ""  # the plugin that loaded it (set by the registry): named when one of its stages fails
+
     def __init__(self, info: ModelInfo, stages: Sequence[Stage], device: torch.device | str = "cpu",
                  model_id: str = "", modules: Sequence[torch.nn.Module] = ()):
         self.info = info
@@ -149,6 +170,14 @@ class Generator:
         `truncation_cutoff` rows (all when None) toward w_avg. Families with a mapping network override
         it; here it says clearly that there is no W space."""
         raise RecipeError(f"{self.info.name or self.info.family} models have no W space; use z")
+
+    def choose(self, **picks: str) -> "Generator":
+        """The same checkpoint with other values for its `info.choices` (a new Generator whose model_id
+        names the picks, so caches and workspaces keep them apart); families with choices override it."""
+        if not picks:
+            return self
+        raise RecipeError(f"{self.info.name or self.info.family} has no settings to pick "
+                          f"({', '.join(sorted(picks))})")
 
     # -- recipe to stage inputs --------------------------------------------------------------------
     def edited_z(self, recipe: Recipe) -> np.ndarray:
@@ -201,12 +230,30 @@ class Generator:
 
         `run`, the renderer's cached run and its stage-per-step batches all step through here. `cancel` is
         polled before each stage so stale work stops early; inference mode is on only while a stage runs, so
-        a loop suspended between steps (a background job) leaves it off on its thread."""
+        a loop suspended between steps (a background job) leaves it off on its thread.
+
+        Whatever a stage raises, BaseException included (a plugin's SystemExit, KeyboardInterrupt or
+        GeneratorExit would otherwise end the render thread), comes out as a PluginError naming the plugin
+        and the stage; the studio's own errors pass through, and so does the user's Ctrl-C."""
         for i in range(start, len(self.stages) if stop is None else stop):
             if cancel is not None and cancel():
                 raise Cancelled()
-            x = self.run_stage(i, x, ctx)
+            try:
+                x = self.run_stage(i, x, ctx)
+            except (Cancelled, StudioError):
+                raise
+            except BaseException as exc:
+                if users_interrupt(exc):
+                    raise
+                raise PluginError(self.who(), self.stage_name(i), describe_failure(exc)) from exc
             yield i, x
+
+    def who(self) -> str:
+        """The plugin to name in errors: the one that loaded this generator, else its family."""
+        return self.plugin_name or self.info.family
+
+    def stage_name(self, i: int) -> str:
+        return str(getattr(self.stages[i], "name", i)) if 0 <= i < len(self.stages) else str(i)
 
     def run(self, ctx: StageContext, start: int = 0, x: Tensor | None = None,
             cancel: Callable[[], bool] | None = None, stop: int | None = None) -> Tensor:
@@ -286,3 +333,11 @@ class GeneratorPlugin(Protocol):
         """Confidence in [0, 1] that this plugin reads the file; 0 when it does not."""
 
     def load(self, probe: "Probe", device: torch.device) -> Generator: ...
+
+
+def describe_failure(exc: BaseException) -> str:
+    """`Type: first line of the message` (300 characters at most): one line for a user-facing error."""
+    if isinstance(exc, SystemExit):
+        return f"SystemExit({exc.code!r}): the plugin tried to end the program"
+    text = (str(exc).strip().splitlines() or [""])[0][:300]
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -10,14 +10,16 @@ import importlib.util
 import logging
 import os
 import sys
+import threading
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Iterable
 
 import torch
 
-from studio.errors import CheckpointError, StudioError
-from studio.model.api import Generator, GeneratorPlugin
+from studio.errors import CheckpointError, StudioError, users_interrupt
+from studio.files import regular_file
+from studio.model.api import Generator, GeneratorPlugin, describe_failure
 from studio.model.check import check_generator
 from studio.model.probe import Probe
 
@@ -25,6 +27,8 @@ log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "latent_studio.generators"
 PLUGIN_PATH_ENV = "LATENT_STUDIO_PLUGIN_PATH"
+SNIFF_LIMIT_ENV = "LATENT_STUDIO_SNIFF_LIMIT_S"
+SNIFF_LIMIT_S = 5.0  # the studio's own sniffers take milliseconds once the probe has read the file
 
 
 def user_plugin_dir() -> Path:
@@ -38,12 +42,32 @@ def plugin_search_paths() -> list[Path]:
     return paths + [user_plugin_dir()]
 
 
-class Registry:
-    """The known plugins, and `open(path)`: sniff every plugin, load with the most confident one."""
+def sniff_limit_s() -> float:
+    """Seconds one plugin's `sniff` may take: $LATENT_STUDIO_SNIFF_LIMIT_S, else SNIFF_LIMIT_S."""
+    try:
+        value = float(os.environ.get(SNIFF_LIMIT_ENV, SNIFF_LIMIT_S))
+    except ValueError:
+        return SNIFF_LIMIT_S
+    return value if value > 0 else SNIFF_LIMIT_S
 
-    def __init__(self, plugins: Iterable[GeneratorPlugin] = ()):
+
+class Registry:
+    """The known plugins, and `open(path)`: sniff every plugin, load with the most confident one.
+
+    Each sniff runs on a daemon thread of its own, joined for at most `sniff_limit_s`: a plugin that takes
+    longer is abandoned, reported in `problems` and skipped for the rest of the session, and the open goes
+    on with the others. What that costs: a thread start per plugin per open (tens of microseconds), and an
+    abandoned sniff keeps its thread, the memory it holds and any CPU it spins until the process ends
+    (Python cannot kill a thread); a sniff stuck inside C code that holds the GIL would still freeze the
+    process, which only a child process per sniff (far slower, and the probe would have to be pickled)
+    could contain. The probe's shared reads (head, header, torch data) happen before the timed sniffs, so
+    a large checkpoint's read never counts against a plugin."""
+
+    def __init__(self, plugins: Iterable[GeneratorPlugin] = (), sniff_limit_s: float | None = None):
         self.plugins: list[GeneratorPlugin] = list(plugins)
         self.problems: list[str] = []  # plugins that could not be loaded, for the UI's plugin list
+        self.sniff_limit_s = sniff_limit_s
+        self.stuck: set[str] = set()  # plugins whose sniff overran once: skipped from then on
 
     @classmethod
     def discover(cls, search_paths: Iterable[Path] | None = None) -> "Registry":
@@ -79,13 +103,25 @@ class Registry:
         return "; ".join(f"{p.name} ({p.formats})" for p in self.plugins) or "no plugins are installed"
 
     def candidates(self, probe: Probe) -> list[tuple[float, GeneratorPlugin]]:
+        _read_shared(probe)
+        limit = self.sniff_limit_s if self.sniff_limit_s is not None else sniff_limit_s()
         scored = []
         for p in self.plugins:
+            if p.name in self.stuck:
+                continue
             try:
-                score = float(p.sniff(probe))
-            except Exception as exc:
-                log.warning("plugin %s failed while sniffing %s: %s", p.name, probe.path, exc)
-                probe.notes.append(f"the {p.name} plugin failed while reading it ({type(exc).__name__}: {exc})")
+                score, failure = _sniff_within(p, probe, limit)
+            except TimeoutError:
+                self.stuck.add(p.name)
+                msg = (f"plugin {p.name}: sniffing {probe.path.name} took longer than {limit:g} s; it was "
+                       f"abandoned and is skipped until the studio restarts")
+                log.warning(msg)
+                self.problems.append(msg)
+                probe.notes.append(f"the {p.name} plugin took too long to read it and was skipped")
+                continue
+            if failure is not None:
+                log.warning("plugin %s failed while sniffing %s: %s", p.name, probe.path, failure)
+                probe.notes.append(f"the {p.name} plugin failed while reading it ({describe_failure(failure)})")
                 continue
             if score > 0:
                 scored.append((score, p))
@@ -97,6 +133,7 @@ class Registry:
             raise CheckpointError(f"no such file: {path}")
         if path.is_dir():
             raise CheckpointError(f"{path} is a folder; choose a checkpoint file inside it")
+        regular_file(path, "checkpoint", CheckpointError)  # a FIFO or a device would block the first read
         try:
             probe = Probe(path)
             if probe.size == 0:
@@ -113,8 +150,10 @@ class Registry:
             except StudioError as exc:
                 failures.append(f"{plugin.name}: {exc}")
                 continue
-            except Exception as exc:  # a plugin bug becomes a message, not a crash
-                failures.append(f"{plugin.name} plugin failed: {type(exc).__name__}: {exc}")
+            except BaseException as exc:  # a plugin bug (SystemExit included) becomes a message, not a crash
+                if users_interrupt(exc):
+                    raise
+                failures.append(f"{plugin.name} plugin failed: {describe_failure(exc)}")
                 continue
             try:  # one sample through its stages against its ModelInfo: a bad plugin is refused here, by name
                 check_generator(g, plugin.name)
@@ -123,8 +162,41 @@ class Registry:
                 continue
             if not g.model_id:
                 g.model_id = probe.sha256
+            g.plugin_name = plugin.name
             return g
         raise CheckpointError(f"{path.name} could not be loaded. " + " | ".join(failures))
+
+
+def _read_shared(probe: Probe) -> None:
+    """Read what every sniffer looks at (the studio's own safe readers), so no plugin's time limit pays for
+    reading a large file and no abandoned sniff is left holding a half-read probe."""
+    try:
+        probe.head, probe.size, probe.safetensors_header  # noqa: B018 - cached on first access
+        if probe.looks_like_torch:
+            probe.torch_object()
+    except OSError:
+        pass  # the caller reports an unreadable file
+
+
+def _sniff_within(plugin: GeneratorPlugin, probe: Probe,
+                  limit_s: float) -> tuple[float, BaseException | None]:
+    """(score, None), or (0, what the sniff raised: BaseException included, so a plugin's SystemExit
+    never ends the caller), from plugin.sniff(probe) on a daemon thread waited for at most `limit_s`;
+    TimeoutError when it is still running then."""
+    outcome: list[tuple[float, BaseException | None]] = []
+
+    def run() -> None:
+        try:
+            outcome.append((float(plugin.sniff(probe)), None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            outcome.append((0.0, exc))
+
+    t = threading.Thread(target=run, name=f"sniff-{plugin.name}", daemon=True)
+    t.start()
+    t.join(limit_s)
+    if t.is_alive() or not outcome:
+        raise TimeoutError(plugin.name)
+    return outcome[0]
 
 
 def _nothing_reads(probe: Probe, formats: str) -> str:
@@ -174,6 +246,12 @@ def default_registry() -> Registry:
     global _default
     if _default is None:
         _default = Registry.discover()
+    return _default
+
+
+def discovered_registry() -> Registry | None:
+    """The default registry once plugins have been discovered, else None. Never discovers: a caller on the
+    GUI thread must not import drop-ins (one could hang); the first open, on a loader thread, does that."""
     return _default
 
 

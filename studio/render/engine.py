@@ -17,8 +17,9 @@ import torch
 from torch import Tensor
 
 from studio.core.recipe import ModelRef, Recipe
-from studio.errors import Cancelled, StudioError
-from studio.model.api import Generator, StageContext
+from studio.errors import Cancelled, PluginError, StudioError, users_interrupt
+from studio.model.api import Generator, StageContext, describe_failure
+from studio.model.check import output_problem
 from studio.model.units import stage_key as unit_stage_key
 from studio.render.cache import ActivationCache
 
@@ -118,14 +119,17 @@ class Renderer:
 
         try:
             out, ran = self.run(g, [recipe], cancel, on_preview=preview if on_preview is not None else None)
+            check_image(g, out)
             image = to_uint8(out)[0]
         except Cancelled:
             raise
         except StudioError as exc:
             return Frame(recipe, error=str(exc), view=view, request_id=request_id)
-        except Exception as exc:  # a plugin's bug must not kill the worker
-            return Frame(recipe, error=f"rendering failed: {type(exc).__name__}: {exc}", view=view,
-                         request_id=request_id)
+        except BaseException as exc:  # a plugin's bug (SystemExit too) must not kill the worker
+            if users_interrupt(exc):
+                raise
+            return Frame(recipe, error=f"rendering failed in plugin {g.who()!r}: {describe_failure(exc)}",
+                         view=view, request_id=request_id)
         return Frame(recipe, image, render_ms=(time.perf_counter() - t0) * 1e3, stages_run=ran, view=view,
                      request_id=request_id)
 
@@ -150,7 +154,16 @@ class Renderer:
             if i < len(g.stages) - 1:
                 yield None
         assert x is not None
+        check_image(g, x)
         yield to_uint8(x)
+
+
+def check_image(g: Generator, out: Tensor) -> None:
+    """A PluginError naming the plugin and its last stage when `out` is not an image of `g` (NaN or Inf,
+    wrong shape, dtype or channel count): refused, never clamped (see studio.model.check.output_problem)."""
+    problem = output_problem(g, out, exact_size="translate" not in g.info.capabilities)
+    if problem is not None:
+        raise PluginError(g.who(), g.stage_name(len(g.stages) - 1), problem)
 
 
 class ModelCache:

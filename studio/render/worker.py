@@ -11,6 +11,11 @@ are generators stepped one chunk at a time between interactive frames, so they n
 A progressive request (the main view) of a slow generator also gets a low-resolution preview Frame as soon
 as the generator has one (StyleGAN's skip image), then the full frame; a preview is dropped once a newer
 request for its view is waiting, so latest-wins still holds.
+
+Plugin code cannot stop the thread: whatever a render, a job or a callback raises, BaseException included
+(a plugin's SystemExit or KeyboardInterrupt), becomes that request's error, and should the thread die
+anyway the next request starts a new one. Opening a model (`submit_load`) runs on a thread of its own, so
+a load stuck in a plugin never holds up frames of the model on screen or the next open.
 """
 from __future__ import annotations
 
@@ -24,7 +29,7 @@ from typing import Any, Callable, Generator as PyGenerator
 
 from studio.core.recipe import Recipe
 from studio.errors import Cancelled
-from studio.model.api import Generator
+from studio.model.api import Generator, describe_failure
 from studio.render.engine import Frame, Renderer
 
 log = logging.getLogger(__name__)
@@ -86,7 +91,10 @@ class RenderWorker:
         self._stopped = False
         self.rendered = 0   # frames completed (for coalescing figures)
         self.cancelled = 0  # renders abandoned because a newer request arrived
-        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+        self.restarts = 0   # times the thread had died and a new one was started
+        self._name = name
+        self._loads = itertools.count(1)
+        self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
         self._thread.start()
 
     # -- API ---------------------------------------------------------------------------------------
@@ -95,6 +103,7 @@ class RenderWorker:
         """Render `recipe` for `view`, replacing its pending request. `progressive`: when the view's
         renders are slow, also call back with a preview Frame (preview=True) before the full frame."""
         with self._cond:
+            self._ensure_thread()
             rid = next(self._ids)
             now = self._clock()
             self._pending[view] = _Request(rid, view, generator, recipe, callback, now, progressive)
@@ -116,8 +125,40 @@ class RenderWorker:
                     old.cancel()
                 self._keyed[key] = handle
             self._jobs.append(_JobEntry(handle, job, on_progress, on_done, on_error))
+            self._ensure_thread()
             self._cond.notify()
             return handle
+
+    def submit_load(self, job: Job, on_done: Callable[[Any], None] | None = None,
+                    on_error: Callable[[str], None] | None = None) -> JobHandle:
+        """Run `job` (opening a model) to the end on a daemon thread of its own, never the render thread.
+
+        A load stuck in a plugin (a hanging `load`, a graph that never ends) then holds only its own thread:
+        frames of the model on screen keep coming and the next open starts at once on another thread. The
+        caller drops results of opens a newer one superseded; `cancel()` stops a load between its steps. A
+        load stuck for good keeps its thread and what it holds until the process ends (threads cannot be
+        killed), a cost paid only by the broken plugin's file."""
+        handle = JobHandle(next(self._ids))
+
+        def run() -> None:
+            try:
+                while True:
+                    if handle.cancelled:
+                        job.close()
+                        if on_error:
+                            _safe_call(on_error, "cancelled")
+                        return
+                    next(job)
+            except StopIteration as stop:
+                if on_done:
+                    _safe_call(on_done, stop.value)
+            except BaseException as exc:  # noqa: BLE001 - a plugin's SystemExit must not end anything
+                log.error("opening a model failed: %s", describe_failure(exc))
+                if on_error:
+                    _safe_call(on_error, describe_failure(exc))
+
+        threading.Thread(target=run, name=f"model-loader-{next(self._loads)}", daemon=True).start()
+        return handle
 
     def idle(self) -> bool:
         with self._cond:
@@ -139,6 +180,20 @@ class RenderWorker:
             self._cond.notify()
         self._thread.join(timeout=5)
 
+    def alive(self) -> bool:
+        """Whether the render thread is running (it is restarted on the next request if not)."""
+        return self._thread.is_alive()
+
+    def _ensure_thread(self) -> None:
+        """Start a new render thread when the current one has died (called holding the lock)."""
+        if self._stopped or self._thread.is_alive():
+            return
+        log.error("the render thread had stopped; starting a new one")
+        self.restarts += 1
+        self._busy = False
+        self._thread = threading.Thread(target=self._serve, name=self._name, daemon=True)
+        self._thread.start()
+
     # -- loop --------------------------------------------------------------------------------------
     _busy = False
 
@@ -149,6 +204,17 @@ class RenderWorker:
             return False
         waited = self._clock() - self._waiting_since.get(req.view, nxt.submitted)
         return waited < self._render_s.get(req.view, self.DEFAULT_RENDER_S)
+
+    def _serve(self) -> None:
+        """The thread's body: the loop, resumed whenever something escapes it (nothing should)."""
+        while not self._stopped:
+            try:
+                self._loop()
+                return
+            except BaseException:  # noqa: BLE001 - the render thread outlives any plugin
+                log.exception("the render loop failed; resuming")
+                with self._cond:
+                    self._busy = False
 
     def _loop(self) -> None:
         while True:
@@ -171,6 +237,13 @@ class RenderWorker:
                     self._render(req)
                 elif entry is not None:
                     self._step(entry)
+            except BaseException as exc:  # noqa: BLE001 - reported as that request's error; the loop goes on
+                log.error("a render or job failed past its handlers: %s", describe_failure(exc))
+                if req is not None:
+                    _safe_call(req.callback, Frame(req.recipe, error=f"rendering failed: {describe_failure(exc)}",
+                                                   view=req.view, request_id=req.id))
+                elif entry is not None and entry.on_error:
+                    _safe_call(entry.on_error, describe_failure(exc))
             finally:
                 with self._cond:
                     self._busy = False
@@ -219,10 +292,11 @@ class RenderWorker:
             if e.on_done:
                 _safe_call(e.on_done, stop.value)
             return
-        except Exception as exc:
-            log.exception("background job failed")
+        except BaseException as exc:  # noqa: BLE001 - a plugin's SystemExit in a job is that job's error
+            log.error("background job failed: %s", describe_failure(exc), exc_info=isinstance(exc, Exception))
             if e.on_error:
-                _safe_call(e.on_error, f"{type(exc).__name__}: {exc}")
+                _safe_call(e.on_error, f"{type(exc).__name__}: {exc}" if isinstance(exc, Exception)
+                           else describe_failure(exc))
             return
         if e.on_progress:
             _safe_call(e.on_progress, progress)
@@ -233,7 +307,7 @@ class RenderWorker:
 def _safe_call(fn: Callable[..., Any], *args: Any) -> None:
     try:
         fn(*args)
-    except Exception:  # a broken listener must not stop the worker
+    except BaseException:  # noqa: BLE001 - a broken listener must not stop the worker
         log.exception("render callback failed")
 
 
@@ -269,6 +343,10 @@ class SyncWorker:
             if on_error:
                 on_error(f"{type(exc).__name__}: {exc}")
         return handle
+
+    def submit_load(self, job: Job, on_done=None, on_error=None) -> JobHandle:
+        """A load as a job (at once here; a stepped test worker steps it like any other job)."""
+        return self.submit_job(job, on_done=on_done, on_error=on_error)
 
     def idle(self) -> bool:
         return True

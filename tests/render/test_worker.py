@@ -144,7 +144,8 @@ def test_errors_come_back_as_frames_and_the_worker_keeps_serving(worker):
     assert worker.wait_idle(10)
     worker.submit("main", g, vec(0.3), collect)
     assert done.wait(10)
-    assert frames[0].error == "rendering failed: ValueError: toy stage s0 cannot handle 5000.0"
+    assert frames[0].error == ("rendering failed in plugin 'toy', stage 's0': "
+                               "ValueError: toy stage s0 cannot handle 5000.0")
     assert frames[1].error == "latent vector has 1 values but this model's z has 4"
     assert frames[2].ok and frames[2].image.shape == (4, 4, 3)
 
