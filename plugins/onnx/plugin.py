@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from latent_studio_plugins.onnx.header import looks_like_onnx
-from studio.errors import CheckpointError
+from studio.errors import CheckpointError, StudioError
 from studio.model.api import Generator, ModelInfo
 from studio.model.probe import Probe
 
@@ -240,6 +240,8 @@ def _finish(stages: list, io: Any, z_dim: int, declared: dict[str, Any], device:
     prior = declared.get("prior", "normal")
     try:
         seen_range, sample = detect_range(stages, z_dim, prior)
+    except StudioError as exc:  # the run overran its time limit
+        raise CheckpointError(f"{name}: {exc}") from None
     except Exception as exc:
         raise CheckpointError(f"{name}: onnxruntime could not run the graph on a latent of size {z_dim}: "
                               f"{(str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]}") from None

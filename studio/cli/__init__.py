@@ -56,6 +56,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         say("interrupted")
         return 130
+    except SystemExit as exc:  # no command of ours exits this way: a plugin (or a library it called) did
+        if debug:
+            traceback.print_exc()
+        say(f"stopped: plugin code raised SystemExit({exc.code!r}) (rerun with --debug to see where)")
+        return EXIT_UNEXPECTED
     except Exception as exc:
         if debug:
             traceback.print_exc()

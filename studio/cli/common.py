@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from studio.errors import StudioError
+from studio.files import regular_file
 
 if TYPE_CHECKING:
     import torch
@@ -113,7 +114,7 @@ def existing_file(path: Path | str, what: str) -> Path:
         raise UsageError(f"no such {what} file: {path}")
     if p.is_dir():
         raise UsageError(f"{path} is a folder, not a {what} file")
-    return p
+    return regular_file(p, what, UsageError)  # a FIFO or a device would block the command's first read
 
 
 def add_backend_option(p: Any) -> None:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, ClassVar
 from studio import budgets
 from studio.core.recipe import Recipe, register_edit_type, register_latent_type
 from studio.errors import PhotoError, RecipeError
+from studio.files import regular_file
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage
@@ -103,6 +104,7 @@ def _read_bytes(path: Path) -> bytes:
         raise PhotoError(f"no such photo: {path}")
     if path.is_dir():
         raise PhotoError(f"{path} is a folder, not a photo")
+    regular_file(path, "photo", PhotoError)  # a FIFO or a device would block or never end
     try:
         if path.stat().st_size > MAX_FILE_BYTES:
             raise PhotoError(f"{path.name} is over {MAX_FILE_BYTES >> 20} MB; that is no photo to translate")

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from studio.atomic import write_atomic
+from studio.files import regular_file
 from studio.core import safe_json
 from studio.core.arithmetic import ConceptBin, NamedLatent
 from studio.core.direction_library import SavedDirection
@@ -180,7 +181,7 @@ def save_project(project: Project, path: Path) -> None:
 
 
 def load_project(path: Path) -> Project:
-    path = Path(path)
+    path = regular_file(path, "project", RecipeError)  # a FIFO named .lsproj would block the read forever
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
