@@ -241,8 +241,9 @@ def _check_npy_claim(f: Any, available: int, what: str) -> None:
         if version not in ((1, 0), (2, 0)):  # 3.0 only adds UTF-8 field names: never plain float vectors
             raise ValueError(f"format version {version[0]}.{version[1]} is not one for plain arrays")
         shape, _, dtype = (npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0)(f)
-    except (ValueError, OSError, EOFError, SyntaxError, TypeError) as exc:
-        raise DirectionFileError(f"{what} is not a NumPy array file ({str(exc)[:120]})") from None
+    except Exception as exc:  # numpy parses the header as a Python literal: ValueError, TokenError, ...
+        raise DirectionFileError(f"{what} is not a NumPy array file (unreadable header: "
+                                 f"{str(exc)[:120] or type(exc).__name__})") from None
     if dtype.hasobject:
         raise DirectionFileError(f"{what} holds Python objects (a pickle), which are never loaded; "
                                  "save the vectors as a plain float array")
