@@ -81,9 +81,14 @@ def test_refuses_to_overwrite_and_explains_bad_input_in_one_line(capsys, tmp_pat
     code, _, err = run(capsys, "convert", pkl, "--out", dst)
     assert code != 0 and "already exists" in err and len(err.strip().splitlines()) == 1
     assert dst.read_bytes() == b"mine"
+    # --force replaces only a file the studio wrote
+    code, _, err = run(capsys, "convert", pkl, "--out", dst, "--force")
+    assert code == 2 and "refusing to overwrite" in err and len(err.strip().splitlines()) == 1
+    assert dst.read_bytes() == b"mine"
+    dst.unlink()
+    assert run(capsys, "convert", pkl, "--out", dst)[0] == 0
     code, _, err = run(capsys, "convert", pkl, "--out", dst, "--force")
     assert code == 0, err
-    assert dst.read_bytes()[:8] != b"mine"
     cases = [
         (["convert", tiny_dcgan_path, "--out", tmp_path / "d.safetensors"], "reads StyleGAN2/3"),
         (["convert", pkl, "--to", "safetensors", "--out", tmp_path / "x.pt"], "writes a .safetensors file"),

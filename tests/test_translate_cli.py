@@ -106,8 +106,17 @@ def test_never_overwrites_inputs_or_outputs_without_force(capsys, model, photos,
     one_line_error(*run(capsys, "translate", photos, "--model", model, "--out", out)[::2],
                    "b.png", "already exists", "--force")
     assert (out / "b.png").read_bytes() == b"mine" and len(list(out.iterdir())) == 1  # no work was done
-    code, stdout, err = run(capsys, "translate", photos, "--model", model, "--out", out, "--force")
-    assert code == 0 and (out / "b.png").read_bytes() != b"mine"
+    # --force replaces earlier results only, never a file of the user's: refused, named, kept
+    one_line_error(*run(capsys, "translate", photos, "--model", model, "--out", out, "--force")[::2],
+                   "refusing to overwrite", "b.png")
+    assert (out / "b.png").read_bytes() == b"mine" and len(list(out.iterdir())) == 1
+    (out / "b.png").unlink()
+    assert run(capsys, "translate", photos, "--model", model, "--out", out)[0] == 0
+    first = (out / "b.png").read_bytes()
+    code, stdout, err = run(capsys, "translate", photos, "--model", model, "--set", "Young=1", "--out", out,
+                            "--force")
+    assert code == 0, err
+    assert (out / "b.png").read_bytes() != first
     assert not [p for p in out.iterdir() if p.name.endswith(".partial")]
 
 

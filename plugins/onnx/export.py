@@ -13,6 +13,7 @@ import inspect
 import io
 import json
 import logging
+import shutil
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -23,7 +24,9 @@ import torch
 from torch import Tensor, nn
 
 from latent_studio_plugins.onnx.plugin import MANIFEST, MANIFEST_FORMAT, MANIFEST_VERSION
-from studio.atomic import staged_dir
+from studio.atomic import temp_path
+from studio.export.ownership import empty_folder, listed_files, read_json
+from studio.export.safe import ExportError as SafeExportError, commit_folder, replaceable
 from studio.errors import StudioError
 from studio.model.api import Generator, StageContext
 from studio.model.fast_convt import AutoConvTranspose2d
@@ -279,11 +282,39 @@ def _torch(module: nn.Module, *x: Tensor) -> Tensor:
 
 
 def check_target(out: Path, force: bool) -> None:
-    """Refuse up front what the final rename would refuse, before any exporting work."""
-    if out.exists() and not (force and out.is_dir()):
-        raise ExportError(f"{out} already exists" + (" (use --force to replace it)" if out.is_dir() else ""))
+    """Refuse up front what the final rename would refuse, before any exporting work: an existing folder is
+    filled when empty, replaced (`force`) only when it holds nothing but an earlier convert's files."""
+    if (out.exists() or out.is_symlink()) and not empty_folder(out):
+        if not (force and out.is_dir() and not out.is_symlink()):
+            raise ExportError(f"{out} already exists" + (" (use --force to replace it)" if out.is_dir() else ""))
+        try:
+            replaceable(out, own_files(out))
+        except SafeExportError as exc:
+            raise ExportError(str(exc)) from None
     if not out.parent.is_dir():
         raise ExportError(f"cannot write {out}: folder {out.parent} does not exist")
+
+
+def own_files(folder: Path) -> Callable[[Path], bool]:
+    """What an earlier convert wrote in `folder`: its manifest and the graphs it names (with their external
+    data files); nothing when the manifest is not ours."""
+    data = read_json(Path(folder) / MANIFEST)
+    if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT:
+        return listed_files(())
+    graphs: list[str] = []
+
+    def collect(v: object) -> None:
+        if isinstance(v, str) and v.endswith(".onnx") and "/" not in v and "\\" not in v:
+            graphs.append(v)
+        elif isinstance(v, dict):
+            for x in v.values():
+                collect(x)
+        elif isinstance(v, list):
+            for x in v:
+                collect(x)
+
+    collect(data)
+    return listed_files([MANIFEST, *graphs, *(g + ".data" for g in graphs)])
 
 
 @contextlib.contextmanager
@@ -291,11 +322,17 @@ def staged(out: Path, force: bool) -> Iterator[Path]:
     """A temporary sibling folder that becomes `out` only when the body succeeds: a failed or killed
     export leaves nothing under the final name."""
     check_target(out, force)
+    tmp = temp_path(out)
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
     try:
-        with staged_dir(out, replace=force) as tmp:
-            yield tmp
-    except FileExistsError:  # appeared while exporting
-        raise ExportError(f"{out} already exists (use --force to replace it)") from None
+        yield tmp
+        try:  # checked again now: files put in `out` while exporting are never deleted
+            commit_folder(tmp, out, force, own_files(out))
+        except SafeExportError as exc:
+            raise ExportError(str(exc)) from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def verify_graph(path: Path, inputs: Callable[[int], tuple[Tensor, ...]],

@@ -87,9 +87,12 @@ def convert_safetensors(ns: argparse.Namespace) -> int:
 
 
 def convert_onnx(ns: argparse.Namespace) -> int:
+    from studio.export.ownership import empty_folder
+
     out = ns.out.expanduser()
-    if out.exists() and not (ns.force and out.is_dir()):
+    if (out.exists() or out.is_symlink()) and not empty_folder(out) and not (ns.force and out.is_dir()):
         raise UsageError(f"{out} already exists" + (" (use --force to replace it)" if out.is_dir() else ""))
+    # with --force the export replaces only an earlier convert's folder (files it did not write: refused)
     if not out.parent.is_dir():
         raise UsageError(f"cannot write {out}: folder {out.parent} does not exist")
     if not ns.tolerance >= 0:

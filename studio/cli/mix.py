@@ -79,7 +79,9 @@ def cmd_mix(ns: argparse.Namespace) -> int:
     base = Recipe(ModelRef(str(path.resolve()), g.model_id), SeedLatent(0), truncation=ns.truncation)
     base = with_condition([base], ns, g, path.name)[0]
     image = upscale(mixing_grid(Renderer(), g, base, ns.rows, ns.cols, ns.layers), ns.scale)
-    write_atomic(ns.out, ns.force, lambda f: Image.fromarray(image).save(f, format=fmt))
+    from studio.export.ownership import image_mark  # marked: a later --force may replace it
+
+    write_atomic(ns.out, ns.force, lambda f: Image.fromarray(image).save(f, format=fmt, **image_mark(fmt)))
     h, w = image.shape[:2]
     print(f"wrote {ns.out} ({w}x{h}, {len(ns.rows)}x{len(ns.cols)} mixes of style inputs {start}-{stop - 1})")
     return 0

@@ -139,7 +139,9 @@ def cmd_render(ns: argparse.Namespace) -> int:
         image = contact_sheet(renderer.render_batch(g, recipes), cols, rows)
     assert image is not None
     image = upscale(image, ns.scale)
-    write_atomic(ns.out, ns.force, lambda f: Image.fromarray(image).save(f, format=fmt))
+    from studio.export.ownership import image_mark  # marked: a later --force may replace it
+
+    write_atomic(ns.out, ns.force, lambda f: Image.fromarray(image).save(f, format=fmt, **image_mark(fmt)))
     if ns.save_recipe is not None:
         text = recipes[0].to_json() if len(recipes) == 1 else \
             json.dumps([r.to_dict() for r in recipes], indent=2)

@@ -93,6 +93,7 @@ def cmd_translate(ns: argparse.Namespace) -> int:
     from studio.core.photo import image_latent
     from studio.core.recipe import ModelRef, Recipe
     from studio.errors import StudioError
+    from studio.export.ownership import image_mark
     from studio.render.engine import Renderer
 
     in_dir, out_dir = ns.in_dir.expanduser(), ns.out.expanduser()
@@ -107,10 +108,16 @@ def cmd_translate(ns: argparse.Namespace) -> int:
     clash = next((o for o in outs if o.resolve() in inputs), None)
     if clash is not None:  # e.g. OUT_DIR a link to IN_DIR
         raise UsageError(f"{clash} would overwrite an input photo; choose another --out folder")
-    existing = [o for o in outs if o.exists()]
+    existing = [o for o in outs if o.exists() or o.is_symlink()]
     if existing and not ns.force:
         more = f" and {len(existing) - 1} more already exist" if len(existing) > 1 else " already exists"
         raise UsageError(f"{existing[0]}{more} (use --force to overwrite)")
+    from studio.export.ownership import name_list, studio_made
+
+    foreign = [o.name for o in existing if not studio_made(o)]
+    if foreign:  # --force replaces only results of an earlier translate
+        raise UsageError(f"refusing to overwrite files in {out_dir} that Latent Studio did not write "
+                         f"({name_list(foreign)}); move them or choose another --out folder")
 
     g = load_model(ns.model, ns.device)
     if "translate" not in g.info.capabilities:
@@ -126,6 +133,7 @@ def cmd_translate(ns: argparse.Namespace) -> int:
     model = ModelRef(str(ns.model.expanduser().resolve()), sha256_of(g, ns.model))
     edits = (Attributes(values),)
     renderer = Renderer(cache_bytes=0)  # every photo differs: nothing to reuse
+    mark = image_mark("PNG")  # a later --force may replace these, and only these
     done, skipped = 0, 0
     with tqdm(total=len(photos), unit="photo", desc="translate", disable=None, file=sys.stderr) as bar:
         for photo, out in zip(photos, outs):
@@ -143,7 +151,7 @@ def cmd_translate(ns: argparse.Namespace) -> int:
                 bar.update(1)
                 continue
             image = Image.fromarray(frame.image)
-            write_atomic(out, ns.force, lambda f, im=image: im.save(f, format="PNG"))
+            write_atomic(out, ns.force, lambda f, im=image: im.save(f, format="PNG", **mark))
             done += 1
             bar.update(1)
     setting = ", ".join(f"{n}={v:g}" for n, v in zip(names, values) if v) or "all labels 0"

@@ -130,7 +130,7 @@ def _run(g: Generator, recipes: list[Recipe], target: Path, fmt: str, options: E
         while not sink.join(_WAIT_S):
             yield Progress(done, total, time.perf_counter() - t0, "finishing")
         if side is not None:
-            text = sidecar_text(recipes, options, target).encode()
+            text = sidecar_text(recipes, options, target, None if fmt == "" else tmp.stat().st_size).encode()
             dest = tmp / side.name if fmt == "" else side_tmp
             assert dest is not None
             dest.write_bytes(text)  # a temporary itself: commit flushes it before the rename

@@ -1,8 +1,10 @@
 """Safe output: everything is written under a temporary name beside the target and renamed at the end.
 
 A cancelled, failed or killed export therefore never leaves anything under the final name, and an
-existing file or folder is replaced only when the caller says so (the CLI's --force). Temporary names
-carry the writer's process id, so leftovers of a killed export are recognised and swept next time.
+existing file or folder is replaced only when the caller says so (the CLI's --force) and only when it is
+the studio's own earlier output (studio.export.ownership); an existing empty folder is a fine target for a
+folder export. Temporary names carry the writer's process id, so leftovers of a killed export are
+recognised and swept next time.
 """
 from __future__ import annotations
 
@@ -10,12 +12,15 @@ import os
 import re
 import shutil
 from pathlib import Path
+from typing import Callable
 
 from studio import atomic
 from studio.atomic import PARTIAL, temp_path
 from studio.errors import StudioError
+from studio.export.ownership import NotOurs, check_replaceable, empty_folder
 
-__all__ = ["PARTIAL", "ExportError", "check_target", "commit", "discard", "sweep_stale", "temp_path"]
+__all__ = ["PARTIAL", "ExportError", "check_target", "commit", "commit_folder", "discard", "replaceable",
+           "sweep_stale", "temp_path"]
 
 
 class ExportError(StudioError):
@@ -28,11 +33,11 @@ def check_target(final: Path, force: bool) -> None:
     if not parent.is_dir():
         raise ExportError(f"cannot write {final}: folder {parent} does not exist")
     if final.exists() or final.is_symlink():
+        if final.suffix == "" and empty_folder(final):
+            return  # an empty folder made for the frames: filled without --force
         if not force:
             raise ExportError(f"{final} already exists (use --force to overwrite)")
-        if final.is_dir() and not _looks_like_sequence(final):
-            raise ExportError(f"{final} is a folder that holds more than an exported image sequence; "
-                              f"refusing to replace it")
+        replaceable(final)
     elif final.suffix == "" and not os.access(parent, os.W_OK):
         raise ExportError(f"cannot write in {parent}: permission denied")
 
@@ -48,13 +53,42 @@ def commit(tmp: Path, final: Path, force: bool) -> None:
         raise ExportError(f"{final} already exists (use --force to overwrite)") from None
 
 
-def _commit_dir(tmp: Path, final: Path, force: bool) -> None:
-    if final.exists():
+def replaceable(final: Path, own: Callable[[Path], bool] | None = None) -> None:
+    """ExportError listing what is in the way unless --force may replace `final` (the studio's own output;
+    `own` vouches for a folder's files, by default those of an exported PNG sequence)."""
+    try:
+        check_replaceable(final, own)
+    except NotOurs as exc:
+        raise ExportError(str(exc)) from None
+
+
+def commit_folder(tmp: Path, final: Path, force: bool, own: Callable[[Path], bool] | None = None) -> None:
+    """Move a finished folder to `final`: into an empty folder there, or (`force`) over the studio's own
+    earlier output, checked again now that the work is done (nothing put there meanwhile is deleted)."""
+    if final.exists() or final.is_symlink():
+        if empty_folder(final):
+            try:
+                os.rmdir(final)  # refuses, atomically, when something appeared in it
+            except OSError:
+                pass
+    if final.exists() or final.is_symlink():
         if not force:
             raise ExportError(f"{final} already exists (use --force to overwrite)")
-        if not final.is_dir() or not _looks_like_sequence(final):
-            raise ExportError(f"{final} exists and is not an exported image sequence; refusing to replace it")
-    atomic.commit_dir(tmp, final, replace=force)
+        if final.is_symlink() or not final.is_dir():
+            raise ExportError(f"{final} exists and is not a folder; refusing to replace it")
+        replaceable(final, own)
+        atomic.commit_dir(tmp, final, replace=True)
+        return
+    try:
+        atomic.commit_dir(tmp, final, replace=False)
+    except (FileExistsError, OSError) as exc:
+        if final.exists():
+            raise ExportError(f"{final} already exists (use --force to overwrite)") from None
+        raise exc
+
+
+def _commit_dir(tmp: Path, final: Path, force: bool) -> None:
+    commit_folder(tmp, final, force)
 
 
 def discard(path: Path) -> None:
@@ -96,12 +130,3 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def _looks_like_sequence(folder: Path) -> bool:
-    """A folder we may replace: only PNG frames and our sidecar (what an earlier export wrote)."""
-    try:
-        return all(p.is_file() and (p.suffix.lower() == ".png" or p.name == "recipes.json")
-                   for p in folder.iterdir())
-    except OSError:
-        return False

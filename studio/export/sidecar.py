@@ -19,10 +19,12 @@ def sidecar_path(final: Path) -> Path:
     return final / SIDECAR_IN_FOLDER if final.suffix == "" else final.with_name(final.name + ".json")
 
 
-def sidecar_text(recipes: Sequence[Recipe], options: ExportOptions, target: Path) -> str:
+def sidecar_text(recipes: Sequence[Recipe], options: ExportOptions, target: Path, size: int | None = None) -> str:
+    """`size`: the exported file's bytes, so the sidecar proves which file the studio wrote (--force)."""
     data: dict[str, Any] = {
         "format": SIDECAR_FORMAT, "schema": SIDECAR_SCHEMA, "target": target.name, "frames": len(recipes),
         "fps": options.fps, "scale": options.scale, "smooth": options.smooth, "quality": options.quality, "chroma": options.chroma,
+        **({"bytes": size} if size is not None else {}),
         "recipes": [r.to_dict() for r in recipes],
     }
     return json.dumps(data, separators=(",", ":")) + "\n"

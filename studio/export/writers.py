@@ -13,6 +13,7 @@ from typing import Protocol
 
 import numpy as np
 
+from studio.export.ownership import image_mark
 from studio.export.safe import ExportError
 
 FORMATS = {".mp4": "MP4 video (H.264)", ".gif": "animated GIF", ".webp": "animated WebP",
@@ -94,6 +95,7 @@ class PngSequenceWriter:
         self.folder = folder
         self.total = total
         self.count = 0
+        self.mark = image_mark("PNG")  # a folder of marked frames can be replaced with --force, sidecar or not
         folder.mkdir()
 
     def write(self, frames: np.ndarray) -> None:
@@ -101,7 +103,7 @@ class PngSequenceWriter:
 
         for f in frames:
             Image.fromarray(f).save(self.folder / frame_name(self.count, self.total), format="PNG",
-                                    compress_level=4)
+                                    compress_level=4, **self.mark)
             self.count += 1
 
     def close(self) -> None:

@@ -158,12 +158,18 @@ def test_never_overwrites_without_force(model, tiny_dcgan_safetensors, tmp_path)
     with pytest.raises(ExportError, match="already exists.*--force"):
         export_job(model, recipes, out)
     assert out.read_bytes() == b"precious"
-    drive(export_job(model, recipes, out, force=True))
+    # --force replaces only what the studio wrote: this file has no sidecar naming it
+    with pytest.raises(ExportError, match="refusing to overwrite .*walk.gif"):
+        export_job(model, recipes, out, force=True)
+    assert out.read_bytes() == b"precious"
+    out = tmp_path / "walk2.gif"
+    drive(export_job(model, recipes[:2], out))
+    drive(export_job(model, recipes, out, force=True))  # its sidecar proves it is the studio's
     assert Image.open(out).n_frames == 4
     # a folder that is not an earlier export is never replaced, even with force
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep")
-    with pytest.raises(ExportError, match="refusing"):
+    with pytest.raises(ExportError, match="refusing.*notes.txt"):
         export_job(model, recipes, tmp_path / "mine", force=True)
     # an earlier PNG export is
     drive(export_job(model, recipes, tmp_path / "seq"))

@@ -205,9 +205,19 @@ def test_cli_convert_keeps_an_existing_folder_without_force(capsys, tiny_dcgan_p
     code, _, err = run(capsys, "convert", tiny_dcgan_path, "--to", "onnx", "--out", out_dir)
     assert code == 2 and "already exists" in err
     assert [p.name for p in out_dir.iterdir()] == ["keep.txt"]
+    # --force never removes a folder holding files the studio did not write: it names them instead
+    code, _, err = run(capsys, "convert", tiny_dcgan_path, "--to", "onnx", "--out", out_dir, "--force")
+    assert code == 2 and "refusing to replace" in err and "keep.txt" in err and len(err.splitlines()) == 1
+    assert [p.name for p in out_dir.iterdir()] == ["keep.txt"] and (out_dir / "keep.txt").read_text() == "mine"
+    # an empty folder is filled without --force; an earlier convert's folder is replaced with it
+    (out_dir / "keep.txt").unlink()
+    code, _, err = run(capsys, "convert", tiny_dcgan_path, "--to", "onnx", "--out", out_dir)
+    assert code == 0, err
+    first = sorted(p.name for p in out_dir.iterdir())
+    assert "manifest.json" in first
     code, _, err = run(capsys, "convert", tiny_dcgan_path, "--to", "onnx", "--out", out_dir, "--force")
     assert code == 0, err
-    assert (out_dir / "manifest.json").is_file() and not (out_dir / "keep.txt").exists()
+    assert sorted(p.name for p in out_dir.iterdir()) == first
     assert leftovers(tmp_path) == []
 
 
