@@ -5,13 +5,16 @@ its undo history, stored as the components that changed from the state before, w
 directions, latents) kept once in a table keyed by content hash. Schema 1 files (one model, a history of
 recipes beside one timeline, bins and directions) still open. Autosave writes the same format to the user
 data folder whenever the session changed, serialising on a thread of its own; a clean exit leaves a
-marker, so an autosave without one means the last session crashed and its state is offered back.
+marker, so an autosave without one means the last session crashed and its state is offered back. An
+autosave that cannot be read, or a crashed session that is not restored, is renamed aside in the same
+folder (kept byte for byte, never overwritten), so one bad file never stops a launch or loses a session.
 """
 from __future__ import annotations
 
 import json
 import os
 import threading
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
@@ -42,6 +45,22 @@ class ModelMissing(StudioError):
     def __init__(self, path: str):
         super().__init__(f"the project's model {path} is missing (moved or deleted); choose where it is now")
         self.path = path
+
+
+class DamagedAutosave(RecipeError):
+    """The autosave could not be read; `kept` is where it was moved (None when it could not be moved)."""
+
+    def __init__(self, reason: str, kept: Path | None, problem: str = ""):
+        where = (f"it was moved to {kept} and the studio starts with a new session" if kept is not None
+                 else f"it could not be moved aside ({problem}), so autosave is off for this session")
+        super().__init__(f"The autosaved session could not be read ({reason}); {where}.")
+        self.reason, self.kept = reason, kept
+
+
+# load_project turns damage into RecipeError (safe_json's depth and number limits, from_dict's checks);
+# these are caught too because an autosave is read at every launch: nothing in it may stop the app
+_DAMAGE = (RecipeError, RecursionError, ValueError, OverflowError, TypeError, KeyError, AttributeError,
+           IndexError, MemoryError)
 
 
 @dataclass(frozen=True)
@@ -221,15 +240,66 @@ class Autosave:
         self._busy = False
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
+        self._held = False  # the file holds a crashed session being restored: never write over it
+        self.kept: Path | None = None  # where the last file moved aside went
+
+    def set_aside(self, why: str) -> Path:
+        """Rename the autosave file to `autosave-WHY-TIMESTAMP.lsproj` beside it (its bytes untouched) and
+        return the new path; OSError when it cannot be renamed."""
+        with self._cond:
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            for n in range(1000):
+                dest = self.folder / f"autosave-{why}-{stamp}{f'-{n}' if n else ''}{PROJECT_EXT}"
+                if not dest.exists() and not dest.is_symlink():
+                    break
+            os.rename(self.path, dest)
+            self._held = False
+            self._last_text = None
+            self.kept = dest
+            return dest
+
+    def hold(self) -> None:
+        """The crashed session in the file is being restored: until `release()`, nothing overwrites it (a
+        write, or a clean exit, first moves it aside as `autosave-unrecovered-...`)."""
+        self._held = True
+
+    def release(self) -> None:
+        """The crashed session was restored: from now on the session saved is that one."""
+        self._held = False
+
+    def keep_unrecovered(self) -> Path | None:
+        """A held crashed session was not restored: move it aside now; where it is (None: nothing held)."""
+        with self._cond:
+            if not self._held:
+                return None
+            if not self.path.exists():
+                self._held = False
+                return None
+            return self.set_aside("unrecovered")
 
     def pending_recovery(self) -> Project | None:
         """The last session's state when it ended without a clean exit (None if it did, or nothing saved).
 
-        A damaged autosave is not offered (RecipeError says why); the caller decides what to tell the user.
+        A damaged autosave is moved aside (kept, never parsed again at start) and DamagedAutosave names
+        where it went; the caller tells the user and starts a new session.
         """
-        if not self.path.is_file() or self.marker.exists():
+        if self.marker.exists() or not (self.path.exists() or self.path.is_symlink()):
             return None
-        return load_project(self.path)
+        if not self.path.is_file():  # a folder, FIFO or device under the autosave's name: never opened
+            raise self._damaged("it is not a regular file")
+        try:
+            return load_project(self.path)
+        except RecipeError as exc:
+            raise self._damaged(str(exc)) from None
+        except _DAMAGE as exc:  # whatever the bytes make the parsers raise: one message, a clean start
+            raise self._damaged(f"{self.path.name} is damaged: {type(exc).__name__}") from None
+
+    def _damaged(self, reason: str) -> DamagedAutosave:
+        try:
+            return DamagedAutosave(reason, self.set_aside("damaged"))
+        except OSError as exc:
+            self._held = True  # not moved: the session must not write over it either
+            return DamagedAutosave(reason, None, exc.strerror or str(exc))
 
     def begin(self) -> None:
         """A session starts: from now on a missing marker means it did not end cleanly."""
@@ -243,6 +313,8 @@ class Autosave:
             if text == self._last_text:
                 return False
             self.folder.mkdir(parents=True, exist_ok=True)
+            if self._held and self.path.exists():  # a crashed session not (yet) restored: keep it
+                self.set_aside("unrecovered")
             write_atomic(self.path, text)
             self._last_text = text
         return True
@@ -294,5 +366,6 @@ class Autosave:
 
     def clean_exit(self) -> None:
         self.flush(10.0)
+        self.keep_unrecovered()  # quitting mid-recovery: the marker must not make it look finished
         self.folder.mkdir(parents=True, exist_ok=True)
         self.marker.write_text("")
