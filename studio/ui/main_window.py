@@ -38,11 +38,31 @@ from studio.ui.recipe_images import carries_recipe, recipe_model, save_frame
 from studio.export.png_recipe import RECIPE_TEXT_KEY, read_png_recipe
 from studio.ui.scrolling import scrollable
 from studio.ui.session import Session
+from studio.ui.tasks import TaskArea
 
 FPS_WINDOW_S = 2.0
 AUTOSAVE_MS = 3000
 PROJECT_FILTER = f"Latent Studio project (*{PROJECT_EXT})"
 UPSCALING_KEY = "view/upscaling"  # "smooth" or "nearest", written only when the user picks one
+
+
+TOOL_DOCKS = ("attributes", "style_mix", "walk", "noise", "directions", "arithmetic", "features")
+
+
+def tool_order(capabilities: frozenset[str]) -> tuple[str, ...]:
+    """The right column's tool tabs for a model, headline tool first: a translator's attributes, a
+    StyleGAN's mixing (noise beside it), a plain generator's walks and directions; unit tools last."""
+    order: list[str] = []
+    if "attributes" in capabilities:
+        order.append("attributes")
+    if "style_mix" in capabilities:
+        order += ["style_mix", "walk", "noise"] if "walk" in capabilities else ["style_mix", "noise"]
+    if "walk" in capabilities:
+        order += ["walk", "directions", "arithmetic"]
+    if "features" in capabilities:
+        order.append("features")
+    order = list(dict.fromkeys(order))
+    return tuple(order + [k for k in TOOL_DOCKS if k not in order])
 
 
 class MainWindow(QMainWindow):
@@ -107,26 +127,22 @@ class MainWindow(QMainWindow):
         self.stack.addWidget(self.photo_view)
         self.docks: dict[str, QDockWidget] = {}
         self._requires: dict[str, str | None] = {}
-        self._add_dock("model", "Model", self.model_panel, Qt.DockWidgetArea.LeftDockWidgetArea, None)
-        self._add_dock("seeds", "Seeds", self.seed_grid, Qt.DockWidgetArea.LeftDockWidgetArea, None)
-        self._add_dock("latent", "Latent", self.latent_panel, Qt.DockWidgetArea.RightDockWidgetArea, None)
-        self._add_dock("walk", "Walk", self.walk_panel, Qt.DockWidgetArea.RightDockWidgetArea, "walk")
-        self._add_dock("attributes", "Attributes", self.attributes_panel, Qt.DockWidgetArea.RightDockWidgetArea,
-                       "attributes")
-        self._add_dock("style_mix", "Style mixing", self.style_mix_panel, Qt.DockWidgetArea.RightDockWidgetArea,
-                       "style_mix")
-        self.tabifyDockWidget(self.docks["walk"], self.docks["style_mix"])
-        self._add_dock("noise", "Noise", self.noise_panel, Qt.DockWidgetArea.RightDockWidgetArea, "style_mix")
-        self.tabifyDockWidget(self.docks["walk"], self.docks["noise"])
-        self._add_dock("directions", "Directions", self.directions_panel, Qt.DockWidgetArea.RightDockWidgetArea,
-                       "walk")
-        self.tabifyDockWidget(self.docks["walk"], self.docks["directions"])
-        self._add_dock("features", "Features", self.feature_panel, Qt.DockWidgetArea.RightDockWidgetArea,
-                       "features")
-        self.tabifyDockWidget(self.docks["walk"], self.docks["features"])
-        self._add_dock("arithmetic", "Arithmetic", self.arithmetic_panel, Qt.DockWidgetArea.RightDockWidgetArea,
-                       "walk")
-        self.tabifyDockWidget(self.docks["walk"], self.docks["arithmetic"])
+        # left column: the latent above the seeds (the model's details a tab behind them); right column: the
+        # model's tools as tabs, ordered by what it can do (see tool_order)
+        left, right = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea
+        self._add_dock("latent", "Latent", self.latent_panel, left, None)
+        self._add_dock("seeds", "Seeds", self.seed_grid, left, None, scroll=False)  # 4x4 fits at 768 px high
+        self._add_dock("model", "Model", self.model_panel, left, None)
+        self.tabifyDockWidget(self.docks["seeds"], self.docks["model"])
+        self._add_dock("walk", "Walk", self.walk_panel, right, "walk")
+        self._add_dock("attributes", "Attributes", self.attributes_panel, right, "attributes")
+        self._add_dock("style_mix", "Mixing", self.style_mix_panel, right, "style_mix")
+        self._add_dock("noise", "Noise", self.noise_panel, right, "style_mix")
+        self._add_dock("directions", "Directions", self.directions_panel, right, "walk")
+        self._add_dock("features", "Features", self.feature_panel, right, "features")
+        self._add_dock("arithmetic", "Arithmetic", self.arithmetic_panel, right, "walk")
+        self._tool_order: tuple[str, ...] = ()
+        self._arrange_tools(tool_order(frozenset({"walk", "features"})))
         # the timeline runs under the canvas; the side docks keep the full height
         self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
@@ -173,11 +189,41 @@ class MainWindow(QMainWindow):
             act.setEnabled(can)
             act.setText(f"&{name.capitalize()} {text}".rstrip())
 
+    def _arrange_tools(self, order: tuple[str, ...]) -> None:
+        """Tab the right column's tools in `order` (the model's capabilities decide it). Docks the user has
+        floated or moved to another side stay where they are; nothing changes while the order is the same."""
+        if order == self._tool_order:
+            return
+        self._tool_order = order
+        right = Qt.DockWidgetArea.RightDockWidgetArea
+        keys = [k for k in (*order, *TOOL_DOCKS) if k in TOOL_DOCKS]
+        docks = [self.docks[k] for k in dict.fromkeys(keys)]
+        free = (right, Qt.DockWidgetArea.NoDockWidgetArea)
+        placed = [d for d in docks if not d.isFloating() and self.dockWidgetArea(d) in free]
+        shown = {d: not d.isHidden() for d in placed}
+        for d in placed:
+            self.removeDockWidget(d)
+        for i, d in enumerate(placed):
+            if i == 0:
+                self.addDockWidget(right, d)
+            else:
+                self.tabifyDockWidget(placed[0], d)
+            d.setVisible(shown[d])
+
     def _default_dock_sizes(self) -> None:
-        self.resizeDocks([self.docks["model"], self.docks["latent"]], [310, 360], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.docks["model"], self.docks["seeds"]], [380, 360], Qt.Orientation.Vertical)
-        self.resizeDocks([self.docks["latent"], self.docks["walk"]], [110, 700], Qt.Orientation.Vertical)
-        self.resizeDocks([self.docks["timeline"]], [230], Qt.Orientation.Vertical)
+        """Columns in proportion to the window, never below what their panels need (Qt keeps minimums)."""
+        width = max(self.width(), 1)
+        tools = [self.docks[k] for k in self._tool_order if not self.docks[k].isHidden()]
+        side = [d for d in (self.docks["seeds"], self.docks["model"]) if not d.isHidden()]
+        if side and tools:
+            self.resizeDocks([side[0], tools[0]], [min(360, int(width * 0.2)), min(560, int(width * 0.27))],
+                             Qt.Orientation.Horizontal)
+        if not self.docks["latent"].isHidden() and not self.docks["seeds"].isHidden():
+            self.resizeDocks([self.docks["latent"], self.docks["seeds"]],
+                             [self.docks["latent"].sizeHint().height(), self.height()], Qt.Orientation.Vertical)
+        if not self.docks["timeline"].isHidden():
+            self.resizeDocks([self.docks["timeline"]], [self.docks["timeline"].sizeHint().height()],
+                             Qt.Orientation.Vertical)
 
     def showEvent(self, event) -> None:  # noqa: ANN001 - QShowEvent
         super().showEvent(event)
@@ -187,10 +233,10 @@ class MainWindow(QMainWindow):
         self._tidy_tab_bars()
 
     def _tidy_tab_bars(self) -> None:
-        """Tabbed docks show whole titles and scroll, rather than squeezing six titles to "N…"."""
+        """Tabbed docks show every whole title, without scroll arrows: the column is made wide enough."""
         for bar in self.findChildren(QTabBar):
             bar.setElideMode(Qt.TextElideMode.ElideNone)
-            bar.setUsesScrollButtons(True)
+            bar.setUsesScrollButtons(False)
 
     def _open_dissect(self) -> None:
         self.docks["features"].show()
@@ -198,10 +244,10 @@ class MainWindow(QMainWindow):
         self.feature_panel.open_dissect_dialog()
 
     def _add_dock(self, key: str, title: str, widget: QWidget, area: Qt.DockWidgetArea,
-                  requires: str | None) -> None:
+                  requires: str | None, scroll: bool = True) -> None:
         dock = QDockWidget(title, self)
         dock.setObjectName(f"dock_{key}")
-        dock.setWidget(scrollable(widget))
+        dock.setWidget(scrollable(widget) if scroll else widget)
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
                          | QDockWidget.DockWidgetFeature.DockWidgetFloatable
                          | QDockWidget.DockWidgetFeature.DockWidgetClosable)
@@ -335,7 +381,8 @@ class MainWindow(QMainWindow):
         self.device_label = QLabel(describe(self.session.device))
         self.device_label.setToolTip("Where the generator runs, and which runtime (torch or ONNX Runtime) "
                                      "runs it")
-        for w in (self.zoom_label, self.render_label, self.device_label):
+        self.task_area = TaskArea(self.session.tasks)
+        for w in (self.task_area, self.zoom_label, self.render_label, self.device_label):
             sb.addPermanentWidget(w)
 
     def _fill_recent_menu(self) -> None:
@@ -469,15 +516,25 @@ class MainWindow(QMainWindow):
     # -- session events --------------------------------------------------------------------------------
     def on_model(self, g: Generator) -> None:
         caps = g.info.capabilities
+        order = tool_order(caps)
+        layout_changes = order != self._tool_order
+        self._arrange_tools(order)
         for key, dock in self.docks.items():
             need = self._requires[key]
             dock.setVisible(need is None or need in caps)
-        if "style_mix" in caps:  # StyleGAN's headline tool comes to the front (once it is shown)
-            self.docks["style_mix"].raise_()
         if translates(g):  # a photo, not a seed, is the starting point: no seed, latent or timeline tools
             for key in ("seeds", "latent", "walk", "timeline"):
                 self.docks[key].setVisible(False)
-            self.resizeDocks([self.docks["attributes"]], [400], Qt.Orientation.Horizontal)
+            self.docks["model"].raise_()
+        else:
+            self.docks["seeds"].raise_()
+        first = next((k for k in order if not self.docks[k].isHidden()), None)
+        if first is not None:  # the model's headline tool in front: mixing, attributes or walks
+            self.docks[first].raise_()
+        if layout_changes and self._sized:
+            QTimer.singleShot(0, self._default_dock_sizes)  # once the shown docks have their minimums
+        self.zoom_label.setText("")  # the new model's own figures replace the previous model's
+        self.render_label.setText("")
         self.hide_error()
         path = self.session.model_path
         if path is not None:
@@ -502,6 +559,7 @@ class MainWindow(QMainWindow):
             self.render_label.setText(f"preview {frame.image.shape[0]}px · {frame.render_ms:.0f} ms")
             return
         self.canvas.set_image(frame.image)
+        self.zoom_label.setText(f"{self.canvas.zoom() * 100:.0f}%")  # also when a new model keeps the zoom
         self.actions_by_name["save"].setEnabled(True)
         now = time.monotonic()
         self._frame_times.append(now)

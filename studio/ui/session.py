@@ -23,6 +23,7 @@ from studio.model.api import Generator
 from studio.model.photo_input import awaits_photo
 from studio.render.engine import Frame, ModelCache, Renderer
 from studio.render.worker import JobHandle
+from studio.ui.tasks import Tasks
 
 if TYPE_CHECKING:
     import torch
@@ -85,6 +86,7 @@ class Session(QObject):
         self._gesture = 0
         self._notes_shown = 0   # backend notes from self.models already shown
         self._bridges: set[_JobBridge] = set()
+        self.tasks = Tasks(self)  # long jobs the user waits for (run_job(task=...)), shown in the status bar
         self._model_jobs: list[JobHandle] = []
         # AutoConnection: queued when emitted from the worker thread, direct with a SyncWorker (tests).
         self._frameArrived.connect(self._on_frame)
@@ -318,10 +320,12 @@ class Session(QObject):
     def run_job(self, job: Iterator[Any], on_done: Callable[[Any], None],
                 on_progress: Callable[[Any], None] | None = None,
                 on_error: Callable[[str], None] | None = None, bound_to_model: bool = True,
-                key: str | None = None) -> JobHandle:
+                key: str | None = None, task: str | None = None) -> JobHandle:
         """Run a worker job (a generator yielding progress, a stage or chunk per step); callbacks run on the
         GUI thread. A job bound to the model is cancelled, and its late results dropped, when another model
-        opens; a job with the same `key` as one still running replaces it (newest wins).
+        opens; a job with the same `key` as one still running replaces it (newest wins). With `task` (its
+        title) the job is long work the user waits for: it shows in `self.tasks` (progress, time left,
+        Cancel) until it ends.
         """
         bridge = _JobBridge()
         self._bridges.add(bridge)
@@ -332,7 +336,11 @@ class Session(QObject):
 
         handles: list[JobHandle] = []
 
+        tracked = self.tasks.start(task, lambda: [h.cancel() for h in handles]) if task else None
+
         def finish(callback: Callable[[Any], None] | None, value: Any) -> None:
+            if tracked is not None:
+                self.tasks.end(tracked)
             self._bridges.discard(bridge)
             bridge.deleteLater()
             for h in handles:
@@ -345,11 +353,14 @@ class Session(QObject):
         bridge.failed.connect(lambda msg: finish(on_error or self._job_failed, msg))
         if on_progress is not None:
             bridge.progress.connect(lambda p: on_progress(p) if current() else None)
+        if tracked is not None:
+            bridge.progress.connect(lambda p: self.tasks.report(tracked, p))
         handle = self.worker.submit_job(job, on_done=bridge.done.emit, on_error=bridge.failed.emit,
                                         on_progress=bridge.progress.emit, key=key)
-        if bound_to_model and bridge in self._bridges:  # still running (a SyncWorker has already finished)
-            self._model_jobs.append(handle)
+        if bridge in self._bridges:  # still running (a SyncWorker has already finished)
             handles.append(handle)
+            if bound_to_model:
+                self._model_jobs.append(handle)
         return handle
 
     def _job_failed(self, msg: str) -> None:

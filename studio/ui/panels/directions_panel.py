@@ -705,7 +705,7 @@ class DirectionsPanel(QWidget):
 
         self._set_busy(True, f"Fitting {attribute}: rendering and labelling {self.samples.value()} samples…")
         s.run_job(job, on_done=mine(self._on_fitted), on_progress=mine(self._on_progress),
-                  on_error=mine(self._on_fit_error), key="fit-attribute")
+                  on_error=mine(self._on_fit_error), key="fit-attribute", task=f"Fitting {attribute}")
 
     def _set_busy(self, busy: bool, text: str = "") -> None:
         self._busy = busy

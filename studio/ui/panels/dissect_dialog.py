@@ -40,6 +40,7 @@ COLUMNS = 6
 CELL_PX = 128
 BOX_COLOUR = QColor(0, 230, 255)
 BATCH = 8  # samples rendered together: one step is one stage of this many
+DISSECT_TASKS = {"samples": "Rendering samples to box", "find": "Finding units"}  # status-bar titles
 
 
 def sample_recipes(recipe: Recipe, seeds: Sequence[int]) -> list[Recipe]:
@@ -354,7 +355,8 @@ class DissectDialog(QDialog):
 
         handle = self.session.run_job(
             job, on_done=lambda v: report(on_done, v), on_error=lambda msg: report(self._on_failed, msg),
-            on_progress=(lambda p: self._on_progress(p) if current() else None) if progress else None)
+            on_progress=(lambda p: self._on_progress(p) if current() else None) if progress else None,
+            task=DISSECT_TASKS.get(kind) if progress else None)
         if not finished and current():  # a SyncWorker has run it already
             self._jobs[kind] = handle
 

@@ -143,8 +143,10 @@ class LatentPanel(QWidget):
         self.cutoff.setKeyboardTracking(False)
         self.cutoff.setToolTip("Truncation cutoff: ψ pulls only the first k style inputs (the coarse ones), "
                                "so the layout stays typical while finer detail keeps its variety")
-        self.truncation.layout().insertWidget(2, self.cutoff)
+        self.cutoff_label = QLabel("ψ applies to")  # a row of its own: the ψ slider keeps its length
+        self.cutoff_label.setFixedWidth(88)
         self.cutoff.hide()
+        self.cutoff_label.hide()
 
         seed_row = QHBoxLayout()
         seed_label = QLabel("Seed")
@@ -157,6 +159,10 @@ class LatentPanel(QWidget):
         layout.setSpacing(8)
         layout.addLayout(seed_row)
         layout.addWidget(self.truncation)
+        cutoff_row = QHBoxLayout()
+        cutoff_row.addWidget(self.cutoff_label)
+        cutoff_row.addWidget(self.cutoff, 1)
+        layout.addLayout(cutoff_row)
         layout.addStretch(1)  # a taller dock leaves room below, not gaps between the rows
 
         self.seed.valueChanged.connect(self._on_seed)
@@ -196,6 +202,7 @@ class LatentPanel(QWidget):
         self.cutoff.setRange(0, g.info.num_ws)
         self.cutoff.blockSignals(False)
         self.cutoff.setVisible(g.info.num_ws > 0)
+        self.cutoff_label.setVisible(g.info.num_ws > 0)
 
     def _on_cutoff(self, k: int) -> None:
         r = self.session.recipe
@@ -273,7 +280,7 @@ class SeedGridPanel(QWidget):
         bottom.addStretch(1)
         bottom.addWidget(self.status)
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(10, 10, 10, 10)
+        layout.setContentsMargins(6, 8, 6, 8)  # four columns fit a 312 px column without scrolling sideways
         layout.setSpacing(8)
         layout.addLayout(grid)
         layout.addLayout(bottom)
@@ -535,7 +542,8 @@ class WalkPanel(QWidget):
         self.pca.set_waiting("computing…", 0.0)
         self.session.run_job(pca_job(g, k=self.PCA_K, n_samples=self.pca_samples, batch=self.PCA_BATCH),
                              on_done=lambda ds: self._on_pca(model_id, ds), on_progress=self._on_pca_progress,
-                             on_error=lambda msg: self._on_pca_error(model_id, msg), key="pca")
+                             on_error=lambda msg: self._on_pca_error(model_id, msg), key="pca",
+                             task="Finding PCA directions")
 
     def _store_pca_soon(self, model_id: str, ds: DirectionSet) -> None:
         """Store the PCA in the workspace from the event loop, not inside another workspaceChanged (with a

@@ -42,7 +42,7 @@ from studio.ui.images import thumbnail
 from studio.ui.session import Session
 
 THUMB = 56
-PREVIEW = 120
+PREVIEW = 104  # the strip (keys | settings | preview) fits under the canvas of a 1280 px window
 PREVIEW_VIEW = "timeline"
 SCALE_KEY = EXPORT_SCALE_KEY  # the export size, a panel setting in the workspace
 PLAY_JOB = "timeline.play"    # newest wins: pressing Play again replaces an expansion still running
@@ -114,7 +114,7 @@ class TimelinePanel(QWidget):
         self.keys.setGridSize(QSize(THUMB + 40, THUMB + 48))
         self.keys.setWordWrap(True)
         self.keys.setMinimumHeight(THUMB + 60)
-        self.keys.setMinimumWidth(2 * (THUMB + 40) + 20)
+        self.keys.setMinimumWidth(THUMB + 64)  # one keyframe and a half: the strip fits under a 1280 px canvas
         self.keys.setToolTip("Keyframes in order; double-click one to edit from it")
         self.up, self.down, self.remove = QToolButton(), QToolButton(), QToolButton()
         for b, text, tip in ((self.up, "◀", "Move earlier"), (self.down, "▶", "Move later"),
@@ -194,6 +194,8 @@ class TimelinePanel(QWidget):
         layout.setSpacing(8)
         keys_col = QVBoxLayout()
         top = QHBoxLayout()
+        top.setSpacing(2)
+        self.add_button.setMinimumWidth(56)
         top.addWidget(self.add_button)
         for b in (self.up, self.down, self.remove):
             top.addWidget(b)
@@ -227,7 +229,7 @@ class TimelinePanel(QWidget):
         form.addRow("Rate", rate_row)
         form.addRow("Export size", self.scale)
         for w in (self.frames, self.interp, self.easing, self.fps, self.scale):
-            w.setFixedWidth(106)
+            w.setFixedWidth(98)
         layout.addLayout(form)
         prev_col = QVBoxLayout()
         prev_col.addWidget(self.preview)
@@ -651,7 +653,7 @@ class TimelinePanel(QWidget):
         self._export = _Starting()
         handle = self.session.run_job(self._export_job(g, t, path, options, force), on_done=self._export_done,
                                       on_progress=self._export_progress, on_error=self._export_failed,
-                                      bound_to_model=False)
+                                      bound_to_model=False, task=f"Exporting {path.name}")
         if self._export is not None:  # still running (a synchronous worker has finished already)
             self._export = handle
         self._refresh()
@@ -695,6 +697,7 @@ class TimelinePanel(QWidget):
             self.session.error.emit(f"Cannot export: {result}")
             return
         self.session.message.emit(f"Exported {result.frames} frames to {result.path} in {result.seconds:.1f} s")
+        self.session.tasks.offer_file(Path(result.path), f"Exported {Path(result.path).name}")
 
     def _export_failed(self, msg: str) -> None:
         self._finish_export()
