@@ -38,8 +38,9 @@ class Budgets:
     max_resolution: int = 1024
     # frames a timeline or walk may expand to (each becomes a recipe and an image)
     max_frames: int = 100_000
-    # JSON inputs: recipes, projects, autosave, .lsdir metadata, sidecars, configs
-    max_json_bytes: int = 256 * MiB
+    # JSON inputs: recipes, projects, autosave, .lsdir metadata, sidecars, configs (parsed JSON takes up to
+    # ~10x its text in Python objects; a long session's project is a few MB)
+    max_json_bytes: int = 32 * MiB
     max_json_depth: int = 64
     max_json_int_digits: int = 20
 
