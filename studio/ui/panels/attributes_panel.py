@@ -23,6 +23,7 @@ from studio.core.attributes import (ON_THRESHOLD, attribute_values, exclusive_gr
 from studio.core.photo import (DEFAULT_CROP, Crop, ImageLatent, image_latent, latent_tensor, open_photo,
                                style_source, with_style_source)
 from studio.core.recipe import Recipe
+from studio.core.slider_ranges import ATTRIBUTE_STRENGTH_RANGE
 from studio.demo import estimate
 from studio.errors import StudioError
 from studio.model.api import Generator
@@ -34,7 +35,7 @@ from studio.ui.session import Session
 
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 PHOTO_FILTER = "Photos (*.jpg *.jpeg *.png *.webp);;All files (*)"
-STRENGTH_RANGE = (-1.0, 2.0)  # beyond [0, 1] is exaggeration, marked as such
+STRENGTH_RANGE = ATTRIBUTE_STRENGTH_RANGE  # beyond [0, 1] is exaggeration (bench/slider_ranges.py measures it)
 
 
 def translates(g: Generator | None) -> bool:

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QGridLayout, QGroupBox, QHB
                                QVBoxLayout, QWidget)
 
 from studio.core.recipe import Recipe
+from studio.core.slider_ranges import UNIT_SCALE_RANGE
 from studio.core.units import UnitEdit, UnitMask, drop, insert, scale, unit_edits, with_unit_edits
 from studio.core.workspace import UnitSelection, Workspace
 from studio.model.api import Generator
@@ -43,7 +44,7 @@ from studio.ui.session import Session
 from studio.ui.unit_tiles import TileGrid, TileMark
 
 SORTS = ("Unit index", "Mean, this image", "Max, this image", "Mean over samples", "Relevance to the mask")
-SCALE_RANGE = (0.0, 3.0)
+SCALE_RANGE = UNIT_SCALE_RANGE  # measured by bench/slider_ranges.py
 TILE_PX = 40
 _UNSHOWN: Any = object()  # "nothing shown yet": differs from every workspace component, None included
 

@@ -17,6 +17,7 @@ from superqt import QLabeledDoubleSlider
 
 from studio.core.directions import DirectionSet, random_directions
 from studio.core.recipe import Recipe, SeedLatent
+from studio.core.slider_ranges import TRUNCATION_RANGE, WALK_RANGE as _WALK_RANGE
 from studio.core.style_edits import truncation_cutoff, with_truncation_cutoff
 from studio.core.workspace import Workspace
 from studio.model.api import Generator
@@ -28,7 +29,7 @@ from studio.ui.images import thumbnail
 from studio.ui.session import Session
 
 MAX_SEED = 2**31 - 1
-WALK_RANGE = 3.0  # slider range, in direction units (random) or standard deviations (PCA)
+WALK_RANGE = _WALK_RANGE  # in direction units (random) or standard deviations (PCA); bench/slider_ranges.py
 LAYERS_KEY = "walk.layers"  # panel setting: the style inputs [start, stop) W walks move (None: all)
 
 
@@ -134,7 +135,7 @@ class LatentPanel(QWidget):
         theme.set_icon(self.dice, "dice")
         self.dice.setToolTip("Random seed (R)")
         self.dice.setShortcut("R")
-        self.truncation = SliderRow("Truncation ψ", 0.0, 1.5, 1.0, name_width=88,
+        self.truncation = SliderRow("Truncation ψ", *TRUNCATION_RANGE, 1.0, name_width=88,
                                     tooltip="Pull the latent toward the average: 1 leaves it, 0 gives the mean image")
         # StyleGAN: psi on the first k style inputs only (0 shows "all")
         self.cutoff = QSpinBox()
