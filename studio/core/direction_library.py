@@ -244,6 +244,7 @@ def _check_npy_claim(f: Any, available: int, what: str) -> None:
     except Exception as exc:  # numpy parses the header as a Python literal: ValueError, TokenError, ...
         raise DirectionFileError(f"{what} is not a NumPy array file (unreadable header: "
                                  f"{str(exc)[:120] or type(exc).__name__})") from None
+    available -= f.tell()  # the data follows the header
     if dtype.hasobject:
         raise DirectionFileError(f"{what} holds Python objects (a pickle), which are never loaded; "
                                  "save the vectors as a plain float array")
