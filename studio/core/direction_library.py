@@ -311,6 +311,24 @@ def _load_npz(path: Path) -> dict[str, np.ndarray]:
         raise DirectionFileError(f"cannot read {path.name}: {exc}") from None
 
 
+def _one_error(read: Any) -> Any:
+    """An importer whose leftover numpy errors (a shape that cannot be reshaped, a value that cannot be
+    cast) become one DirectionFileError naming the file; the checks inside give the specific messages."""
+    import functools
+
+    @functools.wraps(read)
+    def wrapper(path: str | os.PathLike, *args: Any, **kwargs: Any) -> SavedDirection:
+        try:
+            return read(path, *args, **kwargs)
+        except StudioError:
+            raise
+        except (ValueError, IndexError, TypeError, OverflowError, MemoryError) as exc:
+            raise DirectionFileError(f"{Path(path).name} holds arrays of unexpected shapes or values "
+                                     f"({str(exc)[:160] or type(exc).__name__})") from None
+    return wrapper
+
+
+@_one_error
 def import_interfacegan(path: str | os.PathLike, space: str = "z", name: str | None = None) -> SavedDirection:
     """An InterFaceGAN boundary: `boundary.npy`, a unit normal of shape [1, dim] (or [dim])."""
     path = Path(path)
@@ -324,6 +342,7 @@ def import_interfacegan(path: str | os.PathLike, space: str = "z", name: str | N
                           info={"imported_from": path.name})
 
 
+@_one_error
 def import_ganspace(path: str | os.PathLike, space: str | None = None, name: str | None = None) -> SavedDirection:
     """GANSpace components: the `.npz` its decomposition writes (`lat_comp` [k, *latent_shape], `lat_mean`,
     `lat_stdev` [k], `var_ratio` [k]). The space is W when the file name carries GANSpace's `_w` tag."""
@@ -334,7 +353,7 @@ def import_ganspace(path: str | os.PathLike, space: str | None = None, name: str
         raise DirectionFileError(f"{path.name} is not a GANSpace components file: no {', '.join(missing)} "
                                  f"(it holds {', '.join(sorted(z)) or 'nothing'})")
     comp = _float_array(z["lat_comp"], f"{path.name}: lat_comp")
-    if comp.ndim < 2:
+    if comp.ndim < 2 or 0 in comp.shape:
         raise DirectionFileError(f"{path.name}: lat_comp must be [components, ...latent shape], not {list(comp.shape)}")
     comp = comp.reshape(comp.shape[0], -1)
     stdev = _float_array(z["lat_stdev"], f"{path.name}: lat_stdev").reshape(-1)
@@ -352,6 +371,7 @@ def import_ganspace(path: str | os.PathLike, space: str | None = None, name: str
                           info={"imported_from": path.name})
 
 
+@_one_error
 def import_sefa(path: str | os.PathLike, k: int = 10, name: str | None = None,
                 layers: tuple[int, int] | None = None) -> SavedDirection:
     """SeFa eigenvectors in W, strongest first. Official SeFa's `factorize_weight` returns
