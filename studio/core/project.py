@@ -201,13 +201,7 @@ def save_project(project: Project, path: Path) -> None:
 
 def load_project(path: Path) -> Project:
     path = regular_file(path, "project", RecipeError)  # a FIFO named .lsproj would block the read forever
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise RecipeError(f"no such project file: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RecipeError(f"cannot read {path.name}: {exc}") from None
-    data = safe_json.loads(text, path.name)  # depth, number and size limits: one RecipeError sentence
+    data = safe_json.load(path)  # size checked before reading; depth and number limits; one RecipeError
     return Project.from_dict(data, path.name)
 
 
