@@ -39,3 +39,13 @@ def users_interrupt(exc: BaseException) -> bool:
     Python delivers signals to the main thread only, so a KeyboardInterrupt on any other thread was raised
     by code (a plugin) and is contained like any other failure of that code."""
     return isinstance(exc, KeyboardInterrupt) and threading.current_thread() is threading.main_thread()
+
+
+def clipped(text: str, limit: int = 160) -> str:
+    """The first line of `text`, at most `limit` characters, shortened at a word boundary (with "...") so a
+    quoted message is never cut mid-word."""
+    line = (str(text).strip().splitlines() or [""])[0].strip()
+    if len(line) <= limit:
+        return line
+    cut = line[: limit - 3].rsplit(" ", 1)[0].rstrip(" ,;:(")
+    return cut + "..."

@@ -105,8 +105,11 @@ def _indices(cfg: DCGANConfig) -> list[int]:
     return out
 
 
-def build(cfg: DCGANConfig) -> nn.Sequential:
-    """The pytorch/examples network: ConvT(k, s1, p0) then ConvT(k, s2, p1) blocks, BN + ReLU, Tanh."""
+def build(cfg: DCGANConfig, activation: str = "ReLU") -> nn.Sequential:
+    """The pytorch/examples network: ConvT(k, s1, p0) then ConvT(k, s2, p1) blocks, BN + ReLU, Tanh
+    (`activation`: what the blocks use instead of ReLU, e.g. "LeakyReLU(0.2)": a state_dict cannot say)."""
+    from latent_studio_plugins.dcgan.activations import make_activation
+
     layers: list[nn.Module] = []
     for n, (cin, cout, k, bias) in enumerate(cfg.convs):
         stride, pad = (1, 0) if n == 0 else (2, 1)
@@ -114,7 +117,7 @@ def build(cfg: DCGANConfig) -> nn.Sequential:
         if n < len(cfg.convs) - 1:
             if cfg.batchnorm[n]:
                 layers.append(nn.BatchNorm2d(cout))
-            layers.append(nn.ReLU(True))
+            layers.append(nn.ReLU(True) if activation == "ReLU" else make_activation(activation))
     layers.append(nn.Tanh())
     return nn.Sequential(*layers)
 

@@ -1,13 +1,17 @@
 """Sniffing and loading DCGAN checkpoints."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import torch
 
+from latent_studio_plugins.dcgan.activations import ACTIVATIONS, UPSAMPLE_MODES, ChoosingGenerator, choice
 from studio.errors import CheckpointError
 from studio.model.api import Generator, ModelInfo
+from studio.model.choices import picked_id
 from studio.model.probe import Probe
 
 FAMILY = "dcgan"
@@ -17,7 +21,9 @@ CONTAINER_KEYS = ("netG", "generator", "G", "state_dict", "model_state_dict", "m
 
 class DCGANPlugin:
     name = "DCGAN"
-    formats = "pytorch/examples netG_*.pth, huggan pytorch_model.bin/.safetensors, Latent Studio .safetensors"
+    formats = ("pytorch/examples netG_*.pth, huggan pytorch_model.bin/.safetensors, Latent Studio .safetensors, "
+               "eriklindernoren PyTorch-GAN gan/wgan_gp/dcgan/lsgan generator.pth, torch.save(model) pickles "
+               "of torch.nn built-ins")
 
     def _read(self, probe: Probe) -> tuple[dict, dict] | None:
         """(state_dict, studio config) when the file is ours to read, else None."""
@@ -42,8 +48,27 @@ class DCGANPlugin:
         sd = strip_module_prefix(sd)
         return (sd, {}) if infer_config(sd) is not None else None
 
+    def _hobby(self, probe: Probe) -> tuple[str, Any, dict] | None:
+        """("mlp" | "conv", layout, state_dict) for an eriklindernoren PyTorch-GAN generator, else None."""
+        from latent_studio_plugins.dcgan.hobby import infer_conv, infer_mlp
+        from latent_studio_plugins.dcgan.network import strip_module_prefix
+
+        sd = probe.state_dict(*CONTAINER_KEYS)
+        if sd is None:
+            return None
+        sd = strip_module_prefix(sd)
+        mlp = infer_mlp(sd)
+        if mlp is not None:
+            return "mlp", mlp, sd
+        conv = infer_conv(sd)
+        return ("conv", conv, sd) if conv is not None else None
+
     def sniff(self, probe: Probe) -> float:
-        return 0.9 if self._read(probe) is not None else 0.0
+        if self._read(probe) is not None:
+            return 0.9
+        if self._hobby(probe) is not None:
+            return 0.85
+        return 0.8 if whole_module_generator(probe) is not None else 0.0
 
     def networks(self) -> SimpleNamespace:
         """The family's network code for trainers (studio.train reaches it through the registry, never by
@@ -60,6 +85,11 @@ class DCGANPlugin:
 
         read = self._read(probe)
         if read is None:
+            hobby = self._hobby(probe)
+            if hobby is not None:
+                return load_hobby(probe, device, *hobby)
+            if whole_module_generator(probe) is not None:
+                return load_whole_module(probe, device)
             raise CheckpointError(f"{probe.path.name} is not a DCGAN checkpoint")
         sd, meta = read
         fmt = "pytorch/examples state_dict"
@@ -72,14 +102,95 @@ class DCGANPlugin:
             raise CheckpointError(f"{probe.path.name}: tensors do not form a DCGAN generator")
         if cfg.prefix == "model." and not meta:
             fmt = "huggan state_dict"
-        net = build(cfg)
-        load_weights(net, cfg, sd)
-        info = ModelInfo(
-            family=FAMILY, format=fmt, resolution=cfg.resolution, channels=cfg.channels, z_dim=cfg.z_dim,
-            prior=meta.get("prior", "normal"), name=meta.get("name") or Path(probe.path).stem,
-            capabilities=frozenset({"walk", "features"}),
-        )
-        return module_generator(net, info, device=device, model_id=probe.sha256)
+        if meta:  # the studio's own file: its trainer's network, nothing to assume
+            net = build(cfg)
+            load_weights(net, cfg, sd)
+            return module_generator(net, _info(cfg, fmt, meta, probe), device=device, model_id=probe.sha256)
+        defaults = {"activation": "ReLU"}
+
+        def make(picks: dict[str, str]) -> Generator:
+            net = build(cfg, picks["activation"])
+            load_weights(net, cfg, sd)
+            choices = (choice("activation", "Activation", picks["activation"], ACTIVATIONS,
+                              "pytorch/examples' Generator uses ReLU", defaults["activation"]),)
+            info = replace(_info(cfg, fmt, meta, probe), choices=choices)
+            g = module_generator(net, info, device=device, model_id=picked_id(probe.sha256, picks, defaults))
+            return ChoosingGenerator.wrap(g, make, picks, probe.path.name)
+
+        return make(dict(defaults))
+
+
+def _info(cfg: Any, fmt: str, meta: dict, probe: Probe) -> ModelInfo:
+    return ModelInfo(
+        family=FAMILY, format=fmt, resolution=cfg.resolution, channels=cfg.channels, z_dim=cfg.z_dim,
+        prior=meta.get("prior", "normal"), name=meta.get("name") or Path(probe.path).stem,
+        capabilities=frozenset({"walk", "features"}),
+    )
+
+
+def load_hobby(probe: Probe, device: torch.device, kind: str, layout: Any, sd: dict) -> Generator:
+    """An eriklindernoren MLP or Upsample-conv generator, its unrecorded hyper-parameters as choices."""
+    from latent_studio_plugins.dcgan.hobby import (ERIK_EPS, ConvGenerator, MLPGenerator, image_shapes,
+                                                   load_strict, z_flat)
+    from studio.model.modules import module_generator, split_into_blocks
+
+    what = probe.path.name
+    usual = "eriklindernoren PyTorch-GAN's value"
+    shapes = [f"{c}x{s}x{s}" for c, s in image_shapes(layout.out_values)] if kind == "mlp" else []
+    defaults = {"activation": "LeakyReLU(0.2)", "eps": ERIK_EPS}
+    defaults.update({"shape": shapes[0]} if kind == "mlp" else {"upsample": "nearest"})
+
+    def make(picks: dict[str, str]) -> Generator:
+        eps = float(picks["eps"])
+        choices = [choice("activation", "Activation", picks["activation"], ACTIVATIONS,
+                          f"LeakyReLU(0.2) is {usual}", defaults["activation"]),
+                   choice("eps", "BatchNorm eps", picks["eps"], (ERIK_EPS, "1e-05"),
+                          f"0.8 is {usual} (BatchNorm2d(C, 0.8): the second argument is eps)", defaults["eps"])]
+        if kind == "mlp":
+            c, h, w = (int(v) for v in picks["shape"].split("x"))
+            net: torch.nn.Module = MLPGenerator(layout, (c, h, w), picks["activation"], eps)
+            blocks = split_into_blocks(net.model, "model.")
+            blocks[-1] = (blocks[-1][0], torch.nn.Sequential(blocks[-1][1], torch.nn.Unflatten(1, (c, h, w))))
+            choices.append(choice("shape", "Image shape", picks["shape"], tuple(shapes),
+                                  "the only square split of its output", defaults["shape"]))
+            res, channels, fmt = h, c, "eriklindernoren PyTorch-GAN MLP generator state_dict"
+        else:
+            net = ConvGenerator(layout, picks["activation"], eps, picks["upsample"])
+            s = layout.init_size
+            blocks = [("l1", torch.nn.Sequential(net.l1, torch.nn.Unflatten(1, (layout.c0, s, s))))]
+            blocks += split_into_blocks(net.conv_blocks, "conv_blocks.")
+            choices.append(choice("upsample", "Upsample mode", picks["upsample"], UPSAMPLE_MODES,
+                                  f"nearest is {usual}", defaults["upsample"]))
+            res, channels = layout.resolution, layout.channels
+            fmt = "eriklindernoren PyTorch-GAN DCGAN/LSGAN generator state_dict"
+        load_strict(net, sd, what)
+        info = ModelInfo(family=FAMILY if kind == "conv" else "mlp-gan", format=fmt, resolution=res,
+                         channels=channels, z_dim=layout.z_dim, prior="normal", name=probe.path.stem,
+                         choices=tuple(choices))
+        g = module_generator(net, info, device=device, model_id=picked_id(probe.sha256, picks, defaults),
+                             input_fn=z_flat(layout.z_dim), blocks=blocks)
+        return ChoosingGenerator.wrap(g, make, picks, what)
+
+    return make(dict(defaults))
+
+
+def whole_module_generator(probe: Probe) -> Any:
+    """The generator in a whole-module pickle that needs no guessing (module_pickle.FoundGenerator), else None."""
+    from studio.model.module_pickle import find_generator
+
+    tree = probe.module_tree()
+    return find_generator(tree) if tree is not None else None
+
+
+def load_whole_module(probe: Probe, device: torch.device) -> Generator:
+    """A torch.save(model) generator rebuilt from torch.nn built-ins (tensors read, nothing run)."""
+    from studio.model.module_pickle import build_generator, find_generator, read_module_pickle
+
+    tree = read_module_pickle(probe.path)  # the sniff read shapes only
+    found = find_generator(tree)
+    if found is None:
+        raise CheckpointError(f"{probe.path.name} holds no generator this reader can rebuild")
+    return build_generator(tree, found, device, probe.sha256, probe.path.stem)
 
 
 class _Shape:

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from latent_studio_plugins.stylegan.convert import NVNode
-from studio.errors import CheckpointError
+from studio.errors import CheckpointError, clipped
 from studio.model.claims import TensorBudget
 from studio.model.safeload import RestrictedUnpickler
 
@@ -56,7 +56,7 @@ def _load_storage(data: bytes) -> Any:
         return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for a bad stream
         first = (str(exc).splitlines() or [type(exc).__name__])[0]
-        raise CheckpointError(f"unreadable tensor storage in NVlabs pickle: {first[:160]}") from None
+        raise CheckpointError(f"unreadable tensor storage in NVlabs pickle: {clipped(first, 160)}") from None
 
 
 def _checked_rebuild(budget: TensorBudget) -> Any:
@@ -137,7 +137,7 @@ def load_nvlabs_pickle(path: str | Path) -> dict[str, Any]:
     except MemoryError:
         raise CheckpointError(f"{path.name} needs more memory than is free to load") from None
     except Exception as exc:  # a damaged stream makes pickle, numpy and torch raise many types
-        first = (str(exc).splitlines() or [""])[0][:160]
+        first = clipped(str(exc), 160)
         raise CheckpointError(f"{path.name} is not a readable NVlabs network pickle (truncated or corrupt: "
                               f"{type(exc).__name__}{': ' + first if first else ''})") from None
     if not isinstance(data, dict):

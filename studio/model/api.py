@@ -17,7 +17,7 @@ from torch import Tensor
 
 from studio.core.latents import seed_to_z
 from studio.core.recipe import ModelRef, Recipe, SeedLatent, VectorLatent, Walk
-from studio.errors import Cancelled, PluginError, RecipeError, StudioError, users_interrupt
+from studio.errors import Cancelled, PluginError, RecipeError, StudioError, clipped, users_interrupt
 
 if TYPE_CHECKING:
     from studio.model.probe import Probe
@@ -339,5 +339,5 @@ def describe_failure(exc: BaseException) -> str:
     """`Type: first line of the message` (300 characters at most): one line for a user-facing error."""
     if isinstance(exc, SystemExit):
         return f"SystemExit({exc.code!r}): the plugin tried to end the program"
-    text = (str(exc).strip().splitlines() or [""])[0][:300]
+    text = clipped(str(exc), 300)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterable
 import torch
 
 from studio import budgets
-from studio.errors import CheckpointError
+from studio.errors import CheckpointError, clipped
 
 
 class TensorBudget:
@@ -97,7 +97,7 @@ def check_network(build: Callable[[], torch.nn.Module], what: str, file_bytes: i
         raise
     except Exception as exc:  # a config the constructor cannot follow: say so once, in one line
         first = (str(exc).splitlines() or [type(exc).__name__])[0]
-        raise CheckpointError(f"{what} describes a network that cannot be built: {first[:160]}") from None
+        raise CheckpointError(f"{what} describes a network that cannot be built: {clipped(first, 160)}") from None
     size = sum(t.numel() * t.element_size() for t in [*net.parameters(), *net.buffers()])
     limit = budgets.weights_limit(file_bytes)
     if size > limit:

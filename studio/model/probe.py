@@ -52,6 +52,23 @@ class Probe:
         """The object torch.load(weights_only=True) returns, or None when the file is not readable torch data."""
         return self._torch
 
+    @cached_property
+    def _module_tree(self) -> Any:
+        from studio.model.module_pickle import looks_like_module_pickle, read_module_pickle
+
+        if not self.looks_like_torch or self._torch is not None or not looks_like_module_pickle(self.path):
+            return None
+        try:
+            return read_module_pickle(self.path, lazy=True)
+        except CheckpointError:
+            return None
+
+    def module_tree(self) -> Any:
+        """For a whole-module pickle (`torch.save(model)`, which torch_object() refuses): its modules as
+        inert records with shape-only tensors (studio.model.module_pickle.ModuleTree), else None. Nothing
+        in the file is run; `read_module_pickle(path)` reads the tensors."""
+        return self._module_tree
+
     def state_dict(self, *prefer: str) -> dict[str, Any] | None:
         """A flat name->tensor dict: the file itself, or its first entry named in `prefer` that is one."""
         obj = self._torch

@@ -16,7 +16,7 @@ from typing import Any, Callable
 import torch
 
 from studio.core import safe_json
-from studio.errors import CheckpointError
+from studio.errors import CheckpointError, clipped
 
 
 # Plain data containers training scripts pickle beside the weights (rosinality's train.py saves its argparse
@@ -47,6 +47,11 @@ def load_torch(path: str | Path) -> Any:
             names = _pickle_globals(path)
             culprit = ", ".join(names[:3])
         if culprit or "Unsupported global" in text:
+            from studio.model.module_pickle import refusal
+
+            whole = refusal(path)  # torch.save(model): what it holds and the next step, read without running it
+            if whole:
+                raise CheckpointError(whole) from None
             raise CheckpointError(f"{path.name} contains pickled Python objects that are not plain weights "
                                   f"(it refers to {culprit or 'objects torch does not allow'}); refusing to "
                                   "execute them") from None
@@ -67,7 +72,7 @@ def _culprit(text: str) -> str:
     import re
 
     m = re.search(r"GLOBAL ([\w.]+)", text)
-    return m.group(1)[:120] if m else ""
+    return clipped(m.group(1), 120) if m else ""
 
 
 def _first_plain_line(text: str) -> str:
@@ -77,7 +82,7 @@ def _first_plain_line(text: str) -> str:
     for line in text.splitlines():
         line = line.strip()
         if line and not any(a in line for a in advice):
-            return line[:160]
+            return clipped(line, 160)
     return ""
 
 
@@ -184,7 +189,7 @@ def load_safetensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[st
     try:
         tensors = load_file(str(path), device="cpu")
     except (SafetensorError, OSError, ValueError, RuntimeError, TypeError) as exc:
-        raise CheckpointError(f"{path.name} is truncated or corrupt: {str(exc)[:200]}") from None
+        raise CheckpointError(f"{path.name} is truncated or corrupt: {clipped(str(exc), 200)}") from None
     except MemoryError:
         raise CheckpointError(f"{path.name} needs more memory than is free to load") from None
     return tensors, config
