@@ -3,6 +3,7 @@ directions and labelled-direction fitting. The maths they end in (PCA, the class
 running the model to get there is here."""
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any, Generator as PyGenerator, Iterator, Sequence
 
 import numpy as np
@@ -15,6 +16,7 @@ from studio.model.api import Generator, StageContext
 from studio.model.spaces import seed_vectors, w_vectors
 
 if TYPE_CHECKING:
+    from studio.model.labellers import Labeller
     from studio.render.engine import Renderer
 
 
@@ -52,14 +54,17 @@ def run_job(job: PyGenerator[Any, None, Any]) -> Any:
 
 
 # -- labelled directions (InterFaceGAN) --------------------------------------------------------------------
-def attribute_scores_job(g: Generator, renderer: "Renderer", net: torch.nn.Module, attribute: str,
+def attribute_scores_job(g: Generator, renderer: "Renderer", net: "torch.nn.Module | Labeller", attribute: str,
                          recipes: Sequence[Recipe], batch: int = 64) -> Iterator[float]:
-    """Render recipes and score them with the attribute model: returns (n,) probabilities of `attribute`.
+    """Render recipes and score them with a labeller (or the ToyFaces attribute net itself): returns (n,)
+    probabilities of `attribute`.
 
     A worker job: yields the fraction done after every stage of every batch, so frames can interleave.
     """
     from studio.demo.attributes import predict
+    from studio.model.labellers import Labeller
 
+    score = net.predict if isinstance(net, Labeller) else functools.partial(predict, net)
     out: list[np.ndarray] = []
     n = len(recipes)
     for i in range(0, n, batch):
@@ -68,12 +73,12 @@ def attribute_scores_job(g: Generator, renderer: "Renderer", net: torch.nn.Modul
             if images is None:
                 yield i / max(n, 1)
             else:
-                out.append(predict(net, images)[attribute])
+                out.append(np.asarray(score(images)[attribute], np.float32))
         yield (i + len(chunk)) / max(n, 1)
     return np.concatenate(out) if out else np.zeros(0, np.float32)
 
 
-def fit_attribute_job(g: Generator, renderer: "Renderer", net: torch.nn.Module, attribute: str,
+def fit_attribute_job(g: Generator, renderer: "Renderer", net: "torch.nn.Module | Labeller", attribute: str,
                       n_samples: int = 2000, classifier: str = "logistic", space: str = "z",
                       seed0: int = FIT_SEED0, model_name: str = "",
                       threshold: float = 0.5) -> Iterator[float]:
@@ -86,8 +91,9 @@ def fit_attribute_job(g: Generator, renderer: "Renderer", net: torch.nn.Module, 
     base = Recipe(ModelRef("", g.model_id), SeedLatent(0))
     probs = yield from attribute_scores_job(g, renderer, net, attribute, [base.with_seed(s) for s in seeds])
     fit = fit_direction(x, probs > threshold, classifier)
+    labels = getattr(net, "name", "attribute model") if not isinstance(net, torch.nn.Module) else "attribute model"
     return fitted_direction(fit, x, attribute, f"fitted:{attribute}", space, g.model_id, model_name,
-                            {"labels": "attribute model", "first_seed": seed0})
+                            {"labels": labels, "first_seed": seed0})
 
 
 def fit_hand_labels(g: Generator, seeds: Sequence[int], labels: Sequence[bool], name: str,

@@ -43,11 +43,29 @@ def _direction(panel, name="Planted", dim=16, sha=None, model_name="tiny") -> Sa
 DEMO = Path(__file__).resolve().parents[2] / "checkpoints" / "dcgan_toyfaces.safetensors"
 
 
+def test_a_model_not_trained_on_toyfaces_is_offered_hand_labels_not_the_toyfaces_labeller(qtbot, panel):
+    """The tiny DCGAN draws noise, not ToyFaces: the ToyFaces attribute model would score it with confidence."""
+    assert panel.labellers == [] and not panel.fit_btn.isEnabled() and panel.hand_btn.isEnabled()
+    assert panel.labeller_box.currentText() == "none for this model" and not panel.labeller_box.isEnabled()
+    assert "only models trained on ToyFaces" in panel.labeller_note.text()
+    panel.fit_from_attribute()  # the menu item: a message, no fit
+    assert panel.errors and "fit from hand labels" in panel.errors[-1]
+
+
 def test_fit_on_one_class_says_why(qtbot, panel):
-    """The untrained tiny DCGAN's noise reads as 'smiling' every time: no direction, a clear reason."""
-    if not ATTRIBUTE_MODEL.is_file():
-        pytest.skip("needs the bundled ToyFaces attribute model")
-    panel.fit_btn.click()
+    """A plugin's labeller that reads every sample as positive: no direction, a clear reason."""
+    from studio.model import labellers
+
+    saved = list(labellers._registered)
+    labellers.register_labeller(labellers.Labeller(
+        "Always yes", ("Yes",), lambda images: {"Yes": np.ones(len(images), np.float32)},
+        lambda info: info.resolution == 32))
+    try:
+        panel.on_model(panel.session.generator)
+        assert panel.labeller_box.currentText() == "Always yes" and panel.attribute.currentText() == "Yes"
+        panel.fit_btn.click()
+    finally:
+        labellers._registered[:] = saved
     assert panel.errors and "need at least two positive and two negative samples" in panel.errors[-1]
     assert "LabelError" not in panel.errors[-1] and "Traceback" not in panel.errors[-1]
     assert panel.project_directions == [] and panel.fit_btn.isEnabled()
@@ -69,7 +87,11 @@ def test_fit_from_attribute_model_gives_a_slider_and_a_score_plot(qtbot, panel):
     result = fitted.args[0]
     d = result.direction
     assert d.source == "fitted:Smiling" and d.model_sha256 == s.generator.model_id and d.space == "z"
-    assert panel.project_directions == [d] and "held-out accuracy" in panel.fit_status.text()
+    assert panel.project_directions == [d] and panel.labeller_box.currentText() == "ToyFaces attribute model"
+    fit = result.fit
+    line = panel.accuracy_line.text()  # what was held out, and chance beside it
+    assert f"{fit.test_accuracy:.1%} right on {fit.n_test} of 120 samples held out" in line and "chance" in line
+    assert panel.accuracy_line.isVisibleTo(panel) and panel.walk_line.isVisibleTo(panel)
     assert d.label() in panel.active
     row = panel.active[d.label()][2]
     steps = s.history.count
@@ -84,6 +106,8 @@ def test_fit_from_attribute_model_gives_a_slider_and_a_score_plot(qtbot, panel):
     assert scores[0] < 0.3 < scores[-1]  # walking toward 'smiling' makes this face smile
     x, y = panel.score_curve.getData()
     assert np.allclose(y, scores)
+    walk = panel.walk_line.text()  # how far the walk moves the score, next to the accuracy
+    assert f"P(Smiling) {scores[0]:.2f} to {scores[-1]:.2f}" in walk and "ToyFaces attribute model" in walk
 
 
 def test_hand_labels_recover_a_planted_direction(qtbot, panel):
@@ -339,7 +363,7 @@ def test_fitting_runs_a_batch_stage_per_step_and_the_newest_fit_wins(qtbot, step
     worker.run_all()
     assert [d.name for d in s.workspace.directions] == ["Male"] and s.workspace.sliders == ("Male",)
     assert worker.steps >= 3 + 3 * len(g.stages)  # 150 samples: 3 batches of 64, a stage per step
-    assert panel.errors == [] and "Male: held-out accuracy" in panel.fit_status.text()
+    assert panel.errors == [] and panel.accuracy_line.text().startswith("Male: ")
     assert not panel.section.progress.isVisibleTo(panel)
 
 

@@ -37,6 +37,7 @@ from studio.demo import attributes
 from studio.demo.toyfaces import BINARY_ATTRIBUTES
 from studio.errors import StudioError
 from studio.model.api import Generator
+from studio.model.labellers import Labeller, available_labellers
 from studio.render.analysis import attribute_scores_job, fit_attribute_job, fit_hand_labels
 from studio.render.worker import JobHandle
 from studio.ui.scrolling import scroll_area
@@ -63,6 +64,28 @@ ATTRIBUTE_MODEL = attribute_model_path()  # labels ToyFaces (demo) samples
 def attribute_model(path: Path) -> attributes.AttributeNet:
     """Loaded once per path: fits and score plots reuse it."""
     return attributes.load(path)
+
+
+def accuracy_text(fit: Any, name: str) -> str:
+    """One line saying what the held-out accuracy means: what was held out, and what chance would score."""
+    total = fit.n_train + fit.n_test
+    if fit.n_test == 0 or np.isnan(fit.test_accuracy):
+        return f"{name}: nothing was held out ({total} labels), so there is no accuracy to trust yet."
+    p = fit.n_positive / max(total, 1)
+    chance = max(p, 1 - p)
+    return (f"{name}: {fit.test_accuracy:.1%} right on {fit.n_test} of {total} samples held out of the fit "
+            f"(chance {chance:.0%}, always guessing the commoner label; balanced "
+            f"{fit.test_balanced_accuracy:.0%}, chance 50%).")
+
+
+def walk_text(amounts: np.ndarray, scores: np.ndarray, attribute: str, labeller: str) -> str:
+    """How well the walk moves the score, on the image shown: its ends and how steadily it climbs."""
+    if len(scores) < 2:
+        return ""
+    steps = np.diff(scores)
+    steady = float(np.mean(steps >= -0.02))
+    return (f"Walk {amounts[0]:+.0f} to {amounts[-1]:+.0f} std: P({attribute}) {scores[0]:.2f} to "
+            f"{scores[-1]:.2f} on this image, rising in {steady:.0%} of steps ({labeller}).")
 
 
 def _plot(title: str, left: str, bottom: str) -> pg.PlotWidget:
@@ -269,7 +292,15 @@ class DirectionsPanel(QWidget):
                 row.addWidget(b)
             lib.addLayout(row)
 
-        # fitting
+        # fitting: the labellers that know this model's images (studio/model/labellers.py), or hand labels
+        self.labellers: list[Labeller] = []
+        self.labeller_box = QComboBox()
+        self.labeller_box.setToolTip("The classifier that labels generated samples; only those trained on "
+                                     "images like this model's are offered")
+        self.labeller_box.currentIndexChanged.connect(self._on_labeller)
+        self.labeller_note = QLabel("")
+        self.labeller_note.setObjectName("muted")
+        self.labeller_note.setWordWrap(True)
         self.attribute = QComboBox()
         self.attribute.addItems(list(BINARY_ATTRIBUTES))
         self.attribute.setCurrentText("Smiling")
@@ -281,7 +312,7 @@ class DirectionsPanel(QWidget):
         for c in CLASSIFIERS:
             self.classifier.addItem(CLASSIFIER_NAMES[c], c)
         self.space = QComboBox()
-        self.fit_btn = QPushButton("Fit from attribute model")
+        self.fit_btn = QPushButton("Fit from labeller")
         self.fit_btn.clicked.connect(self.fit_from_attribute)
         self.hand_btn = QPushButton("Fit from hand labels…")
         self.hand_btn.clicked.connect(self.fit_from_hand_labels)
@@ -290,17 +321,28 @@ class DirectionsPanel(QWidget):
         self.fit_status.setWordWrap(True)
         fit_box = QGroupBox("Fit a labelled direction")
         form = QGridLayout(fit_box)
-        for r, (text, w) in enumerate((("Attribute", self.attribute), ("Samples", self.samples),
-                                       ("Classifier", self.classifier), ("Space", self.space))):
+        for r, (text, w) in enumerate((("Labeller", self.labeller_box), ("Attribute", self.attribute),
+                                       ("Samples", self.samples), ("Classifier", self.classifier),
+                                       ("Space", self.space))):
             form.addWidget(QLabel(text), r, 0)
             form.addWidget(w, r, 1)
-        form.addWidget(self.fit_btn, 4, 0, 1, 2)
-        form.addWidget(self.hand_btn, 5, 0, 1, 2)
-        form.addWidget(self.fit_status, 6, 0, 1, 2)
+        form.addWidget(self.labeller_note, 5, 0, 1, 2)
+        form.addWidget(self.fit_btn, 6, 0, 1, 2)
+        form.addWidget(self.hand_btn, 7, 0, 1, 2)
+        form.addWidget(self.fit_status, 8, 0, 1, 2)
 
         # sliders and plots
         self.section = WalkSection("Active directions")
         self.section.set_waiting("Use or fit a direction to walk it.")
+        # how far to trust a fitted direction: the held-out accuracy against chance, beside what the walk does
+        self.accuracy_line = QLabel("")
+        self.accuracy_line.setWordWrap(True)
+        self.accuracy_line.setToolTip("The classifier was fitted on 75% of the labelled samples; the other 25% "
+                                      "were held out and scored here. Chance is what always guessing the "
+                                      "commoner label would score.")
+        self.walk_line = QLabel("")
+        self.walk_line.setObjectName("muted")
+        self.walk_line.setWordWrap(True)
         self.score_plot = _plot("Classifier score along the walk", "P(attribute)", "slider (std)")
         self.score_plot.setYRange(0, 1)
         self.score_curve = self.score_plot.plot([], [], pen=pg.mkPen(theme.colour("accent"), width=2),
@@ -312,7 +354,7 @@ class DirectionsPanel(QWidget):
         col = QVBoxLayout(content)
         col.setContentsMargins(10, 8, 10, 10)
         col.setSpacing(8)
-        for w in (lib_box, fit_box, self.section, self.score_plot, self.pca_plot):
+        for w in (lib_box, fit_box, self.section, self.accuracy_line, self.walk_line, self.score_plot, self.pca_plot):
             col.addWidget(w)
         col.addStretch(1)
         scroll = self.scroll = scroll_area(content, horizontal=False)
@@ -354,16 +396,60 @@ class DirectionsPanel(QWidget):
             self.space.addItem("w", "w")
             self.space.setCurrentIndex(1)
         self.score_curve.setData([], [])
+        self.accuracy_line.setText("")
+        self.walk_line.setText("")
+        self._fill_labellers(g)
+        self._update_enabled()
+
+    def _fill_labellers(self, g: Generator) -> None:
+        """Offer the labellers that know this model's images; the ToyFaces one only for ToyFaces models."""
+        self.labellers = available_labellers(g.info, self.attribute_path)
+        self.labeller_box.blockSignals(True)
+        self.labeller_box.clear()
+        for lab in self.labellers:
+            self.labeller_box.addItem(lab.name)
+        if not self.labellers:
+            self.labeller_box.addItem("none for this model")
+        self.labeller_box.blockSignals(False)
+        self.labeller_box.setEnabled(bool(self.labellers))
+        self.labeller_note.setText("" if self.labellers else
+                                   "No labeller knows this model's images: the ToyFaces attribute model labels "
+                                   "only models trained on ToyFaces. Fit from hand labels, or add a labeller "
+                                   "plugin.")
+        self.labeller_note.setVisible(not self.labellers)
+        self._on_labeller()
+
+    def labeller(self) -> Labeller | None:
+        """The labeller chosen for fitting (None: hand labels only)."""
+        i = self.labeller_box.currentIndex()
+        return self.labellers[i] if self.labellers and 0 <= i < len(self.labellers) else None
+
+    def _labeller_for(self, attribute: str) -> Labeller | None:
+        """The chosen labeller if it scores `attribute`, else the first that does."""
+        chosen = self.labeller()
+        if chosen is not None and attribute in chosen.attributes:
+            return chosen
+        return next((lab for lab in self.labellers if attribute in lab.attributes), None)
+
+    def _on_labeller(self, *_: object) -> None:
+        lab = self.labeller()
+        keep = self.attribute.currentText()
+        self.attribute.clear()
+        self.attribute.addItems(list(lab.attributes) if lab is not None else [])
+        if lab is not None:
+            self.attribute.setCurrentText(keep if keep in lab.attributes else
+                                          ("Smiling" if "Smiling" in lab.attributes else lab.attributes[0]))
+        self.attribute.setEnabled(lab is not None)
         self._update_enabled()
 
     def _update_enabled(self) -> None:
         g = self.session.generator
         walkable = g is not None and "walk" in g.info.capabilities
-        has_oracle = self.attribute_path.is_file()
-        self.fit_btn.setEnabled(walkable and has_oracle)  # a new fit while one runs replaces it
-        self.fit_btn.setToolTip("Label generated samples with the ToyFaces attribute model (demo models) and fit "
-                                "a linear classifier on their latents" if has_oracle else
-                                f"needs the attribute model {self.attribute_path.name}")
+        lab = self.labeller()
+        self.fit_btn.setEnabled(walkable and lab is not None)  # a new fit while one runs replaces it
+        self.fit_btn.setToolTip(f"Label generated samples with the {lab.name} and fit a linear classifier on "
+                                f"their latents" if lab is not None else
+                                "No labeller knows this model's images: fit from hand labels instead")
         self.hand_btn.setEnabled(walkable)
 
     def _on_workspace(self, ws: Workspace) -> None:
@@ -461,9 +547,8 @@ class DirectionsPanel(QWidget):
             changes["sliders"] = ws.sliders + (d.name,)
         if changes:
             self.session.update(f"Use {d.name}", **changes)
-        fitted = d.source.startswith("fitted:") and d.source[7:] in BINARY_ATTRIBUTES
-        if fitted and self.attribute_path.is_file():
-            self.plot_scores(d)  # the attribute model scores its own attribute along the new slider
+        if d.source.startswith("fitted:") and self._labeller_for(d.source[7:]) is not None:
+            self.plot_scores(d)  # the labeller scores its own attribute along the new slider
         return True
 
     def stop_using(self, name: str) -> None:
@@ -688,10 +773,10 @@ class DirectionsPanel(QWidget):
         s = self.session
         if s.generator is None:
             return
-        try:
-            net = attribute_model(self.attribute_path)
-        except (OSError, ValueError) as exc:
-            s.error.emit(f"The attribute model {self.attribute_path.name} could not be loaded: {exc}")
+        net = self.labeller()
+        if net is None:
+            s.error.emit("No labeller knows this model's images (the ToyFaces attribute model labels only models "
+                         "trained on ToyFaces): fit from hand labels instead.")
             return
         attribute = self.attribute.currentText()
         _, name = self._model_key()
@@ -727,17 +812,20 @@ class DirectionsPanel(QWidget):
         """Keep the fit with the work and use it: one undo step (a refit of a name replaces its direction)."""
         self.last_fit = result
         d, fit = result.direction, result.fit
-        acc = "n/a (no held-out samples)" if np.isnan(fit.test_accuracy) else f"{fit.test_accuracy:.1%}"
-        self._set_busy(False, f"{d.name}: held-out accuracy {acc} ({CLASSIFIER_NAMES[fit.classifier]}, "
-                              f"{fit.n_train} train / {fit.n_test} test, {fit.n_positive} positive)")
+        self._set_busy(False, f"{d.name}: fitted ({CLASSIFIER_NAMES[fit.classifier]}, {fit.n_train} train / "
+                              f"{fit.n_test} held out, {fit.n_positive} positive)")
+        self.accuracy_line.setText(accuracy_text(fit, d.name))
+        self.walk_line.setText("")
         ws = self.session.workspace
         if ws is not None:
             self.session.update(f"Fit {d.name}",
                                 directions=tuple(x for x in ws.directions if x.name != d.name) + (d,),
                                 sliders=ws.sliders if d.name in ws.sliders else ws.sliders + (d.name,))
         self.select(d.name)
-        if d.source[7:] in BINARY_ATTRIBUTES and self.attribute_path.is_file():
-            self.plot_scores(d)  # the attribute model scores its own attribute along the new slider
+        if self._labeller_for(d.source[7:]) is not None:
+            self.plot_scores(d)  # the labeller scores its own attribute along the new slider
+        else:
+            self.walk_line.setText("No labeller for this model scores the walk: judge it on the canvas.")
         self.fitted.emit(result)
 
     def fit_from_hand_labels(self) -> None:
@@ -777,17 +865,22 @@ class DirectionsPanel(QWidget):
         if s.generator is None or s.recipe is None:
             return
         attribute = attribute or (d.source[7:] if d.source.startswith("fitted:") else self.attribute.currentText())
+        net = self._labeller_for(attribute)
+        if net is None:
+            self.walk_line.setText("No labeller for this model scores the walk: judge it on the canvas.")
+            return
         unit = self._unit(d, 0)
         recipes = [s.recipe.with_walk(d.label(0), tuple(float(v) for v in d.vectors[0]), float(a) * unit,
                                   d.walk_space(), d.layers) for a in SCORE_AMOUNTS]
-        net = attribute_model(self.attribute_path)
         self.score_plot.setTitle(f"P({attribute}) along {d.name}, this image", size="9pt", color=theme.colour("text"))
+        self.walk_line.setText(f"Scoring the walk with the {net.name}…")
         s.run_job(attribute_scores_job(s.generator, s.renderer, net, attribute, recipes),
-                  on_done=self._on_scores, key="direction-scores")
+                  on_done=lambda scores: self._on_scores(scores, attribute, net.name), key="direction-scores")
 
-    def _on_scores(self, scores: np.ndarray) -> None:
+    def _on_scores(self, scores: np.ndarray, attribute: str = "", labeller: str = "") -> None:
         self.last_scores = (SCORE_AMOUNTS.copy(), np.asarray(scores))
         self.score_curve.setData(SCORE_AMOUNTS, np.asarray(scores, float))
+        self.walk_line.setText(walk_text(SCORE_AMOUNTS, np.asarray(scores, float), attribute, labeller))
         self.scoresReady.emit(self.last_scores)
 
     def set_pca(self, ds: DirectionSet | None) -> None:
