@@ -6,7 +6,7 @@ import math
 import re
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from studio.errors import StudioError
 from studio.files import regular_file
@@ -123,16 +123,33 @@ def add_backend_option(p: Any) -> None:
                         "one for this model and batch size, timed once and remembered); default torch")
 
 
-def load_model(path: Path, device: str, backend: str = "torch", batch: int = 1) -> "Generator":
+def load_model(path: Path, device: str, backend: str = "torch", batch: int = 1,
+               picks: Sequence[str] = ()) -> "Generator":
     """The model on `device`, run by `backend` (for "auto": the runtime faster at `batch`); why it stayed
-    on torch (or fell back to another ONNX Runtime provider) goes to stderr, one line each."""
+    on torch (or fell back to another ONNX Runtime provider) goes to stderr, one line each. `picks` are
+    --pick NAME=VALUE settings among the model's choices (a progressive GAN's scale, fade-in alpha)."""
     from studio.render.engine import ModelCache
 
     models = ModelCache(resolve_device(device), backend=backend)
     g = models.get(path, batch)
     for note in models.notes:
         print(f"note: {note}", file=sys.stderr)
+    if picks:
+        from studio.errors import RecipeError
+        from studio.model.choices import parse_picks
+
+        try:
+            g = g.choose(**parse_picks(picks))
+        except (ValueError, RecipeError) as exc:
+            raise UsageError(str(exc)) from None
     return g
+
+
+def add_pick_option(p: Any) -> None:
+    """--pick NAME=VALUE, repeatable: a setting among those `info` lists under the model's choices."""
+    p.add_argument("--pick", action="append", default=[], metavar="NAME=VALUE",
+                   help="pick a setting the checkpoint holds several of (repeatable; `info` lists them), "
+                        "e.g. --pick scale=2 --pick alpha=0.5 for a progressive GAN")
 
 
 def resolve_device(name: str) -> "torch.device":

@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from studio.cli.common import DEVICES, existing_file, load_model, sha256_of
+from studio.cli.common import DEVICES, add_pick_option, existing_file, load_model, sha256_of
 
 if TYPE_CHECKING:
     import argparse
@@ -21,12 +21,13 @@ def register(sub: Any) -> None:
     info.add_argument("--json", action="store_true", help="machine-readable output")
     info.add_argument("--device", choices=DEVICES, default="cpu",
                       help="device for the forward pass (default: cpu)")
+    add_pick_option(info)
     info.set_defaults(func=cmd_info)
 
 
 def cmd_info(ns: argparse.Namespace) -> int:
     path = existing_file(Path(ns.checkpoint), "checkpoint")
-    g = load_model(path, ns.device)
+    g = load_model(path, ns.device, picks=ns.pick)
     report = checked_report(g, path)
     if ns.json:
         print(json.dumps(report, indent=2))
@@ -96,6 +97,12 @@ def format_info(d: dict[str, Any]) -> str:
         rows.append(("classes", f"{c} (one-hot condition: render/walk/mix --class 0-{c - 1})"))
     if d.get("attributes"):
         rows.append(("attributes", ", ".join(d["attributes"])))
+    for c in d.get("choices") or ():  # what the file holds several of, or cannot record (--pick NAME=VALUE)
+        from studio.model.api import Choice
+        from studio.model.choices import describe_choice
+
+        choice = Choice(**{**c, "values": tuple(c["values"])})
+        rows.append((f"{c['name']} (--pick)", describe_choice(choice)))
     rows += [("capabilities", ", ".join(d["capabilities"]) or "-"), ("sha256", d["sha256"]),
              ("layers", str(len(d["layers"])))]
     width = max(len(k) for k, _ in rows)

@@ -7,7 +7,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from studio.cli.common import (DEVICES, UsageError, add_condition_options, check_writable, existing_file,
+from studio.cli.common import (DEVICES, UsageError, add_condition_options, add_pick_option, check_writable,
+                               existing_file,
                                image_format, load_model, parse_range, positive_int, with_condition, write_atomic)
 from studio.cli.render import parse_seeds, upscale
 
@@ -31,6 +32,7 @@ def register(sub: Any) -> None:
     m.add_argument("--truncation", type=float, default=1.0, metavar="PSI",
                    help="pull toward the mean latent (1 = none)")
     add_condition_options(m)
+    add_pick_option(m)
     m.add_argument("--scale", type=positive_int, default=1, metavar="N",
                    help="integer nearest-neighbour upscale")
     m.add_argument("--out", "-o", type=Path, required=True, help="image to write (.png, .jpg, .webp, ...)")
@@ -69,7 +71,7 @@ def cmd_mix(ns: argparse.Namespace) -> int:
     fmt = image_format(ns.out)
     check_writable(ns.out, ns.force)
     path = existing_file(Path(ns.checkpoint), "checkpoint")
-    g = load_model(path, ns.device)
+    g = load_model(path, ns.device, picks=ns.pick)
     if "style_mix" not in g.info.capabilities:
         raise UsageError(f"{path.name} ({g.info.family}): this model has no style inputs to mix")
     start, stop = ns.layers

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from studio.cli.common import (DEVICES, PROG, UsageError, add_backend_option, add_condition_options,
-                               check_writable, existing_file, image_format, load_model, parse_range,
-                               positive_int, with_condition, write_atomic)
+                               add_pick_option, check_writable, existing_file, image_format, load_model,
+                               parse_range, positive_int, with_condition, write_atomic)
 from studio.errors import StudioError
 
 if TYPE_CHECKING:
@@ -47,6 +47,7 @@ def register(sub: Any) -> None:
     r.add_argument("--save-recipe", type=Path, metavar="JSON", help="also write the recipe(s) rendered")
     r.add_argument("--force", "-f", action="store_true", help="overwrite existing output files")
     add_backend_option(r)
+    add_pick_option(r)
     r.add_argument("--device", choices=DEVICES, default="auto",
                    help="compute device (default: auto = cuda > mps > cpu, or $LATENT_STUDIO_DEVICE)")
     r.set_defaults(func=cmd_render)
@@ -116,7 +117,7 @@ def cmd_render(ns: argparse.Namespace) -> int:
         if len(recipes) > cols * rows:
             raise UsageError(f"grid {cols}x{rows} holds {cols * rows} images but {len(recipes)} "
                              f"were asked for")
-    g = load_model(model_path, ns.device, ns.backend)
+    g = load_model(model_path, ns.device, ns.backend, picks=ns.pick)
     if ns.truncation_cutoff is not None and not g.info.num_ws:
         raise UsageError(f"--truncation-cutoff needs a model with style inputs (StyleGAN); "
                          f"{model_path.name} is {g.info.family}")

@@ -24,16 +24,21 @@ from studio.errors import CheckpointError, clipped
 SAFE_GLOBALS: tuple[type, ...] = (argparse.Namespace,)
 
 
-def load_torch(path: str | Path) -> Any:
+def load_torch(path: str | Path, stand_ins: dict[str, type] | None = None) -> Any:
     """torch.load with weights_only=True, its zip members and every rebuilt tensor checked against the
     budgets (studio.model.claims), and any failure mapped to one CheckpointError sentence (torch's advice
-    to allow-list globals or to turn weights_only off is never passed on)."""
+    to allow-list globals or to turn weights_only off is never passed on).
+
+    `stand_ins` maps a pickled class's full name ("models.utils.config.BaseConfig") to an inert attribute
+    holder of the family's own, which torch's allow-list unpickler builds in its place (state set as
+    attributes, nothing imported or run): for training scripts that pickle a plain config object."""
     from studio.model.claims import check_loaded
 
     path = Path(path)
     size = _check_zip_members(path)
+    allowed = list(SAFE_GLOBALS) + [(cls, name) for name, cls in (stand_ins or {}).items()]
     try:
-        with torch.serialization.safe_globals(list(SAFE_GLOBALS)), warnings.catch_warnings():
+        with torch.serialization.safe_globals(allowed), warnings.catch_warnings():
             # raw pickles (NVlabs snapshots) make torch warn about their protocol before refusing them;
             # no warning of torch's may reach stderr ahead of the one-line error
             warnings.simplefilter("ignore")
