@@ -51,7 +51,7 @@ class DamagedAutosave(RecipeError):
     """The autosave could not be read; `kept` is where it was moved (None when it could not be moved)."""
 
     def __init__(self, reason: str, kept: Path | None, problem: str = ""):
-        where = (f"it was moved to {kept} and the studio starts with a new session" if kept is not None
+        where = (f"it was moved to {kept}; a new session starts" if kept is not None
                  else f"it could not be moved aside ({problem}), so autosave is off for this session")
         super().__init__(f"The autosaved session could not be read ({reason}); {where}.")
         self.reason, self.kept = reason, kept

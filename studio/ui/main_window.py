@@ -335,7 +335,7 @@ class MainWindow(QMainWindow):
                            ("ganspace", "Import &GANSpace components…"), ("sefa", "Import &SeFa eigenvectors…")):
             directions_menu.addAction(text, lambda kind=kind: self.directions_panel.import_dialog(kind))
         directions_menu.addSeparator()
-        directions_menu.addAction("&Fit from labeller", self.directions_panel.fit_from_attribute)
+        directions_menu.addAction("&Fit from attribute model", self.directions_panel.fit_from_attribute)
         directions_menu.addAction("Fit from &hand labels…", self.directions_panel.fit_from_hand_labels)
 
         view_menu = mb.addMenu("&View")
@@ -710,17 +710,20 @@ class MainWindow(QMainWindow):
         return Path(path) if path else None
 
     def start_autosave(self, store: Autosave | None = None, ask=None) -> bool:
-        """Begin autosaving; first offer the state a crashed session left (`ask() -> bool` decides).
+        """Begin autosaving; first offer the state a crashed session left (`ask()`: True restore, False
+        discard, None keep for later; see studio/ui/recovery.py).
 
-        True when a crashed session's state was restored.
+        True when a crashed session's state was restored (or is being restored).
         """
         self.autosave = store or Autosave()
         restored = False
         try:
             pending = self.autosave.pending_recovery()
-        except StudioError as exc:
+        except StudioError as exc:  # damaged: moved aside, and the message says where
+            from studio.ui.recovery import tell
+
             pending = None
-            self.show_error(f"The autosaved session could not be recovered: {exc}")
+            tell(self, str(exc))
         try:
             self.autosave.begin()
         except OSError as exc:
@@ -728,19 +731,17 @@ class MainWindow(QMainWindow):
             self.autosave = None
             return False
         if pending is not None:
-            decide = ask or self._ask_recover
-            if decide():
-                restored = self.restore_project(pending)
+            from studio.ui.recovery import Recovery
+
+            self.recovery = Recovery(self, self.autosave)
+            restored = self.recovery.offer(pending, ask or self._ask_recover)
         self.autosave_timer.start()
         return restored
 
-    def _ask_recover(self) -> bool:
-        answer = QMessageBox.question(self, "Recover session",
-                                      "Latent Studio did not close properly last time. Restore the session "
-                                      "it autosaved (model, image, undo history and timeline)?",
-                                      QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                                      QMessageBox.StandardButton.Yes)
-        return answer == QMessageBox.StandardButton.Yes
+    def _ask_recover(self) -> bool | None:
+        from studio.ui.recovery import ask_recover
+
+        return ask_recover(self)
 
     def autosave_now(self) -> bool:
         """Queue the session for the autosave thread if it changed since the last save (cheap: no JSON here)."""

@@ -68,6 +68,8 @@ class Session(QObject):
     loadingChanged = Signal(bool)    # a checkpoint is being opened
     message = Signal(str)            # transient status text
     runtimeChanged = Signal(object)  # Generator: the same model, now run by another backend
+    projectRestored = Signal(object)  # Project: its workspaces now apply to the model it names
+    projectNotRestored = Signal(object, str)  # Project, why: its model did not open, is another, or was superseded
 
     _frameArrived = Signal(object, int)  # internal: (frame, model token) from the worker thread
 
@@ -124,7 +126,9 @@ class Session(QObject):
         path = Path(path).expanduser()
         self._load_token += 1
         token = self._load_token
-        self._pending_project = project  # a newer open replaces it, as it supersedes the load
+        dropped, self._pending_project = self._pending_project, project  # a newer open supersedes the load
+        if dropped is not None and dropped is not project:
+            self.projectNotRestored.emit(dropped, f"{path.name} was opened before it finished")
         if not self.loading:  # a second open while one runs supersedes it: still one busy period
             self.loading = True
             self.loadingChanged.emit(True)
@@ -151,10 +155,20 @@ class Session(QObject):
         pending, self._pending_project = self._pending_project, None
         if g is None:
             self.error.emit(err or f"{path.name} could not be opened")
+            if pending is not None:
+                self.projectNotRestored.emit(pending, err or f"{path.name} could not be opened")
+            return
+        if pending is not None and pending.model.sha256 and g.model_id and pending.model.sha256 != g.model_id:
+            why = (f"{path.name} is not the model the project was saved with (its contents differ), so the "
+                   f"project was not applied to it")
+            self.error.emit(why)  # the current work stays as it was
+            self.projectNotRestored.emit(pending, why)
             return
         if pending is not None:
             self.workspaces.load(pending.workspaces)
         self.set_generator(g, path)
+        if pending is not None:
+            self.projectRestored.emit(pending)
         notes = self.models.notes[self._notes_shown:]
         self._notes_shown = len(self.models.notes)
         if pending is not None:
