@@ -173,7 +173,10 @@ def test_export_progress_and_cancel_are_in_view_during_an_export(qtbot, tmp_path
         assert part.isVisible() and part.visibleRegion().boundingRect() == part.rect(), part
     assert area.title.text() == "Exporting walk.gif" and 0 < area.bar.value() < area.bar.maximum()
     assert "/41" in area.eta.text()
-    assert not clipped_controls(w.statusBar())
+    assert (w.width(), w.height()) == size, (f"the export's progress widgets widen the window: status bar "
+                                            f"{w.statusBar().minimumSizeHint()}, timeline "
+                                            f"{w.docks['timeline'].minimumSizeHint()}")
+    assert not clipped_controls(w.statusBar()) and not clipped_controls(w.docks["timeline"])
     area.cancel.click()
     settle(s.worker)
     assert not area.isVisible() and not out.exists() and not panel.exporting

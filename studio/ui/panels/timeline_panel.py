@@ -162,6 +162,7 @@ class TimelinePanel(QWidget):
         self.fps.setSuffix(" fps")
         self.summary = QLabel("")
         self.summary.setObjectName("muted")
+        self.summary.setWordWrap(True)  # read whole under a narrow strip, not cut at its right edge
         self.summary.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
 
         self.preview = QLabel()
@@ -182,8 +183,10 @@ class TimelinePanel(QWidget):
         self.export_button.setToolTip("Render the sequence to MP4, GIF, WebP or PNG frames")
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
+        self.progress.setMinimumWidth(48)  # with Cancel beside it, no wider than the keyframe strip
         self.eta = QLabel("")
         self.eta.setWordWrap(True)
+        self.eta.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # never widens the strip
         self.cancel = QPushButton("Cancel")
         self.timer = QTimer(self)
         self.timer.setInterval(5)
