@@ -68,6 +68,7 @@ class Recovery(QObject):
         nothing else)."""
         choice = ask()
         if choice is None:
+            self.store.hold()
             self._keep("you chose to keep it for later")
             return False
         if not choice:
@@ -90,9 +91,8 @@ class Recovery(QObject):
 
     def _keep(self, why: str) -> None:
         self.state = "kept"
-        try:
-            self.store.hold()
-            kept = self.store.keep_unrecovered()
+        try:  # (a write since Restore has already moved it aside: then store.kept says where)
+            kept = self.store.keep_unrecovered() or self.store.kept
         except OSError as exc:  # cannot rename in the folder: then autosave must not write there either
             self.window.autosave = None
             self.window.autosave_timer.stop()
