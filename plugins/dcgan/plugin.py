@@ -70,6 +70,13 @@ class DCGANPlugin:
             return 0.85
         return 0.8 if whole_module_generator(probe) is not None else 0.0
 
+    def scaffold(self, probe: Probe) -> Any:
+        """`latent-studio plugin new`'s hook: a studio.model.scaffold.PluginSpec for a layout this family
+        knows, else None."""
+        from latent_studio_plugins.dcgan.scaffold import scaffold
+
+        return scaffold(probe)
+
     def networks(self) -> SimpleNamespace:
         """The family's network code for trainers (studio.train reaches it through the registry, never by
         import): `Config`, `build(cfg)` and `save(path, net, **meta)`."""

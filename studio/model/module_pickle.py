@@ -336,14 +336,7 @@ def build_module(rec: ModuleRecord, where: str = "") -> nn.Module:
                                        for n, c in rec.children().items())
         return nn.Sequential(kids)
     attrs, own = rec.attributes(), rec.tensors()
-    kwargs: dict[str, Any] = {}
-    for name in _signature(cls):
-        if name == "bias" and "bias" not in attrs:
-            kwargs["bias"] = "bias" in own
-        elif name in attrs:
-            kwargs[name] = _plain(attrs[name], f"{label}.{name}")
-    if rec.name == "PReLU" and "weight" in own:
-        kwargs["num_parameters"] = int(own["weight"].numel())
+    kwargs = constructor_args(rec, label)
     try:
         with torch.device("meta" if any(t.device.type == "meta" for t in own.values()) else "cpu"):
             module = cls(**kwargs)
@@ -355,6 +348,22 @@ def build_module(rec: ModuleRecord, where: str = "") -> nn.Module:
             setattr(module, name, _plain(value, f"{label}.{name}"))
     _fill(module, own, label)
     return module
+
+
+def constructor_args(rec: ModuleRecord, label: str = "") -> dict[str, Any]:
+    """The keyword arguments that rebuild a built-in `rec`, all from its recorded attributes (bias and the
+    PReLU count from which tensors it holds): the same call `plugin new` writes into a drop-in."""
+    cls = getattr(nn, rec.name)
+    attrs, own = rec.attributes(), rec.tensors()
+    kwargs: dict[str, Any] = {}
+    for name in _signature(cls):
+        if name == "bias" and "bias" not in attrs:
+            kwargs["bias"] = "bias" in own
+        elif name in attrs:
+            kwargs[name] = _plain(attrs[name], f"{label or rec.name}.{name}")
+    if rec.name == "PReLU" and "weight" in own:
+        kwargs["num_parameters"] = int(own["weight"].numel())
+    return kwargs
 
 
 def _fill(module: nn.Module, own: dict[str, torch.Tensor], label: str) -> None:
