@@ -164,7 +164,8 @@ class Registry:
                 g.model_id = probe.sha256
             g.plugin_name = plugin.name
             return g
-        raise CheckpointError(f"{path.name} could not be loaded. " + " | ".join(failures))
+        # one sentence: each plugin's reason after the file's name (their own sentences carry no full stop)
+        raise CheckpointError(f"{path.name} could not be loaded: " + "; ".join(f.rstrip(".") for f in failures))
 
 
 def _read_shared(probe: Probe) -> None:
@@ -201,7 +202,7 @@ def _sniff_within(plugin: GeneratorPlugin, probe: Probe,
 
 def _nothing_reads(probe: Probe, formats: str) -> str:
     msg = _nothing_reads_reason(probe, formats)
-    return msg + ("" if not probe.notes else " Note: " + "; ".join(probe.notes))
+    return msg + ("" if not probe.notes else " (note: " + "; ".join(probe.notes) + ")")
 
 
 def _nothing_reads_reason(probe: Probe, formats: str) -> str:
@@ -211,9 +212,10 @@ def _nothing_reads_reason(probe: Probe, formats: str) -> str:
     sd = probe.state_dict()
     if sd is not None:
         keys = ", ".join(list(sd)[:4])
-        return (f"{name} holds PyTorch weights of an architecture no plugin recognises (keys: {keys}, ...). "
-                f"Tried: {formats}. A drop-in plugin can describe it.")
-    return f"{name} is not a generator checkpoint Latent Studio can read. Tried: {formats}."
+        return (f"{name} holds PyTorch weights of an architecture no plugin recognises (keys: {keys}, ...; "
+                f"tried: {formats}); 'latent-studio plugin new {name} --out my_gan.py' writes a drop-in plugin "
+                "for it")
+    return f"{name} is not a generator checkpoint Latent Studio can read (tried: {formats})"
 
 
 def _dropin_files(path: Path) -> list[Path]:

@@ -41,7 +41,7 @@ def test_text_file_named_pth_says_not_a_checkpoint_and_names_formats(registry, t
     p.write_text("this is a README, not weights\n" * 10)
     msg = _open_error(registry, p)
     assert msg.startswith("netG_epoch_9.pth is not a generator checkpoint")
-    assert "Tried: DCGAN (pytorch/examples netG_*.pth" in msg
+    assert "(tried: DCGAN (pytorch/examples netG_*.pth" in msg
 
 
 @pytest.mark.parametrize("zip_format", [True, False])
@@ -69,6 +69,7 @@ def test_unknown_architecture_names_its_keys(registry, tmp_path):
     msg = _open_error(registry, p)
     assert "vae.pth holds PyTorch weights of an architecture no plugin recognises" in msg
     assert "encoder.conv1.weight" in msg and "drop-in plugin" in msg
+    assert "latent-studio plugin new vae.pth --out my_gan.py" in msg and ". " not in msg  # one sentence
 
 
 def test_folder_missing_and_empty(registry, tmp_path):
