@@ -395,12 +395,15 @@ def _worker(conn: Any, cap_mb: int) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         printed = os.lseek(noise.fileno(), 0, os.SEEK_END) > 0
+        said = os.pread(noise.fileno(), 200, 0).decode("utf-8", "replace").strip().splitlines()[:1]
+        said = said or [f"{w.category.__name__}: {w.message}"[:200] for w in caught[:1]]
         noise.truncate(0)
         os.lseek(noise.fileno(), 0, os.SEEK_SET)
         peak_mb = max(_status_kb("VmHWM") - base, 0) / 1024
         result = None  # noqa: F841 - drop the model before the next mutant
         first = (msg.strip().splitlines() or [""])[0][:300]
-        conn.send((outcome, etype, first, peak_mb, seconds, len(caught) + printed, msg.count("\n")))
+        conn.send((outcome, etype, first, peak_mb, seconds, len(caught) + printed, msg.count("\n"),
+                   said[0] if said else ""))
 
 
 # -- the run --------------------------------------------------------------------------------------------
@@ -415,6 +418,7 @@ class Report:
     seconds: dict[str, float] = field(default_factory=dict)  # the longest open per sample
     findings: list[dict[str, Any]] = field(default_factory=list)  # escapes, hangs, crashes, over-limit files
     warned: int = 0  # mutants during whose open a Python warning was issued or something was printed
+    noise: dict[str, str] = field(default_factory=dict)  # the first such line per sample
     multiline: int = 0  # refusals whose message has more than one line
     wall_s: float = 0.0
 
@@ -435,6 +439,8 @@ class Report:
             n = c["ok"] + c["refused"] + c["escaped"] + c["hang"] + c["crash"]
             lines.append(f"{name:<26} {n:>7} {c['ok']:>5} {c['refused']:>7} {bad:>4} {c['noisy']:>5} "
                          f"{self.peak_mb.get(name, 0):>8.1f} {self.seconds.get(name, 0):>6.2f}")
+        for name, said in sorted(self.noise.items()):
+            lines.append(f"  NOISE {name}: {said}")
         for f in self.findings[:20]:
             lines.append(f"  FINDING {f['sample']} #{f['index']}: {f['what']} {f.get('type', '')} "
                          f"{f.get('message', '')[:160]}")
@@ -523,7 +529,9 @@ def run(mutants: int = 300, seed: int = 0, timeout: float = 20.0, max_mb: float 
                     report.findings.append({"sample": s.name, "index": i, "what": got})
                     _keep(keep, s, i, data)
                     continue
-                outcome, etype, msg, peak, secs, warned, extra_lines = got
+                outcome, etype, msg, peak, secs, warned, extra_lines, said = got
+                if said:
+                    report.noise.setdefault(s.name, said)
                 c[outcome] += 1
                 report.outcomes[outcome] += 1
                 report.types[f"{outcome}:{etype}" if etype else outcome] += 1
@@ -575,7 +583,7 @@ def main(argv: list[str] | None = None) -> int:
         ns.json.write_text(json.dumps({
             "mutants": report.mutants, "outcomes": report.outcomes, "types": report.types,
             "peak_mb": report.peak_mb, "seconds": report.seconds, "findings": report.findings,
-            "warned": report.warned, "multiline": report.multiline, "wall_s": report.wall_s}, indent=1))
+            "warned": report.warned, "noise": report.noise, "multiline": report.multiline, "wall_s": report.wall_s}, indent=1))
     return 1 if report.findings else 0
 
 

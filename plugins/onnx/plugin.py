@@ -10,13 +10,13 @@
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from latent_studio_plugins.onnx.header import looks_like_onnx
+from studio.core import safe_json
 from studio.errors import CheckpointError, StudioError
 from studio.model.api import Generator, ModelInfo
 from studio.model.probe import Probe
@@ -80,10 +80,7 @@ def read_sidecar(path: Path) -> dict[str, Any]:
     side = path.with_name(path.name + ".json")
     if not side.is_file():
         return {}
-    try:
-        data = json.loads(side.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{side.name} beside the model is unreadable: {exc}") from None
+    data = safe_json.load(side, f"{side.name} beside the model", CheckpointError)
     if not isinstance(data, dict):
         raise CheckpointError(f"{side.name} must hold a JSON object")
     if "range" in data:
@@ -105,10 +102,10 @@ def read_manifest(path: Path, strict: bool) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = safe_json.load(path, str(path), CheckpointError)
+    except CheckpointError:
         if strict and path.name == MANIFEST:
-            raise CheckpointError(f"{path} is unreadable: {exc}") from None
+            raise
         return None
     if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT:
         return None

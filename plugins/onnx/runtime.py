@@ -6,7 +6,9 @@ never finishes (an endless Loop) ends as a StudioError instead of holding its th
 """
 from __future__ import annotations
 
+import contextlib
 import heapq
+import io
 import itertools
 import logging
 import os
@@ -157,7 +159,11 @@ def open_session(path: Path, notes: list[str] | None = None) -> Any:
     providers = preferred_providers()
     while providers:
         try:
-            return GuardedSession(ort.InferenceSession(str(path), opts, providers=providers), path.name)
+            # a graph ORT rejects makes it print an "EP Error" banner on stdout before retrying on the CPU
+            # provider itself; this loop does the falling back, and the CLI's error must be its only line
+            with contextlib.redirect_stdout(io.StringIO()):
+                session = ort.InferenceSession(str(path), opts, providers=providers)
+            return GuardedSession(session, path.name)
         except Exception as exc:
             if providers == ["CPUExecutionProvider"]:
                 raise CheckpointError(f"onnxruntime cannot run {path.name}: {_first_line(exc)}") from None
