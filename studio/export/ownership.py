@@ -15,12 +15,12 @@ import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from studio.core.project import PROJECT_FORMAT
 from studio.errors import StudioError
+from studio.export.png_recipe import RECIPE_TEXT_KEY  # the chunk of a PNG saved with its recipe (Save image)
 
 MARK = "Latent Studio"       # EXIF Software (tag 0x0131) of every image the CLI writes
 SOFTWARE_TAG = 0x0131
-RECIPE_TEXT_KEY = "latent-studio-recipe"  # the text chunk of a PNG saved with its recipe (Save image)
-PROJECT_FORMAT = "latent-studio-project"
 FRAME_NAME = re.compile(r"frame_(\d{4,})\.png")
 # what file browsers leave in any folder they show; replacing it loses nothing
 OS_LITTER = frozenset({".DS_Store", "Thumbs.db", "desktop.ini", ".directory"})
