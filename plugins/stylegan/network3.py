@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from latent_studio_plugins.stylegan.network import FullyConnected, Mapping
-from latent_studio_plugins.stylegan.ops import SQRT2, bias_act, upfirdn2d
+from latent_studio_plugins.stylegan.ops import SQRT2, bias_act, demodulation, fuse, upfirdn2d
 
 
 @dataclass(frozen=True)
@@ -76,18 +76,17 @@ def modulated_conv2d_sg3(x: Tensor, weight: Tensor, styles: Tensor, padding: int
     official code does; demodulation cancels that scale, so samples stay independent), demodulated, scaled
     by the layer's input gain, then one grouped convolution.
 
-    Not fused (the ONNX export): the styles scale the activations around one shared convolution and the
+    Not fused (a batch, or the ONNX export): the styles scale the activations around one shared convolution and the
     batch-wide style scale is left out (demodulation cancels it), so the graph has no batch-sized group
     count; same maths up to float rounding."""
     n = x.shape[0]
     o, i, kh, kw = weight.shape
     if demodulate:
         weight = weight * weight.square().mean([1, 2, 3], keepdim=True).rsqrt()
-    if not fused:
+    if not fuse(fused, n):  # a batch: one shared convolution (see ops.fuse)
         out = torch.nn.functional.conv2d(x * (styles * input_gain)[:, :, None, None], weight, padding=padding)
         if demodulate:
-            d = ((weight[None] * styles[:, None, :, None, None]).square().sum(dim=[2, 3, 4]) + 1e-8).rsqrt()
-            out = out * d[:, :, None, None]
+            out = out * demodulation(weight, styles).to(out.dtype)[:, :, None, None]
         return out
     if demodulate:
         styles = styles * styles.square().mean().rsqrt()

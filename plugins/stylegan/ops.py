@@ -96,6 +96,23 @@ def upsample2d(x: Tensor, f: Tensor, up: int = 2) -> Tensor:
     return upfirdn2d(x, f, up=up, padding=(p0, p1, p0, p1), gain=up * up)
 
 
+def fuse(allowed: bool, batch: int) -> bool:
+    """Whether a modulated conv runs grouped (per-sample weights) or unfused (one shared convolution).
+
+    A deterministic rule, not a timing: a grouped convolution with a batch-sized group count runs each
+    sample's small convolution separately, and on CPUs a batch of 8 cost 4-5x per image what one sample
+    did, while the unfused form turns the batch into one large GEMM. A single sample keeps the grouped
+    form, so interactive frames and batch-1 exports stay bit-identical to earlier renders.
+    """
+    return allowed and batch == 1
+
+
+def demodulation(weight: Tensor, styles: Tensor) -> Tensor:
+    """1 / |w * s| per sample and output channel ([N, O]) without forming the per-sample weights:
+    sum over inputs and taps of (w_oik s_ni)^2 = s_n^2 @ (sum_k w_oik^2)^T, a small matmul."""
+    return (styles.square() @ weight.square().sum(dim=[2, 3]).t() + 1e-8).rsqrt()
+
+
 def modulated_conv2d(x: Tensor, weight: Tensor, styles: Tensor, demodulate: bool = True, up: int = 1,
                      resample_filter: Tensor | None = None, fused: bool = True) -> Tensor:
     """Per-sample modulated (and demodulated) 'same' convolution, optionally 2x transposed-conv upsampling.
@@ -104,8 +121,10 @@ def modulated_conv2d(x: Tensor, weight: Tensor, styles: Tensor, demodulate: bool
     Not fused: the styles scale the activations around one shared convolution instead (the same maths up to
     float rounding); its graph has no batch-sized group count, which is what an ONNX export with a dynamic
     batch needs. weight: [O, I, k, k]; styles: [N, I].
+
+    `fused` allows the grouped form; it is used only for a single sample (see `fuse`).
     """
-    if not fused:
+    if not fuse(fused, x.shape[0]):
         return _modulated_conv2d_unfused(x, weight, styles, demodulate, up, resample_filter)
     n, _, h, w_ = x.shape
     o, i, kh, kw = weight.shape
@@ -142,6 +161,5 @@ def _modulated_conv2d_unfused(x: Tensor, weight: Tensor, styles: Tensor, demodul
         p1 = pad + (fw - up) // 2 - (kw - up)
         out = upfirdn2d(out, resample_filter, padding=(p0, p1, p0, p1), gain=up * up)
     if demodulate:
-        d = ((weight[None] * styles[:, None, :, None, None]).square().sum(dim=[2, 3, 4]) + 1e-8).rsqrt()
-        out = out * d[:, :, None, None]
+        out = out * demodulation(weight, styles).to(out.dtype)[:, :, None, None]
     return out

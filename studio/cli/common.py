@@ -123,6 +123,13 @@ def add_backend_option(p: Any) -> None:
                         "one for this model and batch size, timed once and remembered); default torch")
 
 
+def add_precision_option(p: Any) -> None:
+    p.add_argument("--precision", choices=("fp32", "bf16", "fp16", "auto"), default="fp32",
+                   help="number format: fp32 (default: exactly what the recipe renders in the studio's "
+                        "exports), bf16 (faster where the CPU or GPU computes it natively), fp16 (CUDA), "
+                        "auto (bf16 where native and within 40 dB PSNR of fp32, else fp32)")
+
+
 def load_model(path: Path, device: str, backend: str = "torch", batch: int = 1,
                picks: Sequence[str] = ()) -> "Generator":
     """The model on `device`, run by `backend` (for "auto": the runtime faster at `batch`); why it stayed

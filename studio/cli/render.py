@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from studio.cli.common import (DEVICES, PROG, UsageError, add_backend_option, add_condition_options,
-                               add_pick_option, check_writable, existing_file, image_format, load_model,
-                               parse_range, positive_int, with_condition, write_atomic)
+                               add_pick_option, add_precision_option, check_writable, existing_file,
+                               image_format, load_model, parse_range, positive_int, with_condition,
+                               write_atomic)
 from studio.errors import StudioError
 
 if TYPE_CHECKING:
@@ -48,6 +49,7 @@ def register(sub: Any) -> None:
     r.add_argument("--force", "-f", action="store_true", help="overwrite existing output files")
     add_backend_option(r)
     add_pick_option(r)
+    add_precision_option(r)
     r.add_argument("--device", choices=DEVICES, default="auto",
                    help="compute device (default: auto = cuda > mps > cpu, or $LATENT_STUDIO_DEVICE)")
     r.set_defaults(func=cmd_render)
@@ -129,7 +131,7 @@ def cmd_render(ns: argparse.Namespace) -> int:
                   f"(sha256 differs); rendering it anyway", file=sys.stderr)
     recipes = with_condition([_with_model(r, ref) for r in recipes], ns, g, model_path.name)
 
-    renderer = Renderer()
+    renderer = Renderer(precision=ns.precision)
     if len(recipes) == 1 and ns.grid is None:
         frame = renderer.render(g, recipes[0])
         if not frame.ok:

@@ -8,8 +8,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from studio.cli.common import (DEVICES, UsageError, add_backend_option, add_condition_options, bounded,
-                               existing_file, load_model, positive_int, with_condition)
+from studio.cli.common import (DEVICES, UsageError, add_backend_option, add_condition_options,
+                               add_precision_option, bounded, existing_file, load_model, positive_int,
+                               with_condition)
 
 
 def register(sub: Any) -> None:
@@ -67,6 +68,7 @@ def add_output_options(p: argparse.ArgumentParser, fps_default: float | None = 2
     p.add_argument("--force", "-f", action="store_true", help="overwrite an existing output")
     p.add_argument("--device", choices=DEVICES, default="auto", help="compute device (default: auto)")
     add_backend_option(p)
+    add_precision_option(p)
 
 
 radius_value = bounded(float, 0, 1, above=True)
@@ -135,7 +137,7 @@ def run_export(g: Any, recipes: list, ns: argparse.Namespace, fps: float) -> int
     from studio.export.writers import ExportOptions
 
     options = ExportOptions(fps=fps, scale=ns.scale, smooth=ns.smooth, quality=ns.quality,
-                            chroma="444" if ns.full_chroma else "420")
+                            chroma="444" if ns.full_chroma else "420", precision=ns.precision)
     job = export_job(g, recipes, ns.out, options, force=ns.force, batch_size=ns.batch,
                      sidecar=not ns.no_sidecar, alone=True)
     with tqdm(total=len(recipes), unit="frame", desc=ns.out.name, disable=None, leave=True) as bar:

@@ -117,7 +117,7 @@ def _run(g: Generator, recipes: list[Recipe], target: Path, fmt: str, options: E
         if runtime is not None:
             g = runtime(batch_size)
         for i in range(0, total, batch_size):
-            for out in renderer.iter_batch(g, recipes[i:i + batch_size]):
+            for out in renderer.iter_batch(g, recipes[i:i + batch_size], precision=options.precision):
                 if out is None:
                     yield Progress(done, total, time.perf_counter() - t0)
                     continue

@@ -24,6 +24,7 @@ def sidecar_text(recipes: Sequence[Recipe], options: ExportOptions, target: Path
     data: dict[str, Any] = {
         "format": SIDECAR_FORMAT, "schema": SIDECAR_SCHEMA, "target": target.name, "frames": len(recipes),
         "fps": options.fps, "scale": options.scale, "smooth": options.smooth, "quality": options.quality, "chroma": options.chroma,
+        "precision": options.precision,
         **({"bytes": size} if size is not None else {}),
         "recipes": [r.to_dict() for r in recipes],
     }

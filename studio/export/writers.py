@@ -34,6 +34,7 @@ class ExportOptions:
     smooth: bool = False
     quality: int = 90
     chroma: str = "420"
+    precision: str = "fp32"  # what frames compute in (studio.render.precision); fp32: exactly the recipes
 
     def __post_init__(self) -> None:
         if not (0 < self.fps <= 240):
@@ -44,6 +45,10 @@ class ExportOptions:
             raise ExportError(f"quality must be between 1 and 100, not {self.quality}")
         if self.chroma not in ("420", "444"):
             raise ExportError(f"chroma must be 420 or 444, not {self.chroma!r}")
+        from studio.model.numerics import PRECISIONS
+
+        if self.precision not in PRECISIONS:
+            raise ExportError(f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
 
 
 class FrameWriter(Protocol):

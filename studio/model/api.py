@@ -18,6 +18,7 @@ from torch import Tensor
 from studio.core.latents import seed_to_z
 from studio.core.recipe import ModelRef, Recipe, SeedLatent, VectorLatent, Walk
 from studio.errors import Cancelled, PluginError, RecipeError, StudioError, clipped, users_interrupt
+from studio.model.numerics import computing_in, to_memory_format
 
 if TYPE_CHECKING:
     from studio.model.probe import Probe
@@ -89,6 +90,9 @@ class StageContext:
     cacheable: bool = True
     key_fields: tuple[str, ...] = ("z", "ws", "c")
     units: "UnitPlan" = ()  # per sample, its unit edits: applied after the stage they name, keyed there
+    # the number format stages compute in (studio.render.precision): "fp32", "bf16" or "fp16"; not part of
+    # `key`, the renderer chains it into its cache keys
+    precision: str = "fp32"
 
     def key(self) -> bytes:
         h = hashlib.blake2b(digest_size=16)
@@ -269,8 +273,10 @@ class Generator:
         The input may be a cached activation (the renderer caches every stage's output), so a stage that
         writes into its input (an in-place activation first in a block) gets a copy: see `_stage_input`."""
         x, version = self._stage_input(i, x)
-        with torch.inference_mode():
-            out = self.stages[i](x, ctx)
+        with torch.inference_mode(), computing_in(ctx.precision, self.device):
+            out = self.stages[i](to_memory_format(x, ctx.precision), ctx)
+            if ctx.precision != "fp32" and i == len(self.stages) - 1 and isinstance(out, Tensor):
+                out = out.float().contiguous()  # images leave the stage runner in fp32, NCHW
             if ctx.units:
                 from studio.model.units import apply_to_stage
 

@@ -59,13 +59,25 @@ def to_uint8(x: Tensor) -> np.ndarray:
 class Renderer:
     """Runs a generator's stages for a batch of recipes, reusing cached activations."""
 
-    def __init__(self, cache_bytes: int = 256 << 20):
+    def __init__(self, cache_bytes: int = 256 << 20, precision: str = "fp32"):
+        """`precision` (studio.render.precision): what `render` and `run` compute in unless told otherwise;
+        fp32 by default so scripted and CLI renders are exact, `auto` for the studio's interactive frames."""
+        from studio.render.precision import PrecisionChooser
+
         self.cache = ActivationCache(cache_bytes)
+        self.precision = precision
+        self.precisions = PrecisionChooser()
+
+    def precision_for(self, g: Generator, precision: str | None = None) -> str:
+        """The format a render of `g` computes in when `precision` (default: this renderer's) is asked for."""
+        return self.precisions.effective(g, precision or self.precision)
 
     def run(self, g: Generator, recipes: Sequence[Recipe], cancel: Callable[[], bool] | None = None,
-            on_preview: Callable[[Tensor], None] | None = None) -> tuple[Tensor, int]:
+            on_preview: Callable[[Tensor], None] | None = None,
+            precision: str | None = None) -> tuple[Tensor, int]:
         """The output tensor (N, C, H, W) in [-1, 1] and how many stages actually ran."""
         ctx = g.recipe_context(recipes)
+        ctx.precision = self.precision_for(g, precision)
         return self.run_context(g, ctx, cancel, on_preview=on_preview)
 
     def run_context(self, g: Generator, ctx: StageContext, cancel: Callable[[], bool] | None = None,
@@ -80,7 +92,8 @@ class Renderer:
             return g.run(ctx, cancel=cancel, stop=n), n
         keys = []
         runtime = b"|ort" if getattr(g, "providers", None) is not None else b""  # an ONNX twin shares the id
-        h = hashlib.blake2b(g.model_id.encode() + str(g.device).encode() + runtime + ctx.key(), digest_size=16)
+        h = hashlib.blake2b(g.model_id.encode() + str(g.device).encode() + runtime + ctx.precision.encode()
+                            + ctx.key(), digest_size=16)
         for stage in g.stages:
             h.update(stage.name.encode())
             h.update(stage.inputs(ctx))
@@ -104,7 +117,7 @@ class Renderer:
 
     def render(self, g: Generator, recipe: Recipe, cancel: Callable[[], bool] | None = None,
                view: str = "main", request_id: int = 0,
-               on_preview: Callable[[Frame], None] | None = None) -> Frame:
+               on_preview: Callable[[Frame], None] | None = None, precision: str | None = None) -> Frame:
         """One frame; failures come back as Frame.error (Cancelled propagates to the worker).
 
         `on_preview` receives a preview Frame (low resolution, `extras["full_size"]` the final (H, W)) as
@@ -118,7 +131,9 @@ class Renderer:
                              request_id=request_id, extras={"full_size": size}, preview=True))
 
         try:
-            out, ran = self.run(g, [recipe], cancel, on_preview=preview if on_preview is not None else None)
+            used = self.precision_for(g, precision)
+            out, ran = self.run(g, [recipe], cancel, on_preview=preview if on_preview is not None else None,
+                                precision=used)
             check_image(g, out)
             image = to_uint8(out)[0]
         except Cancelled:
@@ -131,24 +146,26 @@ class Renderer:
             return Frame(recipe, error=f"rendering failed in plugin {g.who()!r}: {describe_failure(exc)}",
                          view=view, request_id=request_id)
         return Frame(recipe, image, render_ms=(time.perf_counter() - t0) * 1e3, stages_run=ran, view=view,
-                     request_id=request_id)
+                     request_id=request_id, extras={"precision": used})
 
     def render_batch(self, g: Generator, recipes: Sequence[Recipe], batch_size: int = 16,
-                     cancel: Callable[[], bool] | None = None) -> np.ndarray:
+                     cancel: Callable[[], bool] | None = None, precision: str | None = None) -> np.ndarray:
         """Many frames as (N, H, W, 3) uint8, in batches (no activation caching: export-sized work)."""
         chunks = []
         for i in range(0, len(recipes), batch_size):
-            chunks.extend(out for out in self.iter_batch(g, recipes[i:i + batch_size], cancel) if out is not None)
+            chunks.extend(out for out in self.iter_batch(g, recipes[i:i + batch_size], cancel, precision)
+                          if out is not None)
         return np.concatenate(chunks) if chunks else np.zeros((0, 0, 0, 3), np.uint8)
 
-    def iter_batch(self, g: Generator, recipes: Sequence[Recipe],
-                   cancel: Callable[[], bool] | None = None) -> Iterator[np.ndarray | None]:
+    def iter_batch(self, g: Generator, recipes: Sequence[Recipe], cancel: Callable[[], bool] | None = None,
+                   precision: str | None = None) -> Iterator[np.ndarray | None]:
         """One batch a stage at a time: None after each stage but the last, then the (N, H, W, 3) frames.
 
         A background job (an export) yields the worker thread back at each None, so an interactive
         frame waits for at most one stage of a batch rather than the whole batch.
         """
         ctx = g.recipe_context(recipes)
+        ctx.precision = self.precision_for(g, precision)
         x = None
         for i, x in g.steps(ctx, cancel=cancel):  # inference mode only inside a step, not while suspended
             if i < len(g.stages) - 1:

@@ -78,8 +78,9 @@ def run_app(argv: list[str], path: str | Path | None = None, *, settings: QSetti
     """
     from studio.core.project import Autosave
     from studio.errors import StudioError
+    from studio.model.numerics import PRECISIONS
     from studio.render.device import startup_device
-    from studio.render.engine import ModelCache
+    from studio.render.engine import ModelCache, Renderer
     from studio.render.worker import RenderWorker
     from studio.ui.main_window import MainWindow
     from studio.ui.session import Session
@@ -96,7 +97,8 @@ def run_app(argv: list[str], path: str | Path | None = None, *, settings: QSetti
         autosave = Autosave(Path(settings.fileName()).parent / "autosave")
     theme.apply_theme(app, str(settings.value("ui/theme", _system_theme(app))))
 
-    worker = RenderWorker()
+    precision = str(settings.value("render/precision", "auto"))  # interactive frames; exports stay fp32
+    worker = RenderWorker(Renderer(precision=precision if precision in PRECISIONS else "auto"))
     backend = str(settings.value("render/backend", "torch"))  # torch, onnx or auto
     device, device_problem = startup_device()  # a missing $LATENT_STUDIO_DEVICE: said in the window below
     try:

@@ -233,6 +233,14 @@ class Session(QObject):
 
         self.run_job(job(), on_done=done)
 
+    def set_precision(self, precision: str) -> None:
+        """What interactive frames compute in ("auto", "fp32", "bf16", "fp16"; studio.render.precision).
+        Exports keep their own (fp32 unless chosen), so this never changes a saved file's pixels."""
+        from studio.model.numerics import check_precision
+
+        self.renderer.precision = check_precision(precision, self.device)  # fp16 off CUDA raises here
+        self.render()
+
     def runtime_for(self, batch: int) -> Generator | None:
         """The open model on the runtime chosen for batches of `batch` (exports); may export and time the
         model for "auto", so call it on the worker. Falls back to the interactive generator."""

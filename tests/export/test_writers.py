@@ -181,8 +181,8 @@ def test_never_overwrites_without_force(model, tiny_dcgan_safetensors, tmp_path)
 def test_failure_while_encoding_leaves_nothing(model, tiny_dcgan_safetensors, tmp_path):
     """Frames of an odd size make the MP4 encoder fail mid-export (after the temporary exists)."""
     class Cropping(Renderer):
-        def iter_batch(self, g, recipes, cancel=None):
-            for out in super().iter_batch(g, recipes, cancel):
+        def iter_batch(self, g, recipes, cancel=None, precision=None):
+            for out in super().iter_batch(g, recipes, cancel, precision):
                 yield None if out is None else out[:, :31, :31]
 
     recipes = _walk(model, tiny_dcgan_safetensors, frames=4)

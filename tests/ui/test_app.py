@@ -40,7 +40,12 @@ def test_run_app_opens_the_given_checkpoint_with_the_threaded_worker(qtbot, qapp
     guard.stop()
     w = seen["window"]
     assert w.session.model_path == tiny_dcgan_path
-    assert np.array_equal(seen["image"], Renderer().render(w.session.generator, seen["frame"].recipe).image)
+    # interactive frames compute in View > Precision's choice (auto: bf16 where native); the same format
+    # renders the same pixels off the GUI
+    used = seen["frame"].extras["precision"]
+    assert w.session.renderer.precision == "auto" and used in ("fp32", "bf16")
+    again = Renderer(precision=used).render(w.session.generator, seen["frame"].recipe).image
+    assert np.array_equal(seen["image"], again)
     assert type(w.session.worker).__name__ == "RenderWorker"
     assert not w.session.worker._thread.is_alive(), "run_app stops its worker on exit"
     qapp.setQuitOnLastWindowClosed(False)
