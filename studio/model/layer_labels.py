@@ -44,8 +44,20 @@ def describe_shape(shape: Sequence[int]) -> str:
 
 
 def layer_label(name: str, shape: Sequence[int] | None) -> str:
-    """"16x16 · 128 ch (6-8)", or the bare name when the shape is unknown."""
-    return f"{describe_shape(shape)} ({name})" if shape else name
+    """"16x16 · 128 ch (6-8)", or the bare name when the shape is unknown. A fused stage keeps the name of its
+    last part ("b4.torgb+b8.conv0" reads "8x8 · 128 ch (b8.conv0)"), the one its output belongs to."""
+    short = name.split("+")[-1]
+    return f"{describe_shape(shape)} ({short})" if shape else name
+
+
+def resolution_channels(g: Generator) -> dict[int, int]:
+    """Channels of the first stage that reaches each (square) resolution: what a style input at that
+    resolution modulates."""
+    out: dict[int, int] = {}
+    for shape in layer_shapes(g).values():
+        if len(shape) >= 3 and shape[-1] == shape[-2]:
+            out.setdefault(int(shape[-1]), int(shape[0]))
+    return out
 
 
 def layer_labels(g: Generator, names: Sequence[str] | None = None) -> dict[str, str]:

@@ -21,3 +21,21 @@ def thumbnail(image: np.ndarray, size: int) -> QPixmap:
     mode = (Qt.TransformationMode.FastTransformation if img.width() <= size
             else Qt.TransformationMode.SmoothTransformation)
     return QPixmap.fromImage(img.scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio, mode))
+
+
+def placeholder(size: int) -> QPixmap:
+    """A neutral square with an ellipsis: where a thumbnail will appear once it has rendered (never blank)."""
+    from PySide6.QtGui import QPainter, QPen
+
+    from studio.ui import theme
+
+    pix = QPixmap(size, size)
+    base = theme.colour("alt")
+    pix.fill(base)
+    p = QPainter(pix)
+    p.setPen(QPen(theme.colour("muted"), 1, Qt.PenStyle.DashLine))
+    p.drawRect(0, 0, size - 1, size - 1)
+    p.setPen(theme.colour("muted"))
+    p.drawText(pix.rect(), Qt.AlignmentFlag.AlignCenter, "…")
+    p.end()
+    return pix

@@ -35,6 +35,7 @@ from studio.ui.panels.timeline_panel import TimelinePanel
 from studio.bundled import checkpoints_dir, demo_checkpoints
 from studio.ui.recent import RecentFiles
 from studio.ui.recipe_images import carries_recipe, recipe_model, save_frame
+from studio.ui.gui_text import gui_text
 from studio.export.png_recipe import RECIPE_TEXT_KEY, read_png_recipe
 from studio.ui.scrolling import scrollable
 from studio.ui.session import Session
@@ -164,7 +165,7 @@ class MainWindow(QMainWindow):
         session.modelChanged.connect(self.on_model)
         session.runtimeChanged.connect(self._on_runtime)
         session.error.connect(self.show_error)
-        session.message.connect(lambda m: self.statusBar().showMessage(m, 4000))
+        session.message.connect(lambda m: self.statusBar().showMessage(gui_text(m), 4000))
         session.loadingChanged.connect(self._on_loading)
         self.canvas.zoomChanged.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f}%"))
 
@@ -572,7 +573,9 @@ class MainWindow(QMainWindow):
         self.render_label.setText(text)
 
     def show_error(self, message: str) -> None:
-        """Non-modal: the banner above the canvas and the status bar; the work in progress stays."""
+        """Non-modal: the banner above the canvas and the status bar; the work in progress stays. Advice
+        worded for the command line is said in the window's terms (studio/ui/gui_text.py)."""
+        message = gui_text(message)
         self.banner.show_message(message)
         self._banner_holder.setVisible(True)
         self.statusBar().showMessage(message, 10000)

@@ -329,3 +329,20 @@ def test_jobs_run_a_stage_per_step_and_the_newest_preview_wins(loaded, monkeypat
     deferred.run(previews[1])
     assert p.result.latents == neighbourhood(p.result.vector, model_space(g, "z"), 0.25, 4)
     assert previews[1]["steps"] >= len(g.stages)
+
+
+def test_placeholders_stand_where_thumbnails_and_means_will_appear(loaded, monkeypatch):
+    """While the worker draws them, bins show placeholders, not blank areas (they were blank for seconds)."""
+    s, p = loaded.session, loaded.arithmetic_panel
+    deferred = _DeferredJobs(s.worker)
+    monkeypatch.setattr(s.worker, "submit_job", deferred.submit_job)
+    p.add_seeds(0, "11,12")
+    w = p.bin_widgets[0]
+    icons = [t.icon().pixmap(ap.MEMBER_THUMB, ap.MEMBER_THUMB).toImage() for t in w.member_buttons]
+    assert len(icons) == 2 and all(not im.isNull() for im in icons)  # placeholders, before any render
+    assert not w.mean.pixmap().isNull() and all(not c.icon().isNull() for c in p.cells)
+    pending = icons[0].copy()
+    for e in [e for e in deferred.entries if e["key"] == ap.THUMBS_JOB]:
+        deferred.run(e)
+    drawn = w.member_buttons[0].icon().pixmap(ap.MEMBER_THUMB, ap.MEMBER_THUMB).toImage()
+    assert drawn != pending  # the rendered thumbnail replaced the placeholder

@@ -66,7 +66,7 @@ def dialog(qtbot, session):
     qtbot.addWidget(panel)
     d = panel.open_dissect_dialog()
     qtbot.addWidget(d)
-    assert d.layer_box.currentText() == "features"
+    assert d.layer_box.currentData() == "features"
     return d
 
 

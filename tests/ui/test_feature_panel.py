@@ -54,14 +54,16 @@ def test_tiles_show_the_layers_maps_and_statistics(loaded):
     panel = w.feature_panel
     assert w.docks["features"].isVisibleTo(w)
     names = [st.name for st in s.generator.stages]
-    assert [panel.layer_box.itemText(i) for i in range(panel.layer_box.count())] == names[:-1]
+    assert [panel.layer_box.itemData(i) for i in range(panel.layer_box.count())] == names[:-1]
     assert panel.layer == names[-2]
     expected = _maps(s, panel.layer)
+    c, h, wd = expected.shape  # the layer reads as its resolution and channels, then its name
+    assert panel.layer_box.currentText() == f"{h}x{wd} · {c} ch ({panel.layer})"
     assert panel.tiles.count() == expected.shape[0] > 1
     np.testing.assert_allclose(panel.maps, expected, atol=1e-5)
     st = panel.stats[panel.layer]  # a SyncWorker finishes the background job at once
     assert st.n_samples == STATS and st.units == expected.shape[0]
-    panel.layer_box.setCurrentText(names[0])
+    panel.layer_box.setCurrentIndex(panel.layer_box.findData(names[0]))
     assert panel.layer == names[0] and panel.maps.shape == _maps(s, names[0]).shape
     assert panel.tiles.count() == panel.maps.shape[0]
 
@@ -262,18 +264,18 @@ def _overlay_alpha(painter: MaskPainter) -> int:
 
 def test_layer_and_selection_are_undoable_workspace_steps(qtbot, loaded):
     s, panel = loaded.session, loaded.feature_panel
-    names = [panel.layer_box.itemText(i) for i in range(panel.layer_box.count())]
+    names = [panel.layer_box.itemData(i) for i in range(panel.layer_box.count())]
     first, steps = panel.layer, s.history.count
     assert s.workspace.units == UnitSelection()  # the default layer is shown, not written as a step
     _click(qtbot, panel, 1, Qt.KeyboardModifier.ControlModifier)
     _click(qtbot, panel, 4, Qt.KeyboardModifier.ControlModifier)
     assert s.workspace.units == UnitSelection(first, frozenset({1, 4})) and s.history.count == steps + 2
-    panel.layer_box.setCurrentText(names[0])  # choosing a layer: one step, its selection empty
+    panel.layer_box.setCurrentIndex(panel.layer_box.findData(names[0]))  # choosing a layer: one step, its selection empty
     assert s.history.count == steps + 3 and s.workspace.units == UnitSelection(names[0], frozenset())
     assert panel.layer == names[0] and panel.selection == set() and panel.tiles.selected == set()
     assert panel.maps.shape == _maps(s, names[0]).shape
     s.undo()
-    assert panel.layer == first and panel.layer_box.currentText() == first
+    assert panel.layer == first and panel.layer_box.currentData() == first
     assert panel.selection == panel.tiles.selected == {1, 4}
     np.testing.assert_allclose(panel.maps, _maps(s, first), atol=1e-5)
     assert "2 selected" in panel.selection_label.text()
@@ -281,7 +283,7 @@ def test_layer_and_selection_are_undoable_workspace_steps(qtbot, loaded):
     assert panel.tiles.selected == {1}
     s.redo()
     s.redo()
-    assert panel.layer == names[0] and panel.layer_box.currentText() == names[0]
+    assert panel.layer == names[0] and panel.layer_box.currentData() == names[0]
     s.undo()
     panel.clear_selection()
     assert panel.tiles.selected == set() and s.workspace.units.units == frozenset()
@@ -331,8 +333,8 @@ def test_each_stroke_and_clearing_the_mask_is_one_step_and_undo_repaints_the_ove
 
 def test_layer_selection_and_mask_are_saved_with_the_project(qtbot, loaded, tiny_dcgan_path):
     s, panel, painter = loaded.session, loaded.feature_panel, loaded.mask_painter
-    names = [panel.layer_box.itemText(i) for i in range(panel.layer_box.count())]
-    panel.layer_box.setCurrentText(names[0])
+    names = [panel.layer_box.itemData(i) for i in range(panel.layer_box.count())]
+    panel.layer_box.setCurrentIndex(panel.layer_box.findData(names[0]))
     _click(qtbot, panel, 1, Qt.KeyboardModifier.ControlModifier)
     _click(qtbot, panel, 3, Qt.KeyboardModifier.ControlModifier)
     panel.brush.click()
@@ -346,7 +348,7 @@ def test_layer_selection_and_mask_are_saved_with_the_project(qtbot, loaded, tiny
     view = FeaturePanel(other, MaskPainter(canvas), stat_samples=8)
     qtbot.addWidget(view)
     other.open_model(tiny_dcgan_path, project=saved)
-    assert view.layer == names[0] and view.layer_box.currentText() == names[0]
+    assert view.layer == names[0] and view.layer_box.currentData() == names[0]
     assert view.selection == view.tiles.selected == {1, 3} and view.painter.unit == saved.workspace.mask
     other.undo()  # the history came along: the stroke is undone
     assert view.painter.unit is None and view.selection == {1, 3}
@@ -359,9 +361,9 @@ def test_switching_models_shows_each_models_own_layer_selection_mask_and_statist
     dcgan, stylegan = DEMOS / "dcgan_toyfaces.safetensors", DEMOS / "stylegan2_toyfaces.safetensors"
     _open(qtbot, w, dcgan)
     w.docks["features"].raise_()
-    names_a = [panel.layer_box.itemText(i) for i in range(panel.layer_box.count())]
+    names_a = [panel.layer_box.itemData(i) for i in range(panel.layer_box.count())]
     layer_a = names_a[1]
-    panel.layer_box.setCurrentText(layer_a)
+    panel.layer_box.setCurrentIndex(panel.layer_box.findData(layer_a))
     _click(qtbot, panel, 7)  # drops unit 7 and selects it
     _click(qtbot, panel, 2, Qt.KeyboardModifier.ControlModifier)
     panel.brush.click()
@@ -371,8 +373,8 @@ def test_switching_models_shows_each_models_own_layer_selection_mask_and_statist
 
     _open(qtbot, w, stylegan)
     names_b = [st.name for st in s.generator.stages][:-1]
-    assert [panel.layer_box.itemText(i) for i in range(panel.layer_box.count())] == names_b
-    assert panel.layer == names_b[-1] == panel.layer_box.currentText()
+    assert [panel.layer_box.itemData(i) for i in range(panel.layer_box.count())] == names_b
+    assert panel.layer == names_b[-1] == panel.layer_box.currentData()
     assert panel.selection == set() and panel.tiles.selected == set() and panel.tiles.marks == {}
     assert s.workspace.mask is None and painter.unit is None and _overlay_alpha(painter) == 0
     assert layer_a not in panel.stats and panel.stats[names_b[-1]].units == panel.tiles.count()
@@ -381,7 +383,7 @@ def test_switching_models_shows_each_models_own_layer_selection_mask_and_statist
     assert s.workspace.units == UnitSelection(names_b[-1], frozenset({3}))
 
     _open(qtbot, w, dcgan)
-    assert panel.layer == layer_a == panel.layer_box.currentText()
+    assert panel.layer == layer_a == panel.layer_box.currentData()
     assert panel.selection == panel.tiles.selected == {2, 7} and panel.tiles.marks[7].dropped
     assert painter.unit == mask_a and _overlay_alpha(painter) > 0
     assert panel.stats[layer_a] is stats_a  # statistics are kept per model, not computed again
@@ -428,9 +430,9 @@ def test_on_the_real_worker_switching_mid_job_leaves_each_model_its_own_view(qtb
         dcgan, stylegan = DEMOS / "dcgan_toyfaces.safetensors", DEMOS / "stylegan2_toyfaces.safetensors"
         with qtbot.waitSignal(panel.tilesReady, timeout=20000):
             drop_files(w, [dcgan])
-        names = [panel.layer_box.itemText(i) for i in range(panel.layer_box.count())]
-        panel.layer_box.setCurrentText(names[0])
-        panel.layer_box.setCurrentText(names[1])  # newest wins: names[0]'s statistics are cancelled
+        names = [panel.layer_box.itemData(i) for i in range(panel.layer_box.count())]
+        panel.layer_box.setCurrentIndex(panel.layer_box.findData(names[0]))
+        panel.layer_box.setCurrentIndex(panel.layer_box.findData(names[1]))  # newest wins: names[0]'s statistics are cancelled
         qtbot.waitUntil(lambda: panel.maps is not None and names[1] in panel.stats, timeout=20000)
         _click(qtbot, panel, 2, Qt.KeyboardModifier.ControlModifier)
         with qtbot.waitSignal(s.modelChanged, timeout=20000):

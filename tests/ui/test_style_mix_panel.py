@@ -122,6 +122,13 @@ def test_mixing_grid_renders_in_background_and_saves(qtbot, loaded, tmp_path):
     assert grid.shape == (3 * res, 4 * res, 3)
     direct = Renderer().render(s.generator, cell_recipe(s.recipe, 2, 4, (0, 4))).image
     assert np.abs(cell(grid, 1, 1, (res, res)).astype(int) - direct.astype(int)).max() <= 1
+    # the dialog shows cells with their seeds, at least 96 px, and no white square in the corner
+    assert [lab.text() for lab in dlg.seed_labels] == ["seed 3", "seed 4", "seed 5", "seed 1", "seed 2"]
+    assert len(dlg.cell_labels) == 3 * 4 - 1 and (0, 0) not in dlg.cell_labels
+    assert all(min(lab.width(), lab.height()) >= 96 for lab in dlg.cell_labels.values())
+    shown = dlg.cell_labels[(2, 3)].pixmap().toImage()
+    assert shown.width() >= 96 and shown.pixelColor(shown.width() // 2, shown.height() // 2).name() != "#ffffff"
+    assert dlg.range.itemText(0).startswith("Coarse: ") and "(inputs 0-3)" in dlg.range.itemText(0)
     out = tmp_path / "grid.png"
     assert dlg.save(out)
     from PIL import Image

@@ -31,7 +31,7 @@ from studio.render.engine import Renderer
 from studio.render.worker import JobHandle
 from studio.ui.scrolling import scroll_area
 from studio.ui import theme
-from studio.ui.images import thumbnail
+from studio.ui.images import placeholder, thumbnail
 from studio.ui.session import Session
 
 MEMBER_THUMB = 44
@@ -275,8 +275,7 @@ class BinWidget(QFrame):
             return
         for t, m in zip(self.member_buttons, self.shown.members):
             p = pix(m)
-            if p is not None:
-                t.setIcon(p)
+            t.setIcon(p if p is not None else placeholder(MEMBER_THUMB))  # rendering: a placeholder, not a gap
 
     def show_mean(self, pix: QPixmap | None) -> None:
         if pix is not None:
@@ -284,6 +283,11 @@ class BinWidget(QFrame):
         else:
             self.mean.clear()
             self.mean.setText("–")
+
+    def show_pending(self) -> None:
+        """The mean is being rendered: a placeholder where it will appear (an empty bin keeps its dash)."""
+        if self.shown is not None and self.shown.members and self.mean.pixmap().isNull():
+            self.mean.setPixmap(placeholder(MEAN_THUMB))
 
 
 def _describe(m: Any) -> str:
@@ -639,6 +643,11 @@ class ArithmeticPanel(QWidget):
         if g is None or ws is None or "walk" not in g.info.capabilities:
             return
         self._request_thumbs(g, ws)
+        for w in self.bin_widgets:
+            w.show_pending()
+        if self.result is None or self.result.grid is None:  # nothing to show yet: placeholders, not blanks
+            for c in self.cells:
+                c.setIcon(placeholder(CELL))
         if self._preview is not None:
             self._preview.cancel()
         self._preview_token += 1

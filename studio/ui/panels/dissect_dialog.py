@@ -26,6 +26,7 @@ from studio.core.workspace import UnitSelection
 from studio.model.api import Generator
 from studio.render.dissection import Box, RankedUnits, boxes_to_masks, rank_units
 from studio.render.engine import Renderer
+from studio.model.layer_labels import layer_labels
 from studio.render.features import layer_activations
 from studio.ui import theme
 from studio.ui.images import to_qimage
@@ -304,9 +305,11 @@ class DissectDialog(QDialog):
         names = [s.name for s in g.stages][:-1] if g is not None else []
         self.layer_box.blockSignals(True)
         self.layer_box.clear()
-        self.layer_box.addItems(names)
+        labels = layer_labels(g, names) if g is not None else {}
+        for name in names:
+            self.layer_box.addItem(labels.get(name, name), name)
         if layer in names:
-            self.layer_box.setCurrentText(layer)
+            self.layer_box.setCurrentIndex(names.index(layer))
         elif names:
             self.layer_box.setCurrentIndex(len(names) - 1)
         self.layer_box.blockSignals(False)
@@ -413,7 +416,7 @@ class DissectDialog(QDialog):
     def find_units(self) -> bool:
         s = self.session
         boxes = self.boxes()
-        layer = self.layer_box.currentText()
+        layer = self.layer_box.currentData()
         if s.generator is None or not self.recipes or not layer:
             return False
         if not any(boxes):

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QGridLayout, QGroupBox, QHB
 
 from studio.core.recipe import Recipe
 from studio.core.slider_ranges import UNIT_SCALE_RANGE
+from studio.model.layer_labels import layer_labels
 from studio.core.units import UnitEdit, UnitMask, drop, insert, scale, unit_edits, with_unit_edits
 from studio.core.workspace import UnitSelection, Workspace
 from studio.model.api import Generator
@@ -118,8 +119,9 @@ class FeaturePanel(QWidget):
 
         # layer and order
         self.layer_box = QComboBox()
-        self.layer_box.setToolTip("The layer (generator stage) whose units are shown")
-        self.layer_box.currentTextChanged.connect(self._on_layer_box)
+        self.layer_box.setToolTip("The layer (generator stage) whose units are shown: its resolution, its "
+                                  "channels (units) and its name")
+        self.layer_box.currentIndexChanged.connect(lambda i: self._on_layer_box(self.layer_box.itemData(i)))
         self.sort_box = QComboBox()
         self.sort_box.addItems(list(SORTS))
         self.sort_box.setToolTip("Order of the tiles; relevance compares each unit with the painted mask")
@@ -314,7 +316,9 @@ class FeaturePanel(QWidget):
             return
         self._names = names[:-1]  # the last stage is the image itself
         self._default = default_layer(names)
-        self.layer_box.addItems(self._names)
+        labels = layer_labels(g, self._names)
+        for name in self._names:
+            self.layer_box.addItem(labels[name], name)
         self._syncing = False
         self._set_enabled(True)
         self.show_message("")
@@ -346,14 +350,14 @@ class FeaturePanel(QWidget):
             self._commit(f"Show layer {layer}", units=UnitSelection(layer, frozenset()))
         self._sync_layer_box()
 
-    def _on_layer_box(self, name: str) -> None:
-        if not self._syncing:
+    def _on_layer_box(self, name: str | None) -> None:
+        if not self._syncing and name:
             self.set_layer(name)
 
     def _sync_layer_box(self) -> None:
-        if self.layer and self.layer_box.currentText() != self.layer:
+        if self.layer and self.layer_box.currentData() != self.layer:
             self._syncing = True
-            self.layer_box.setCurrentText(self.layer)
+            self.layer_box.setCurrentIndex(self.layer_box.findData(self.layer))
             self._syncing = False
 
     def show_workspace(self, ws: Workspace) -> None:

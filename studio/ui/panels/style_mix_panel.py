@@ -16,12 +16,13 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont, QPixmap, QResizeEvent
 from PySide6.QtWidgets import (QButtonGroup, QComboBox, QDialog, QDoubleSpinBox, QFileDialog, QFormLayout,
                                QGridLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QProgressBar,
-                               QPushButton, QRadioButton, QSizePolicy, QSpinBox, QVBoxLayout,
+                               QPushButton, QRadioButton, QScrollArea, QSizePolicy, QSpinBox, QVBoxLayout,
                                QWidget)
 
 from studio.core.recipe import Recipe, SeedLatent, class_condition
 from studio.core.style_edits import Transform, with_transform
 from studio.model.api import Generator
+from studio.model.layer_labels import resolution_channels
 from studio.render.mixing import GROUPS, mixing_grid_job, row_sources, style_groups, with_row_sources
 from studio.ui.scrolling import scroll_area
 from studio.ui.images import to_qimage
@@ -30,6 +31,7 @@ from studio.ui.session import Session
 
 SOURCES = "ABCDE"  # A is the recipe's own latent; B-E are seeds chosen here
 DEFAULT_SEEDS = (1, 2, 3, 4)
+MIN_CELL = 96  # the mixing grid's cells are never drawn smaller (a 64 px face at 1.5x reads; 32 px at 3x)
 NOISE_MODES = ("const", "random", "none")
 
 
@@ -48,6 +50,8 @@ class StyleMixPanel(QWidget):
         self.session = session
         self.num_ws = 0
         self.groups: dict[str, list[int]] = {}
+        self.resolutions: list[int] = []
+        self._channels: dict[int, int] = {}
         self.radios: list[list[QRadioButton]] = []
         self.blends: list[QDoubleSpinBox] = []
         self.row_groups: list[QButtonGroup] = []
@@ -169,6 +173,8 @@ class StyleMixPanel(QWidget):
         res = resolutions_of(g)
         self.num_ws = len(res)
         self.groups = style_groups(res)
+        self.resolutions = list(res)
+        self._channels = resolution_channels(g)
         self._build_matrix(res)
         sg3 = bool(getattr(g, "is_stylegan3", False))
         self.noise.setVisible(not sg3)  # StyleGAN3 has no noise inputs
@@ -213,8 +219,9 @@ class StyleMixPanel(QWidget):
                 self.matrix.addWidget(title, line, 0, 1, len(header))
                 line += 1
             self.matrix.addWidget(QLabel(str(i)), line, 0, Qt.AlignmentFlag.AlignCenter)
-            size = QLabel(f"{r}²")
-            size.setToolTip(f"Style input {i} modulates the {r}×{r} layers")
+            ch = self._channels.get(int(r))
+            size = QLabel(f"{r}x{r} · {ch} ch" if ch else f"{r}x{r}")
+            size.setToolTip(f"Style input {i} modulates the {r}×{r} layers" + (f" ({ch} channels)" if ch else ""))
             self.matrix.addWidget(size, line, 1, Qt.AlignmentFlag.AlignCenter)
             group = QButtonGroup(self.matrix_host)
             radios = []
@@ -436,10 +443,23 @@ class MixGridDialog(QDialog):
         self.bar.setVisible(False)
         self.status = QLabel("")
         self.status.setObjectName("muted")
-        self.view = QLabel()
-        self.view.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.view.setMinimumSize(320, 240)
-        self.view.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)  # the pixmap follows
+        # the grid as cells with their seeds (sources across, destinations down), never under MIN_CELL px
+        self.view = QWidget()
+        self.view.setObjectName("mixGrid")
+        self.cells = QGridLayout(self.view)
+        self.cells.setSpacing(4)
+        self.cells.setContentsMargins(4, 4, 4, 4)
+        self.cell_labels: dict[tuple[int, int], QLabel] = {}  # (row, col) incl. the source row 0 / column 0
+        self.seed_labels: list[QLabel] = []
+        self.placeholder = QLabel("Rows take their styles from the column seeds: press Render.")
+        self.placeholder.setObjectName("muted")
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.cells.addWidget(self.placeholder, 0, 0)
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setWidget(self.view)
+        self.scroll.setMinimumSize(5 * MIN_CELL, 3 * MIN_CELL + 40)
+        self._grid_seeds: tuple[list[int], list[int]] = ([], [])
         form = QFormLayout()
         form.addRow("Rows (destinations)", self.rows)
         form.addRow("Columns (sources)", self.cols)
@@ -451,8 +471,9 @@ class MixGridDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.bar)
-        layout.addWidget(self.view, 1)
+        layout.addWidget(self.scroll, 1)
         layout.addLayout(buttons)
+        self.resize(720, 620)
         panel.gridReady.connect(self.show_grid)
 
     def prefill(self) -> None:
@@ -467,7 +488,10 @@ class MixGridDialog(QDialog):
         for name in GROUPS:
             rows = p.groups.get(name, [])
             if rows:
-                self.range.addItem(f"{name.capitalize()} ({rows[0]}-{rows[-1]})", (rows[0], rows[-1] + 1))
+                lo, hi = (p.resolutions[rows[0]], p.resolutions[rows[-1]]) if p.resolutions else (0, 0)
+                sizes = f"{lo}x{lo}" if lo == hi else f"{lo}x{lo} to {hi}x{hi}"
+                self.range.addItem(f"{name.capitalize()}: {sizes} (inputs {rows[0]}-{rows[-1]})",
+                                   (rows[0], rows[-1] + 1))
 
     def layers(self) -> tuple[int, int]:
         return self.range.currentData() or (0, 0)
@@ -482,6 +506,7 @@ class MixGridDialog(QDialog):
         self.bar.setValue(0)
         self.bar.setVisible(True)
         self.render_button.setEnabled(False)
+        self._grid_seeds = (rows, cols)
         self.panel.render_grid(rows, cols, self.layers())
         return True
 
@@ -500,22 +525,68 @@ class MixGridDialog(QDialog):
         self.save_button.setEnabled(True)
         h, w = image.shape[:2]
         self.status.setText(f"{w}×{h}")
+        self._build_cells()
         self._fit_view()
 
+    def cell_size(self) -> int:
+        """Screen pixels per cell: as large as fits the dialog, never under MIN_CELL (the grid scrolls)."""
+        rows, cols = self._grid_seeds
+        if self.image is None or not rows or not cols:
+            return MIN_CELL
+        box = self.scroll.viewport().size()
+        room = min((box.width() - 16) / (len(cols) + 1.4), (box.height() - 16) / (len(rows) + 1.4))
+        return max(MIN_CELL, int(room) - 8)
+
+    def _build_cells(self) -> None:
+        """One label per cell and one per seed; the corner says what the axes are instead of a white square."""
+        while self.cells.count():
+            item = self.cells.takeAt(0)
+            if item.widget() is not None and item.widget() is not self.placeholder:
+                item.widget().deleteLater()
+        self.placeholder.hide()
+        self.cell_labels.clear()
+        self.seed_labels = []
+        rows, cols = self._grid_seeds
+        corner = QLabel("styles from →\n↓ applied to")  # where the paper's figure has a white square
+        corner.setObjectName("muted")
+        corner.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.cells.addWidget(corner, 1, 1)
+        for j, seed in enumerate(cols):  # grid column 0: row seeds; 1: the rows' own images; 2.. mixed
+            self._seed_label(f"seed {seed}", 0, 2 + j, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom)
+        for i, seed in enumerate(rows):
+            self._seed_label(f"seed {seed}", 2 + i, 0, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        for i in range(len(rows) + 1):
+            for j in range(len(cols) + 1):
+                if i == 0 and j == 0:
+                    continue
+                lab = QLabel()
+                lab.setAlignment(Qt.AlignmentFlag.AlignCenter)
+                self.cells.addWidget(lab, 1 + i, 1 + j, Qt.AlignmentFlag.AlignCenter)
+                self.cell_labels[(i, j)] = lab
+        self.cells.setRowStretch(len(rows) + 2, 1)
+        self.cells.setColumnStretch(len(cols) + 2, 1)
+
+    def _seed_label(self, text: str, row: int, col: int, align: Qt.AlignmentFlag) -> None:
+        lab = QLabel(text)
+        lab.setObjectName("seedLabel")
+        lab.setAlignment(align)
+        self.cells.addWidget(lab, row, col)
+        self.seed_labels.append(lab)
+
     def _fit_view(self) -> None:
-        """Whole-number zoom when the grid fits, else shrink it to fit (never cropped)."""
-        if self.image is None:
+        """Each cell at cell_size(), scaled smoothly from the model's pixels (never cropped: the grid scrolls)."""
+        rows, cols = self._grid_seeds
+        if self.image is None or not self.cell_labels:
             return
-        h, w = self.image.shape[:2]
-        box = self.view.contentsRect()
-        pix = QPixmap.fromImage(to_qimage(self.image))
-        scale = min(box.width() / max(1, w), box.height() / max(1, h))
-        if scale >= 1:
-            k = int(scale)
-            self.view.setPixmap(pix.scaled(w * k, h * k))
-        else:
-            self.view.setPixmap(pix.scaled(box.size(), Qt.AspectRatioMode.KeepAspectRatio,
-                                           Qt.TransformationMode.SmoothTransformation))
+        n_rows, n_cols = len(rows) + 1, len(cols) + 1
+        h, w = self.image.shape[0] // n_rows, self.image.shape[1] // n_cols
+        k = self.cell_size()
+        for (i, j), lab in self.cell_labels.items():
+            tile = np.ascontiguousarray(self.image[i * h:(i + 1) * h, j * w:(j + 1) * w])
+            pix = QPixmap.fromImage(to_qimage(tile)).scaled(k, k, Qt.AspectRatioMode.KeepAspectRatio,
+                                                            Qt.TransformationMode.SmoothTransformation)
+            lab.setPixmap(pix)
+            lab.setFixedSize(pix.size())
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
