@@ -43,7 +43,7 @@ class BlockStage:
         self.side = 4 * 2 ** index
         self.alpha = alpha
         self.rows = [index]
-        self.name = f"b{self.side}" + ("+torgb" if last else "")
+        self.name = f"b{self.side}.conv" + ("+torgb" if last else "")  # 'bN.x': the noise panel's layer form
 
     def inputs(self, ctx: StageContext) -> bytes:
         assert ctx.ws is not None
@@ -148,6 +148,7 @@ class StyleGAN1Generator(WSpaceRecipes, Generator):
         return [4 * 2 ** i for i in range(self.info.num_ws)]
 
     def noise_layers(self) -> list[str]:
+        """One noise input per block (both of its injections read the same noise image)."""
         return [s.name.split("+")[0] for s in self.stages]
 
     def map(self, z: Tensor | np.ndarray, c: Tensor | None = None, truncation: float | Tensor = 1.0,

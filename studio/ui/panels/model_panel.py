@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (QFileDialog, QFormLayout, QGroupBox, QHBoxLayout,
 from studio.model.api import Generator
 from studio.render.device import describe
 from studio.ui import theme
+from studio.ui.panels.choices_box import ChoicesBox
 from studio.ui.recent import RecentFiles
 from studio.ui.session import Session
 
@@ -75,6 +76,8 @@ class ModelPanel(QWidget):
         layout.setSpacing(8)
         layout.addLayout(top)
         layout.addWidget(info_box)
+        self.choices = ChoicesBox(session)  # the file's scales, steps, assumptions: pick another variant
+        layout.addWidget(self.choices)
         layout.addSpacing(2)
         layout.addWidget(recent_title)
         layout.addWidget(self.recent_list, 1)
