@@ -12,8 +12,8 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\b(?:with|without) --force\b"), ""),
     (re.compile(r"\buse --scale (\d+)"), r"set the export size to ×\1 or another even size"),
     (re.compile(r"\bbad --pick\b"), "bad choice"),
-    (re.compile(r"run 'latent-studio plugin new ([^']*?) --out ([^']*)'"),
-     r"a drop-in plugin can be written for it with Latent Studio's plugin command ('plugin new \1')"),
+    (re.compile(r"run '(latent-studio plugin new [^']*?) --out [^']*' to write"), r"the terminal command '\1' writes"),
+    (re.compile(r"'(latent-studio plugin new [^']*?) --out [^']*' writes"), r"the terminal command '\1' writes"),
 )
 _FLAG = re.compile(r"(?<![\w-])--[a-z][a-z-]*")
 

@@ -45,4 +45,14 @@ def test_the_cli_worded_errors_of_the_lower_layers_read_as_gui(tmp_path):
 def test_the_plugin_advice_for_a_whole_module_pickle_names_no_flags():
     step = "run 'latent-studio plugin new netG.pth --out my_gan.py' to write a drop-in plugin for it"
     text = gui_text(f"netG.pth is a whole pickled Net whose forward is not in the file; {step}")
-    assert cli_flags(text) == [] and "plugin new netG.pth" in text
+    assert cli_flags(text) == [] and "the terminal command 'latent-studio plugin new netG.pth' writes" in text
+
+
+def test_an_unknown_architecture_is_explained_without_cli_flags(qtbot, window, tmp_path):
+    import torch
+
+    path = tmp_path / "mystery.pth"
+    torch.save({"body.0.weight": torch.zeros(4, 3, 3, 3), "body.0.bias": torch.zeros(4)}, path)
+    drop_files(window, [path])
+    qtbot.waitUntil(lambda: "mystery.pth" in window.banner.text(), timeout=20000)
+    assert cli_flags(window.banner.text()) == [] and "plugin new mystery.pth" in window.banner.text()
