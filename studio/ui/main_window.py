@@ -143,6 +143,7 @@ class MainWindow(QMainWindow):
         self._add_dock("features", "Features", self.feature_panel, right, "features")
         self._add_dock("arithmetic", "Arithmetic", self.arithmetic_panel, right, "walk")
         self._tool_order: tuple[str, ...] = ()
+        self._sized_for: tuple[str, ...] = ()  # the tool order the columns were last sized for
         self._arrange_tools(tool_order(frozenset({"walk", "features"})))
         # the timeline runs under the canvas; the side docks keep the full height
         self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
@@ -219,6 +220,7 @@ class MainWindow(QMainWindow):
         if side and tools:
             self.resizeDocks([side[0], tools[0]], [min(360, int(width * 0.2)), min(560, int(width * 0.27))],
                              Qt.Orientation.Horizontal)
+            self._sized_for = self._tool_order  # a user's own column widths stay until the tools change
         if not self.docks["latent"].isHidden() and not self.docks["seeds"].isHidden():
             self.resizeDocks([self.docks["latent"], self.docks["seeds"]],
                              [self.docks["latent"].sizeHint().height(), self.height()], Qt.Orientation.Vertical)
@@ -231,6 +233,7 @@ class MainWindow(QMainWindow):
         if not self._sized:  # dock sizes hold only once the window has its real size
             self._sized = True
             self._default_dock_sizes()
+            QTimer.singleShot(0, self._default_dock_sizes)  # again once the layout has the window's size
         self._tidy_tab_bars()
 
     def _tidy_tab_bars(self) -> None:
@@ -518,7 +521,6 @@ class MainWindow(QMainWindow):
     def on_model(self, g: Generator) -> None:
         caps = g.info.capabilities
         order = tool_order(caps)
-        layout_changes = order != self._tool_order
         self._arrange_tools(order)
         for key, dock in self.docks.items():
             need = self._requires[key]
@@ -532,7 +534,7 @@ class MainWindow(QMainWindow):
         first = next((k for k in order if not self.docks[k].isHidden()), None)
         if first is not None:  # the model's headline tool in front: mixing, attributes or walks
             self.docks[first].raise_()
-        if layout_changes and self._sized:
+        if self._sized and self._sized_for != order:
             QTimer.singleShot(0, self._default_dock_sizes)  # once the shown docks have their minimums
         self.zoom_label.setText("")  # the new model's own figures replace the previous model's
         self.render_label.setText("")

@@ -445,6 +445,7 @@ class WalkPanel(QWidget):
         self._pca_cache: dict[str, DirectionSet] = {}  # model id -> its PCA (for states from before it)
         self._pca_running: str | None = None  # model id of the PCA job in flight
         self._pca_failed: set[str] = set()  # model ids whose PCA failed: not retried on every edit
+        self._pca_job = 0  # bumps per PCA run: a report of a run a newer one replaced is ignored
         self._sefa_range: tuple[int, int] | None = None  # the range SeFa's sliders were computed for
         self.random = WalkSection("Random directions")
         self.pca = WalkSection("PCA directions (GANSpace)")
@@ -540,10 +541,11 @@ class WalkPanel(QWidget):
 
     def _start_pca(self, g: Generator) -> None:
         model_id = self._pca_running = g.model_id
+        self._pca_job = job = self._pca_job + 1
         self.pca.set_waiting("computing…", 0.0)
         self.session.run_job(pca_job(g, k=self.PCA_K, n_samples=self.pca_samples, batch=self.PCA_BATCH),
                              on_done=lambda ds: self._on_pca(model_id, ds), on_progress=self._on_pca_progress,
-                             on_error=lambda msg: self._on_pca_error(model_id, msg), key="pca",
+                             on_error=lambda msg: self._on_pca_error(model_id, msg, job), key="pca",
                              task="Finding PCA directions")
 
     def _store_pca_soon(self, model_id: str, ds: DirectionSet) -> None:
@@ -639,10 +641,14 @@ class WalkPanel(QWidget):
             self.sync(self.session.recipe)
         self.pcaReady.emit()
 
-    def _on_pca_error(self, model_id: str, msg: str) -> None:
+    def _on_pca_error(self, model_id: str, msg: str, job: int = 0) -> None:
+        if job and job != self._pca_job:
+            return  # a run a newer one replaced: the newer one reports
         if self._pca_running == model_id:
             self._pca_running = None
-        if msg != "cancelled":
+        if msg == "cancelled":  # the user's Cancel: say so rather than leave "computing…" up
+            self.pca.set_waiting("Stopped; the next edit starts it again.")
+        else:
             self._pca_failed.add(model_id)
             self.pca.set_waiting(f"PCA failed: {msg}")
 
