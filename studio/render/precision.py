@@ -7,13 +7,16 @@ default to fp32, so a saved recipe re-renders the same pixels. The stage runner 
 activations are keyed by it.
 
 The guard: before `auto` first uses a reduced format for a model, it renders a few seeds both ways and
-keeps fp32 for that model unless the images agree to QUALITY_FLOOR_DB PSNR (uint8 pixels). A drop-in whose
-arithmetic breaks in bf16 (a large dynamic range, an accumulation bf16 cannot hold) stays exact.
+keeps fp32 for that model unless the images agree to QUALITY_FLOOR_DB PSNR (uint8 pixels) and the reduced
+frame is faster. A drop-in whose arithmetic breaks in bf16 (a large dynamic range, an accumulation bf16
+cannot hold) stays exact; a model too small to gain stays on fp32.
 """
 from __future__ import annotations
 
 import math
 import threading
+import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -25,15 +28,31 @@ if TYPE_CHECKING:
     from studio.model.api import Generator
 
 QUALITY_FLOOR_DB = 40.0  # a reduced-precision frame must match its fp32 frame at least this well
-GUARD_SEEDS = (0, 1, 2)
+GUARD_SEEDS = (0, 1)
+SPEEDUP_NEEDED = 0.9  # auto keeps fp32 unless the reduced format renders a frame in at most this fraction
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the guard measured for one model, device and format: quality and the time ratio to fp32."""
+
+    psnr_db: float
+    time_ratio: float  # reduced / fp32 for one frame (after a warm-up); inf when it could not run
+
+    def chosen(self, floor_db: float) -> bool:
+        return self.psnr_db >= floor_db and self.time_ratio <= SPEEDUP_NEEDED
 
 
 class PrecisionChooser:
-    """What `auto` (and explicit choices) mean for one model, with the guard's verdict remembered per model."""
+    """What `auto` (and explicit choices) mean for each model; the guard's verdict remembered per model.
+
+    `auto` needs both: native bf16 on the device, and a measured verdict that bf16 is within the quality
+    floor and faster (small models are dominated by per-op overhead, where casting costs more than it
+    saves). Measured once per model, device and format, not inside every forward."""
 
     def __init__(self, floor_db: float = QUALITY_FLOOR_DB):
         self.floor_db = floor_db
-        self.verdicts: dict[tuple[str, str, str], float] = {}  # (model id, device, format) -> PSNR
+        self.verdicts: dict[tuple[str, str, str], Verdict] = {}
         self.notes: list[str] = []
         self._lock = threading.Lock()
 
@@ -46,41 +65,58 @@ class PrecisionChooser:
             return requested
         if not native_bf16(g.device.type):
             return "fp32"
-        return "bf16" if self.passes(g, "bf16") else "fp32"
+        return "bf16" if self.verdict(g, "bf16").chosen(self.floor_db) else "fp32"
 
-    def passes(self, g: "Generator", precision: str) -> bool:
+    def verdict(self, g: "Generator", precision: str) -> Verdict:
         key = (g.model_id or str(id(g)), str(g.device), precision)
         with self._lock:
-            db = self.verdicts.get(key)
-        if db is None:
-            db = guard_psnr(g, precision)
+            found = self.verdicts.get(key)
+        if found is None:
+            found = measure(g, precision)
             with self._lock:
-                self.verdicts[key] = db
-            if db < self.floor_db:
-                self.notes.append(f"{g.info.name or g.info.family}: {precision} differs from fp32 by "
-                                  f"{db:.1f} dB PSNR (below {self.floor_db:g} dB): rendering in fp32")
-        return db >= self.floor_db
+                self.verdicts[key] = found
+            name = g.info.name or g.info.family
+            if found.psnr_db < self.floor_db:
+                self.notes.append(f"{name}: {precision} differs from fp32 by {found.psnr_db:.1f} dB PSNR "
+                                  f"(below {self.floor_db:g} dB): rendering in fp32")
+            elif found.time_ratio > SPEEDUP_NEEDED:
+                self.notes.append(f"{name}: {precision} is not faster here (x{found.time_ratio:.2f} of fp32): "
+                                  f"rendering in fp32")
+        return found
+
+
+def _guard_context(g: "Generator", seed: int):
+    from studio.core.recipe import ModelRef, Recipe, SeedLatent
+
+    try:
+        return g.recipe_context([Recipe(ModelRef(""), SeedLatent(seed))])
+    except StudioError:  # a translator's recipes start from a photo: its example input
+        return g.example_context()
+
+
+def measure(g: "Generator", precision: str, seeds: tuple[int, ...] = GUARD_SEEDS) -> Verdict:
+    """Render `seeds` one at a time in fp32 and in `precision`, alternating: the PSNR over all of them, and
+    the time ratio of the last seed (the first runs warm both paths up)."""
+    from studio.render.engine import to_uint8
+
+    exact, reduced, ratio = [], [], math.inf
+    try:
+        for seed in seeds:
+            t0 = time.perf_counter()
+            exact.append(to_uint8(g.run(_guard_context(g, seed))))
+            t1 = time.perf_counter()
+            ctx = _guard_context(g, seed)
+            ctx.precision = precision
+            reduced.append(to_uint8(g.run(ctx)))
+            ratio = (time.perf_counter() - t1) / max(t1 - t0, 1e-9)
+    except Exception:  # a model that cannot even render both ways is kept on fp32
+        return Verdict(-math.inf, math.inf)
+    return Verdict(psnr(np.concatenate(exact), np.concatenate(reduced)), ratio)
 
 
 def guard_psnr(g: "Generator", precision: str, seeds: tuple[int, ...] = GUARD_SEEDS) -> float:
     """PSNR (dB, uint8 pixels) of `precision` renders of `seeds` against fp32 ones; inf when identical."""
-    from studio.core.recipe import ModelRef, Recipe, SeedLatent
-    from studio.render.engine import to_uint8
-
-    def context():  # a fresh one each time: the reduced run marks its context
-        try:
-            return g.recipe_context([Recipe(ModelRef(""), SeedLatent(s)) for s in seeds])
-        except StudioError:  # a translator's recipes start from a photo: its example input
-            return g.example_context()
-
-    try:
-        exact = to_uint8(g.run(context())).astype(np.float64)
-        ctx = context()
-        ctx.precision = precision
-        reduced = to_uint8(g.run(ctx)).astype(np.float64)
-    except Exception:  # a model that cannot even render both ways is kept on fp32
-        return -math.inf
-    return psnr(exact, reduced)
+    return measure(g, precision, seeds).psnr_db
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:

@@ -14,7 +14,7 @@ from studio.model.api import Generator, ModelInfo
 from studio.model.registry import default_registry
 from studio.render import precision as prec
 from studio.render.engine import Renderer, to_uint8
-from studio.render.precision import QUALITY_FLOOR_DB, PrecisionChooser, guard_psnr, psnr
+from studio.render.precision import QUALITY_FLOOR_DB, PrecisionChooser, Verdict, guard_psnr, psnr
 
 DEMOS = {p.stem.split("_")[0]: p for p in demo_checkpoints()}
 
@@ -54,18 +54,32 @@ def native(monkeypatch):
     return set_native
 
 
-def test_auto_is_bf16_only_where_native_and_within_the_guard(native):
-    good, bad = dense_generator(cancel=False), dense_generator(cancel=True)
+def test_auto_is_bf16_only_where_native_faster_and_within_the_guard(native, monkeypatch):
+    good = dense_generator(cancel=False)
+    measured = {}
+    monkeypatch.setattr(prec, "measure", lambda g, p: measured[g.model_id])
+    cases = [("a", Verdict(55.0, 0.5), "bf16", None), ("b", Verdict(32.0, 0.5), "fp32", "below 40 dB"),
+             ("c", Verdict(55.0, 1.3), "fp32", "not faster here"), ("d", Verdict(55.0, 0.95), "fp32", "x0.95")]
     chooser = PrecisionChooser()
-    native(False)
-    assert chooser.effective(good, "auto") == "fp32"  # emulated bf16 is slower than fp32
     native(True)
-    assert chooser.effective(good, "auto") == "bf16"
-    assert chooser.effective(bad, "auto") == "fp32"
-    assert guard_psnr(bad, "bf16") < QUALITY_FLOOR_DB <= guard_psnr(good, "bf16")
-    assert len(chooser.notes) == 1 and "dense" in chooser.notes[0] and "rendering in fp32" in chooser.notes[0]
-    assert chooser.effective(bad, "bf16") == "bf16"  # an explicit choice is the user's
+    for model_id, verdict, want, note in cases:
+        g = dense_generator(cancel=False)
+        g.model_id = model_id
+        measured[model_id] = verdict
+        assert chooser.effective(g, "auto") == want, model_id
+        assert (note is None) == (not chooser.notes or note not in chooser.notes[-1]), model_id
+    native(False)
+    good.model_id = "a"
+    assert PrecisionChooser().effective(good, "auto") == "fp32"  # emulated bf16 is slower than fp32
+    assert chooser.effective(good, "bf16") == "bf16"  # an explicit choice is the user's
     assert chooser.effective(good, "fp32") == "fp32"
+
+
+def test_the_guard_catches_a_model_bf16_breaks():
+    good, bad = dense_generator(cancel=False), dense_generator(cancel=True)
+    assert guard_psnr(bad, "bf16") < QUALITY_FLOOR_DB <= guard_psnr(good, "bf16")
+    verdict = prec.measure(bad, "bf16")
+    assert not verdict.chosen(QUALITY_FLOOR_DB) and verdict.time_ratio > 0
 
 
 def test_fp16_needs_cuda_and_unknown_names_are_refused():
@@ -80,10 +94,9 @@ def test_fp16_needs_cuda_and_unknown_names_are_refused():
     assert not frame.ok and "fp16 needs a CUDA GPU" in frame.error
 
 
-def test_renders_say_their_precision_and_cache_by_it(native):
-    native(True)
+def test_renders_say_their_precision_and_cache_by_it():
     g = dense_generator(cancel=False)
-    r = Renderer(precision="auto")
+    r = Renderer(precision="bf16")
     recipe = Recipe(ModelRef(""), SeedLatent(3))
     fast = r.render(g, recipe)
     exact = r.render(g, recipe, precision="fp32")
