@@ -45,6 +45,8 @@ FPS_WINDOW_S = 2.0
 AUTOSAVE_MS = 3000
 PROJECT_FILTER = f"Latent Studio project (*{PROJECT_EXT})"
 UPSCALING_KEY = "view/upscaling"  # "smooth" or "nearest", written only when the user picks one
+PRECISION_LABELS = (("auto", "&Auto (bf16 where this device computes it natively)"),
+                    ("fp32", "&fp32 (exact, as exports)"), ("bf16", "&bf16"), ("fp16", "fp&16 (CUDA)"))
 
 
 TOOL_DOCKS = ("attributes", "style_mix", "walk", "noise", "directions", "arithmetic", "features")
@@ -299,6 +301,13 @@ class MainWindow(QMainWindow):
             act.setChecked(self.session.models.backend == name)
             backends.addAction(act)
             a[f"backend_{name}"] = act
+        precisions = QActionGroup(self)
+        for name, label in PRECISION_LABELS:
+            act = QAction(label, self, checkable=True, triggered=lambda _=False, n=name: self.set_precision(n))
+            act.setChecked(self.session.renderer.precision == name)
+            act.setEnabled(name != "fp16" or self.session.device.type == "cuda")
+            precisions.addAction(act)
+            a[f"precision_{name}"] = act
         for name, icon in (("open", "open"), ("save", "save"), ("undo", "undo"), ("redo", "redo"),
                            ("fit", "fit")):
             theme.set_icon(a[name], icon)
@@ -354,6 +363,10 @@ class MainWindow(QMainWindow):
         runtime_menu = view_menu.addMenu("&Render backend")
         for name in ("torch", "onnx", "auto"):
             runtime_menu.addAction(a[f"backend_{name}"])
+        precision_menu = view_menu.addMenu("&Precision")
+        precision_menu.setToolTipsVisible(True)
+        for name, _ in PRECISION_LABELS:
+            precision_menu.addAction(a[f"precision_{name}"])
         view_menu.addSeparator()
         panels = view_menu.addMenu("&Panels")
         for dock in self.docks.values():
@@ -381,7 +394,8 @@ class MainWindow(QMainWindow):
         self.zoom_label = QLabel("")
         self.zoom_label.setToolTip("Zoom (screen pixels per image pixel)")
         self.render_label = QLabel("")
-        self.render_label.setToolTip("Time to render the last frame, and frames shown per second")
+        self.render_label.setToolTip("Time to render the last frame, the number format it computed in "
+                                     "(View > Precision), and frames shown per second")
         self.device_label = QLabel(describe(self.session.device))
         self.device_label.setToolTip("Where the generator runs, and which runtime (torch or ONNX Runtime) "
                                      "runs it")
@@ -569,6 +583,8 @@ class MainWindow(QMainWindow):
         while self._frame_times and now - self._frame_times[0] > FPS_WINDOW_S:
             self._frame_times.popleft()
         text = f"render {frame.render_ms:.0f} ms"
+        if frame.extras.get("precision"):  # what this frame computed in (auto decides per model)
+            text += f" · {frame.extras['precision']}"
         n = len(self._frame_times)
         if n >= 3 and now > self._frame_times[0]:
             text += f" · {(n - 1) / (now - self._frame_times[0]):.0f} fps"
@@ -602,11 +618,20 @@ class MainWindow(QMainWindow):
         if remember:
             self.settings.setValue(UPSCALING_KEY, "smooth" if smooth else "nearest")
 
-
     def set_backend(self, name: str) -> None:
         """Switch the runtime (remembered for the next launch); the image and its history stay."""
         self.session.set_backend(name)
         self.settings.setValue("render/backend", name)
+
+    def set_precision(self, name: str) -> None:
+        """What interactive frames compute in (remembered); exports and saved images keep fp32."""
+        try:
+            self.session.set_precision(name)
+        except StudioError as exc:
+            self.show_error(str(exc))
+            self.actions_by_name[f"precision_{self.session.renderer.precision}"].setChecked(True)
+            return
+        self.settings.setValue("render/precision", name)
 
     def _on_runtime(self, g: Generator) -> None:
         self.device_label.setText(f"{describe(g.device)} · {describe_backend(g)}")
