@@ -236,3 +236,26 @@ def test_keyboard_shortcuts_undo_and_redo(qtbot, window, tiny_dcgan_path):
                    Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
     assert np.array_equal(window.canvas.image(), walked)
     assert s.history.index == 1
+
+
+def test_view_precision_changes_what_frames_compute_in(qtbot, window, tiny_dcgan_path):
+    s = window.session
+    open_by_drop(qtbot, window, tiny_dcgan_path)
+    assert s.renderer.precision == "fp32"  # the window fixture's renderer; the app starts on auto
+    exact = window.canvas.image().copy()
+    with qtbot.waitSignal(s.frameReady, timeout=10000):
+        window.actions_by_name["precision_bf16"].trigger()
+    assert s.renderer.precision == "bf16" and window.settings.value("render/precision") == "bf16"
+    assert "bf16" in window.render_label.text()
+    assert np.array_equal(window.canvas.image(), Renderer(precision="bf16").render(s.generator, s.recipe).image)
+    assert not np.array_equal(window.canvas.image(), exact)
+
+    if not torch.cuda.is_available():
+        fp16 = window.actions_by_name["precision_fp16"]
+        assert not fp16.isEnabled()
+        window.set_precision("fp16")  # as a stale setting or a script would
+        assert "fp16 needs a CUDA GPU" in window.banner.text()
+        assert s.renderer.precision == "bf16" and window.actions_by_name["precision_bf16"].isChecked()
+    with qtbot.waitSignal(s.frameReady, timeout=10000):
+        window.actions_by_name["precision_fp32"].trigger()
+    assert np.array_equal(window.canvas.image(), exact) and "fp32" in window.render_label.text()
