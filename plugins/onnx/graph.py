@@ -55,11 +55,58 @@ def read_graph(path: Path) -> GraphIO:
     g = model.graph
     if not g.node or not g.output:
         raise CheckpointError(f"{path.name} is not a readable ONNX model: its graph is empty")
+    _check_claims(g, path.name)
     inits = {i.name for i in g.initializer}
     opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0)
     producer = " ".join(p for p in (model.producer_name, model.producer_version) if p) or "unknown producer"
     return GraphIO(tuple(_spec(v) for v in g.input if v.name not in inits),
                    tuple(_spec(v) for v in g.output), int(opset), producer)
+
+
+SHAPE_OPS = {"ConstantOfShape": 0, "Expand": 1, "Tile": 1}  # op -> its input holding the claimed shape
+
+
+def _check_claims(g: Any, file: str) -> None:
+    """Refuse, before any session allocates it, a graph whose declared tensor shapes or constant shapes
+    (ConstantOfShape, Expand, Tile repeats) claim more elements than max_array_elements: a 1 kB graph can
+    ask ORT for gigabytes. Only what is stated in the file is checked (shapes computed at run time are
+    the run's time limit's business)."""
+    import math
+
+    from studio import budgets
+
+    limit = budgets.current().max_array_elements
+
+    def refuse(what: str, n: int) -> None:
+        raise budgets.refuse(CheckpointError, f"{file}: {what}", f"{n:,} elements", f"{limit:,}",
+                             "max_array_elements")
+
+    for v in (*g.input, *g.output, *g.value_info):
+        dims = [d.dim_value for d in v.type.tensor_type.shape.dim if d.HasField("dim_value") and d.dim_value > 0]
+        if math.prod(dims) > limit:
+            refuse(f"tensor {v.name!r} of shape {dims}", math.prod(dims))
+    consts: dict[str, Any] = {t.name: t for t in g.initializer}
+    for node in g.node:
+        if node.op_type == "Constant":
+            for attr in node.attribute:
+                if attr.name == "value" and node.output:
+                    consts[node.output[0]] = attr.t
+    for node in g.node:
+        k = SHAPE_OPS.get(node.op_type)
+        if k is None or len(node.input) <= k or node.input[k] not in consts:
+            continue
+        t = consts[node.input[k]]
+        if t.data_type != INT64 or len(t.dims) != 1 or t.dims[0] > 16 or t.data_location == 1:
+            continue
+        from onnx import numpy_helper
+
+        try:
+            shape = [int(v) for v in numpy_helper.to_array(t)]
+        except Exception:  # a malformed constant: ORT reports it in its own words
+            continue
+        n = math.prod(max(v, 1) for v in shape)
+        if n > limit:
+            refuse(f"{node.op_type} {node.name or node.output[0]!r} with shape {shape}", n)
 
 
 def _spec(value_info: Any) -> TensorSpec:
