@@ -13,7 +13,7 @@ from torch import nn
 from studio.errors import RecipeError
 from studio.model.api import Choice, Generator
 
-ASSUMED = "assumed: the file does not record it"
+ASSUMED = "assumed (not in the file)"
 ACTIVATIONS = ("ReLU", "LeakyReLU(0.2)", "LeakyReLU(0.1)", "LeakyReLU(0.01)")
 UPSAMPLE_MODES = ("nearest", "bilinear")
 _LEAKY = re.compile(r"LeakyReLU\(([0-9.eE+-]+)\)$")
@@ -32,7 +32,7 @@ def make_activation(value: str) -> nn.Module:
 def choice(name: str, label: str, value: str, values: tuple[str, ...], usual: str, default: str) -> Choice:
     """A Choice whose source says whether `value` is the assumed `default` (`usual` names whose choice that
     is) or the user's pick."""
-    source = f"{ASSUMED}; {usual}" if value == default else "picked"
+    source = f"{ASSUMED}: {usual}" if value == default else "picked"
     return Choice(name, value, values if value in values else (*values, value), source=source, label=label)
 
 

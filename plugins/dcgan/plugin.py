@@ -119,7 +119,7 @@ class DCGANPlugin:
             net = build(cfg, picks["activation"])
             load_weights(net, cfg, sd)
             choices = (choice("activation", "Activation", picks["activation"], ACTIVATIONS,
-                              "pytorch/examples' Generator uses ReLU", defaults["activation"]),)
+                              "pytorch/examples uses ReLU", defaults["activation"]),)
             info = replace(_info(cfg, fmt, meta, probe), choices=choices)
             g = module_generator(net, info, device=device, model_id=picked_id(probe.sha256, picks, defaults))
             return ChoosingGenerator.wrap(g, make, picks, probe.path.name)
@@ -142,7 +142,6 @@ def load_hobby(probe: Probe, device: torch.device, kind: str, layout: Any, sd: d
     from studio.model.modules import module_generator, split_into_blocks
 
     what = probe.path.name
-    usual = "eriklindernoren PyTorch-GAN's value"
     shapes = [f"{c}x{s}x{s}" for c, s in image_shapes(layout.out_values)] if kind == "mlp" else []
     defaults = {"activation": "LeakyReLU(0.2)", "eps": ERIK_EPS}
     defaults.update({"shape": shapes[0]} if kind == "mlp" else {"upsample": "nearest"})
@@ -150,16 +149,16 @@ def load_hobby(probe: Probe, device: torch.device, kind: str, layout: Any, sd: d
     def make(picks: dict[str, str]) -> Generator:
         eps = float(picks["eps"])
         choices = [choice("activation", "Activation", picks["activation"], ACTIVATIONS,
-                          f"LeakyReLU(0.2) is {usual}", defaults["activation"]),
+                          "the PyTorch-GAN scripts' value", defaults["activation"]),
                    choice("eps", "BatchNorm eps", picks["eps"], (ERIK_EPS, "1e-05"),
-                          f"0.8 is {usual} (BatchNorm2d(C, 0.8): the second argument is eps)", defaults["eps"])]
+                          "the scripts' BatchNorm(C, 0.8), whose 0.8 is eps", defaults["eps"])]
         if kind == "mlp":
             c, h, w = (int(v) for v in picks["shape"].split("x"))
             net: torch.nn.Module = MLPGenerator(layout, (c, h, w), picks["activation"], eps)
             blocks = split_into_blocks(net.model, "model.")
             blocks[-1] = (blocks[-1][0], torch.nn.Sequential(blocks[-1][1], torch.nn.Unflatten(1, (c, h, w))))
             choices.append(choice("shape", "Image shape", picks["shape"], tuple(shapes),
-                                  "the only square split of its output", defaults["shape"]))
+                                  "the square split of its output", defaults["shape"]))
             res, channels, fmt = h, c, "eriklindernoren PyTorch-GAN MLP generator state_dict"
         else:
             net = ConvGenerator(layout, picks["activation"], eps, picks["upsample"])
@@ -167,7 +166,7 @@ def load_hobby(probe: Probe, device: torch.device, kind: str, layout: Any, sd: d
             blocks = [("l1", torch.nn.Sequential(net.l1, torch.nn.Unflatten(1, (layout.c0, s, s))))]
             blocks += split_into_blocks(net.conv_blocks, "conv_blocks.")
             choices.append(choice("upsample", "Upsample mode", picks["upsample"], UPSAMPLE_MODES,
-                                  f"nearest is {usual}", defaults["upsample"]))
+                                  "nn.Upsample's default", defaults["upsample"]))
             res, channels = layout.resolution, layout.channels
             fmt = "eriklindernoren PyTorch-GAN DCGAN/LSGAN generator state_dict"
         load_strict(net, sd, what)

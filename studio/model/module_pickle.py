@@ -506,8 +506,9 @@ def build_generator(tree: ModuleTree, found: FoundGenerator, device: torch.devic
     choices: tuple[Choice, ...] = ()
     if not found.record.builtin:
         choices = (Choice("forward", f"self.{found.body_path}(z)", (f"self.{found.body_path}(z)",),
-                          source=f"assumed: {found.record.qualname} holds only its '{found.body_path}' "
-                                 "module, as pytorch/examples' Generator does", label="Forward"),)
+                          source=f"assumed (not in the file): {found.record.qualname} holds only its "
+                                 f"'{found.body_path}' module, as pytorch/examples' Generator does",
+                          label="Forward"),)
     where = f" (item {found.where} of the file)" if found.where else ""
     info = ModelInfo(family="torch-module", format=f"whole-module pickle: {describe(found)}{where}",
                      resolution=found.resolution, channels=found.channels, z_dim=found.z_dim, prior="normal",

@@ -202,7 +202,10 @@ class Session(QObject):
         self.recipeChanged.emit(ws.recipe)
         self.workspaceChanged.emit(ws)
         self.historyChanged.emit()
-        self.message.emit(f"Opened {Path(path).name}")
+        assumed = [f"{(c.label or c.name).lower()} assumed: {c.value}" for c in g.info.choices
+                   if c.source.startswith("assumed")]  # no silent assumption: said on opening, set in Model
+        self.message.emit(f"Opened {Path(path).name}" + (f"; {', '.join(assumed)} (change it under Model)"
+                                                         if assumed else ""))
         self.render()
 
     def set_backend(self, backend: str) -> None:
