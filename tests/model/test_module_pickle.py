@@ -171,3 +171,27 @@ def test_cut_and_corrupt_module_pickles_are_one_clear_sentence(registry, tmp_pat
     with pytest.raises(CheckpointError, match="cut.pth") as err:
         registry.open(cut)
     assert "\n" not in str(err.value)
+
+
+def test_plugin_new_on_a_hostile_pickle_refuses_and_runs_nothing(tmp_path, capsys):
+    from studio.cli import main
+
+    marker = tmp_path / "marker"
+    path = tmp_path / "netG.pth"
+    net = nn.Sequential(nn.ConvTranspose2d(8, 3, 4, 1, 0), nn.Tanh())
+    net.payload = _Marker(str(marker), "system")
+    torch.save(net, path)
+    assert main(["plugin", "new", str(path), "--out", str(tmp_path / "x.py")]) == 2
+    err = capsys.readouterr().err
+    assert "refusing to execute" in err and err.count("\n") == 1
+    assert not marker.exists() and not (tmp_path / "x.py").exists()
+
+
+def test_quoted_errors_are_clipped_at_a_word_boundary():
+    from studio.errors import clipped
+
+    text = "weights do not fit the inferred layout because " + "averyveryverylongword " * 20
+    short = clipped(text, 100)
+    assert len(short) <= 100 and short.endswith("...")
+    assert text.startswith(short[:-3]) and text[len(short) - 3] == " "  # the cut falls between words
+    assert clipped("first line\nsecond line") == "first line"
