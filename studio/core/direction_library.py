@@ -193,6 +193,9 @@ def load_direction(path: str | os.PathLike) -> SavedDirection:
             tensors = {k: f.get_tensor(k) for k in f.keys()}
     except (SafetensorError, OSError, ValueError) as exc:
         raise DirectionFileError(f"{path.name} is not a Latent Studio direction file ({exc})") from None
+    except (TypeError, AttributeError) as exc:  # a dtype NumPy has no type for (bfloat16, float8)
+        raise DirectionFileError(f"{path.name} is damaged: it stores vectors in a type NumPy cannot read "
+                                 f"({str(exc)[:80]}); directions are float32 or float16") from None
     if header.get("format") != FORMAT:
         raise DirectionFileError(f"{path.name} is not a Latent Studio direction file")
     try:

@@ -79,3 +79,20 @@ def test_photo_over_the_pixel_budget(tmp_path, monkeypatch):
         open_photo(path)
     assert str(exc.value) == ("face.png claims 400x300 pixels, over the limit of 100,000 pixels "
                               "(set LATENT_STUDIO_MAX_IMAGE_PIXELS to raise it)")
+
+
+def test_lsdir_with_bfloat16_vectors_is_one_direction_file_error(tmp_path):
+    import torch
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    from studio.core.direction_library import SavedDirection, load_direction, save_direction
+
+    path = save_direction(SavedDirection("smile", np.ones((1, 8), np.float32), "z", "pca", created="2026"),
+                          tmp_path / "smile.lsdir")
+    with safe_open(str(path), framework="numpy") as f:
+        meta = f.metadata()
+    save_file({"vectors": torch.ones(1, 8, dtype=torch.bfloat16)}, str(path), metadata=meta)
+    with pytest.raises(DirectionFileError, match="smile.lsdir is damaged: it stores vectors in a type NumPy "
+                                                 "cannot read"):
+        load_direction(path)
