@@ -74,12 +74,13 @@ def default_batch(target: Path, alone: bool = False) -> int:
 
 
 def export_job(g: Generator, recipes: Sequence[Recipe], target: Path, options: ExportOptions = ExportOptions(),
-               *, renderer: Renderer | None = None, force: bool = False, batch_size: int | None = None,
-               sidecar: bool = True, alone: bool = False,
+               *, renderer: Renderer | None = None, force: bool = False, confirmed: bool = False,
+               batch_size: int | None = None, sidecar: bool = True, alone: bool = False,
                runtime: Callable[[int], Generator] | None = None) -> ExportJob:
     """Render `recipes` with `g` into `target` (format by extension; no extension: a folder of PNGs).
 
     Checks the target at once (so a bad path fails before any rendering), then returns the job.
+    `confirmed`: the user agreed to replace `target` in a save dialog (see safe.check_target).
     `batch_size` None: EXACT_BATCH for a PNG sequence; for the lossy formats DEFAULT_BATCH, or
     ALONE_BATCH when `alone` (nothing interactive shares the thread: the CLI). `runtime(batch_size)`, when
     given, returns the generator to render with (the backend chosen for that batch size); it is called
@@ -93,7 +94,7 @@ def export_job(g: Generator, recipes: Sequence[Recipe], target: Path, options: E
         raise ExportError("nothing to export: the sequence has no frames")
     if batch_size < 1:
         raise ExportError("batch size must be at least 1")
-    safe.check_target(target, force)
+    safe.check_target(target, force, confirmed)
     side = sidecar_path(target) if sidecar else None
     if side is not None and fmt != "":
         safe.check_target(side, force)

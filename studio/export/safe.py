@@ -27,8 +27,12 @@ class ExportError(StudioError):
     """An export cannot start or finish: the target exists, its folder is missing, a write failed."""
 
 
-def check_target(final: Path, force: bool) -> None:
-    """Fail before any rendering when the target cannot be written."""
+def check_target(final: Path, force: bool, confirmed: bool = False) -> None:
+    """Fail before any rendering when the target cannot be written.
+
+    `confirmed`: the user said yes to replacing this very file in a save dialog, so a single file is
+    theirs to replace, whoever wrote it; a folder still only when it holds only the studio's own output
+    (the dialog asked about its name, not about the files inside)."""
     parent = final.parent if str(final.parent) else Path(".")
     if not parent.is_dir():
         raise ExportError(f"cannot write {final}: folder {parent} does not exist")
@@ -37,6 +41,8 @@ def check_target(final: Path, force: bool) -> None:
             return  # an empty folder made for the frames: filled without --force
         if not force:
             raise ExportError(f"{final} already exists (use --force to overwrite)")
+        if confirmed and final.is_file() and not final.is_symlink():
+            return
         replaceable(final)
     elif final.suffix == "" and not os.access(parent, os.W_OK):
         raise ExportError(f"cannot write in {parent}: permission denied")

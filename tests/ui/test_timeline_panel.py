@@ -420,3 +420,27 @@ def test_play_and_export_expand_the_timeline_on_the_worker(qtbot, threaded_windo
         assert list(folder.iterdir()) == [] and "cancelled" in messages[-1]
     finally:
         worker.stop()
+
+
+def test_a_file_the_user_agreed_to_replace_is_replaced_a_folder_of_theirs_is_not(qtbot, window, tiny_dcgan_path,
+                                                                                 tmp_path):
+    """The save dialog's "replace?" is consent for that file; it says nothing of the files inside a folder."""
+    open_by_drop(qtbot, window, tiny_dcgan_path)
+    panel = window.timeline_panel
+    _add_keys(window, [1, 2])
+    panel.frames.setValue(3)
+    theirs = tmp_path / "holiday.gif"
+    Image.new("RGB", (8, 8), "red").save(theirs)
+    errors = []
+    window.session.error.connect(errors.append)
+    assert not panel.export_to(theirs, force=True)  # --force semantics: not the studio's file, refused
+    assert errors and "holiday.gif" in errors[-1]
+    assert panel.export_to(theirs, force=True, confirmed=True)  # what export_dialog does after "replace?"
+    frames = window.session.workspace.timeline.frame_count()
+    assert Image.open(theirs).n_frames == frames > 1 and Image.open(theirs).size == (32 * panel.scale.value(),) * 2
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    (folder / "me.jpg").write_bytes(b"a photo")
+    assert not panel.export_to(folder, force=True, confirmed=folder.is_file())
+    assert (folder / "me.jpg").read_bytes() == b"a photo"

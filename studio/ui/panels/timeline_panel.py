@@ -627,9 +627,10 @@ class TimelinePanel(QWidget):
             p = Path(path)
             if "PNG frames" in chosen and p.suffix:
                 p = p.with_suffix("")
-            self.export_to(p, force=p.exists())  # the native dialog has already asked to replace
+            # the native dialog has already asked to replace: for a file, that is the user's consent
+            self.export_to(p, force=p.exists(), confirmed=p.is_file())
 
-    def export_to(self, path: Path, force: bool = False) -> bool:
+    def export_to(self, path: Path, force: bool = False, confirmed: bool = False) -> bool:
         """Start exporting the open model's timeline with it; False (with a message) when it cannot start.
 
         The frames are expanded and rendered on the worker; editing, and switching models, continue
@@ -642,7 +643,7 @@ class TimelinePanel(QWidget):
             if not t.keyframes:
                 raise safe.ExportError("nothing to export: the sequence has no frames")
             options = ExportOptions(fps=t.fps, scale=self._scale_of(ws), smooth=self.smooth_export)
-            safe.check_target(path, force)  # export_job checks again on the worker; fail here, before it
+            safe.check_target(path, force, confirmed)  # export_job checks again on the worker; fail here first
             if format_of(path) != "":
                 safe.check_target(sidecar_path(path), force)
         except StudioError as exc:
@@ -654,7 +655,8 @@ class TimelinePanel(QWidget):
         self.eta.setText(f"Exporting {path.name}…")
         self._show_export(True)
         self._export = _Starting()
-        handle = self.session.run_job(self._export_job(g, t, path, options, force), on_done=self._export_done,
+        handle = self.session.run_job(self._export_job(g, t, path, options, force, confirmed),
+                                      on_done=self._export_done,
                                       on_progress=self._export_progress, on_error=self._export_failed,
                                       bound_to_model=False, task=f"Exporting {path.name}")
         if self._export is not None:  # still running (a synchronous worker has finished already)
@@ -663,7 +665,7 @@ class TimelinePanel(QWidget):
         return True
 
     def _export_job(self, g: Generator, t: Timeline, path: Path, options: ExportOptions,
-                    force: bool) -> Iterator[Progress]:
+                    force: bool, confirmed: bool = False) -> Iterator[Progress]:
         """Expand `t` with `g`, then export (studio.export.job): all on the worker, all with `g`."""
         yield Progress(0, t.frame_count(), 0.0)
         try:
@@ -679,7 +681,7 @@ class TimelinePanel(QWidget):
             return r if r is not None and r.model_id == g.model_id else g
 
         return (yield from export_job(g, recipes, path, options, renderer=self.session.renderer, force=force,
-                                      runtime=runtime))
+                                      confirmed=confirmed, runtime=runtime))
 
     def cancel_export(self) -> None:
         if self._export is not None:
