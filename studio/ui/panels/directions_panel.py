@@ -20,6 +20,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QColor, QIcon
+from PySide6.QtWidgets import QHeaderView
 from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QGridLayout, QGroupBox,
                                QHBoxLayout, QInputDialog, QLabel, QLineEdit, QMenu, QMessageBox, QPushButton,
                                QSpinBox, QToolButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout,
@@ -263,6 +264,11 @@ class DirectionsPanel(QWidget):
         self.tree.setMinimumHeight(90)
         self.tree.setMaximumHeight(130)
         self.tree.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        header = self.tree.header()  # the name gives way (elided), so Space, Source and Model read whole
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for c in (1, 2, 3):
+            header.setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
         self.tree.itemDoubleClicked.connect(lambda *_: self.use_selected())
         self.use_btn = QPushButton("Use")
         self.use_btn.setToolTip("Add the selected direction's slider below")
