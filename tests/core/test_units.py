@@ -63,7 +63,7 @@ def test_recipe_json_round_trip_keeps_the_mask_as_rows():
     ({"units": [True]}, "non-empty list of unit indices"),
     ({"op": "add"}, "op must be one of scale, set"),
     ({"value": "0"}, "value must be a finite number"),
-    ({"value": float("nan")}, "value must be a finite number"),
+    ({"value": float("nan")}, "holds NaN, which is not a number JSON allows"),  # refused by the parser
     ({"layer": ""}, "layer must be a layer name"),
     ({"mask": "0101"}, "mask must be a list"),
     ({"mask": ["01", "0"]}, "equally long strings of 0 and 1"),
