@@ -84,9 +84,9 @@ def walk_text(amounts: np.ndarray, scores: np.ndarray, attribute: str, labeller:
     if len(scores) < 2:
         return ""
     steps = np.diff(scores)
-    steady = float(np.mean(steps >= -0.02))
+    falls = int(np.sum(steps < -0.02))
     return (f"Walk {amounts[0]:+.0f} to {amounts[-1]:+.0f} std: P({attribute}) {scores[0]:.2f} to "
-            f"{scores[-1]:.2f} on this image, rising in {steady:.0%} of steps ({labeller}).")
+            f"{scores[-1]:.2f} on this image, falling back in {falls} of {len(steps)} steps ({labeller}).")
 
 
 def _plot(title: str, left: str, bottom: str) -> pg.PlotWidget:
