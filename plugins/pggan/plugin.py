@@ -123,7 +123,8 @@ class PGGANGenerator(Generator):
                                        "scale": str(len(depths) - 1), "alpha": f"{cfg.alpha:g}"}, device)
 
     def __init__(self, cfg: Any, nets: dict[str, dict], source: dict[str, str], picks: dict[str, str],
-                 device: torch.device | str = "cpu", defaults: dict[str, str] | None = None):
+                 device: torch.device | str = "cpu", defaults: dict[str, str] | None = None,
+                 given: frozenset[str] = frozenset()):
         from dataclasses import replace as dc_replace
 
         from latent_studio_plugins.pggan.network import PGGAN, load_weights
@@ -132,6 +133,7 @@ class PGGANGenerator(Generator):
 
         self.cfg, self.nets, self.source, self.picks = cfg, nets, source, dict(picks)
         self.defaults = dict(defaults or picks)
+        self.given = given  # the names the user picked (the rest follow from them or the file)
         scale = int(picks["scale"])
         alpha = float(picks["alpha"]) if scale > 0 else 0.0
         net = PGGAN(dc_replace(cfg, depths=cfg.depths[:scale + 1], alpha=alpha))
@@ -156,6 +158,11 @@ class PGGANGenerator(Generator):
         def origin(name: str, from_file: str) -> str:
             return from_file if p[name] == d[name] else "picked"
 
+        if p["scale"] != d["scale"] and p["alpha"] == "0" and "alpha" not in self.given:
+            alpha_from = f"0 at scale {p['scale']}: its fade-in was over (the file's {d['alpha']} is scale {d['scale']}'s)"
+        else:
+            alpha_from = origin("alpha", "the file's fade-in alpha")
+
         return (
             Choice("network", p["network"], tuple(k for k in NETWORKS if k in nets),
                    source=origin("network", "avgG, the moving average the zoo samples from"
@@ -163,8 +170,8 @@ class PGGANGenerator(Generator):
             Choice("scale", p["scale"], tuple(str(s) for s in range(len(cfg.depths))),
                    source=origin("scale", f"the file's last scale, {res[-1]} px")
                    + f"; scales 0-{len(res) - 1} are {', '.join(res)} px", label="Scale"),
-            Choice("alpha", f"{alpha:g}", source=origin("alpha", "the file's fade-in alpha")
-                   + "; 1 = the previous scale only, 0 = the new one only", label="Fade-in alpha"),
+            Choice("alpha", f"{alpha:g}", source=alpha_from + "; 1 = the previous scale only, 0 = the new one "
+                   "only", label="Fade-in alpha"),
         )
 
     def choose(self, **picks: str) -> "PGGANGenerator":
@@ -176,7 +183,9 @@ class PGGANGenerator(Generator):
             new["alpha"] = self.defaults["alpha"] if given["scale"] == self.defaults["scale"] else "0"
         if new == self.picks:
             return self
-        return PGGANGenerator(self.cfg, self.nets, self.source, new, self.device, self.defaults)
+        return PGGANGenerator(self.cfg, self.nets, self.source, new, self.device, self.defaults,
+                              (self.given | set(given)) - ({"alpha"} if "alpha" not in given and "scale" in given
+                                                           else set()))
 
 
 def _z_input(ctx: Any) -> torch.Tensor:

@@ -3,7 +3,8 @@
 StyleGAN1 feeds one style to both AdaINs of a block, and rosinality's mixing_range counts blocks, so W has
 one row per block (num_ws = step + 1, labelled 4, 8, ... px): the Style mixing panel, Mix edits and
 `latent-studio mix --layers a-b` then mean exactly what style_mixing(mixing_range=(a, b)) means. The last
-stage adds to_rgb and, during a fade-in (alpha < 1), the previous block's to_rgb upsampled.
+block carries, during a fade-in (alpha < 1), the previous block's to_rgb (upsampled) beside its features,
+and a last "torgb" stage blends it with its own to_rgb: so the last block's features stay inspectable.
 """
 from __future__ import annotations
 
@@ -35,15 +36,16 @@ def _drawn(seed: int, side: int) -> Tensor:
 
 
 class BlockStage:
-    """Progression block `index` with style row `index` and its noise image; the last adds to_rgb."""
+    """Progression block `index` with style row `index` and its noise image. The last block, while fading in,
+    carries the previous block's upsampled RGB in 3 extra channels (for RGBStage)."""
 
     def __init__(self, net: StyleGAN1, index: int, last: bool, alpha: float):
         self.net, self.index, self.last = net, index, last
         self.block = net.blocks[index]
         self.side = 4 * 2 ** index
-        self.alpha = alpha
+        self.carries_skip = last and index > 0 and 0 <= alpha < 1
         self.rows = [index]
-        self.name = f"b{self.side}.conv" + ("+torgb" if last else "")  # 'bN.x': the noise panel's layer form
+        self.name = f"b{self.side}.conv"  # 'bN.x': the form the noise panel's layer titles read
 
     def inputs(self, ctx: StageContext) -> bytes:
         assert ctx.ws is not None
@@ -77,14 +79,33 @@ class BlockStage:
         assert ctx.ws is not None
         w = ctx.ws[:, self.index]
         out = self.block(x, w, self.noise(ctx, w.shape[0], w.device))
-        if not self.last:
+        if not self.carries_skip:
             return out
-        rgb = self.net.to_rgb[self.index](out)
-        if self.index > 0 and 0 <= self.alpha < 1:
-            assert x is not None
-            skip = F.interpolate(self.net.to_rgb[self.index - 1](x), scale_factor=2, mode="nearest")
-            rgb = (1 - self.alpha) * skip + self.alpha * rgb
-        return rgb
+        assert x is not None
+        skip = F.interpolate(self.net.to_rgb[self.index - 1](x), scale_factor=2, mode="nearest")
+        return torch.cat([out, skip], dim=1)
+
+    def features(self, out: Tensor) -> Tensor:
+        return out[:, :-3] if self.carries_skip else out
+
+
+class RGBStage:
+    """to_rgb of the last block; while fading in, (1 - alpha) * the previous block's RGB + alpha * this one.
+    Reads no style (alpha belongs to the model: a pick makes another model id)."""
+
+    name = "torgb"
+
+    def __init__(self, net: StyleGAN1, step: int, alpha: float, blends: bool):
+        self.to_rgb, self.alpha, self.blends = net.to_rgb[step], alpha, blends
+
+    def inputs(self, ctx: StageContext) -> bytes:
+        return b""
+
+    def __call__(self, x: Tensor | None, ctx: StageContext) -> Tensor:
+        assert x is not None
+        if not self.blends:
+            return self.to_rgb(x)
+        return (1 - self.alpha) * x[:, -3:] + self.alpha * self.to_rgb(x[:, :-3])
 
 
 class StyleGAN1Generator(WSpaceRecipes, Generator):
@@ -103,7 +124,8 @@ class StyleGAN1Generator(WSpaceRecipes, Generator):
         self.defaults = dict(defaults or picks)
         step, alpha = int(picks["step"]), float(picks["alpha"])
         self.step = step
-        stages = [BlockStage(net, i, i == step, alpha) for i in range(step + 1)]
+        blocks = [BlockStage(net, i, i == step, alpha) for i in range(step + 1)]
+        stages: list = [*blocks, RGBStage(net, step, alpha, blocks[-1].carries_skip)]
         res = 4 * 2 ** step
         cfg = net.cfg
         info = ModelInfo(family=FAMILY, format=source["format"], resolution=res, z_dim=cfg.code_dim,
@@ -149,7 +171,7 @@ class StyleGAN1Generator(WSpaceRecipes, Generator):
 
     def noise_layers(self) -> list[str]:
         """One noise input per block (both of its injections read the same noise image)."""
-        return [s.name.split("+")[0] for s in self.stages]
+        return [s.name for s in self.stages if isinstance(s, BlockStage)]
 
     def map(self, z: Tensor | np.ndarray, c: Tensor | None = None, truncation: float | Tensor = 1.0,
             truncation_cutoff: int | None = None) -> Tensor:

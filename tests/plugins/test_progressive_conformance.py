@@ -206,12 +206,17 @@ def test_stylegan1_noise_modes_and_errors(registry, sg1):
     r = Renderer()
     base = Recipe(ModelRef("sg1"), SeedLatent(3), noise="random", noise_seed=5)
     first = r.render(g, base)
-    assert first.stages_run == len(g.stages) == 4
+    assert [st.name for st in g.stages] == ["b4.conv", "b8.conv", "b16.conv", "b32.conv", "torgb"]
+    assert first.stages_run == len(g.stages) == 5
     again = Renderer().render(g, base)
     assert np.array_equal(first.image, again.image)
     fine = with_mix(base, "mix:rows:3-3", (3, 4), seed=9)
     inc = r.render(g, fine)
-    assert inc.stages_run == 1 and not np.array_equal(inc.image, first.image)
+    assert inc.stages_run == 2 and not np.array_equal(inc.image, first.image)  # the last block and torgb
+    # the last block's features stay inspectable while it fades in (its skip RGB rides beside them)
+    from studio.model.layer_labels import layer_shapes
+
+    assert layer_shapes(g.choose(alpha="0.5"))["b32.conv"] == (8, 32, 32)
 
 
 def test_stylegan1_renamed_training_file_takes_its_step_from_the_weights(registry, sg1, tmp_path):
