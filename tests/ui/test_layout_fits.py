@@ -203,3 +203,26 @@ def test_the_status_bar_shows_only_the_open_models_figures(qtbot, tmp_path):
     settle(w.session.worker)
     assert w.zoom_label.text() == f"{w.canvas.zoom() * 100:.0f}%"
     assert w.render_label.text().startswith("render") and "fps" not in w.render_label.text()
+
+
+def right_tabs(w: MainWindow) -> list[str]:
+    """The titles of the right column's tab bar, in order."""
+    tools = {w.docks[k].windowTitle() for k in ("walk", "attributes", "style_mix", "features")}
+    for bar in w.findChildren(QTabBar):
+        titles = [bar.tabText(i) for i in range(bar.count())]
+        if bar.isVisible() and tools & set(titles):
+            return titles
+    return []
+
+
+def test_switching_models_reorders_the_tools_and_keeps_the_window_size(qtbot, tmp_path):
+    w = open_window(qtbot, tmp_path, SIZES[0], DEMOS["dcgan"])
+    assert right_tabs(w) == ["Walk", "Directions", "Arithmetic", "Features"]
+    for name, tabs in (("stargan", ["Attributes", "Features"]),
+                       ("stylegan2", ["Mixing", "Walk", "Noise", "Directions", "Arithmetic", "Features"]),
+                       ("dcgan", ["Walk", "Directions", "Arithmetic", "Features"])):
+        w.session.open_model(DEMOS[name])
+        settle(w.session.worker)
+        assert right_tabs(w) == tabs, name
+        assert w.docks[HEADLINE[name]].isVisible() and (w.width(), w.height()) == SIZES[0]
+        assert not tab_problems(w)
