@@ -22,7 +22,10 @@ MAX_TEXT = 16 * 1024 * 1024  # a recipe with inline directions is kilobytes; mor
 
 
 def is_png(path: str | Path) -> bool:
-    """True when the file starts with the PNG signature (whatever its extension says)."""
+    """True when the file starts with the PNG signature (whatever its extension says). Only a regular file
+    is opened: this runs on the GUI thread for every drop, and opening a FIFO would block it for good."""
+    if not Path(path).is_file():  # stat only: False for FIFOs, devices, folders and missing files
+        return False
     try:
         with open(path, "rb") as f:
             return f.read(8) == PNG_SIGNATURE

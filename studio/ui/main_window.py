@@ -38,6 +38,7 @@ from studio.ui.recipe_images import carries_recipe, recipe_model, save_frame
 from studio.ui.gui_text import gui_text
 from studio.export.png_recipe import RECIPE_TEXT_KEY, read_png_recipe
 from studio.ui.scrolling import scrollable
+from studio.ui.plugins_dialog import install_plugin_help
 from studio.ui.session import Session
 from studio.ui.tasks import TaskArea
 
@@ -163,6 +164,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._build_toolbar()
         self._build_status_bar()
+        install_plugin_help(self)  # Help > Plugins, and a one-time notice when a plugin fails
 
         session.frameReady.connect(self.show_frame)
         session.modelChanged.connect(self.on_model)

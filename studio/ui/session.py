@@ -18,8 +18,8 @@ from studio.core.project import Project
 from studio.core.recipe import ModelRef, Recipe, SeedLatent
 from studio.core.workspace import Workspace
 from studio.core.workspaces import Workspaces
-from studio.errors import StudioError
-from studio.model.api import Generator
+from studio.errors import StudioError, users_interrupt
+from studio.model.api import Generator, describe_failure
 from studio.model.photo_input import awaits_photo
 from studio.render.engine import Frame, ModelCache, Renderer
 from studio.render.worker import JobHandle
@@ -47,6 +47,9 @@ class Worker(Protocol):
                    on_error: Callable[[str], None] | None = None,
                    on_progress: Callable[[Any], None] | None = None, key: str | None = None) -> JobHandle: ...
 
+    def submit_load(self, job: Iterator[Any], on_done: Callable[[Any], None] | None = None,
+                    on_error: Callable[[str], None] | None = None) -> JobHandle: ...
+
 
 class _JobBridge(QObject):
     """Carries one background job's callbacks from the worker thread to the GUI thread."""
@@ -70,6 +73,7 @@ class Session(QObject):
     runtimeChanged = Signal(object)  # Generator: the same model, now run by another backend
     projectRestored = Signal(object)  # Project: its workspaces now apply to the model it names
     projectNotRestored = Signal(object, str)  # Project, why: its model did not open, is another, or was superseded
+    pluginProblems = Signal(list)    # problems of plugins (failed to load, sniff abandoned) not told before
 
     _frameArrived = Signal(object, int)  # internal: (frame, model token) from the worker thread
 
@@ -87,6 +91,7 @@ class Session(QObject):
         self._pending_project: Project | None = None  # to restore once the newest open has loaded
         self._gesture = 0
         self._notes_shown = 0   # backend notes from self.models already shown
+        self._problems_told = 0  # registry problems already reported through pluginProblems
         self._bridges: set[_JobBridge] = set()
         self.tasks = Tasks(self)  # long jobs the user waits for (run_job(task=...)), shown in the status bar
         self._model_jobs: list[JobHandle] = []
@@ -133,8 +138,7 @@ class Session(QObject):
             self.loading = True
             self.loadingChanged.emit(True)
         self.message.emit(f"Opening {path.name}…")
-        self.run_job(self._load_job(path), on_done=lambda result: self._on_loaded(token, path, result),
-                     bound_to_model=False)
+        self._run_load(self._load_job(path), lambda result: self._on_loaded(token, path, result))
 
     def _load_job(self, path: Path) -> Iterator[float]:
         yield 0.0
@@ -142,9 +146,39 @@ class Session(QObject):
             return self.models.get(path), None
         except StudioError as exc:
             return None, str(exc)
-        except Exception as exc:  # a plugin bug still becomes one line for the user
-            log.exception("opening %s failed", path)
-            return None, f"{path.name} could not be opened: {type(exc).__name__}: {exc}"
+        except BaseException as exc:  # a plugin bug (SystemExit too) still becomes one line for the user
+            if users_interrupt(exc):
+                raise
+            log.error("opening %s failed", path, exc_info=exc)
+            return None, f"{path.name} could not be opened: {describe_failure(exc)}"
+
+    def _run_load(self, job: Iterator[Any], on_done: Callable[[Any], None]) -> JobHandle:
+        """Run a load on a thread of its own (worker.submit_load), never the render thread: a load stuck
+        in a plugin leaves frames of the open model and the next open unaffected. Callbacks on the GUI
+        thread; a load that fails past its own handlers (a plugin's SystemExit) ends as a message."""
+        bridge = _JobBridge()
+        self._bridges.add(bridge)
+
+        def finish(callback: Callable[[Any], None], value: Any) -> None:
+            self._bridges.discard(bridge)
+            bridge.deleteLater()
+            callback(value)
+            self._report_plugin_problems()  # plugins are discovered, and sniffs abandoned, during loads
+
+        bridge.done.connect(lambda value: finish(on_done, value))
+        bridge.failed.connect(lambda msg: finish(on_done, (None, f"opening failed: {msg}")))
+        return self.worker.submit_load(job, on_done=bridge.done.emit, on_error=bridge.failed.emit)
+
+    def _report_plugin_problems(self) -> None:
+        """Emit `pluginProblems` with the registry's problems not reported yet: each is told once."""
+        from studio.model.registry import discovered_registry
+
+        reg = discovered_registry()
+        problems = list(reg.problems) if reg is not None else []
+        new = problems[self._problems_told:]
+        self._problems_told = len(problems)
+        if new:
+            self.pluginProblems.emit(new)
 
     def _on_loaded(self, token: int, path: Path, result: tuple[Generator | None, str | None]) -> None:
         if token != self._load_token:
