@@ -29,3 +29,11 @@ def test_noise_sliders_reach_a_visible_change_on_the_bundled_stylegan2(qtbot, wi
     s.undo()
     assert panel.rows[2].value() == 1.0
     qtbot.waitUntil(lambda: np.array_equal(window.canvas.image(), before), timeout=10000)
+
+
+def test_noise_layer_titles_are_never_cut(qtbot, window):
+    with qtbot.waitSignal(window.session.frameReady, timeout=20000):
+        drop_files(window, [resolve_demo("demo:stylegan2")])
+    for row in window.noise_panel.rows:
+        fm = row.name.fontMetrics()
+        assert fm.horizontalAdvance(row.name.text()) <= row.name.width(), row.name.text()

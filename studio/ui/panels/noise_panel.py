@@ -23,7 +23,7 @@ from studio.ui.panels.latent_panel import SliderRow
 from studio.ui.session import Session
 
 MAX_SCALE = NOISE_DEFAULT_MAX  # until the open model's ranges are measured
-TITLE_WIDTH = 150
+TITLE_WIDTH = 120  # the least width of a row's title
 
 
 def layer_title(name: str) -> str:
@@ -79,8 +79,10 @@ class NoisePanel(QWidget):
         self.layers = list(fn()) if fn is not None else []
         self.rows = []
         labels = layer_labels(g, self.layers) if self.layers else {}
+        fm = self.fontMetrics()  # the widest title sets the column, so "16x16 · 64 ch (b16.conv0)" is never cut
+        width = max([TITLE_WIDTH] + [fm.horizontalAdvance(t) + 12 for t in labels.values()])
         for i, name in enumerate(self.layers):
-            row = SliderRow(labels.get(name, layer_title(name)), 0.0, MAX_SCALE, 1.0, name_width=TITLE_WIDTH,
+            row = SliderRow(labels.get(name, layer_title(name)), 0.0, MAX_SCALE, 1.0, name_width=width,
                             tooltip=f"Noise strength of {name} ({layer_title(name)}), times its trained value "
                                     f"(0: none, 1: as trained)")
             row.changed.connect(lambda v, dragging, i=i: self._on_scale(i, v, dragging))
