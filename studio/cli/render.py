@@ -119,7 +119,9 @@ def cmd_render(ns: argparse.Namespace) -> int:
         if len(recipes) > cols * rows:
             raise UsageError(f"grid {cols}x{rows} holds {cols * rows} images but {len(recipes)} "
                              f"were asked for")
-    g = load_model(model_path, ns.device, ns.backend, picks=ns.pick)
+    recipe_picks = base[0].model.picks if ns.recipe is not None and model_override is None else {}
+    picks = ns.pick or [f"{k}={v}" for k, v in recipe_picks.items()]  # the variant the recipe was made with
+    g = load_model(model_path, ns.device, ns.backend, picks=picks)
     if ns.truncation_cutoff is not None and not g.info.num_ws:
         raise UsageError(f"--truncation-cutoff needs a model with style inputs (StyleGAN); "
                          f"{model_path.name} is {g.info.family}")

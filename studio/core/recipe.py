@@ -28,6 +28,14 @@ class ModelRef:
             raise RecipeError(f"the model must be named by a text path and sha256, not path={self.path!r:.60} "
                               f"sha256={self.sha256!r:.60}")
 
+    @property
+    def picks(self) -> dict[str, str]:
+        """The settings the model was opened with when it is a variant of its file (Generator.choose: a
+        progressive GAN's scale, an activation the file cannot record), as its model_id records them after
+        the file's hash ("<sha256>#activation=LeakyReLU(0.2)"); {} for a plain open."""
+        _, sep, rest = self.sha256.partition("#")
+        return {k: v for k, _, v in (p.partition("=") for p in rest.split(",")) if k and v} if sep else {}
+
 
 @dataclass(frozen=True)
 class SeedLatent:

@@ -217,7 +217,7 @@ class ModelCache:
         g = self.base(ref)
         if self.backend == "torch":
             return g
-        key = (*_file_version(ref), self.backend, batch)
+        key = (*_file_version(ref), _variant(ref), self.backend, batch)
         with self._lock:
             hit = self._on_runtime.get(key)
         if hit is None:  # chosen once per model, backend and batch size: notes are said once too
@@ -230,6 +230,7 @@ class ModelCache:
         """The model at `ref` as its plugin loaded it (torch), loaded once per path and file version."""
         path = Path(ref.path if isinstance(ref, ModelRef) else ref).expanduser()
         key, mtime = _file_version(ref)
+        key += _variant(ref)
         with self._lock:
             hit = self._models.get(key)
             if hit and hit[0] == mtime:
@@ -240,6 +241,9 @@ class ModelCache:
             g = default_registry().open(path, self.device)
         else:
             g = self._open(path, self.device)
+        picks = ref.picks if isinstance(ref, ModelRef) else {}
+        if picks and ref.sha256.startswith(g.model_id + "#"):  # the variant the recipe was made with
+            g = g.choose(**picks)
         with self._lock:
             self._models[key] = (mtime, g)
         return g
@@ -265,6 +269,11 @@ class ModelCache:
         self.notes.extend(chooser.notes[seen:])
         self.notes.extend(getattr(chosen, "notes", []) if chosen is not g else [])  # provider fallbacks
         return chosen
+
+
+def _variant(ref: ModelRef | str) -> str:
+    """The picks part of a ModelRef ("#activation=LeakyReLU(0.2)"), "" for a plain model: part of cache keys."""
+    return "#" + ref.sha256.partition("#")[2] if isinstance(ref, ModelRef) and ref.picks else ""
 
 
 def _file_version(ref: ModelRef | str) -> tuple[str, float]:

@@ -138,12 +138,15 @@ class Session(QObject):
             self.loading = True
             self.loadingChanged.emit(True)
         self.message.emit(f"Opening {path.name}…")
-        self._run_load(self._load_job(path), lambda result: self._on_loaded(token, path, result))
+        # a project saved with a variant of its file (a picked scale or activation) opens as that variant
+        target = ModelRef(str(path), project.model.sha256) if project is not None and project.model.picks else path
+        self._run_load(self._load_job(target), lambda result: self._on_loaded(token, path, result))
 
-    def _load_job(self, path: Path) -> Iterator[float]:
+    def _load_job(self, target: Path | ModelRef) -> Iterator[float]:
+        path = Path(target.path) if isinstance(target, ModelRef) else target
         yield 0.0
         try:
-            return self.models.get(path), None
+            return self.models.get(target), None
         except StudioError as exc:
             return None, str(exc)
         except BaseException as exc:  # a plugin bug (SystemExit too) still becomes one line for the user
