@@ -80,8 +80,9 @@ def _pickles_zoo_config(path: Path) -> bool:
     return b"cmodels.utils.config\nBaseConfig\n" in data and b"netG" in data and b"formatLayer" in data
 
 
-def _config(raw: dict[str, Any], depths: tuple[int, ...], what: str) -> Any:
-    """A PGGANConfig from the zoo's config and the depths the shapes show; the two must agree."""
+def _config(raw: dict[str, Any], sd: dict[str, torch.Tensor], depths: tuple[int, ...], what: str) -> Any:
+    """A PGGANConfig from the zoo's config and what the shapes show (depths, latent size, output channels:
+    sizes come from tensors, never from the config alone); the two must agree."""
     from latent_studio_plugins.pggan.network import TANH_LOSSES, PGGANConfig
 
     def num(key: str, default: float) -> float:
@@ -94,11 +95,15 @@ def _config(raw: dict[str, Any], depths: tuple[int, ...], what: str) -> Any:
     if raw.get("depthScale0") is not None and tuple(stated) != depths:
         raise CheckpointError(f"{what}: its config gives scale depths {stated} but its weights have "
                               f"{list(depths)}")
-    z_dim = int(num("latentVectorDim", num("noiseVectorDim", 0) + num("categoryVectorDim", 0)))
+    z_dim, out_channels = int(sd["formatLayer.weight"].shape[1]), int(sd["toRGBLayers.0.weight"].shape[0])
+    stated_z = num("latentVectorDim", num("noiseVectorDim", z_dim) + num("categoryVectorDim", 0))
+    if (stated_z, num("dimOutput", out_channels)) != (z_dim, out_channels):
+        raise CheckpointError(f"{what}: its config gives a {stated_z:g}-value latent and {num('dimOutput', 3):g} "
+                              f"output channels but its weights take {z_dim} and give {out_channels}")
     alpha = num("alpha", 0.0)
     if not 0.0 <= alpha <= 1.0:
         raise CheckpointError(f"{what}: its config's fade-in alpha {alpha:g} is outside 0 to 1")
-    return PGGANConfig(z_dim=z_dim, depths=depths, out_channels=int(num("dimOutput", 3)),
+    return PGGANConfig(z_dim=z_dim, depths=depths, out_channels=out_channels,
                        slope=num("leakyReluLeak", 0.2), pixel_norm=bool(raw.get("perChannelNormalization", True)),
                        equalized=bool(raw.get("equalizedlR", True)),
                        tanh=str(raw.get("lossCriterion", "WGANGP")) in TANH_LOSSES, alpha=alpha)
@@ -117,7 +122,9 @@ class PGGANGenerator(Generator):
         depths = depths_of(nets["netG"])
         if depths is None:
             raise CheckpointError(f"{what}: its netG's scales do not chain (groupScale0, scaleLayers.N)")
-        cfg = _config(config, depths, what)
+        if "toRGBLayers.0.weight" not in nets["netG"]:
+            raise CheckpointError(f"{what}: its netG has no toRGBLayers.0")
+        cfg = _config(config, nets["netG"], depths, what)
         source = {"sha256": probe.sha256, "name": probe.path.stem, "what": what}
         return cls(cfg, nets, source, {"network": "avgG" if "avgG" in nets else "netG",
                                        "scale": str(len(depths) - 1), "alpha": f"{cfg.alpha:g}"}, device)

@@ -232,3 +232,57 @@ def test_stylegan1_renamed_training_file_takes_its_step_from_the_weights(registr
     assert step.value == "3" and g.info.resolution == 32
     z = _arrays(sg1, "z")[0]
     _close(g.generate(z, noise=_arrays(sg1, *(f"noise_{i}" for i in range(4)))), sg1, "out_step3_alpha1.npy")
+
+
+def test_pggan_file_that_would_run_code_is_refused_and_nothing_runs(registry, zoo, tmp_path):
+    """A zoo-looking checkpoint (BaseConfig, netG) that also pickles a call to os.system: the allow-list
+    unpickler admits only the inert BaseConfig stand-in, so the call is refused and the marker never appears."""
+    import os
+    import types
+
+    from studio.model.safeload import load_torch
+
+    from latent_studio_plugins.pggan.plugin import CONFIG_CLASS, _ZooConfig
+
+    obj = load_torch(zoo / "pgan_tiny_s3_i96000.pt", stand_ins={CONFIG_CLASS: _ZooConfig})
+    marker = tmp_path / "ran"
+
+    class Evil:
+        def __reduce__(self):
+            return os.system, (f"touch {marker}",)
+
+    names = ["models", "models.utils", "models.utils.config"]
+    fake = {n: types.ModuleType(n) for n in names}
+    BaseConfig = type("BaseConfig", (), {"__module__": "models.utils.config"})
+    fake["models.utils.config"].BaseConfig = BaseConfig
+    cfg = BaseConfig()
+    cfg.__dict__.update(vars(obj["config"]))
+    sys.modules.update(fake)
+    try:
+        torch.save({"config": cfg, "netG": obj["netG"], "avgG": obj["avgG"], "hook": Evil()}, tmp_path / "e.pt")
+    finally:
+        for n in names:
+            sys.modules.pop(n, None)
+    with pytest.raises(CheckpointError, match="refusing to execute them") as err:
+        registry.open(tmp_path / "e.pt")
+    assert "allow" not in str(err.value).lower() and not marker.exists()
+    # ...and the same file without the call loads (the BaseConfig itself is data)
+    sys.modules.update(fake)
+    try:
+        torch.save({"config": cfg, "netG": obj["netG"], "avgG": obj["avgG"]}, tmp_path / "ok.pt")
+    finally:
+        for n in names:
+            sys.modules.pop(n, None)
+    assert registry.open(tmp_path / "ok.pt").info.family == "pggan"
+
+
+def test_pggan_sizes_come_from_the_weights(registry, zoo, tmp_path):
+    from studio.model.safeload import load_torch
+
+    from latent_studio_plugins.pggan.plugin import CONFIG_CLASS, _ZooConfig
+
+    obj = load_torch(zoo / "pgan_tiny_s3_i96000.pt", stand_ins={CONFIG_CLASS: _ZooConfig})
+    huge = dict(vars(obj["config"]), dimOutput=10 ** 12)
+    torch.save({"config": huge, "netG": obj["netG"]}, tmp_path / "claims.pth")
+    with pytest.raises(CheckpointError, match="1e\\+12 output channels but its weights take 24 and give 3"):
+        registry.open(tmp_path / "claims.pth")
