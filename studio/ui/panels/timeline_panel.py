@@ -110,6 +110,7 @@ class TimelinePanel(QWidget):
         self.keys.setViewMode(QListWidget.ViewMode.IconMode)
         self.keys.setFlow(QListWidget.Flow.LeftToRight)
         self.keys.setWrapping(False)
+        self.keys.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # a strip: sideways only
         self.keys.setMovement(QListWidget.Movement.Static)
         self.keys.setGridSize(QSize(THUMB + 40, THUMB + 48))
         self.keys.setWordWrap(True)
@@ -209,7 +210,7 @@ class TimelinePanel(QWidget):
         keys_col.addWidget(self.summary)
         progress_row = QHBoxLayout()  # while an export runs
         progress_row.addWidget(self.progress, 1)
-        progress_row.addWidget(self.eta)
+        progress_row.addWidget(self.eta, 1)  # shares the row with the bar (it has no minimum width)
         progress_row.addWidget(self.cancel)
         keys_col.addLayout(progress_row)
         layout.addLayout(keys_col, 1)
