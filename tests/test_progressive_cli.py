@@ -54,7 +54,8 @@ def test_render_pick_and_its_one_line_errors(capsys, tmp_path):
     code, _, err = run(capsys, "render", path, "--seed", "4", "--pick", "step=2", "--out", out)
     assert code == 0, err
     g = ModelCache(torch.device("cpu")).get(path).choose(step="2")
-    assert np.array_equal(read_png(out), Renderer().render(g, Recipe(ModelRef(str(path)), SeedLatent(4))).image)
+    want = Renderer().render(g, Recipe(ModelRef(str(path)), SeedLatent(4))).image
+    assert np.array_equal(read_png(out), want)
     for pick, message in (("scale=2", "has no setting 'scale' to pick (it has: alpha, step)"),
                           ("step=9", "step must be one of 0, 1, 2, 3, 4, 5, 6, 7, 8, not '9'"),
                           ("alpha=-1", "alpha must be a number from 0 to 1, not '-1'"),
@@ -79,8 +80,8 @@ def test_mix_layers_are_rosinality_mixing_range(capsys, tmp_path):
     for row, seed in enumerate((1, 2)):
         r = cell_recipe(base, seed, 3, (0, 2))
         assert np.array_equal(cell(grid, row, 0, (32, 32)), Renderer().render(g, r).image)
-    # The cell's recipe, with the fixture's codes and saved noise in place of the seeds and the studio's noise,
-    # is generate.py's style_mixing output: the 4x4 and 8x8 blocks from the column (source) code.
+    # The cell's recipe, with the fixture's codes and saved noise in place of the seeds and the studio's
+    # noise, is generate.py's style_mixing output: the 4x4 and 8x8 blocks from the column (source) code.
     mix = next(e for e in cell_recipe(base, 1, 3, (0, 2)).edits if isinstance(e, Mix))
     assert mix.layers == (0, 2)
     z, z_source = np.load(folder / "z.npy"), np.load(folder / "z_source.npy")
@@ -92,6 +93,6 @@ def test_mix_layers_are_rosinality_mixing_range(capsys, tmp_path):
     ref = np.load(folder / "out_mix_range01_psi07.npy")
     assert np.allclose(ours, ref, rtol=1e-5, atol=1e-4), float(np.abs(ours - ref).max())
     # a range past the picked step's blocks is refused in one line
-    code, _, err = run(capsys, "mix", path, "--rows", "1", "--cols", "2", "--layers", "0-3", "--pick", "step=2",
-                       "--out", tmp_path / "bad.png")
+    code, _, err = run(capsys, "mix", path, "--rows", "1", "--cols", "2", "--layers", "0-3",
+                       "--pick", "step=2", "--out", tmp_path / "bad.png")
     assert code == 2 and "beyond this model's 3 style inputs (0-2)" in err, err

@@ -2,8 +2,8 @@
 
 Weights are stored as the zoo stores them, and the equalised-learning-rate constant sqrt(2 / fan_in)
 multiplies each layer's output, bias included (unlike StyleGAN), in the zoo's order: folding it into the
-weights instead moves the outputs by ~1e-5 in float32. Only the config (read from the file) says what the weights cannot: the fade-in alpha, the
-slope, whether PixelNorm runs and whether the output goes through tanh.
+weights instead moves the outputs by ~1e-5 in float32. Only the config (read from the file) says what the
+weights cannot: the fade-in alpha, the slope, whether PixelNorm runs and whether the output goes through tanh.
 """
 from __future__ import annotations
 
@@ -132,7 +132,7 @@ class PGGAN(nn.Module):
         self.output = OutputBlock(cfg, n - 1)
 
     def blocks(self) -> list[tuple[str, nn.Module]]:
-        """(stage name, module) in order: 'format', 'scale0' (4 px), ..., the output scale as 'scaleN+torgb'."""
+        """(stage name, module) in order: 'format', 'scale0' (4 px), ..., the last as 'scaleN+torgb'."""
         named: list[tuple[str, nn.Module]] = [("format", self.format)]
         named += [(f"scale{s}", b) for s, b in enumerate(self.scales)]
         return named + [(f"scale{len(self.cfg.depths) - 1}+torgb", self.output)]

@@ -29,7 +29,7 @@ class _ZooConfig:
 
 class PGGANPlugin:
     name = "PGGAN"
-    formats = "pytorch_GAN_zoo progressive GAN <name>_s<scale>_i<iter>.pt checkpoints and torch.hub .pth files"
+    formats = "pytorch_GAN_zoo progressive GAN <name>_s<scale>_i<iter>.pt checkpoints and torch.hub files"
 
     def sniff(self, probe: Probe) -> float:
         obj = probe.torch_object()
@@ -98,13 +98,15 @@ def _config(raw: dict[str, Any], sd: dict[str, torch.Tensor], depths: tuple[int,
     z_dim, out_channels = int(sd["formatLayer.weight"].shape[1]), int(sd["toRGBLayers.0.weight"].shape[0])
     stated_z = num("latentVectorDim", num("noiseVectorDim", z_dim) + num("categoryVectorDim", 0))
     if (stated_z, num("dimOutput", out_channels)) != (z_dim, out_channels):
-        raise CheckpointError(f"{what}: its config gives a {stated_z:g}-value latent and {num('dimOutput', 3):g} "
-                              f"output channels but its weights take {z_dim} and give {out_channels}")
+        raise CheckpointError(f"{what}: its config gives a {stated_z:g}-value latent and "
+                              f"{num('dimOutput', 3):g} output channels but its weights take {z_dim} "
+                              f"and give {out_channels}")
     alpha = num("alpha", 0.0)
     if not 0.0 <= alpha <= 1.0:
         raise CheckpointError(f"{what}: its config's fade-in alpha {alpha:g} is outside 0 to 1")
     return PGGANConfig(z_dim=z_dim, depths=depths, out_channels=out_channels,
-                       slope=num("leakyReluLeak", 0.2), pixel_norm=bool(raw.get("perChannelNormalization", True)),
+                       slope=num("leakyReluLeak", 0.2),
+                       pixel_norm=bool(raw.get("perChannelNormalization", True)),
                        equalized=bool(raw.get("equalizedlR", True)),
                        tanh=str(raw.get("lossCriterion", "WGANGP")) in TANH_LOSSES, alpha=alpha)
 
@@ -166,7 +168,8 @@ class PGGANGenerator(Generator):
             return from_file if p[name] == d[name] else "picked"
 
         if p["scale"] != d["scale"] and p["alpha"] == "0" and "alpha" not in self.given:
-            alpha_from = f"0 at scale {p['scale']}: its fade-in was over (the file's {d['alpha']} is scale {d['scale']}'s)"
+            alpha_from = (f"0 at scale {p['scale']}: its fade-in was over (the file's {d['alpha']} is "
+                          f"scale {d['scale']}'s)")
         else:
             alpha_from = origin("alpha", "the file's fade-in alpha")
 
@@ -177,8 +180,8 @@ class PGGANGenerator(Generator):
             Choice("scale", p["scale"], tuple(str(s) for s in range(len(cfg.depths))),
                    source=origin("scale", f"the file's last scale, {res[-1]} px")
                    + f"; scales 0-{len(res) - 1} are {', '.join(res)} px", label="Scale"),
-            Choice("alpha", f"{alpha:g}", source=alpha_from + "; 1 = the previous scale only, 0 = the new one "
-                   "only", label="Fade-in alpha"),
+            Choice("alpha", f"{alpha:g}", label="Fade-in alpha",
+                   source=alpha_from + "; 1 = the previous scale only, 0 = the new one only"),
         )
 
     def choose(self, **picks: str) -> "PGGANGenerator":
@@ -186,13 +189,14 @@ class PGGANGenerator(Generator):
 
         given = checked_picks(self.info.choices, picks, self.source["what"])
         new = {**self.picks, **given}
+        named = self.given | set(given)
         if "scale" in given and "alpha" not in given:  # another scale's fade-in is long over
             new["alpha"] = self.defaults["alpha"] if given["scale"] == self.defaults["scale"] else "0"
+            named -= {"alpha"}  # follows from the scale, not the user's own pick
         if new == self.picks:
             return self
         return PGGANGenerator(self.cfg, self.nets, self.source, new, self.device, self.defaults,
-                              (self.given | set(given)) - ({"alpha"} if "alpha" not in given and "scale" in given
-                                                           else set()))
+                              frozenset(named))
 
 
 def _z_input(ctx: Any) -> torch.Tensor:

@@ -69,7 +69,8 @@ class StyledBlock(nn.Module):
         if i == 0:
             self.register_buffer("const", torch.zeros(1, c, 4, 4))
         else:
-            shape = (c, c_in, 4, 4) if self.fused else (c, c_in, 3, 3)  # fused: conv_transpose weight, in/out swapped below
+            # fused: the 4x4 transposed-conv kernel, stored [out, in] like a conv (swapped back in forward)
+            shape = (c, c_in, 4, 4) if self.fused else (c, c_in, 3, 3)
             self.register_buffer("conv1_weight", torch.zeros(shape))
             self.register_buffer("conv1_bias", torch.zeros(c))
             self.register_buffer("blur", torch.zeros(c, 1, 3, 3))

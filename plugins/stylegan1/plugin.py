@@ -43,7 +43,8 @@ class StyleGAN1Plugin:
 
     def load(self, probe: Probe, device: torch.device) -> Generator:
         from latent_studio_plugins.stylegan1.generator import StyleGAN1Generator
-        from latent_studio_plugins.stylegan1.network import StyleGAN1, effective_state, infer_config, mean_style
+        from latent_studio_plugins.stylegan1.network import (StyleGAN1, effective_state, infer_config,
+                                                              mean_style)
 
         read = self._read(probe)
         if read is None:

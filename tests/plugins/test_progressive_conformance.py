@@ -51,7 +51,8 @@ def test_pggan_every_reference_output(registry, zoo):
     for out in outputs:
         ckpt = next(c for c in manifest["checkpoints"] if c["file"] == out["checkpoint"])
         g = registry.open(zoo / out["checkpoint"])
-        assert (g.info.family, g.info.resolution, g.info.z_dim) == ("pggan", 32, ckpt["config"]["latentVectorDim"])
+        want = ("pggan", 32, ckpt["config"]["latentVectorDim"])
+        assert (g.info.family, g.info.resolution, g.info.z_dim) == want
         choices = {c.name: c for c in g.info.choices}
         assert float(choices["alpha"].value) == ckpt["config_alpha"]  # read from the pickled BaseConfig
         assert choices["scale"].value == "3" and choices["scale"].values == ("0", "1", "2", "3")
@@ -236,7 +237,8 @@ def test_stylegan1_renamed_training_file_takes_its_step_from_the_weights(registr
 
 def test_pggan_file_that_would_run_code_is_refused_and_nothing_runs(registry, zoo, tmp_path):
     """A zoo-looking checkpoint (BaseConfig, netG) that also pickles a call to os.system: the allow-list
-    unpickler admits only the inert BaseConfig stand-in, so the call is refused and the marker never appears."""
+    unpickler admits only the inert BaseConfig stand-in, so the call is refused and the marker never
+    appears."""
     import os
     import types
 
@@ -259,7 +261,8 @@ def test_pggan_file_that_would_run_code_is_refused_and_nothing_runs(registry, zo
     cfg.__dict__.update(vars(obj["config"]))
     sys.modules.update(fake)
     try:
-        torch.save({"config": cfg, "netG": obj["netG"], "avgG": obj["avgG"], "hook": Evil()}, tmp_path / "e.pt")
+        evil = {"config": cfg, "netG": obj["netG"], "avgG": obj["avgG"], "hook": Evil()}
+        torch.save(evil, tmp_path / "e.pt")
     finally:
         for n in names:
             sys.modules.pop(n, None)

@@ -57,10 +57,12 @@ def test_stylegan1_mixing_range_through_the_style_mixing_panel(qtbot, window):
     assert np.array_equal(shown, Renderer().render(g, s.recipe).image)
     # The recipe the panel built, with the fixture's source code and saved noise images in place of seed B and
     # the studio's noise, is the official mixing output.
-    official = replace(s.recipe, edits=(replace(mixes[0], seed=-1, values=tuple(float(v) for v in z_source[k])),))
+    source = tuple(float(v) for v in z_source[k])
+    official = replace(s.recipe, edits=(replace(mixes[0], seed=-1, values=source),))
     out = with_fixture_noise(g, [official], [torch.from_numpy(np.load(folder / f"noise_{i}.npy"))[k:k + 1]
                                              for i in range(4)])
-    assert np.allclose(out[0].numpy(), ref[k], rtol=1e-5, atol=1e-4), float(np.abs(out[0].numpy() - ref[k]).max())
+    err = float(np.abs(out[0].numpy() - ref[k]).max())
+    assert np.allclose(out[0].numpy(), ref[k], rtol=1e-5, atol=1e-4), err
     s.undo()
     s.undo()
     assert np.array_equal(w.canvas.image(), before)
@@ -96,7 +98,8 @@ def test_settings_pick_a_stylegan1_step(qtbot, window):
     folder = shared_path("fixtures", "stylegan1_rosinality")
     w = _open(qtbot, window, folder / "train_step-4.model")
     s, box = w.session, w.model_panel.choices
-    assert box.editors["step"].currentText() == "3" and "from the name train_step-4" in box.notes["step"].text()
+    assert box.editors["step"].currentText() == "3"
+    assert "from the name train_step-4" in box.notes["step"].text()
     assert box.editors["alpha"].value() == 1.0 and "does not record it" in box.notes["alpha"].text()
     with qtbot.waitSignal(s.frameReady, timeout=20000):
         box.editors["step"].textActivated.emit("2")

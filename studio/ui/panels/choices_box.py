@@ -1,4 +1,4 @@
-"""The model panel's Settings: what the open checkpoint holds several of, or cannot record (ModelInfo.choices).
+"""The model panel's Settings: what the open checkpoint holds several of or cannot record (ModelInfo.choices).
 
 A progressive GAN's scale and fade-in alpha, a StyleGAN1's step, an activation a state_dict cannot tell:
 each shows its value and where it came from ("from the file", "assumed ..."), and picking another opens the
@@ -88,7 +88,9 @@ class ChoicesBox(QGroupBox):
             self.show_model(g)  # back to what is loaded
             return False
         except Exception as exc:  # plugin code: any failure is one message
-            self.session.error.emit(f"{path.name}: picking {name} {value} failed ({type(exc).__name__}: {exc})")
+            from studio.model.api import describe_failure
+
+            self.session.error.emit(f"{path.name}: picking {name} {value} failed ({describe_failure(exc)})")
             self.show_model(g)
             return False
         if variant is g:
