@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import io
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,9 @@ def _load_storage(data: bytes) -> Any:
     if not isinstance(data, (bytes, bytearray)):
         raise CheckpointError("malformed tensor storage in NVlabs pickle")
     try:
-        return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # a damaged stream makes torch warn (its protocol) before it fails
+            warnings.simplefilter("ignore")
+            return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for a bad stream
         first = (str(exc).splitlines() or [type(exc).__name__])[0]
         raise CheckpointError(f"unreadable tensor storage in NVlabs pickle: {clipped(first, 160)}") from None
