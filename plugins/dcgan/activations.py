@@ -29,10 +29,11 @@ def make_activation(value: str) -> nn.Module:
     return nn.LeakyReLU(float(m.group(1)))
 
 
-def choice(name: str, label: str, value: str, values: tuple[str, ...], usual: str, default: str) -> Choice:
+def choice(name: str, label: str, value: str, values: tuple[str, ...], usual: str, default: str,
+           recorded: str | None = None) -> Choice:
     """A Choice whose source says whether `value` is the assumed `default` (`usual` names whose choice that
-    is) or the user's pick."""
-    source = f"{ASSUMED}: {usual}" if value == default else "picked"
+    is), read from the file (`recorded` says where), or the user's pick."""
+    source = (recorded or f"{ASSUMED}: {usual}") if value == default else "picked"
     return Choice(name, value, values if value in values else (*values, value), source=source, label=label)
 
 

@@ -55,13 +55,28 @@ class DCGANPlugin:
 
         sd = probe.state_dict(*CONTAINER_KEYS)
         if sd is None:
-            return None
+            return self._pickled_hobby(probe)
         sd = strip_module_prefix(sd)
         mlp = infer_mlp(sd)
         if mlp is not None:
             return "mlp", mlp, sd
         conv = infer_conv(sd)
         return ("conv", conv, sd) if conv is not None else None
+
+    def _pickled_hobby(self, probe: Probe) -> tuple[str, Any, dict] | None:
+        """The same for torch.save(generator) of the scripts' own class: (kind, layout, {"index": i}), i the
+        module's place among the file's top-level modules."""
+        from latent_studio_plugins.dcgan.hobby import infer_conv, infer_mlp
+
+        tree = probe.module_tree()
+        for i, (_, rec) in enumerate(tree.modules() if tree is not None else ()):
+            if rec.builtin or set(rec.children()) not in ({"model"}, {"l1", "conv_blocks"}):
+                continue
+            sd = rec.state_dict()
+            layout = infer_mlp(sd) if "model" in rec.children() else infer_conv(sd)
+            if layout is not None:
+                return ("mlp" if "model" in rec.children() else "conv"), layout, {"index": i}
+        return None
 
     def sniff(self, probe: Probe) -> float:
         if self._read(probe) is not None:
@@ -93,6 +108,11 @@ class DCGANPlugin:
         read = self._read(probe)
         if read is None:
             hobby = self._hobby(probe)
+            if hobby is not None and "index" in hobby[2]:  # a whole-module pickle: tensors and settings read
+                from studio.model.module_pickle import read_module_pickle
+
+                rec = read_module_pickle(probe.path).modules()[hobby[2]["index"]][1]
+                return load_hobby(probe, device, hobby[0], hobby[1], rec.state_dict(), pickled_settings(rec))
             if hobby is not None:
                 return load_hobby(probe, device, *hobby)
             if whole_module_generator(probe) is not None:
@@ -135,8 +155,27 @@ def _info(cfg: Any, fmt: str, meta: dict, probe: Probe) -> ModelInfo:
     )
 
 
-def load_hobby(probe: Probe, device: torch.device, kind: str, layout: Any, sd: dict) -> Generator:
-    """An eriklindernoren MLP or Upsample-conv generator, its unrecorded hyper-parameters as choices."""
+def pickled_settings(rec: Any) -> dict[str, str]:
+    """What a pickled eriklindernoren Generator records that a state_dict does not: its LeakyReLU slope,
+    its (non-leading) BatchNorm eps and its Upsample mode, when every layer agrees."""
+    found: dict[str, set[str]] = {"activation": set(), "eps": set(), "upsample": set()}
+    for path, r in rec.walk():
+        a = r.attributes()
+        if r.name == "LeakyReLU" and isinstance(a.get("negative_slope"), float):
+            found["activation"].add(f"LeakyReLU({a['negative_slope']:g})")
+        elif r.name == "ReLU":
+            found["activation"].add("ReLU")
+        elif r.name.startswith("BatchNorm") and isinstance(a.get("eps"), float) and path != "conv_blocks.0":
+            found["eps"].add(f"{a['eps']:g}")
+        elif r.name == "Upsample" and isinstance(a.get("mode"), str):
+            found["upsample"].add(a["mode"])
+    return {k: next(iter(v)) for k, v in found.items() if len(v) == 1}
+
+
+def load_hobby(probe: Probe, device: torch.device, kind: str, layout: Any, sd: dict,
+               recorded: dict[str, str] | None = None) -> Generator:
+    """An eriklindernoren MLP or Upsample-conv generator, its unrecorded hyper-parameters as choices
+    (`recorded`: the values a whole-module pickle does record, used instead of assumed)."""
     from latent_studio_plugins.dcgan.hobby import (ERIK_EPS, ConvGenerator, MLPGenerator, image_shapes,
                                                    load_strict, z_flat)
     from studio.model.modules import module_generator, split_into_blocks
@@ -145,13 +184,16 @@ def load_hobby(probe: Probe, device: torch.device, kind: str, layout: Any, sd: d
     shapes = [f"{c}x{s}x{s}" for c, s in image_shapes(layout.out_values)] if kind == "mlp" else []
     defaults = {"activation": "LeakyReLU(0.2)", "eps": ERIK_EPS}
     defaults.update({"shape": shapes[0]} if kind == "mlp" else {"upsample": "nearest"})
+    recorded = {k: v for k, v in (recorded or {}).items() if k in defaults}
+    defaults.update(recorded)
+    known = {k: "read from the pickled modules" for k in recorded}
 
     def make(picks: dict[str, str]) -> Generator:
         eps = float(picks["eps"])
         choices = [choice("activation", "Activation", picks["activation"], ACTIVATIONS,
-                          "the PyTorch-GAN scripts' value", defaults["activation"]),
+                          "the PyTorch-GAN scripts' value", defaults["activation"], known.get("activation")),
                    choice("eps", "BatchNorm eps", picks["eps"], (ERIK_EPS, "1e-05"),
-                          "the scripts' BatchNorm(C, 0.8), whose 0.8 is eps", defaults["eps"])]
+                          "the scripts' BatchNorm(C, 0.8), whose 0.8 is eps", defaults["eps"], known.get("eps"))]
         if kind == "mlp":
             c, h, w = (int(v) for v in picks["shape"].split("x"))
             net: torch.nn.Module = MLPGenerator(layout, (c, h, w), picks["activation"], eps)
@@ -166,7 +208,7 @@ def load_hobby(probe: Probe, device: torch.device, kind: str, layout: Any, sd: d
             blocks = [("l1", torch.nn.Sequential(net.l1, torch.nn.Unflatten(1, (layout.c0, s, s))))]
             blocks += split_into_blocks(net.conv_blocks, "conv_blocks.")
             choices.append(choice("upsample", "Upsample mode", picks["upsample"], UPSAMPLE_MODES,
-                                  "nn.Upsample's default", defaults["upsample"]))
+                                  "nn.Upsample's default", defaults["upsample"], known.get("upsample")))
             res, channels = layout.resolution, layout.channels
             fmt = "eriklindernoren PyTorch-GAN DCGAN/LSGAN generator state_dict"
         load_strict(net, sd, what)

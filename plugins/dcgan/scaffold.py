@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from studio.model.probe import Probe
-from studio.model.scaffold import GUESS, PluginSpec
+from studio.model.scaffold import GUESS, PICKLED_HELPER, PICKLED_IMPORT, PluginSpec
 
 CONTAINER_KEYS = ("netG", "generator", "G", "state_dict", "model_state_dict", "model")
 
@@ -17,7 +17,7 @@ def scaffold(probe: Probe) -> PluginSpec | None:
 
     raw = probe.state_dict(*CONTAINER_KEYS)
     if raw is None:
-        return None
+        return _pickled(probe)
     sd = strip_module_prefix(raw)
     weights = _weights_expr(probe, raw, sd)
     cfg = infer_config(sd)
@@ -25,9 +25,51 @@ def scaffold(probe: Probe) -> PluginSpec | None:
         return _examples(cfg, weights)
     mlp = infer_mlp(sd)
     if mlp is not None:
-        return _mlp(mlp, image_shapes(mlp.out_values)[0], weights)
+        return _mlp(mlp, image_shapes(mlp.out_values)[0], weights, {})
     conv = infer_conv(sd)
-    return _conv(conv, weights) if conv is not None else None
+    return _conv(conv, weights, {}) if conv is not None else None
+
+
+def _pickled(probe: Probe) -> PluginSpec | None:
+    """torch.save(generator) of the eriklindernoren scripts' class: its layout, with the slope, eps and mode
+    the pickle records filled in (no guess), its tensors read by the studio's non-executing reader."""
+    from latent_studio_plugins.dcgan.plugin import DCGANPlugin, pickled_settings
+
+    found = DCGANPlugin()._pickled_hobby(probe)
+    if found is None:
+        return None
+    kind, layout, where = found
+    tree = probe.module_tree()
+    assert tree is not None
+    i = where["index"]
+    settings = pickled_settings(tree.modules()[i][1])
+    spec = (_mlp(layout, _shape(layout), f"_pickled(probe, {i})", settings) if kind == "mlp"
+            else _conv(layout, f"_pickled(probe, {i})", settings))
+    spec.load_weights = f"_pickled_weights(probe, {i})"
+    spec.network += PICKLED_HELPER
+    spec.extra_imports = PICKLED_IMPORT
+    spec.what = spec.what.replace("state_dict", f"pickled whole ({tree.modules()[i][1].qualname})")
+    return spec
+
+
+def _shape(layout: Any) -> tuple[int, int]:
+    from latent_studio_plugins.dcgan.hobby import image_shapes
+
+    return image_shapes(layout.out_values)[0]
+
+
+def _act(settings: dict[str, str]) -> str:
+    value = settings.get("activation")
+    if value is None:
+        return f"nn.LeakyReLU(0.2),  {GUESS}: the scripts' activation"
+    return f"nn.{value},  # read from the pickled modules" if value != "ReLU" else "nn.ReLU(),  # read from the file"
+
+
+def _eps(cout: int, dim: str, settings: dict[str, str]) -> str:
+    eps = settings.get("eps")
+    if eps is None:
+        return f"nn.BatchNorm{dim}({cout}, 0.8),  {GUESS}: eps 0.8 (the scripts' second argument)"
+    return f"nn.BatchNorm{dim}({cout}, eps={eps}),  # read from the pickled modules"
 
 
 def _weights_expr(probe: Probe, raw: dict, sd: dict) -> str:
@@ -63,15 +105,15 @@ def _examples(cfg: Any, weights: str) -> PluginSpec:
                       guesses=["the activation (ReLU)", "the prior (normal)"])
 
 
-def _mlp(layout: Any, shape: tuple[int, int], weights: str) -> PluginSpec:
+def _mlp(layout: Any, shape: tuple[int, int], weights: str, settings: dict[str, str]) -> PluginSpec:
     c, side = shape
     lines = []
     for n, (cin, cout) in enumerate(layout.linears):
         lines.append(f"nn.Linear({cin}, {cout}),")
         if n < len(layout.linears) - 1:
             if layout.batchnorm[n]:
-                lines.append(f"nn.BatchNorm1d({cout}, 0.8),  {GUESS}: eps 0.8 (the scripts' second argument)")
-            lines.append(f"nn.LeakyReLU(0.2),  {GUESS}: the scripts' activation")
+                lines.append(_eps(cout, "1d", settings))
+            lines.append(_act(settings))
     lines.append("nn.Tanh(),")
     body = "\n".join(" " * 12 + line for line in lines)
     net = f'''class Net(nn.Module):
@@ -100,18 +142,20 @@ def _mlp(layout: Any, shape: tuple[int, int], weights: str) -> PluginSpec:
                       weights=weights, resolution=side, channels=c, z_dim=layout.z_dim, family="mlp-gan",
                       input_fn="lambda ctx: ctx.z.reshape(-1, Z_DIM)", blocks="net.blocks()",
                       guesses=[f"the image shape {c}x{side}x{side} (only C*H*W is in the file)",
-                               "the activation (LeakyReLU(0.2))", "BatchNorm eps (0.8)", "the prior (normal)"])
+                               *_unrecorded(settings, ("activation", "eps")), "the prior (normal)"])
 
 
-def _conv(layout: Any, weights: str) -> PluginSpec:
+def _conv(layout: Any, weights: str, settings: dict[str, str]) -> PluginSpec:
     lines = [f"nn.BatchNorm2d({layout.c0}),  # eps 1e-5 here in the scripts"] if layout.lead_bn else []
     for n, (cin, cout, k, up) in enumerate(layout.convs):
-        if up:
+        if up and "upsample" in settings:
+            lines.append(f"nn.Upsample(scale_factor=2, mode={settings['upsample']!r}),  # read from the pickled modules")
+        elif up:
             lines.append(f"nn.Upsample(scale_factor=2),  {GUESS}: mode 'nearest' (the default)")
         lines.append(f"nn.Conv2d({cin}, {cout}, {k}, stride=1, padding={k // 2}),")
         if n < len(layout.convs) - 1:
-            lines.append(f"nn.BatchNorm2d({cout}, 0.8),  {GUESS}: eps 0.8 (the scripts' second argument)")
-            lines.append(f"nn.LeakyReLU(0.2),  {GUESS}: the scripts' activation")
+            lines.append(_eps(cout, "2d", settings))
+            lines.append(_act(settings))
     lines.append("nn.Tanh(),")
     body = "\n".join(" " * 12 + line for line in lines)
     s = layout.init_size
@@ -143,5 +187,10 @@ class Net(nn.Module):
                       weights=weights, resolution=layout.resolution, channels=layout.channels,
                       z_dim=layout.z_dim, family="dcgan", input_fn="lambda ctx: ctx.z.reshape(-1, Z_DIM)",
                       blocks="net.blocks()",
-                      guesses=["the activation (LeakyReLU(0.2))", "BatchNorm eps (0.8)",
-                               "the Upsample mode (nearest)", "the prior (normal)"])
+                      guesses=[*_unrecorded(settings, ("activation", "eps", "upsample")), "the prior (normal)"])
+
+
+def _unrecorded(settings: dict[str, str], names: tuple[str, ...]) -> list[str]:
+    said = {"activation": "the activation (LeakyReLU(0.2))", "eps": "BatchNorm eps (0.8)",
+            "upsample": "the Upsample mode (nearest)"}
+    return [said[n] for n in names if n not in settings]

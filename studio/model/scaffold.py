@@ -162,7 +162,7 @@ def from_module_tree(probe: Probe) -> PluginSpec:
     tree = probe.module_tree()
     assert tree is not None
     found = find_generator(tree)
-    imports = "\nfrom studio.model.module_pickle import read_module_pickle\n"
+    imports = PICKLED_IMPORT
     if found is not None:
         where = found.where
         index = [w for w, _ in tree.modules()].index(where)
@@ -185,7 +185,7 @@ def from_module_tree(probe: Probe) -> PluginSpec:
             what = f"a whole-module pickle of {rec.qualname}"
         guesses.append("the prior (normal)")
         shape = "-1, Z_DIM, 1, 1" if found.z_as_image else "-1, Z_DIM"
-        net += _PICKLED_HELPER
+        net += PICKLED_HELPER
         return PluginSpec(what=what, network=net, weights=weights, load_weights=load_weights,
                           resolution=found.resolution,
                           channels=found.channels, z_dim=found.z_dim, family="torch-module",
@@ -210,7 +210,7 @@ def from_module_tree(probe: Probe) -> PluginSpec:
               f"        {GUESS}: {rec.qualname}'s forward is not in the file; this runs the children in order,",
               f"        # which is right only if nothing happens between them (a reshape, a skip, a concat)",
               f"        return {chain}"]
-    net = "\n".join(lines) + "\n" + _PICKLED_HELPER
+    net = "\n".join(lines) + "\n" + PICKLED_HELPER
     return PluginSpec(what=f"a whole-module pickle of {rec.qualname}", network=net,
                       weights="_pickled(probe, 0)",
                       load_weights="_pickled_weights(probe, 0)", resolution=0, channels=3, z_dim=z_dim,
@@ -220,7 +220,8 @@ def from_module_tree(probe: Probe) -> PluginSpec:
                       complete=False, extra_imports=imports)
 
 
-_PICKLED_HELPER = '''
+PICKLED_IMPORT = "\nfrom studio.model.module_pickle import read_module_pickle\n"
+PICKLED_HELPER = '''
 
 def _pickled(probe: Probe, index: int) -> dict[str, torch.Tensor] | None:
     """The tensors of the file's `index`-th top-level module, read by the studio's non-executing reader

@@ -160,3 +160,75 @@ def test_a_pick_the_layout_does_not_offer_is_refused(registry, tiny_dcgan_path):
         g.choose(activation="Swish")
     with pytest.raises(RecipeError, match="no setting 'eps'"):
         g.choose(eps="0.8")
+
+
+class Generator(nn.Module):
+    """The scripts' dcgan Generator as torch.save(generator) pickles it (here with eps 0.5, slope 0.1 and
+    bilinear upsampling: values a pickle records and a state_dict does not)."""
+
+    def __init__(self):
+        super().__init__()
+        self.init_size = 4
+        self.l1 = nn.Sequential(nn.Linear(6, 16 * 4 * 4))
+        self.conv_blocks = nn.Sequential(
+            nn.BatchNorm2d(16), nn.Upsample(scale_factor=2, mode="bilinear"), nn.Conv2d(16, 8, 3, 1, 1),
+            nn.BatchNorm2d(8, 0.5), nn.LeakyReLU(0.1, inplace=True), nn.Conv2d(8, 3, 3, 1, 1), nn.Tanh())
+
+    def forward(self, z):
+        return self.conv_blocks(self.l1(z).view(z.shape[0], 16, self.init_size, self.init_size))
+
+
+def test_whole_module_pickle_of_the_scripts_class_reads_its_settings(registry, tmp_path):
+    import sys
+    import types
+
+    mod = types.ModuleType("dcgan_script")
+    Generator.__module__ = "dcgan_script"
+    mod.Generator = Generator
+    sys.modules["dcgan_script"] = mod
+    try:
+        net = _jitter(Generator(), 2)
+        path = tmp_path / "generator_full.pth"
+        torch.save(net, path)
+    finally:
+        del sys.modules["dcgan_script"]
+    g = registry.open(path)
+    picked = {c.name: c for c in g.info.choices}
+    assert (picked["eps"].value, picked["activation"].value, picked["upsample"].value) == \
+        ("0.5", "LeakyReLU(0.1)", "bilinear")
+    assert all(picked[k].source == "read from the pickled modules" for k in ("eps", "activation", "upsample"))
+    z = g.latents(range(3))
+    with torch.no_grad():
+        assert torch.allclose(g.generate(z), net(z), atol=1e-5, rtol=0)
+
+
+def test_plugin_new_for_the_pickled_scripts_class_fills_in_what_the_pickle_records(tmp_path, monkeypatch, capsys):
+    import sys
+    import types
+
+    from studio.cli import main
+
+    mod = types.ModuleType("dcgan_script")
+    Generator.__module__ = "dcgan_script"
+    mod.Generator = Generator
+    sys.modules["dcgan_script"] = mod
+    try:
+        net = _jitter(Generator(), 3)
+        path = tmp_path / "generator_full.pth"
+        torch.save(net, path)
+    finally:
+        del sys.modules["dcgan_script"]
+    folder = tmp_path / "plugins"
+    folder.mkdir()
+    out = folder / "pickled_gan.py"
+    assert main(["plugin", "new", str(path), "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    text = out.read_text()
+    assert "eps=0.5),  # read from the pickled modules" in text and "mode='bilinear'" in text
+    assert "LeakyReLU(0.1)" in text and "eps (0.8)" not in said and "prior" in said
+    monkeypatch.setenv("LATENT_STUDIO_PLUGIN_PATH", str(folder))
+    g = Registry.discover().open(path)
+    assert g.plugin_name == "pickled_gan"
+    z = g.latents(range(3))
+    with torch.no_grad():
+        assert torch.allclose(g.generate(z), net(z), atol=1e-5, rtol=0)
