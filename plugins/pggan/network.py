@@ -22,7 +22,7 @@ TANH_LOSSES = ("DCGAN", "MSE")  # the zoo's lossCriterion values whose generator
 class PGGANConfig:
     """What GNet's constructor and setNewAlpha take, read from the checkpoint's config."""
 
-    z_dim: int
+    z_dim: int  # formatLayer's input: the noise, then c_dim category values (AC-GAN's one-hot labels)
     depths: tuple[int, ...]  # feature maps at 4, 8, ... px (depthScale0, then depthOtherScales)
     out_channels: int = 3
     slope: float = 0.2
@@ -30,6 +30,7 @@ class PGGANConfig:
     equalized: bool = True
     tanh: bool = False
     alpha: float = 0.0  # fade-in: alpha * (old, upsampled low-resolution path) + (1 - alpha) * new layer
+    c_dim: int = 0
 
     @property
     def resolution(self) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
@@ -104,7 +104,11 @@ def _config(raw: dict[str, Any], sd: dict[str, torch.Tensor], depths: tuple[int,
     alpha = num("alpha", 0.0)
     if not 0.0 <= alpha <= 1.0:
         raise CheckpointError(f"{what}: its config's fade-in alpha {alpha:g} is outside 0 to 1")
-    return PGGANConfig(z_dim=z_dim, depths=depths, out_channels=out_channels,
+    c_dim = int(num("categoryVectorDim", 0))
+    if not 0 <= c_dim < z_dim:
+        raise CheckpointError(f"{what}: its config's categoryVectorDim {c_dim} does not fit its "
+                              f"{z_dim}-value latent")
+    return PGGANConfig(z_dim=z_dim, c_dim=c_dim, depths=depths, out_channels=out_channels,
                        slope=num("leakyReluLeak", 0.2),
                        pixel_norm=bool(raw.get("perChannelNormalization", True)),
                        equalized=bool(raw.get("equalizedlR", True)),
@@ -152,9 +156,11 @@ class PGGANGenerator(Generator):
             raise CheckpointError(f"{source['what']}: {picks['network']} does not fit the zoo's GNet: "
                                   f"{exc}") from None
         self.net = net.eval()
-        stages = [ModuleStage(n, m, _z_input if i == 0 else None) for i, (n, m) in enumerate(net.blocks())]
+        first = _latent_input(cfg.c_dim)
+        stages = [ModuleStage(n, m, first if i == 0 else None) for i, (n, m) in enumerate(net.blocks())]
         info = ModelInfo(family=FAMILY, format="pytorch_GAN_zoo checkpoint", resolution=net.cfg.resolution,
-                         channels=cfg.out_channels, z_dim=cfg.z_dim, prior="normal",
+                         channels=cfg.out_channels, z_dim=cfg.z_dim - cfg.c_dim, c_dim=cfg.c_dim,
+                         prior="normal",
                          layer_names=tuple(s.name for s in stages), name=source["name"],
                          choices=self._choices(cfg, nets, alpha))
         super().__init__(info, stages, device=device,
@@ -199,7 +205,14 @@ class PGGANGenerator(Generator):
                               frozenset(named))
 
 
-def _z_input(ctx: Any) -> torch.Tensor:
-    if ctx.z is None:
-        raise RecipeError("a PGGAN stage needs a latent z")
-    return ctx.z
+def _latent_input(c_dim: int) -> Callable[[Any], torch.Tensor]:
+    """formatLayer's input: z (buildNoiseData's standard normal), then for an AC-GAN the c_dim category values
+    (the recipe's condition: one-hot labels per attribute; zeros when it has none)."""
+    def fn(ctx: Any) -> torch.Tensor:
+        if ctx.z is None:
+            raise RecipeError("a PGGAN stage needs a latent z")
+        if not c_dim:
+            return ctx.z
+        c = ctx.c if ctx.c is not None else ctx.z.new_zeros(ctx.z.shape[0], c_dim)
+        return torch.cat([ctx.z.reshape(ctx.z.shape[0], -1), c.to(ctx.z)], dim=1)
+    return fn

@@ -289,3 +289,19 @@ def test_pggan_sizes_come_from_the_weights(registry, zoo, tmp_path):
     torch.save({"config": huge, "netG": obj["netG"]}, tmp_path / "claims.pth")
     with pytest.raises(CheckpointError, match="1e\\+12 output channels but its weights take 24 and give 3"):
         registry.open(tmp_path / "claims.pth")
+
+
+def test_pggan_acgan_category_values_are_the_condition(registry, zoo, tmp_path):
+    """With attributes (categoryVectorDim > 0) formatLayer reads the noise, then the category one-hots:
+    those are the model's condition, not part of the standard-normal z."""
+    from studio.model.safeload import load_torch
+
+    from latent_studio_plugins.pggan.plugin import CONFIG_CLASS, _ZooConfig
+
+    obj = load_torch(zoo / "pgan_tiny_s3_i96000.pt", stand_ins={CONFIG_CLASS: _ZooConfig})
+    cfg = dict(vars(obj["config"]), noiseVectorDim=20, categoryVectorDim=4)
+    torch.save({"config": cfg, "netG": obj["netG"], "avgG": obj["avgG"]}, tmp_path / "ac.pth")
+    g = registry.open(tmp_path / "ac.pth")
+    assert (g.info.z_dim, g.info.c_dim) == (20, 4)
+    z = torch.from_numpy(np.load(zoo / "z.npy"))
+    assert _err(g.generate(z[:, :20], c=z[:, 20:]), np.load(zoo / "out_avgG_alpha0.npy")) <= PGGAN_TOL
