@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QHeaderView, QLabel, QListWidget, QMenu,
+from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QHeaderView, QLabel, QListView, QListWidget, QMenu,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 if TYPE_CHECKING:
@@ -32,8 +32,11 @@ class PluginsDialog(QDialog):
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.table.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
         self.problems = QListWidget(self)
-        self.problems.setWordWrap(True)
+        self.problems.setWordWrap(True)  # long lines wrap instead of scrolling sideways
+        self.problems.setResizeMode(QListView.ResizeMode.Adjust)
+        self.problems.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         if reg is None:
             col.addWidget(QLabel("Plugins are found when the first model opens; none has opened yet."))
         else:
