@@ -81,9 +81,12 @@ class DCGANPlugin:
     def sniff(self, probe: Probe) -> float:
         if self._read(probe) is not None:
             return 0.9
-        if self._hobby(probe) is not None:
-            return 0.85
-        return 0.8 if whole_module_generator(probe) is not None else 0.0
+        try:
+            if self._hobby(probe) is not None:
+                return 0.85
+            return 0.8 if whole_module_generator(probe) is not None else 0.0
+        except RecursionError:  # a whole-module pickle nested past reason: not ours to read
+            return 0.0
 
     def scaffold(self, probe: Probe) -> Any:
         """`latent-studio plugin new`'s hook: a studio.model.scaffold.PluginSpec for a layout this family

@@ -478,10 +478,14 @@ def refusal(path: str | Path) -> str | None:
         return None
     try:
         tree = read_module_pickle(path, lazy=True)
+        if find_generator(tree) is not None:
+            return None
     except CheckpointError as exc:
         return str(exc)
-    if find_generator(tree) is not None:
-        return None
+    except RecursionError:  # a module tree nested past reason
+        return f"{path.name} holds a pickled module tree nested too deeply to read"
+    except MemoryError:
+        return f"{path.name} needs more memory than is free to load"
     step = f"run 'latent-studio plugin new {path.name} --out my_gan.py' to write a drop-in plugin for it"
     custom = [r for _, r in tree.modules() if not r.builtin]
     if custom:

@@ -60,7 +60,7 @@ class Probe:
             return None
         try:
             return read_module_pickle(self.path, lazy=True)
-        except CheckpointError:
+        except (CheckpointError, RecursionError, MemoryError):  # not a tree plugins can use
             return None
 
     def module_tree(self) -> Any:

@@ -195,3 +195,18 @@ def test_quoted_errors_are_clipped_at_a_word_boundary():
     assert len(short) <= 100 and short.endswith("...")
     assert text.startswith(short[:-3]) and text[len(short) - 3] == " "  # the cut falls between words
     assert clipped("first line\nsecond line") == "first line"
+
+
+def test_a_module_tree_nested_past_reason_is_one_sentence(registry, tmp_path):
+    deep: nn.Module = nn.Sequential(nn.ConvTranspose2d(4, 3, 4), nn.Tanh())
+    for _ in range(3000):
+        deep = nn.Sequential(deep)
+    path = tmp_path / "deep.pth"
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(100_000)
+    try:
+        torch.save(deep, path)
+    finally:
+        sys.setrecursionlimit(limit)
+    with pytest.raises(CheckpointError, match="deep.pth holds a pickled module tree nested too deeply"):
+        registry.open(path)
