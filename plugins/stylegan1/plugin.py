@@ -4,7 +4,8 @@ train.py writes `train_step-N.model` ({generator, discriminator, g_optimizer, d_
 training moves on to step N, so its networks were trained up to step N - 1; every 10,000 iterations it also
 writes `{iter:06d}.model`, a bare g_running state_dict. Both load with torch.load(weights_only=True). The
 state_dict holds all nine blocks whatever the step, and neither file records the step or the fade-in alpha:
-the step comes from the training file's name, else from which blocks have trained noise weights; alpha
+the step comes from the training file's name (or a released file's "256px"), else from which blocks have
+trained noise weights; alpha
 defaults to 1 (the new block only). Both are choices the user can change.
 """
 from __future__ import annotations
@@ -20,6 +21,7 @@ from studio.model.api import Generator
 from studio.model.probe import Probe
 
 TRAIN_NAME = re.compile(r"^train_step-(\d+)$")
+SIZE_NAME = re.compile(r"(?<![0-9])(\d+)px")  # the released files: stylegan-256px-new.model
 
 
 class StyleGAN1Plugin:
@@ -33,7 +35,8 @@ class StyleGAN1Plugin:
         if not isinstance(obj, dict):
             return None
         if isinstance(obj.get("g_running"), dict):
-            sd, fmt = obj["g_running"], "rosinality training checkpoint (g_running)"
+            kind = "training" if "generator" in obj and "discriminator" in obj else "released"
+            sd, fmt = obj["g_running"], f"rosinality {kind} checkpoint (g_running)"
         else:
             sd, fmt = obj, "rosinality g_running state_dict"
         return (sd, fmt) if infer_config(sd) is not None else None
@@ -73,5 +76,11 @@ def _step(path: Path, sd: dict[str, Any], blocks: int) -> tuple[int, str]:
     m = TRAIN_NAME.match(path.stem)
     if m and 1 <= int(m.group(1)) <= blocks:
         return int(m.group(1)) - 1, f"from the name {path.stem} (trained up to step {int(m.group(1)) - 1})"
+    size = SIZE_NAME.search(path.stem)
+    if size:
+        px = int(size.group(1))
+        step = px.bit_length() - 3
+        if px >= 4 and px & (px - 1) == 0 and step < blocks:
+            return step, f"from the name {path.stem} ({px} px)"
     last = trained_blocks(sd, blocks) - 1
     return last, "the last block with trained noise weights (the file does not record its step)"

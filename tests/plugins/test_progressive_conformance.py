@@ -305,3 +305,16 @@ def test_pggan_acgan_category_values_are_the_condition(registry, zoo, tmp_path):
     assert (g.info.z_dim, g.info.c_dim) == (20, 4)
     z = torch.from_numpy(np.load(zoo / "z.npy"))
     assert _err(g.generate(z[:, :20], c=z[:, 20:]), np.load(zoo / "out_avgG_alpha0.npy")) <= PGGAN_TOL
+
+
+def test_stylegan1_released_file_takes_its_step_from_its_size(registry, sg1, tmp_path):
+    """The README's released files (stylegan-256px-new.model: a dict with g_running) name their size, which
+    is what generate.py --size turns into the step."""
+    sd = torch.load(sg1 / "030000.model", weights_only=True)
+    torch.save({"g_running": sd}, tmp_path / "stylegan-32px-new.model")
+    g = registry.open(tmp_path / "stylegan-32px-new.model")
+    step = {c.name: c for c in g.info.choices}["step"]
+    assert step.value == "3" and "from the name stylegan-32px-new (32 px)" in step.source
+    assert g.info.format == "rosinality released checkpoint (g_running)"
+    z = _arrays(sg1, "z")[0]
+    _close(g.generate(z, noise=_arrays(sg1, *(f"noise_{i}" for i in range(4)))), sg1, "out_step3_alpha1.npy")
