@@ -121,7 +121,7 @@ def infer_mlp(sd: dict[str, Tensor]) -> MLPLayout | None:
 
 
 def infer_conv(sd: dict[str, Tensor]) -> ConvLayout | None:
-    """The Upsample-conv layout when the keys are `l1.0.*` and `conv_blocks.N.*` in that pattern, else None."""
+    """The Upsample-conv layout when the keys are `l1.0.*` and `conv_blocks.N.*` in that pattern."""
     l1 = {k: v for k, v in sd.items() if k.startswith("l1.")}
     if set(l1) != {"l1.0.weight", "l1.0.bias"} or getattr(l1["l1.0.weight"], "ndim", 0) != 2:
         return None

@@ -21,7 +21,8 @@ CONTAINER_KEYS = ("netG", "generator", "G", "state_dict", "model_state_dict", "m
 
 class DCGANPlugin:
     name = "DCGAN"
-    formats = ("pytorch/examples netG_*.pth, huggan pytorch_model.bin/.safetensors, Latent Studio .safetensors, "
+    formats = ("pytorch/examples netG_*.pth, huggan pytorch_model.bin/.safetensors, "
+               "Latent Studio .safetensors, "
                "eriklindernoren PyTorch-GAN gan/wgan_gp/dcgan/lsgan generator.pth, torch.save(model) pickles "
                "of torch.nn built-ins")
 
@@ -196,7 +197,8 @@ def load_hobby(probe: Probe, device: torch.device, kind: str, layout: Any, sd: d
         choices = [choice("activation", "Activation", picks["activation"], ACTIVATIONS,
                           "the PyTorch-GAN scripts' value", defaults["activation"], known.get("activation")),
                    choice("eps", "BatchNorm eps", picks["eps"], (ERIK_EPS, "1e-05"),
-                          "the scripts' BatchNorm(C, 0.8), whose 0.8 is eps", defaults["eps"], known.get("eps"))]
+                          "the scripts' BatchNorm(C, 0.8), whose 0.8 is eps", defaults["eps"],
+                          known.get("eps"))]
         if kind == "mlp":
             c, h, w = (int(v) for v in picks["shape"].split("x"))
             net: torch.nn.Module = MLPGenerator(layout, (c, h, w), picks["activation"], eps)
@@ -226,7 +228,7 @@ def load_hobby(probe: Probe, device: torch.device, kind: str, layout: Any, sd: d
 
 
 def whole_module_generator(probe: Probe) -> Any:
-    """The generator in a whole-module pickle that needs no guessing (module_pickle.FoundGenerator), else None."""
+    """The generator in a whole-module pickle that needs no guessing (a module_pickle.FoundGenerator)."""
     from studio.model.module_pickle import find_generator
 
     tree = probe.module_tree()

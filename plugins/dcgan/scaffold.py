@@ -62,7 +62,7 @@ def _act(settings: dict[str, str]) -> str:
     value = settings.get("activation")
     if value is None:
         return f"nn.LeakyReLU(0.2),  {GUESS}: the scripts' activation"
-    return f"nn.{value},  # read from the pickled modules" if value != "ReLU" else "nn.ReLU(),  # read from the file"
+    return f"nn.{value},  # read from the pickled modules" if value != "ReLU" else "nn.ReLU(),  # read from it"
 
 
 def _eps(cout: int, dim: str, settings: dict[str, str]) -> str:
@@ -89,7 +89,8 @@ def _examples(cfg: Any, weights: str) -> PluginSpec:
         if n < len(cfg.convs) - 1:
             if cfg.batchnorm[n]:
                 lines.append(f"nn.BatchNorm2d({cout}),")
-            lines.append(f"nn.ReLU(True),  {GUESS}: pytorch/examples uses ReLU; LeakyReLU(0.2) if you trained so")
+            lines.append(f"nn.ReLU(True),  {GUESS}: pytorch/examples uses ReLU; "
+                         "LeakyReLU(0.2) if you trained so")
     lines.append("nn.Tanh(),")
     body = "\n".join(" " * 12 + line for line in lines)
     attr = cfg.prefix.rstrip(".") or None
@@ -99,7 +100,8 @@ def _examples(cfg: Any, weights: str) -> PluginSpec:
                f"        self.{attr} = nn.Sequential(\n{body}\n        )\n\n"
                f"    def forward(self, z: torch.Tensor) -> torch.Tensor:\n        return self.{attr}(z)\n")
     else:
-        net = f"def Net() -> nn.Module:\n    return nn.Sequential(\n{body[4:]}\n    )\n".replace("\n        ", "\n    ")
+        net = (f"def Net() -> nn.Module:\n    return nn.Sequential(\n{body[4:]}\n    )\n"
+               .replace("\n        ", "\n    "))
     return PluginSpec(what="a pytorch/examples DCGAN generator state_dict", network=net, weights=weights,
                       resolution=cfg.resolution, channels=cfg.channels, z_dim=cfg.z_dim, family="dcgan",
                       guesses=["the activation (ReLU)", "the prior (normal)"])
@@ -149,7 +151,8 @@ def _conv(layout: Any, weights: str, settings: dict[str, str]) -> PluginSpec:
     lines = [f"nn.BatchNorm2d({layout.c0}),  # eps 1e-5 here in the scripts"] if layout.lead_bn else []
     for n, (cin, cout, k, up) in enumerate(layout.convs):
         if up and "upsample" in settings:
-            lines.append(f"nn.Upsample(scale_factor=2, mode={settings['upsample']!r}),  # read from the pickled modules")
+            mode = settings["upsample"]
+            lines.append(f"nn.Upsample(scale_factor=2, mode={mode!r}),  # read from the pickled modules")
         elif up:
             lines.append(f"nn.Upsample(scale_factor=2),  {GUESS}: mode 'nearest' (the default)")
         lines.append(f"nn.Conv2d({cin}, {cout}, {k}, stride=1, padding={k // 2}),")
@@ -187,7 +190,8 @@ class Net(nn.Module):
                       weights=weights, resolution=layout.resolution, channels=layout.channels,
                       z_dim=layout.z_dim, family="dcgan", input_fn="lambda ctx: ctx.z.reshape(-1, Z_DIM)",
                       blocks="net.blocks()",
-                      guesses=[*_unrecorded(settings, ("activation", "eps", "upsample")), "the prior (normal)"])
+                      guesses=[*_unrecorded(settings, ("activation", "eps", "upsample")),
+                               "the prior (normal)"])
 
 
 def _unrecorded(settings: dict[str, str], names: tuple[str, ...]) -> list[str]:

@@ -14,8 +14,8 @@ def register(sub: Any) -> None:
                        description="Tools for plugin authors.")
     actions = p.add_subparsers(dest="action", metavar="ACTION", parser_class=type(p))
     new = actions.add_parser("new", help="inspect a checkpoint and write a drop-in plugin for it",
-                             description="Inspect a checkpoint (keys, shapes, a pickled module tree; nothing in "
-                             "it runs) and write a drop-in plugin with the best guess of its architecture. "
+                             description="Inspect a checkpoint (keys, shapes, a pickled module tree; "
+                             "nothing in it runs) and write a drop-in plugin with the best guess of its architecture. "
                              "Lines marked '# GUESS' are what the file does not record.")
     new.add_argument("checkpoint", metavar="CKPT", help="the checkpoint to describe")
     new.add_argument("--out", required=True, type=Path, help="the .py file to write")

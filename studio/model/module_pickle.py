@@ -183,7 +183,8 @@ class _SafeUnpickler(pickle._Unpickler):  # type: ignore[name-defined]
 
     def load_reduce(self) -> None:
         func = self.stack[-2]
-        if not (func in self._callable_fns or func == self._rebuild_tensor or func == self._rebuild_parameter):
+        ours = func in self._callable_fns or func == self._rebuild_tensor or func == self._rebuild_parameter
+        if not ours:
             raise _Refused(getattr(func, "qualname", "") or type(func).__name__)
         super().load_reduce()
 
@@ -231,7 +232,8 @@ class _Storages:
                 raise CheckpointError(f"its tensor data {key!r} is missing") from None
             itemsize = torch.empty((), dtype=dtype).element_size()
             if len(raw) != numel * itemsize:
-                raise CheckpointError(f"its tensor data {key!r} holds {len(raw)} bytes, not {numel * itemsize}")
+                raise CheckpointError(f"its tensor data {key!r} holds {len(raw)} bytes, not "
+                                      f"{numel * itemsize}")
             t = torch.frombuffer(bytearray(raw), dtype=dtype) if raw else torch.empty(0, dtype=dtype)
         self._cache[key] = t
         return t
@@ -271,8 +273,10 @@ def read_module_pickle(path: str | Path, lazy: bool = False) -> ModuleTree:
             root = member[: -len("data.pkl")]
             bo = f"{root}byteorder"
             if bo in zf.namelist() and zf.read(bo).strip() not in (b"little", b""):
-                raise CheckpointError(f"{path.name} was saved on a big-endian machine, which is not supported")
-            unpickler = _SafeUnpickler(zf.read(member), _Storages(zf, root, lazy), TensorBudget(path.name, size))
+                raise CheckpointError(f"{path.name} was saved on a big-endian machine, which is not "
+                                      "supported")
+            storages = _Storages(zf, root, lazy)
+            unpickler = _SafeUnpickler(zf.read(member), storages, TensorBudget(path.name, size))
             try:
                 obj = unpickler.load()
             except _Refused as exc:
@@ -318,7 +322,8 @@ def _plain(value: Any, what: str) -> Any:
 
 @lru_cache(maxsize=None)
 def _signature(cls: type) -> tuple[str, ...]:
-    return tuple(p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "device", "dtype"))
+    names = inspect.signature(cls.__init__).parameters
+    return tuple(p for p in names if p not in ("self", "device", "dtype"))
 
 
 def build_module(rec: ModuleRecord, where: str = "") -> nn.Module:

@@ -49,7 +49,8 @@ def plugin_name(out: Path) -> str:
 def render(spec: PluginSpec, name: str, source: Path) -> str:
     """The drop-in's text."""
     state = ("It should load as written; check the GUESS lines all the same." if spec.complete else
-             "It is a SKELETON: it does not load until the GUESS lines are replaced with your network's code.")
+             "It is a SKELETON: it does not load until the GUESS lines are replaced with your "
+             "network's code.")
     prior_line = f'prior="normal",  {GUESS}: the file does not record the prior z was drawn from'
     return f'''"""Drop-in plugin for {source.name}: {spec.what}.
 
@@ -193,21 +194,24 @@ def from_module_tree(probe: Probe) -> PluginSpec:
                           extra_imports=imports)
     # the user's own class with a forward that cannot be inferred: its children, a forward to write
     where, rec = tree.modules()[0]
-    lines = [f"class Net(nn.Module):", f"    \"\"\"{rec.qualname}, as pickled: its modules (forward to write).\"\"\"", "",
+    lines = ["class Net(nn.Module):",
+             f"    \"\"\"{rec.qualname}, as pickled: its modules (forward to write).\"\"\"", "",
              "    def __init__(self) -> None:", "        super().__init__()"]
     for n, child in rec.children().items():
         if child.builtin:
             lines.append(f"        self.{n} = {module_code(child, 8)}")
         else:
-            lines.append(f"        self.{n} = nn.Identity()  {GUESS}: {child.qualname} is the user's own class")
+            lines.append(f"        self.{n} = nn.Identity()  {GUESS}: {child.qualname} is your own class")
     first = first_layer(rec)
-    z_dim = int(first.attributes().get("in_features") or first.attributes().get("in_channels") or 0) if first else 0
+    attrs = first.attributes() if first is not None else {}
+    z_dim = int(attrs.get("in_features") or attrs.get("in_channels") or 0)
     kids = list(rec.children())
     chain = "z"
     for n in kids:
         chain = f"self.{n}({chain})"
     lines += ["", "    def forward(self, z: torch.Tensor) -> torch.Tensor:",
-              f"        {GUESS}: {rec.qualname}'s forward is not in the file; this runs the children in order,",
+              f"        {GUESS}: {rec.qualname}'s forward is not in the file; this runs the children in "
+              "order,",
               f"        # which is right only if nothing happens between them (a reshape, a skip, a concat)",
               f"        return {chain}"]
     net = "\n".join(lines) + "\n" + PICKLED_HELPER
@@ -255,7 +259,7 @@ def skeleton(sd: dict[str, torch.Tensor], probe: Probe) -> PluginSpec:
     first = next(iter(sd.values()), None)
     z_dim = int(first.shape[1]) if first is not None and getattr(first, "ndim", 0) >= 2 else 0
     lines = ["class Net(nn.Module):",
-             f"    \"\"\"{GUESS}: one layer per tensor group of the file; paste your own class here instead.\"\"\"",
+             f"    \"\"\"{GUESS}: one layer per tensor group of the file; paste your own class here.\"\"\"",
              "", "    def __init__(self) -> None:", "        super().__init__()"]
     lines += [f"        self.{n} = {_item(code, comment, '')}" for n, code, comment in body]
     lines += ["", "    def forward(self, z: torch.Tensor) -> torch.Tensor:",
@@ -268,7 +272,8 @@ def skeleton(sd: dict[str, torch.Tensor], probe: Probe) -> PluginSpec:
     return PluginSpec(what=f"a PyTorch state_dict of an unrecognised layout (keys {keys}, ...)",
                       network="\n".join(lines) + "\n", resolution=0, channels=3, z_dim=z_dim,
                       guesses=["every layer's type and arguments (only shapes are in the file)",
-                               "activations and normalisation settings", "the forward", "resolution and channels",
+                               "activations and normalisation settings", "the forward",
+                               "resolution and channels",
                                "the prior (normal)"], complete=False)
 
 
@@ -286,7 +291,8 @@ def _guess_layer(params: dict[str, torch.Tensor]) -> tuple[str, str]:
                 f"{GUESS}: or nn.Conv2d({shape[1]}, {shape[0]}, {shape[2]}); stride? padding?")
     if len(shape) == 1:
         return f"nn.LayerNorm({shape[0]})", f"{GUESS}: some norm layer with a weight of {shape[0]}"
-    return "nn.Identity()", f"{GUESS}: tensors {sorted(params)} of shapes {[tuple(v.shape) for v in params.values()]}"
+    shapes = [tuple(v.shape) for v in params.values()]
+    return "nn.Identity()", f"{GUESS}: tensors {sorted(params)} of shapes {shapes}"
 
 
 def _item(code: str, comment: str, end: str = ",") -> str:
