@@ -83,3 +83,20 @@ def test_tasks_list_the_newest_in_front_and_offer_a_file_until_dismissed(qtbot, 
     assert shown == [tmp_path / "a.gif"]
     area.dismiss.click()
     assert not area.isVisible()
+
+
+def test_a_model_switch_ends_the_previous_models_tasks(qtbot, tmp_path: Path):
+    worker = SteppedWorker()
+    s = Session(worker, ModelCache(torch.device("cpu")))
+    w = MainWindow(s, QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),
+                   checkpoints=tmp_path / "none", pca_samples=400)
+    qtbot.addWidget(w)
+    w.show()
+    s.open_model(DCGAN)
+    for _ in range(5):
+        worker.step()
+    assert [t.title for t in s.tasks.running] == ["Finding PCA directions"]
+    s.open_model(next(p for p in demo_checkpoints() if p.stem.startswith("stargan")))
+    worker.run_all()
+    QApplication.processEvents()
+    assert s.tasks.running == [] and not w.task_area.isVisible()
