@@ -14,7 +14,8 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QProcess, Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QSizePolicy, QToolButton, QWidget
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QProgressBar, QPushButton, QSizePolicy, QToolButton,
+                               QWidget)
 
 ETA_AFTER_S = 1.0  # before this much time (or any progress) an ETA would be a guess: none is shown
 
@@ -105,7 +106,7 @@ class Tasks(QObject):
 
 
 def reveal_in_file_manager(path: Path) -> None:
-    """Show `path` selected in the platform's file manager (its folder opened where selecting is not possible)."""
+    """Show `path` selected in the file manager (its folder opened where selecting is not possible)."""
     path = Path(path)
     if sys.platform == "darwin":
         QProcess.startDetached("open", ["-R", str(path)])

@@ -50,7 +50,8 @@ def test_a_pca_runs_as_a_task_that_cancel_stops(qtbot, tmp_path: Path):
             break
         worker.step()
         QApplication.processEvents()
-    assert area.title.text().startswith("Finding PCA directions") and 0 < area.bar.value() < area.bar.maximum()
+    assert area.title.text().startswith("Finding PCA directions")
+    assert 0 < area.bar.value() < area.bar.maximum()
     assert area.cancel.isVisible() and area.cancel.isEnabled()
     area.cancel.click()
     assert not area.cancel.isEnabled() and "cancelling" in area.eta.text()

@@ -115,7 +115,7 @@ class TimelinePanel(QWidget):
         self.keys.setGridSize(QSize(THUMB + 40, THUMB + 48))
         self.keys.setWordWrap(True)
         self.keys.setMinimumHeight(THUMB + 60)
-        self.keys.setMinimumWidth(THUMB + 64)  # one keyframe and a half: the strip fits under a 1280 px canvas
+        self.keys.setMinimumWidth(THUMB + 64)  # a keyframe and a half: the strip fits under a 1280 px canvas
         self.keys.setToolTip("Keyframes in order; double-click one to edit from it")
         self.up, self.down, self.remove = QToolButton(), QToolButton(), QToolButton()
         for b, text, tip in ((self.up, "◀", "Move earlier"), (self.down, "▶", "Move later"),
