@@ -27,7 +27,7 @@ from latent_studio_plugins.onnx.plugin import MANIFEST, MANIFEST_FORMAT, MANIFES
 from studio.atomic import temp_path
 from studio.export.ownership import empty_folder, listed_files, read_json
 from studio.export.safe import ExportError as SafeExportError, commit_folder, replaceable
-from studio.errors import StudioError
+from studio.errors import StudioError, clipped
 from studio.model.api import Generator, StageContext
 from studio.model.fast_convt import AutoConvTranspose2d
 from studio.model.modules import ModuleStage
@@ -356,4 +356,4 @@ def verify_graph(path: Path, inputs: Callable[[int], tuple[Tensor, ...]],
 
 
 def _line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+    return clipped(str(exc).strip() or type(exc).__name__, 200)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from studio.errors import CheckpointError
+from studio.errors import CheckpointError, clipped
 
 FLOAT, INT64, INT32 = 1, 7, 6  # onnx.TensorProto element types
 LATENT_HINTS = ("z", "latent", "noise", "input")
@@ -195,7 +195,7 @@ def _int(v: Any) -> int | None:
 
 
 def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+    return clipped(str(exc).strip() or type(exc).__name__, 200)
 
 
 def require_onnx() -> Any:

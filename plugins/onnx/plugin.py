@@ -17,7 +17,7 @@ import torch
 
 from latent_studio_plugins.onnx.header import looks_like_onnx
 from studio.core import safe_json
-from studio.errors import CheckpointError, StudioError
+from studio.errors import CheckpointError, StudioError, clipped
 from studio.model.api import Generator, ModelInfo
 from studio.model.probe import Probe
 
@@ -241,7 +241,7 @@ def _finish(stages: list, io: Any, z_dim: int, declared: dict[str, Any], device:
         raise CheckpointError(f"{name}: {exc}") from None
     except Exception as exc:
         raise CheckpointError(f"{name}: onnxruntime could not run the graph on a latent of size {z_dim}: "
-                              f"{(str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]}") from None
+                              f"{clipped(str(exc).strip() or type(exc).__name__, 200)}") from None
     if sample.ndim != 4 or sample.shape[1] not in (1, 3):
         raise CheckpointError(f"{name}: the graph returned shape {tuple(sample.shape)}, "
                               "not images (N, 1|3, H, W)")

@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from studio.errors import CheckpointError, StudioError
+from studio.errors import CheckpointError, StudioError, clipped
 
 log = logging.getLogger(__name__)
 
@@ -176,4 +176,4 @@ def open_session(path: Path, notes: list[str] | None = None) -> Any:
 
 
 def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+    return clipped(str(exc).strip() or type(exc).__name__, 300)

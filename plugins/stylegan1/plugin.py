@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from studio.errors import CheckpointError
+from studio.errors import CheckpointError, clipped
 from studio.model.api import Generator
 from studio.model.probe import Probe
 
@@ -59,7 +59,7 @@ class StyleGAN1Plugin:
         try:
             net.load_state_dict(effective_state(cfg, sd), strict=True)
         except (KeyError, RuntimeError, ValueError, TypeError) as exc:
-            first = (str(exc).splitlines() or [type(exc).__name__])[0][:160]
+            first = clipped(str(exc) or type(exc).__name__, 160)
             raise CheckpointError(f"{probe.path.name}: its g_running does not fit rosinality's "
                                   f"StyledGenerator ({first})") from None
         step, step_from = _step(probe.path, sd, cfg.blocks)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.cli.common import UsageError, check_writable, existing_file, load_model
-from studio.errors import StudioError
+from studio.errors import StudioError, clipped
 
 FORMATS = ("onnx", "safetensors")
 
@@ -79,7 +79,7 @@ def convert_safetensors(ns: argparse.Namespace) -> int:
         raise
     except Exception as exc:  # the safetensors writer reports a full disk as its own SafetensorError
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise UsageError(f"cannot write {out}: {reason.rpartition('I/O error: ')[2][:160]}") from None
+        raise UsageError(f"cannot write {out}: {clipped(reason.rpartition('I/O error: ')[2], 160)}") from None
     params = sum(v.numel() for v in want.values())
     print(f"wrote {out} ({g.info.family} {g.info.resolution}x{g.info.resolution} from {g.info.format}, "
           f"{params / 1e6:.1f} M values, {'fp16' if ns.half else 'fp32'}); loads back identically")
@@ -116,7 +116,7 @@ def convert_onnx(ns: argparse.Namespace) -> int:
     except OSError as exc:
         raise UsageError(f"cannot write {out}: {exc.strerror or exc}") from None
     except Exception as exc:  # exporter and plugin code: any type, one line
-        reason = (str(exc).strip().splitlines() or [""])[0][:160]
+        reason = clipped(str(exc), 160)
         raise UsageError(f"converting {path.name} to ONNX failed ({type(exc).__name__}"
                          f"{': ' + reason if reason else ''}); nothing was written") from None
     print(f"wrote {report.folder}/ ({', '.join(report.files)}); {report.exporter} exporter, "

@@ -41,7 +41,7 @@ def checked_report(g: "Generator", path: Path) -> dict[str, Any]:
     and the warnings plugin code prints on the way kept off stderr."""
     import warnings
 
-    from studio.errors import CheckpointError, StudioError
+    from studio.errors import CheckpointError, StudioError, clipped
 
     try:
         with warnings.catch_warnings():
@@ -53,7 +53,7 @@ def checked_report(g: "Generator", path: Path) -> dict[str, Any]:
         raise CheckpointError(f"{path.name} loaded, but its test forward pass needs more memory than is "
                               "free") from None
     except Exception as exc:  # plugin code: any type
-        first = (str(exc).strip().splitlines() or [""])[0][:160]
+        first = clipped(str(exc), 160)
         raise CheckpointError(f"{path.name} loaded, but its test forward pass failed "
                               f"({type(exc).__name__}{': ' + first if first else ''})") from None
 
