@@ -1,4 +1,5 @@
-"""`latent-studio translate`: a folder of photos through an attribute-translation model (StarGAN).
+"""`latent-studio translate`: a folder of photos through a photo translator (StarGAN's attributes, or
+pix2pix / CycleGAN, which take no labels; --pick chooses how they run, e.g. mode=eval or direction=B->A).
 
 The user's photos are what matters here, so the command never writes into the input folder, never
 replaces an existing output without --force (checked for every output before any work), and a photo it
@@ -12,20 +13,23 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from studio.cli.common import DEVICES, UsageError, load_model, sha256_of, write_atomic
+from studio.cli.common import DEVICES, UsageError, add_pick_option, load_model, sha256_of, write_atomic
 
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 
 
 def register(sub: Any) -> None:
-    t = sub.add_parser("translate", help="translate a folder of photos to target attributes (StarGAN)",
+    t = sub.add_parser("translate", help="translate a folder of photos (StarGAN to target attributes; "
+                                         "pix2pix, CycleGAN)",
                        description="Translate every photo (JPEG, PNG, WebP) in IN_DIR to the attributes set "
                                    "with --set and write PNGs of the same names to OUT_DIR. Attributes not "
                                    "set stay 0; setting a hair colour clears the other hair colours.",
                        epilog="example: translate photos/ --model 200000-G.ckpt --set Blond_Hair=1 "
                               "--set Young=1 --out blond/")
     t.add_argument("in_dir", metavar="IN_DIR", type=Path, help="folder of photos (not searched recursively)")
-    t.add_argument("--model", type=Path, required=True, metavar="CKPT", help="StarGAN checkpoint")
+    t.add_argument("--model", type=Path, required=True, metavar="CKPT",
+                   help="a photo translator's checkpoint (StarGAN, pix2pix, CycleGAN)")
+    add_pick_option(t)
     t.add_argument("--set", dest="sets", action="append", type=attribute_setting, default=[],
                    metavar="NAME=VALUE", help="target label, e.g. Blond_Hair=1 (0..1; beyond exaggerates); "
                                               "repeat for several")
@@ -55,6 +59,8 @@ def target_values(names: tuple[str, ...], groups, sets: list[tuple[str, float]])
 
     values: tuple[float, ...] = (0.0,) * len(names)
     for name, v in sets:
+        if not names:
+            raise UsageError(f"this model takes no labels, so --set {name}=... has nothing to set")
         if name not in names:
             raise UsageError(f"unknown attribute {name!r}; this model knows: {', '.join(names)}")
         values = set_value(values, names.index(name), v, groups)
@@ -119,10 +125,10 @@ def cmd_translate(ns: argparse.Namespace) -> int:
         raise UsageError(f"refusing to overwrite files in {out_dir} that Latent Studio did not write "
                          f"({name_list(foreign)}); move them or choose another --out folder")
 
-    g = load_model(ns.model, ns.device)
+    g = load_model(ns.model, ns.device, picks=ns.pick)
     if "translate" not in g.info.capabilities:
-        raise UsageError(f"{ns.model.name} is a {g.info.family} model; translate needs an attribute-"
-                         "translation model such as StarGAN")
+        raise UsageError(f"{ns.model.name} is a {g.info.family} model; translate needs a photo translator "
+                         "such as StarGAN, pix2pix or CycleGAN")
     names = tuple(g.info.attributes)
     groups = getattr(g, "exclusive_groups", None) or exclusive_groups(names)
     values = target_values(names, groups, ns.sets)
@@ -130,8 +136,8 @@ def cmd_translate(ns: argparse.Namespace) -> int:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"cannot create {out_dir}: {exc.strerror or exc}") from None
-    model = ModelRef(str(ns.model.expanduser().resolve()), sha256_of(g, ns.model))
-    edits = (Attributes(values),)
+    model = ModelRef(str(ns.model.expanduser().resolve()), g.model_id if ns.pick else sha256_of(g, ns.model))
+    edits = (Attributes(values),) if names else ()
     renderer = Renderer(cache_bytes=0)  # every photo differs: nothing to reuse
     mark = image_mark("PNG")  # a later --force may replace these, and only these
     done, skipped = 0, 0
@@ -154,7 +160,8 @@ def cmd_translate(ns: argparse.Namespace) -> int:
             write_atomic(out, ns.force, lambda f, im=image: im.save(f, format="PNG", **mark))
             done += 1
             bar.update(1)
-    setting = ", ".join(f"{n}={v:g}" for n, v in zip(names, values) if v) or "all labels 0"
+    setting = ", ".join(f"{n}={v:g}" for n, v in zip(names, values) if v) or (
+        "all labels 0" if names else ", ".join(f"{c.name}={c.value}" for c in g.info.choices) or "no labels")
     note = f"; {ignored} other file{'s' * (ignored != 1)} ignored" if ignored else ""
     print(f"translated {done} photo{'s' * (done != 1)} to {out_dir} ({setting}); skipped {skipped}{note}")
     return 0 if done else 2

@@ -198,3 +198,25 @@ def test_masked_unit_drop_changes_only_its_receptive_field(registry, photo):
     del ctx.extras[PINNED]
     leaked = g.run(ctx)
     assert _changed_rows_cols(leaked, plain, 1e-5)[outside].mean() > 0.5
+
+
+def test_translate_cli_runs_a_translator_without_labels(registry, tmp_path, photo, capsys):
+    from studio.cli import main
+    from studio.render.engine import to_uint8
+
+    folder, _ = _manifest("pix2pix_junyanz")
+    ckpt = folder / "unet_128" / "latest_net_G.pth"
+    (tmp_path / "in").mkdir()
+    photo.rename(tmp_path / "in" / "p.png")
+    assert main(["translate", str(tmp_path / "in"), "--model", str(ckpt), "--out", str(tmp_path / "out"),
+                 "--pick", "mode=eval"]) == 0
+    assert "translated 1 photo" in capsys.readouterr().out
+    got = np.asarray(Image.open(tmp_path / "out" / "p.png"))
+    x = photo_tensor(open_photo(tmp_path / "in" / "p.png"), (0.5, 0.5, 1.0), 128)
+    want = to_uint8(registry.open(ckpt).translate(x, mode="eval"))[0]
+    assert np.array_equal(got, want)
+    assert main(["translate", str(tmp_path / "in"), "--model", str(ckpt), "--out", str(tmp_path / "o2"),
+                 "--set", "Blond_Hair=1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("this model takes no labels, so --set Blond_Hair=... has nothing to set")
+    assert len(err.splitlines()) == 1
