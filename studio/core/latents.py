@@ -10,7 +10,7 @@ from typing import Sequence
 
 import numpy as np
 
-PRIORS = ("normal", "uniform")
+PRIORS = ("normal", "uniform", "truncnorm")
 
 
 def seed_to_z(seed: int, dim: int, prior: str = "normal") -> np.ndarray:
@@ -26,6 +26,10 @@ def _seed_to_z(seed: int, dim: int, prior: str) -> np.ndarray:
         z = rs.randn(dim)
     elif prior == "uniform":
         z = rs.uniform(-1.0, 1.0, size=dim)
+    elif prior == "truncnorm":  # BigGAN's normal truncated to [-2, 2]: values outside are drawn again
+        z = rs.randn(dim)
+        while (out := np.abs(z) > 2.0).any():
+            z[out] = rs.randn(int(out.sum()))
     else:
         raise ValueError(f"unknown latent prior {prior!r} (known: {', '.join(PRIORS)})")
     return z.astype(np.float32)

@@ -242,3 +242,4 @@ def _build(table: dict[str, type], d: Any, what: str) -> Any:
 from studio.core import attributes as _attributes, photo as _photo, style_edits as _style_edits  # noqa: E402,F401
 from studio.core import wspace as _wspace  # noqa: E402,F401
 from studio.core import units as _units  # noqa: E402,F401
+from studio.core import class_edits as _class_edits  # noqa: E402,F401

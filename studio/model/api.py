@@ -46,6 +46,20 @@ class Choice:
 
 
 @dataclass(frozen=True)
+class ConditionPart:
+    """One named piece of a conditional model's condition vector, in the order the model reads them: `classes`
+    (one-hot over `size` classes; a blend of several is a class interpolation) or `continuous` codes (InfoGAN's,
+    each a slider from `lo` to `hi`). `names` are the class names (BigGAN's ImageNet labels) or the codes'."""
+
+    name: str
+    kind: str = "classes"  # "classes" | "continuous"
+    size: int = 0
+    names: tuple[str, ...] = ()
+    lo: float = -1.0
+    hi: float = 1.0
+
+
+@dataclass(frozen=True)
 class ModelInfo:
     """What the UI and the CLI need to know about a loaded generator (shown in the model panel)."""
 
@@ -63,6 +77,16 @@ class ModelInfo:
     capabilities: frozenset[str] = frozenset({"walk", "features"})
     name: str = ""
     choices: tuple[Choice, ...] = ()  # settings the user may pick (see Choice); a family provides `choose`
+    # what the c_dim condition values are (see ConditionPart); empty with c_dim > 0: c_dim one-hot classes
+    condition_parts: tuple[ConditionPart, ...] = ()
+    # stages that read the class, for a per-layer class (BigGAN, as GANSpace offers): studio.core.class_edits
+    class_layers: tuple[str, ...] = ()
+
+    def parts(self) -> tuple[ConditionPart, ...]:
+        """The condition's parts, a single unnamed class part for a plain one-hot model."""
+        if self.condition_parts or not self.c_dim:
+            return self.condition_parts
+        return (ConditionPart("class", "classes", self.c_dim),)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -70,6 +94,8 @@ class ModelInfo:
         d["capabilities"] = sorted(self.capabilities)
         d["layer_names"] = list(self.layer_names)
         d["attributes"] = list(self.attributes)
+        d["condition_parts"] = [{**p, "names": list(p["names"])} for p in d["condition_parts"]]
+        d["class_layers"] = list(self.class_layers)
         return d
 
 
@@ -127,6 +153,8 @@ class Generator:
     """
 
     plugin_name = ""  # the plugin that loaded it (set by the registry): named when one of its stages fails
+    # BigGAN also passes truncation to its forward (standing statistics), so interpolation keeps it
+    truncation_in_forward = False
 
     def __init__(self, info: ModelInfo, stages: Sequence[Stage], device: torch.device | str = "cpu",
                  model_id: str = "", modules: Sequence[torch.nn.Module] = ()):
@@ -309,13 +337,32 @@ class Generator:
             return probe, probe._version
         return (x.clone() if writes else x), None
 
-    def generate(self, z: Tensor | np.ndarray, truncation: float = 1.0, c: Tensor | None = None) -> Tensor:
-        """Images (N, C, H, W) float in [-1, 1] from latents z (N, z_dim): the scripting entry point."""
+    def generate(self, z: Tensor | np.ndarray, truncation: float = 1.0, c: Any = None) -> Tensor:
+        """Images (N, C, H, W) float in [-1, 1] from latents z (N, z_dim): the scripting entry point.
+
+        `c` as the official code takes it: class indices (N,) (a cGAN's LongTensor labels), one-hot or class
+        vectors (N, c_dim), or a tuple of parts in their order (InfoGAN's (labels_onehot, code))."""
         z = torch.as_tensor(z, dtype=torch.float32, device=self.device).reshape(-1, self.info.z_dim)
         if truncation != 1.0:
             mean = torch.from_numpy(self.z_mean()).to(self.device)
             z = mean + truncation * (z - mean)
-        return self.run(StageContext(z=z, c=c))
+        return self.run(StageContext(z=z, c=self.condition_tensor(c, len(z))))
+
+    def condition_tensor(self, c: Any, n: int) -> Tensor | None:
+        """`c` in any form `generate` accepts as the (N, c_dim) float condition stages read (ctx.c)."""
+        if c is None:
+            return None
+        if isinstance(c, (tuple, list)):
+            c = torch.cat([torch.as_tensor(p, dtype=torch.float32, device=self.device).reshape(n, -1) for p in c], 1)
+        c = torch.as_tensor(c, device=self.device)
+        if not c.is_floating_point() and c.ndim == 1:
+            if not self.info.c_dim or int(c.min()) < 0 or int(c.max()) >= self.info.c_dim:
+                raise RecipeError(f"class labels must be 0-{self.info.c_dim - 1} for this model")
+            c = torch.nn.functional.one_hot(c.long(), self.info.c_dim)
+        c = c.to(torch.float32)
+        if c.shape != (n, self.info.c_dim):
+            raise RecipeError(f"c has shape {tuple(c.shape)} but this model takes ({n}, {self.info.c_dim})")
+        return c
 
     def to(self, device: torch.device | str) -> "Generator":
         self.device = torch.device(device)
