@@ -118,7 +118,9 @@ class StyleGAN1Generator(WSpaceRecipes, Generator):
                  defaults: dict[str, str] | None = None):
         from studio.model.choices import picked_id
 
-        self.net = net.eval()
+        # `network`, not `net`: tools that duck-type StyleGAN2/3 by a `net` (the ONNX exporter, SeFa, convert)
+        # must not take this for one
+        self.network = net.eval()
         self._w_avg = w_avg
         self.source, self.picks, self.sources = source, dict(picks), sources
         self.defaults = dict(defaults or picks)
@@ -152,7 +154,7 @@ class StyleGAN1Generator(WSpaceRecipes, Generator):
         new = {**self.picks, **checked_picks(self.info.choices, picks, self.source["what"])}
         if new == self.picks:
             return self
-        return StyleGAN1Generator(self.net, self._w_avg, self.source, new, self.sources, self.device,
+        return StyleGAN1Generator(self.network, self._w_avg, self.source, new, self.sources, self.device,
                                   self.defaults)
 
     def to(self, device: torch.device | str) -> "StyleGAN1Generator":
@@ -178,7 +180,7 @@ class StyleGAN1Generator(WSpaceRecipes, Generator):
         """ws [N, step + 1, code_dim]; truncation is generate.py's mean_style + psi * (w - mean_style)."""
         z = torch.as_tensor(z, dtype=torch.float32, device=self.device).reshape(-1, self.info.z_dim)
         with torch.inference_mode():
-            ws = self.net.mapping(z).unsqueeze(1).repeat(1, self.info.num_ws, 1)
+            ws = self.network.mapping(z).unsqueeze(1).repeat(1, self.info.num_ws, 1)
             return truncate(ws, self._w_avg, truncation, truncation_cutoff)
 
     def _ws_context(self, ws: Tensor, noise: Any, z: Tensor | None = None, transform: Tensor | None = None,
