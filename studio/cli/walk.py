@@ -44,6 +44,9 @@ def register(sub: Any) -> None:
                         "radius R in (0, 1], relative to the latent's length; in --space")
     w.add_argument("--noise-seed", type=int, default=0, metavar="SEED", help="directions of the noise loop")
     add_condition_options(w)
+    w.add_argument("--to-class", type=int, default=None, metavar="N",
+                   help="class-conditional models: the second keyframe's class, blended from --class's along the "
+                        "walk (without --to-seed the seed stays put and only the class moves)")
     add_output_options(w)
     w.set_defaults(func=cmd_walk)
 
@@ -82,6 +85,11 @@ def cmd_walk(ns: argparse.Namespace) -> int:
     from studio.core.timeline import NoiseLoop, Segment, Timeline
     from studio.model.spaces import frame_recipes
 
+    if ns.to_class is not None:
+        if ns.class_index is None:
+            raise UsageError("--to-class needs --class, the first keyframe's class")
+        if ns.to_seed is None:
+            ns.to_seed = ns.from_seed  # a walk between two classes of one image
     if ns.to_seed is None and ns.loop_noise is None:
         raise UsageError("give --to-seed, or --loop-noise R for a loop around --from-seed")
     if ns.from_seed < 0 or (ns.to_seed or 0) < 0 or ns.noise_seed < 0:
@@ -98,6 +106,14 @@ def cmd_walk(ns: argparse.Namespace) -> int:
     seeds = (ns.from_seed,) if ns.to_seed is None else (ns.from_seed, ns.to_seed)
     keys = tuple(with_condition([Recipe(ref, SeedLatent(s), truncation=ns.truncation) for s in seeds], ns, g,
                                 path.name))
+    if ns.to_class is not None:
+        from studio.core.recipe import class_condition
+        from studio.errors import RecipeError
+
+        try:
+            keys = (keys[0], replace(keys[1], condition=class_condition(ns.to_class, g.info.c_dim)))
+        except RecipeError as exc:
+            raise UsageError(f"--to-class: {exc}") from None
     seg = Segment(1, ns.interpolation, ns.ease or "linear", ns.space)
     noise = None if ns.loop_noise is None else NoiseLoop(ns.loop_noise, ns.noise_seed, ns.space)
     if len(keys) == 1:

@@ -76,6 +76,7 @@ class GeneratorPoints:
 
     def __init__(self, g: Generator):
         self.g = g
+        self.truncation_in_forward = g.truncation_in_forward  # BigGAN: interpolation keeps the truncation
 
     def z_mean(self) -> np.ndarray:
         return self.g.z_mean()
