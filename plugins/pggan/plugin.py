@@ -21,6 +21,7 @@ FAMILY = "pggan"
 CONFIG_CLASS = "models.utils.config.BaseConfig"
 NETWORKS = ("avgG", "netG")  # avgG (the moving average) is what the zoo's eval and hubconf run
 _PICKLE_LIMIT = 64 << 20  # the data.pkl of a zoo checkpoint is the config plus tensor references: small
+_LEGACY_HEAD = 4 << 20  # a legacy file's pickle (config, then every key) sits at its start
 
 
 class _ZooConfig:
@@ -67,14 +68,19 @@ def _zoo_parts(obj: Any) -> tuple[dict[str, Any], dict[str, dict]] | None:
 
 
 def _pickles_zoo_config(path: Path) -> bool:
-    """Whether a zip-format torch file's pickle names the zoo's BaseConfig beside a netG (read without
-    unpickling: the bytes of its data.pkl only)."""
+    """Whether a torch file's pickle names the zoo's BaseConfig beside a netG, read without unpickling: the
+    data.pkl bytes of a zip-format file, or the head of a legacy (torch < 1.6) one, where the dict's pickle
+    comes before the tensor data."""
     try:
-        with zipfile.ZipFile(path) as z:
-            member = next((i for i in z.infolist() if i.filename.endswith("/data.pkl")), None)
-            if member is None or member.file_size > _PICKLE_LIMIT:
-                return False
-            data = z.read(member)
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as z:
+                member = next((i for i in z.infolist() if i.filename.endswith("/data.pkl")), None)
+                if member is None or member.file_size > _PICKLE_LIMIT:
+                    return False
+                data = z.read(member)
+        else:
+            with open(path, "rb") as f:
+                data = f.read(_LEGACY_HEAD)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, RuntimeError):
         return False
     return b"cmodels.utils.config\nBaseConfig\n" in data and b"netG" in data and b"formatLayer" in data

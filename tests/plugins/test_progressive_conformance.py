@@ -43,6 +43,25 @@ def zoo() -> Path:
     return shared_path("fixtures", "pggan_gan_zoo")
 
 
+def _zoo_save(path: Path, config: dict, legacy: bool = False, **parts: object) -> None:
+    """torch.save as the zoo's trainer does: config pickled as a models.utils.config.BaseConfig (a module
+    made up here for the save, removed after it: loading must never need it)."""
+    import types
+
+    names = ["models", "models.utils", "models.utils.config"]
+    fake = {n: types.ModuleType(n) for n in names}
+    BaseConfig = type("BaseConfig", (), {"__module__": "models.utils.config"})
+    fake["models.utils.config"].BaseConfig = BaseConfig
+    cfg = BaseConfig()
+    cfg.__dict__.update(config)
+    sys.modules.update(fake)
+    try:
+        torch.save({"config": cfg, **parts}, path, _use_new_zipfile_serialization=not legacy)
+    finally:
+        for n in names:
+            sys.modules.pop(n, None)
+
+
 def test_pggan_every_reference_output(registry, zoo):
     manifest = _manifest(zoo)
     z = torch.from_numpy(np.load(zoo / "z.npy"))
@@ -240,7 +259,6 @@ def test_pggan_file_that_would_run_code_is_refused_and_nothing_runs(registry, zo
     unpickler admits only the inert BaseConfig stand-in, so the call is refused and the marker never
     appears."""
     import os
-    import types
 
     from studio.model.safeload import load_torch
 
@@ -253,29 +271,13 @@ def test_pggan_file_that_would_run_code_is_refused_and_nothing_runs(registry, zo
         def __reduce__(self):
             return os.system, (f"touch {marker}",)
 
-    names = ["models", "models.utils", "models.utils.config"]
-    fake = {n: types.ModuleType(n) for n in names}
-    BaseConfig = type("BaseConfig", (), {"__module__": "models.utils.config"})
-    fake["models.utils.config"].BaseConfig = BaseConfig
-    cfg = BaseConfig()
-    cfg.__dict__.update(vars(obj["config"]))
-    sys.modules.update(fake)
-    try:
-        evil = {"config": cfg, "netG": obj["netG"], "avgG": obj["avgG"], "hook": Evil()}
-        torch.save(evil, tmp_path / "e.pt")
-    finally:
-        for n in names:
-            sys.modules.pop(n, None)
+    config = vars(obj["config"])
+    _zoo_save(tmp_path / "e.pt", config, netG=obj["netG"], avgG=obj["avgG"], hook=Evil())
     with pytest.raises(CheckpointError, match="refusing to execute them") as err:
         registry.open(tmp_path / "e.pt")
     assert "allow" not in str(err.value).lower() and not marker.exists()
     # ...and the same file without the call loads (the BaseConfig itself is data)
-    sys.modules.update(fake)
-    try:
-        torch.save({"config": cfg, "netG": obj["netG"], "avgG": obj["avgG"]}, tmp_path / "ok.pt")
-    finally:
-        for n in names:
-            sys.modules.pop(n, None)
+    _zoo_save(tmp_path / "ok.pt", config, netG=obj["netG"], avgG=obj["avgG"])
     assert registry.open(tmp_path / "ok.pt").info.family == "pggan"
 
 
@@ -318,3 +320,17 @@ def test_stylegan1_released_file_takes_its_step_from_its_size(registry, sg1, tmp
     assert g.info.format == "rosinality released checkpoint (g_running)"
     z = _arrays(sg1, "z")[0]
     _close(g.generate(z, noise=_arrays(sg1, *(f"noise_{i}" for i in range(4)))), sg1, "out_step3_alpha1.npy")
+
+
+def test_pggan_legacy_format_file(registry, zoo, tmp_path):
+    """The released files date from torch 1.x: the same dict in torch's legacy (non-zip) format loads too."""
+    from studio.model.safeload import load_torch
+
+    from latent_studio_plugins.pggan.plugin import CONFIG_CLASS, _ZooConfig
+
+    obj = load_torch(zoo / "pgan_tiny_s3_i12000.pt", stand_ins={CONFIG_CLASS: _ZooConfig})
+    _zoo_save(tmp_path / "celebaHQ_s3_i12000-6196db68.pth", vars(obj["config"]), legacy=True,
+              netG=obj["netG"], netD=obj["netD"], avgG=obj["avgG"])
+    g = registry.open(tmp_path / "celebaHQ_s3_i12000-6196db68.pth")
+    z = torch.from_numpy(np.load(zoo / "z.npy"))
+    assert _err(g.generate(z), np.load(zoo / "out_avgG_alpha025.npy")) <= PGGAN_TOL
