@@ -353,8 +353,11 @@ def _reset_peak() -> bool:
         return False
 
 
-def _worker(conn: Any, cap_mb: int) -> None:
-    """Open each (path, opener) the parent sends; reply (outcome, type, message, peak MB, seconds, warnings)."""
+def _worker(conn: Any, cap_mb: int, warm: list[tuple[str, str]]) -> None:
+    """Open each (path, opener) the parent sends; reply (outcome, type, message, peak MB, seconds, warnings).
+
+    `warm` (the unmutated samples) is opened first, so a family's first-use imports are not timed as part
+    of some mutant's open (on a loaded machine they took 20 s and read as hangs)."""
     import resource
     import warnings
 
@@ -365,6 +368,11 @@ def _worker(conn: Any, cap_mb: int) -> None:
     from studio.errors import StudioError
 
     openers = _openers()
+    for path, opener in warm:
+        try:
+            openers[opener](Path(path))
+        except Exception:  # noqa: BLE001 - only warming up
+            pass
     # what libraries print while a file opens (stderr and stdout) goes to a file, counted per open: the
     # CLI's promise is one error line, with nothing printed ahead of it
     noise = tempfile.TemporaryFile()
@@ -450,15 +458,16 @@ class Report:
 class _Pool:
     """One worker process, restarted after a hang or a crash."""
 
-    def __init__(self, cap_mb: int):
+    def __init__(self, cap_mb: int, warm: list[tuple[str, str]]):
         self.cap_mb = cap_mb
+        self.warm = warm
         self.ctx = mp.get_context("spawn")
         self.proc: Any = None
         self.conn: Any = None
 
     def start(self) -> None:
         parent, child = self.ctx.Pipe()
-        self.proc = self.ctx.Process(target=_worker, args=(child, self.cap_mb), daemon=True)
+        self.proc = self.ctx.Process(target=_worker, args=(child, self.cap_mb, self.warm), daemon=True)
         self.proc.start()
         child.close()
         self.conn = parent
@@ -510,7 +519,7 @@ def run(mutants: int = 300, seed: int = 0, timeout: float = 20.0, max_mb: float 
             slot = work / "mutants" / s.name
             shutil.copytree(s.path.parent, slot)
             slots[s.name] = slot / s.path.name
-        pool = _Pool(cap_mb)
+        pool = _Pool(cap_mb, [(str(s.path), s.opener) for s in samples])
         pool.start()
         try:
             for i in range(mutants):
