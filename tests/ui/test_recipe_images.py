@@ -74,6 +74,10 @@ def test_dropping_a_studio_png_restores_its_recipe_and_opens_its_model(qtbot, wi
     qtbot.waitUntil(lambda: s.last_frame.recipe == wanted, timeout=10000)
     assert np.array_equal(s.last_frame.image, pixels)
 
+    s.edit(s.recipe.with_seed(4), "seed 4")
+    window.open_path(png)  # what File > Open does with the file chosen
+    qtbot.waitUntil(lambda: s.recipe == wanted, timeout=10000)
+
     _open(qtbot, window, STYLEGAN)  # another model open: the drop opens the DCGAN and restores the image
     assert drop_files(window, [png]) == (True, True)
     qtbot.waitUntil(lambda: s.model_path == DCGAN and s.recipe == wanted, timeout=20000)
