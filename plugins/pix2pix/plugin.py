@@ -20,9 +20,10 @@ from studio.model.api import Choice, Generator, ModelInfo
 from studio.model.probe import Probe
 
 _PAIR = re.compile(r"^(?P<stem>.*)_net_G_(?P<side>[AB])(?P<ext>\.pth?)$")
-DEFAULT_SIDE = 256  # the official --load_size/--crop_size; the ResNet is fully convolutional
-MODE_NOTE = {"as trained": "official default (test.py without --eval): BatchNorm on this photo's statistics, "
-                           "dropout on",
+DEFAULT_SIDE = 256
+DROPOUT_SEEDS = tuple(str(i) for i in range(100))  # the official --load_size/--crop_size; the ResNet is fully convolutional
+MODE_NOTE = {"as trained": "the official default (test.py without --eval): BatchNorm on the photo's own "
+                           "statistics, dropout on",
              "eval": "test.py --eval: BatchNorm running statistics, no dropout"}
 
 
@@ -128,7 +129,7 @@ class _Loader:
                               source="assumed (not in the file): pix2pix trains with dropout unless --no_dropout"
                               if picks["dropout"] == "on" else "picked"))
         if "dropout_seed" in picks:
-            out.append(Choice("dropout_seed", picks["dropout_seed"], lo=0, hi=99999, label="Dropout seed",
+            out.append(Choice("dropout_seed", picks["dropout_seed"], DROPOUT_SEEDS, label="Dropout seed",
                               source="the official test draws new dropout each run; a seed repeats one"))
         return tuple(out)
 
@@ -186,5 +187,5 @@ class _Loader:
         dropout_on = picks.get("dropout", "on") == "on" and "dropout_seed" in picks
         return TranslatorGenerator(
             nets, st, info, input_nc=cfg.input_nc, multiple=multiple, mode=picks.get("mode", "as trained"),
-            dropout_seed=int(float(picks["dropout_seed"])) if dropout_on else None, device=self.device,
+            dropout_seed=int(picks["dropout_seed"]) if dropout_on else None, device=self.device,
             model_id=picked_id(self.sha, picks, self.defaults()), remake=self.make, picks=picks)

@@ -203,6 +203,8 @@ class AttributePanel(QWidget):
             return
         self.names = tuple(g.info.attributes)
         self.groups = tuple(getattr(g, "exclusive_groups", None) or exclusive_groups(self.names))
+        for w in (self.attr_box, self.mark_source, self.back_to_source, self.estimate_button, self.source_label):
+            w.setVisible(bool(self.names))  # pix2pix / CycleGAN take no labels: the photo is all there is
         self.source = (0.0,) * len(self.names)
         self._estimated_photo, self._source_estimated = None, False
         known = self.estimates()
@@ -371,7 +373,7 @@ class AttributePanel(QWidget):
 
     # -- following the recipe --------------------------------------------------------------------------
     def sync(self, recipe: Recipe) -> None:
-        if not self.names:
+        if not translates(self.session.generator):
             return
         try:
             values = attribute_values(recipe, len(self.names))
