@@ -98,3 +98,14 @@ def test_cyclegan_cycle_view_and_a_unit_drop_on_a_resnet_block(qtbot, window, pa
     assert not _close(dropped, forward)
     w.session.undo()
     assert _close(w.photo_view.result.after, forward)
+
+
+def test_a_grayscale_pix2pix_shows_what_it_reads(qtbot, window, tmp_path):
+    ckpt = shared_path("fixtures", "pix2pix_junyanz", "unet_256", "latest_net_G.pth")  # 1 channel in and out
+    w = _open(qtbot, window, ckpt)
+    photo = save_photo(tmp_path / "colour.png", 80, 60)
+    _photo(qtbot, w, photo)
+    before, after = w.photo_view.result.before, w.photo_view.result.after
+    assert before.shape == after.shape == (256, 256, 3)
+    assert (before[..., 0] == before[..., 2]).all() and (after[..., 0] == after[..., 1]).all()
+    assert _close(after, _expected(w.session.generator, photo))

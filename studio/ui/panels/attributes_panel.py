@@ -422,7 +422,9 @@ class AttributePanel(QWidget):
         if not translates(g) or frame.image is None or not isinstance(frame.recipe.latent, ImageLatent):
             return
         try:
-            before = to_uint8(latent_tensor(frame.recipe.latent, g.info.resolution))[0]
+            x = latent_tensor(frame.recipe.latent, g.info.resolution)
+            shown = getattr(g, "model_input", None)  # what the model sees (one grey channel for some)
+            before = to_uint8(shown(x) if shown is not None else x)[0]
         except StudioError:
             before = None
         self.view.result.set_images(before, frame.image)
