@@ -34,6 +34,17 @@ def _state_dict(probe: Probe) -> dict | None:
     return None if sd is None else strip_prefixes(dict(sd))
 
 
+def is_discriminator(sd: dict) -> bool:
+    """The junyanz NLayerDiscriminator (`latest_net_D.pth`): `model.N` 4x4 convs, the first with a bias, the
+    last scoring one channel."""
+    convs = {int(k.split(".")[1]): v for k, v in sd.items()
+             if re.fullmatch(r"model\.\d+\.weight", k) and getattr(v, "ndim", 0) == 4}
+    if 0 not in convs or "model.0.bias" not in sd or len(convs) < 2:
+        return False
+    last = convs[max(convs)]
+    return all(tuple(w.shape[2:]) == (4, 4) for w in convs.values()) and int(last.shape[0]) == 1
+
+
 def partner(path: Path) -> tuple[str, Path] | None:
     """('A' or 'B' for this file, the other generator's path) when a CycleGAN pair lies beside it."""
     m = _PAIR.match(path.name)
@@ -54,7 +65,11 @@ class Pix2PixPlugin:
         if probe.safetensors_header is not None:
             return 0.0
         sd = _state_dict(probe)
-        return 0.95 if sd is not None and infer_config(sd) is not None else 0.0
+        if sd is None:
+            return 0.0
+        if infer_config(sd) is not None:
+            return 0.95
+        return 0.3 if is_discriminator(sd) else 0.0
 
     def load(self, probe: Probe, device: torch.device) -> Generator:
         from latent_studio_plugins.pix2pix.network import infer_config
@@ -62,6 +77,11 @@ class Pix2PixPlugin:
         sd = _state_dict(probe)
         cfg = infer_config(sd) if sd is not None else None
         if cfg is None:
+            if sd is not None and is_discriminator(sd):
+                name = probe.path.name.replace("_net_D", "_net_G") if "_net_D" in probe.path.name \
+                    else "latest_net_G.pth"
+                raise CheckpointError(f"{probe.path.name} is a pix2pix/CycleGAN discriminator; open the generator "
+                                      f"({name}) saved beside it")
             raise CheckpointError(f"{probe.path.name}: tensors do not form a junyanz U-Net or ResNet generator")
         pair = None
         found = partner(Path(probe.path))

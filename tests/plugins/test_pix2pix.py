@@ -220,3 +220,29 @@ def test_translate_cli_runs_a_translator_without_labels(registry, tmp_path, phot
     err = capsys.readouterr().err.strip()
     assert err.endswith("this model takes no labels, so --set Blond_Hair=... has nothing to set")
     assert len(err.splitlines()) == 1
+
+
+def test_a_discriminator_points_to_its_generator(registry, tmp_path):
+    from torch import nn
+
+    layers = [nn.Conv2d(6, 4, 4, 2, 1), nn.LeakyReLU(0.2), nn.Conv2d(4, 8, 4, 2, 1, bias=False), nn.BatchNorm2d(8),
+              nn.LeakyReLU(0.2), nn.Conv2d(8, 1, 4, 1, 1)]
+    torch.save({f"model.{k}": v for k, v in nn.Sequential(*layers).state_dict().items()},
+               tmp_path / "latest_net_D_A.pth")
+    from studio.errors import CheckpointError
+
+    with pytest.raises(CheckpointError, match=r"discriminator; open the generator \(latest_net_G_A\.pth\)"):
+        registry.open(tmp_path / "latest_net_D_A.pth")
+
+
+def test_families_do_not_claim_each_other(registry, tiny_dcgan_path):
+    from studio.model.probe import Probe
+
+    folder, _ = _manifest("cyclegan_junyanz")
+    by_name = {p.name: p for p in registry.plugins}
+    assert by_name["pix2pix-cyclegan"].sniff(Probe(tiny_dcgan_path)) == 0
+    stargan = shared_path("fixtures", "stargan_yunjey")
+    for ckpt in stargan.glob("*.ckpt"):
+        assert by_name["pix2pix-cyclegan"].sniff(Probe(ckpt)) == 0
+    probe = Probe(folder / "resnet_9blocks" / "latest_net_G_A.pth")
+    assert [n for n, p in by_name.items() if p.sniff(probe) > 0] == ["pix2pix-cyclegan"]
