@@ -44,20 +44,45 @@ def png_with_recipe(path: str | Path, image: np.ndarray, recipe: Recipe, replace
     return write_atomic(path, lambda tmp: pil.save(tmp, format="PNG", pnginfo=info), replace=replace)
 
 
+def _recipe_text(path: Path) -> str | None:
+    """The recipe chunk's text: from the chunks before the pixels (where the studio writes it, read without
+    decoding the image), else after decoding (a chunk another tool moved behind the pixels). OSError and
+    the like propagate."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        text = im.info.get(RECIPE_TEXT_KEY)
+        if text is None:
+            im.load()  # text chunks after the image data are read only with it
+            text = getattr(im, "text", {}).get(RECIPE_TEXT_KEY)
+    return text if isinstance(text, str) else None
+
+
+def has_recipe(path: str | Path) -> bool:
+    """A PNG with a recipe chunk (valid or not: reading it says what is wrong). A damaged PNG without one
+    is not ours, so a drop leaves it to the photo or checkpoint paths and their own messages."""
+    from PIL import UnidentifiedImageError
+
+    if not is_png(path):
+        return False
+    try:
+        return _recipe_text(Path(path)) is not None
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError):
+        return False
+
+
 def recipe_data(path: str | Path) -> Any:
     """The JSON a studio PNG carries (not yet validated: pass it to Recipe.from_dict).
 
     RecipeError, naming the file, when it is no PNG or carries no recipe."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import UnidentifiedImageError
 
     path = Path(path)
     if not is_png(path):
         raise RecipeError(f"{path.name} is not a PNG image")
     try:
-        with Image.open(path) as im:
-            im.load()  # text chunks after the image data are read only with it
-            text = getattr(im, "text", {}).get(RECIPE_TEXT_KEY)
-    except (OSError, UnidentifiedImageError, ValueError) as exc:
+        text = _recipe_text(path)
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as exc:
         raise RecipeError(f"{path.name} could not be read as a PNG ({exc})") from None
     if text is None:
         raise RecipeError(f"{path.name} carries no Latent Studio recipe (only images saved by Latent Studio "

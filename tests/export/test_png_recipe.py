@@ -95,3 +95,18 @@ def test_default_output_size_is_useful_for_small_models():
     assert [default_scale(r) for r in (32, 64, 128, 256, 512, 1024)] == [4, 4, 4, 2, 1, 1]
     assert scale_setting(None, 64) == 4 and scale_setting(2, 64) == 2
     assert scale_setting("x", 32) == 4 and scale_setting(True, 32) == 4 and scale_setting(99, 32) == 16
+
+
+def test_the_recipe_is_read_before_the_pixels_so_a_damaged_image_keeps_it(dcgan, tmp_path):
+    from studio.export.png_recipe import has_recipe
+
+    recipe = Recipe(ModelRef(str(DCGAN), dcgan.model_id), SeedLatent(2))
+    whole = png_with_recipe(tmp_path / "whole.png", _frame(dcgan, recipe), recipe).read_bytes()
+    cut = tmp_path / "cut.png"
+    cut.write_bytes(whole[: len(whole) * 2 // 3])  # the pixel data cut short
+    assert has_recipe(cut) and read_png_recipe(cut) == recipe
+    plain = tmp_path / "plain.png"
+    Image.fromarray(np.full((64, 64, 3), 7, np.uint8)).save(plain)
+    (tmp_path / "plain_cut.png").write_bytes(plain.read_bytes()[:60])
+    assert not has_recipe(plain) and not has_recipe(tmp_path / "plain_cut.png")
+    assert not has_recipe(tmp_path / "missing.png")
