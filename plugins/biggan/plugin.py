@@ -87,13 +87,14 @@ def build_generator(sd: dict[str, Tensor], cfg: Any, device: torch.device | str,
     from studio.model.choices import picked_id
 
     power = picks["spectral_norm"] == SPECTRAL[1]
-    stages: list[BigGANStage] = [BigGANStage("gen_z", GenZ(sd, cfg, power), "gen_z")]
+    embed = sd["embeddings.weight"].float().clone()
+    stages: list[BigGANStage] = [BigGANStage("gen_z", GenZ(sd, cfg, power), "gen_z", embed)]
     for idx, (kind, up) in enumerate(layer_kinds(cfg)):
         name = f"layers.{idx}"
         module = SelfAttn(sd, f"generator.{name}", cfg, power) if kind == "attention" else \
             GenBlock(sd, f"generator.{name}", cfg, power, up)
-        stages.append(BigGANStage(name, module, kind))
-    stages.append(BigGANStage("output", ToRGB(sd, cfg, power), "output"))
+        stages.append(BigGANStage(name, module, kind, embed))
+    stages.append(BigGANStage("output", ToRGB(sd, cfg, power), "output", embed))
     choices = (Choice("spectral_norm", picks["spectral_norm"], SPECTRAL, label="Spectral norm",
                       source="default: eval mode, as the manifest's references; the README leaves the model in "
                              "train mode, whose first call does one power iteration"),)
@@ -105,10 +106,8 @@ def build_generator(sd: dict[str, Tensor], cfg: Any, device: torch.device | str,
         condition_parts=(ConditionPart("class", "classes", cfg.num_classes, class_names(cfg.num_classes)),),
         class_layers=tuple(s.name for s in stages if s.kind in ("gen_z", "block")),
     )
-    embed = sd["embeddings.weight"].float().clone()
     g = BigGANGenerator(info, stages, device, picked_id(sha, picks, {"spectral_norm": SPECTRAL[0]}),
                         modules=[s.module for s in stages])
-    g.embed = embed.to(g.device)
     g.remake = lambda p: build_generator(sd, cfg, g.device, sha, path, p)
     g.picks = dict(picks)
     return g
@@ -117,24 +116,32 @@ def build_generator(sd: dict[str, Tensor], cfg: Any, device: torch.device | str,
 class BigGANStage:
     """One of BigGAN's steps; blocks read the truncation and their class (maybe a per-layer one)."""
 
-    def __init__(self, name: str, module: torch.nn.Module, kind: str):
-        self.name, self.module, self.kind = name, module, kind
+    def __init__(self, name: str, module: torch.nn.Module, kind: str, embed: Tensor):
+        self.name, self.module, self.kind, self.embed = name, module, kind, embed
+
+    @staticmethod
+    def truncation(ctx: StageContext) -> Tensor:
+        """The batch's truncations; 1 where a tool runs a stage on a bare context (PCA of z samples)."""
+        t = ctx.extras.get("truncation")
+        return t if t is not None else torch.ones(len(ctx.z), dtype=torch.float64)
 
     def inputs(self, ctx: StageContext) -> bytes:
         if self.kind == "attention":
             return b""
-        t = ctx.extras["truncation"].detach().cpu().numpy().tobytes()
+        t = self.truncation(ctx).detach().cpu().numpy().tobytes()
         own = ctx.extras.get("layer_c", {}).get(self.name)
         return t + (b"" if own is None else b"c" + own.detach().cpu().numpy().tobytes())
 
     def cond(self, ctx: StageContext) -> Tensor:
+        assert ctx.z is not None
         c = ctx.extras.get("layer_c", {}).get(self.name, ctx.c)
-        assert ctx.z is not None and c is not None
-        embed = ctx.extras["embed"]
+        if c is None:  # no class at all: a zero class vector
+            c = torch.zeros(len(ctx.z), self.embed.shape[1], device=ctx.z.device)
+        embed = self.embed.to(ctx.z.device)
         return torch.cat([ctx.z, c.to(ctx.z.dtype) @ embed.t().to(ctx.z.dtype)], dim=1)
 
     def __call__(self, x: Tensor | None, ctx: StageContext) -> Tensor:
-        t = ctx.extras["truncation"]
+        t = self.truncation(ctx)
         if self.kind == "gen_z":
             return self.module(self.cond(ctx))
         if self.kind == "attention":
@@ -148,7 +155,6 @@ class BigGANGenerator(Generator):
     """BigGAN: truncation reaches the forward too; a LayerClass edit gives some blocks another class."""
 
     truncation_in_forward = True
-    embed: Tensor
     picks: dict[str, str]
 
     def choose(self, **picks: str) -> Generator:
@@ -166,7 +172,7 @@ class BigGANGenerator(Generator):
         if c is None:
             c = torch.zeros(len(z), self.info.c_dim, device=self.device)
         extras = {"truncation": torch.tensor([float(t) for t in truncation], dtype=torch.float64),
-                  "embed": self.embed, "layer_c": layer_c or {}}
+                  "layer_c": layer_c or {}}
         return StageContext(z=z, c=c, extras=extras)
 
     def context(self, recipes: Sequence[Recipe]) -> StageContext:
@@ -195,8 +201,3 @@ class BigGANGenerator(Generator):
         standing statistics, `c` is the class vector (N, num_classes) (or class indices)."""
         z = torch.as_tensor(z, dtype=torch.float32, device=self.device).reshape(-1, self.info.z_dim)
         return self.run(self._context(z, self.condition_tensor(c, len(z)), [truncation] * len(z)))
-
-    def to(self, device: torch.device | str) -> "Generator":
-        super().to(device)
-        self.embed = self.embed.to(self.device)
-        return self

@@ -25,6 +25,7 @@ from studio.ui.canvas import EmptyState, ImageCanvas
 from studio.ui.mask_painter import MaskPainter
 from studio.ui.panels.arithmetic_panel import ArithmeticPanel
 from studio.ui.panels.attributes_panel import PHOTO_SUFFIXES, AttributePanel, translates
+from studio.ui.panels.class_panel import ClassPanel
 from studio.ui.panels.directions_panel import DirectionsPanel
 from studio.ui.panels.feature_panel import FeaturePanel
 from studio.ui.panels.latent_panel import LatentPanel, SeedGridPanel, WalkPanel
@@ -50,13 +51,13 @@ PRECISION_LABELS = (("auto", "&Auto (bf16 where this device computes it natively
                     ("fp32", "&fp32 (exact, as exports)"), ("bf16", "&bf16"), ("fp16", "fp&16 (CUDA)"))
 
 
-TOOL_DOCKS = ("attributes", "style_mix", "walk", "noise", "directions", "arithmetic", "features")
+TOOL_DOCKS = ("classes", "attributes", "style_mix", "walk", "noise", "directions", "arithmetic", "features")
 
 
 def tool_order(capabilities: frozenset[str]) -> tuple[str, ...]:
     """The right column's tool tabs for a model, headline tool first: a translator's attributes, a
     StyleGAN's mixing (noise beside it), a plain generator's walks and directions; unit tools last."""
-    order: list[str] = []
+    order: list[str] = ["classes"] if "classes" in capabilities else []  # a class-conditional model's class
     if "attributes" in capabilities:
         order.append("attributes")
     if "style_mix" in capabilities:
@@ -120,6 +121,7 @@ class MainWindow(QMainWindow):
         self.walk_panel = WalkPanel(session, pca_samples=pca_samples)
         self.timeline_panel = TimelinePanel(session)
         self.style_mix_panel = StyleMixPanel(session)
+        self.class_panel = ClassPanel(session)
         self.attributes_panel = AttributePanel(session)
         self.arithmetic_panel = ArithmeticPanel(session)
         self.seed_grid.menu_hooks.append(self.arithmetic_panel.fill_seed_menu)
@@ -140,6 +142,7 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.docks["seeds"], self.docks["model"])
         self._add_dock("walk", "Walk", self.walk_panel, right, "walk")
         self._add_dock("attributes", "Attributes", self.attributes_panel, right, "attributes")
+        self._add_dock("classes", "Class", self.class_panel, right, "classes")
         self._add_dock("style_mix", "Mixing", self.style_mix_panel, right, "style_mix")
         self._add_dock("noise", "Noise", self.noise_panel, right, "style_mix")
         self._add_dock("directions", "Directions", self.directions_panel, right, "walk")
@@ -535,7 +538,7 @@ class MainWindow(QMainWindow):
 
     # -- session events --------------------------------------------------------------------------------
     def on_model(self, g: Generator) -> None:
-        caps = g.info.capabilities
+        caps = g.info.capabilities | ({"classes"} if g.info.c_dim else set())  # every conditional model
         order = tool_order(caps)
         self._arrange_tools(order)
         for key, dock in self.docks.items():

@@ -158,3 +158,14 @@ def test_biggan_per_layer_class_changes_only_from_its_layers_on(biggan):
     assert (whole - outs_b[-1]).abs().max() > 1e-4  # not the same as switching every layer
     # a blend is linear in the class vector: the fixture's own 0.5/0.5 mixes
     assert class_blend({0: 0.5, 3: 0.5}, 10) == tuple(_biggan("class_interp.npy")[0].tolist())
+
+
+def test_biggan_stages_run_on_a_bare_context_as_tools_run_them(biggan):
+    """PCA (GANSpace) runs the first stage on z samples alone: truncation 1 and no class, not a KeyError."""
+    from studio.model.api import StageContext
+
+    z = biggan.latents(range(3))
+    out = biggan.stages[0](None, StageContext(z=z))
+    assert out.shape == (3, 64, 4, 4)
+    full = biggan.stages[0](None, biggan._context(z, torch.zeros(3, 10), [1.0] * 3))
+    assert torch.equal(out, full)
