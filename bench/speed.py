@@ -83,15 +83,58 @@ def stylegan2_256(folder: Path) -> Path:
     return path
 
 
-def stylegan3_256(folder: Path) -> Path | None:
-    try:
-        from latent_studio_plugins.stylegan.network3 import StyleGAN3Config, random_stylegan3  # type: ignore
-    except ImportError:
-        return None
+def sg3_t_config(resolution: int = 256):
+    """StyleGAN3-T's layer schedule (Karras et al. 2021, section 3 and appendix F) at `resolution`: 14 layers
+    whose cutoff rises geometrically from 2 to the image's Nyquist rate over all but the last two, sampling
+    rates the next power of two above twice the stopband, 10-pixel margins, 6-tap-per-rate filters and
+    2x oversampled nonlinearities; the official widths (channel base 32768, at most 512)."""
+    from latent_studio_plugins.stylegan.network3 import LayerSpec, StyleGAN3Config
+
+    n_layers, critical, margin, taps = 14, 2, 10, 6
+    first_cutoff, first_stop = 2.0, 2 ** 2.1
+    last_cutoff, last_stop = resolution / 2, resolution / 2 * 2 ** 0.3
+    e = np.minimum(np.arange(n_layers + 1) / (n_layers - critical), 1)
+    cutoffs = first_cutoff * (last_cutoff / first_cutoff) ** e
+    stops = first_stop * (last_stop / first_stop) ** e
+    rates = np.exp2(np.ceil(np.log2(np.minimum(stops * 2, resolution))))
+    sizes = rates + margin * 2
+    sizes[-2:] = resolution
+    channels = np.rint(np.minimum(16384 / cutoffs, 512)).astype(int)
+    channels[-1] = 3
+    layers = []
+    for i in range(n_layers + 1):
+        prev = max(i - 1, 0)
+        torgb = i == n_layers
+        tmp_rate = max(rates[prev], rates[i]) * (1 if torgb else 2)
+        up, down = int(np.rint(tmp_rate / rates[prev])), int(np.rint(tmp_rate / rates[i]))
+        up_taps = taps * up if up > 1 and not torgb else 1
+        down_taps = taps * down if down > 1 and not torgb else 1
+        k = 1 if torgb else 3
+        total = (sizes[i] - 1) * down + 1 - (sizes[prev] + k - 1) * up + up_taps + down_taps - 2
+        lo = int((total + up) // 2)
+        layers.append(LayerSpec(name=f"L{i}", in_channels=int(channels[prev]), out_channels=int(channels[i]),
+                                conv_kernel=k, up=up, down=down, padding=(lo, int(total - lo), lo, int(total - lo)),
+                                is_torgb=torgb, conv_clamp=None if torgb else 256.0, up_taps=up_taps,
+                                down_taps=down_taps, down_radial=False))
+    return StyleGAN3Config(z_dim=512, w_dim=512, resolution=resolution, layers=tuple(layers),
+                           input_channels=int(channels[0]), input_size=(int(sizes[0]), int(sizes[0])),
+                           input_sampling_rate=float(rates[0]), input_bandwidth=float(cutoffs[0]))
+
+
+def stylegan3_256(folder: Path) -> Path:
+    from latent_studio_plugins.stylegan.network3 import StyleGAN3
     from latent_studio_plugins.stylegan.save import save_stylegan
 
+    net = StyleGAN3(sg3_t_config(256)).eval()
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for name, t in net.named_buffers():
+            if name.endswith("weight") or name.endswith("filter"):
+                t.copy_(torch.randn(t.shape, generator=g) / math.sqrt(max(t[0].numel(), 1)))
+        for p in net.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.1)
     path = folder / "sg3_256.safetensors"
-    save_stylegan(path, random_stylegan3(StyleGAN3Config(resolution=256), seed=0), name="StyleGAN3-T 256")
+    save_stylegan(path, net, name="StyleGAN3-T 256")
     return path
 
 

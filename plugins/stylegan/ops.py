@@ -70,6 +70,15 @@ def upfirdn2d(x: Tensor, f: Tensor, up: int = 1, down: int = 1,
     """
     n, c, h, w = x.shape
     px0, px1, py0, py1 = padding
+    if f.ndim == 1 and _exporting():  # a graph for ONNX: the depthwise form, no data-dependent matrices
+        f = (f * gain ** 0.5).to(x.dtype)
+        x = _fir_axis(x, f, up, down, px0, px1, axis=3, flip=not flip_filter)
+        return _fir_axis(x, f, up, down, py0, py1, axis=2, flip=not flip_filter)
+    if f.ndim == 1:  # separable: each axis is one matrix product (see _fir_matrix)
+        f = f * gain ** 0.5
+        tw = _fir_matrix(f, up, down, px0, px1, w, not flip_filter).to(x.dtype)
+        th = _fir_matrix(f, up, down, py0, py1, h, not flip_filter).to(x.dtype)
+        return torch.matmul(th.t(), torch.matmul(x, tw))
     if up > 1:
         x = x.reshape(n, c, h, 1, w, 1)
         x = F.pad(x, [0, up - 1, 0, 0, 0, up - 1])
@@ -87,6 +96,67 @@ def upfirdn2d(x: Tensor, f: Tensor, up: int = 1, down: int = 1,
     if down > 1:
         x = x[:, :, ::down, ::down]
     return x
+
+
+def _fir_matrix(f: Tensor, up: int, down: int, p0: int, p1: int, n: int, flip: bool) -> Tensor:
+    """The (n, n_out) matrix of one axis's upfirdn: row i holds what input sample i adds to each output.
+
+    Depthwise FIR convolutions with long taps (StyleGAN3's 12-24) and strides have no fast CPU kernel (0.25
+    GFLOP/s measured, in fp32 and worse in bf16), while a matrix product runs at the machine's GEMM rate, in
+    bf16 too: so each axis becomes x @ T. T is small (n is a layer's width) and built by running the
+    polyphase operator on the identity, so the maths lives in _fir_axis alone.
+    """
+    key = (tuple(f.detach().cpu().double().tolist()), up, down, p0, p1, n, flip, str(f.device))
+    hit = _FIR_MATRICES.get(key)
+    if hit is None:
+        eye = torch.eye(n, dtype=torch.float64, device=f.device).reshape(n, 1, 1, n)
+        hit = _fir_axis(eye, f.double(), up, down, p0, p1, axis=3, flip=flip).reshape(n, -1).float()
+        if len(_FIR_MATRICES) > 256:
+            _FIR_MATRICES.clear()
+        _FIR_MATRICES[key] = hit
+    return hit
+
+
+_FIR_MATRICES: dict[tuple, Tensor] = {}
+
+
+def _exporting() -> bool:
+    compiler = getattr(torch, "compiler", None)
+    return bool(torch.jit.is_tracing() or (compiler is not None and compiler.is_compiling()))
+
+
+def _fir_axis(x: Tensor, f: Tensor, up: int, down: int, p0: int, p1: int, axis: int, flip: bool) -> Tensor:
+    """upfirdn along one axis (3: width, 2: height) of NCHW `x`: stuff `up`-1 zeros, pad p0/p1 (negative
+    crops), convolve with the 1-D FIR `f` (`flip`: true convolution), keep every `down`-th sample.
+
+    The same sums as stuffing zeros and slicing afterwards, computed without either: upsampling is a
+    transposed convolution with stride `up` (only the taps that meet real samples), downsampling a
+    convolution with stride `down` (only the outputs kept), depthwise and vectorised over batch and channels.
+    """
+    c, k = x.shape[1], f.shape[0]
+    g = f.flip(0) if flip else f  # correlation kernel of the convolution asked for
+    shape = (c, 1, 1, k) if axis == 3 else (c, 1, k, 1)
+    one = (1, 1, 1, k) if axis == 3 else (1, 1, k, 1)
+    stride = (1, down) if axis == 3 else (down, 1)
+    n_in = x.shape[axis]
+    if up == 1:
+        pad = [max(p0, 0), max(p1, 0), 0, 0] if axis == 3 else [0, 0, max(p0, 0), max(p1, 0)]
+        x = F.pad(x, pad)
+        x = x.narrow(axis, max(-p0, 0), x.shape[axis] - max(-p0, 0) - max(-p1, 0))
+        return F.conv2d(x, g.reshape(one).expand(shape), stride=stride, groups=c)
+    # stuffed length n_in*up, padded: out[j] = sum_t s[j + t - p0] g[t] = full[j + k - 1 - p0], where
+    # full = conv_transpose(x, g flipped) = sum_i x[i] f'[q - i*up] over the real samples only.
+    full = F.conv_transpose2d(x, g.flip(0).reshape(one).expand(shape), stride=(1, up) if axis == 3 else
+                              (up, 1), groups=c)
+    length = n_in * up + p0 + p1 - k + 1
+    start = k - 1 - p0
+    left, right = max(-start, 0), max(start + length - full.shape[axis], 0)
+    if left or right:
+        full = F.pad(full, [left, right, 0, 0] if axis == 3 else [0, 0, left, right])
+    out = full.narrow(axis, start + left, length)
+    if down > 1:
+        out = out[:, :, :, ::down] if axis == 3 else out[:, :, ::down, :]
+    return out
 
 
 def upsample2d(x: Tensor, f: Tensor, up: int = 2) -> Tensor:

@@ -151,3 +151,35 @@ def test_exports_default_to_fp32():
 def test_to_uint8_takes_reduced_outputs():
     x = torch.linspace(-1, 1, 3 * 4 * 4).reshape(1, 3, 4, 4)
     assert np.array_equal(to_uint8(x.bfloat16().float()), to_uint8(x.bfloat16()))
+
+
+def _upfirdn_by_definition(x, f, up, down, pads, gain, flip_filter):
+    """Stuff zeros, pad (negative crops), convolve with the separable FIR, keep every down-th sample."""
+    n, c, h, w = x.shape
+    px0, px1, py0, py1 = pads
+    s = torch.zeros(n, c, h * up, w * up, dtype=x.dtype)
+    s[:, :, ::up, ::up] = x
+    s = F.pad(s, [max(px0, 0), max(px1, 0), max(py0, 0), max(py1, 0)])
+    s = s[:, :, max(-py0, 0): s.shape[2] - max(-py1, 0), max(-px0, 0): s.shape[3] - max(-px1, 0)]
+    k = f * gain ** 0.5
+    k = k if flip_filter else k.flip(0)
+    s = F.conv2d(s, k.reshape(1, 1, 1, -1).expand(c, 1, 1, len(k)), groups=c)
+    s = F.conv2d(s, k.reshape(1, 1, -1, 1).expand(c, 1, len(k), 1), groups=c)
+    return s[:, :, ::down, ::down]
+
+
+@pytest.mark.parametrize("up, down, taps, pads", [(1, 1, 4, (0, 0, 0, 0)), (2, 1, 12, (5, 4, 1, 7)),
+                                                  (1, 2, 12, (3, 2, 3, 2)), (4, 2, 24, (10, 11, 10, 11)),
+                                                  (2, 2, 6, (-2, -1, -1, -3))])
+def test_separable_fir_as_matrix_products_is_upfirdn(up, down, taps, pads):
+    """StyleGAN3's filtered nonlinearity: each axis is one matrix product (no fast depthwise kernel on CPU)."""
+    from latent_studio_plugins.stylegan.ops import upfirdn2d
+
+    g = torch.Generator().manual_seed(taps + up)
+    x = torch.randn(2, 3, 9, 11, generator=g)
+    f = torch.randn(taps, generator=g)
+    for flip in (False, True):
+        want = _upfirdn_by_definition(x, f, up, down, pads, up * up, flip)
+        got = upfirdn2d(x, f, up, down, pads, up * up, flip)
+        assert got.shape == want.shape
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5 * float(want.abs().max()))
