@@ -353,7 +353,7 @@ class MainWindow(QMainWindow):
                            ("ganspace", "Import &GANSpace components…"), ("sefa", "Import &SeFa eigenvectors…")):
             directions_menu.addAction(text, lambda kind=kind: self.directions_panel.import_dialog(kind))
         directions_menu.addSeparator()
-        directions_menu.addAction("&Fit from attribute model", self.directions_panel.fit_from_attribute)
+        directions_menu.addAction("&Fit from labeller", self.directions_panel.fit_from_attribute)
         directions_menu.addAction("Fit from &hand labels…", self.directions_panel.fit_from_hand_labels)
 
         view_menu = mb.addMenu("&View")
