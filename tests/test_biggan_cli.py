@@ -90,3 +90,11 @@ def test_walk_between_seeds_keeps_biggans_truncation_on_every_frame(capsys, tmp_
     sidecar = next(p for p in tmp_path.rglob("*.json"))
     frames = json.loads(sidecar.read_text())["recipes"]
     assert [f["truncation"] for f in frames] == pytest.approx([0.4] * 4)
+
+
+def test_info_names_the_classes_and_the_class_layers(capsys):
+    code, out, err = run(capsys, "info", shared_path(*BIGGAN))
+    assert code == 0, err
+    assert "10 (one-hot condition: render/walk/mix --class 0-9)" in out
+    assert "7 read the class on their own (gen_z, layers.0" in out
+    assert "spectral_norm (--pick)  eval (of eval, readme-train" in out

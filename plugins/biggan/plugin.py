@@ -22,7 +22,7 @@ from studio.model.api import Choice, ConditionPart, Generator, ModelInfo, StageC
 from studio.model.probe import Probe
 
 FAMILY = "biggan"
-SPECTRAL = ("stored u, v (eval)", "one power iteration (README train mode)")
+SPECTRAL = ("eval", "readme-train")  # stored u, v as-is; one power iteration first (the README's train mode)
 
 
 def config_path(path: Path) -> Path | None:
@@ -96,8 +96,8 @@ def build_generator(sd: dict[str, Tensor], cfg: Any, device: torch.device | str,
         stages.append(BigGANStage(name, module, kind, embed))
     stages.append(BigGANStage("output", ToRGB(sd, cfg, power), "output", embed))
     choices = (Choice("spectral_norm", picks["spectral_norm"], SPECTRAL, label="Spectral norm",
-                      source="default: eval mode, as the manifest's references; the README leaves the model in "
-                             "train mode, whose first call does one power iteration"),)
+                      source="default: eval mode (the stored u, v as they are); readme-train: the README leaves the "
+                             "model in train mode, whose first call does one power iteration"),)
     info = ModelInfo(
         family=FAMILY, format="pytorch-pretrained-biggan config.json + pytorch_model.bin",
         resolution=resolution(cfg), channels=3, z_dim=cfg.z_dim, prior="truncnorm", c_dim=cfg.num_classes,

@@ -161,7 +161,8 @@ def build(probe: Probe, device: Any, trunk: Any, sd: dict[str, Tensor], emb: tup
             choices.append(_choice("embedding", "Label embedding", mode, CONCAT, "cgan.py's cat(label_emb, z)",
                                    defaults["embedding"]))
         family, fmt = ("acgan" if mode == MULTIPLIED else "cgan",
-                       f"eriklindernoren PyTorch-GAN {trunk.kind.upper()} generator with a label embedding")
+                       f"eriklindernoren PyTorch-GAN {'Upsample-conv' if trunk.kind == 'conv' else 'MLP'} generator "
+                       f"with a label embedding")
         weight = net.label_emb.weight
 
         def input_fn(ctx: StageContext) -> Tensor:

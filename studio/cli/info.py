@@ -94,7 +94,18 @@ def format_info(d: dict[str, Any]) -> str:
         rows.append(("w_dim", f"{d['w_dim']} ({d['num_ws']} style inputs)"))
     if d.get("c_dim"):
         c = d["c_dim"]
-        rows.append(("classes", f"{c} (one-hot condition: render/walk/mix --class 0-{c - 1})"))
+        parts = d.get("condition_parts") or [{"kind": "classes", "size": c, "names": []}]
+        for p in parts:  # the condition's pieces in order (InfoGAN: classes, then codes)
+            if p["kind"] == "classes":
+                n = p["size"]
+                named = f"; named, e.g. 0 = {p['names'][0]}" if p["names"] else ""
+                rows.append(("classes", f"{n} (one-hot condition: render/walk/mix --class 0-{n - 1}{named})"))
+            else:
+                rows.append(("codes", f"{p['size']} continuous, {p['lo']:g} to {p['hi']:g} "
+                                      f"({', '.join(p['names'])}; after the classes in --condition)"))
+        if d.get("class_layers"):
+            rows.append(("class layers", f"{len(d['class_layers'])} read the class on their own "
+                                         f"({', '.join(d['class_layers'])}): a per-layer class in the GUI"))
     if d.get("attributes"):
         rows.append(("attributes", ", ".join(d["attributes"])))
     for c in d.get("choices") or ():  # what the file holds several of, or cannot record (--pick NAME=VALUE)
