@@ -8,7 +8,9 @@ one-hot then codes):
   where the first layer's width equals the embedding's);
 - without an embedding the condition is concatenated after z: cat(z, labels_onehot, code) as infogan.py does.
   Nothing in such a file says how its first layer's inputs split; the official defaults (62 + 10 + 2) are
-  recognised, any other split is picked (`choose(inputs="8+4+2")`, the model panel, `--pick`).
+  recognised, any other split is read from an `infogan.json` beside the file ({"latent_dim": 8,
+  "n_classes": 4, "code_dim": 2}, infogan.py's options) or given to `load(probe, device, inputs="8+4+2")`;
+  `choose(inputs=...)` (the model panel, `--pick`) switches it afterwards.
 """
 from __future__ import annotations
 
@@ -52,6 +54,24 @@ def _read(probe: Probe) -> tuple[Any, dict[str, Tensor], tuple[int, int] | None]
     return trunk, sd, (int(emb.shape[0]), int(emb.shape[1]))
 
 
+SIDECAR = "infogan.json"  # {"latent_dim": 8, "n_classes": 4, "code_dim": 2}: infogan.py's options, beside the file
+
+
+def sidecar_split(probe: Probe, in_dim: int) -> str | None:
+    """"L+K+C" from an infogan.json beside the checkpoint whose options add up to its inputs, else None."""
+    from studio.core import safe_json
+
+    path = probe.path.with_name(SIDECAR)
+    if not path.is_file():
+        return None
+    try:
+        d = safe_json.load(path, SIDECAR, error=CheckpointError)
+        parts = [int(d[k]) for k in ("latent_dim", "n_classes", "code_dim")]
+    except (CheckpointError, KeyError, TypeError, ValueError):
+        return None
+    return "+".join(map(str, parts)) if sum(parts) == in_dim and parts[0] > 0 and parts[1] > 0 else None
+
+
 def splits(in_dim: int) -> tuple[str, ...]:
     """"L+K+C" input splits (z, one-hot classes, continuous codes) a first layer of `in_dim` inputs allows."""
     out = [f"{in_dim - k - c}+{k}+{c}" for k in range(2, 11) for c in range(0, 5) if in_dim - k - c >= 1]
@@ -62,7 +82,7 @@ def splits(in_dim: int) -> tuple[str, ...]:
 class ConditionalPlugin:
     name = "Conditional GAN"
     formats = ("eriklindernoren PyTorch-GAN cgan/acgan generator.pth (label embedding), infogan generator.pth "
-               "(official 62+10+2 inputs; other splits picked)")
+               "(official 62+10+2 inputs, or any split named in an infogan.json beside it)")
 
     def sniff(self, probe: Probe) -> float:
         try:
@@ -74,7 +94,9 @@ class ConditionalPlugin:
         trunk, _, emb = read
         if emb is not None:
             return 0.9
-        # no embedding: the keys are a DCGAN's; only infogan.py's own input width says InfoGAN
+        # no embedding: the keys are a DCGAN's; infogan.py's own input width or an infogan.json says InfoGAN
+        if sidecar_split(probe, trunk.in_dim) is not None:
+            return 0.95
         return 0.86 if trunk.kind == "conv" and trunk.in_dim == sum(INFOGAN_DEFAULT) else 0.0
 
     def load(self, probe: Probe, device: torch.device, inputs: str | None = None) -> Generator:
@@ -90,11 +112,12 @@ class ConditionalPlugin:
             picks["embedding"] = MULTIPLIED if trunk.in_dim == emb[1] else CONCAT[0]
         else:
             allowed = splits(trunk.in_dim)
-            picks["inputs"] = inputs or (allowed[0] if trunk.in_dim == sum(INFOGAN_DEFAULT) else "")
+            picks["inputs"] = inputs or sidecar_split(probe, trunk.in_dim) or (
+                allowed[0] if trunk.in_dim == sum(INFOGAN_DEFAULT) else "")
             if not picks["inputs"]:
                 raise CheckpointError(f"{probe.path.name}: its first layer takes {trunk.in_dim} inputs and nothing "
-                                      f"in the file says how they split into z, classes and codes; pick one "
-                                      f"(inputs=L+K+C, e.g. {allowed[0] if allowed else '8+4+2'})")
+                                      f"in the file says how they split into z, classes and codes; write them "
+                                      f"beside it in {SIDECAR} (latent_dim, n_classes, code_dim)")
         defaults = dict(picks)
         return build(probe, device, trunk, sd, emb, picks, defaults)
 
@@ -181,9 +204,13 @@ def build(probe: Probe, device: Any, trunk: Any, sd: dict[str, Tensor], emb: tup
         parts = (ConditionPart("class", "classes", n_classes),)
         if n_codes:
             parts += (ConditionPart("code", "continuous", n_codes, tuple(f"c{i + 1}" for i in range(n_codes))),)
+        usual = "infogan.py's 62+10+2" if defaults["inputs"] == "62+10+2" and sidecar_split(probe, trunk.in_dim) \
+            is None else None
         choices.append(_choice("inputs", "Inputs (z+classes+codes)", picks["inputs"], splits(trunk.in_dim),
-                               "infogan.py's 62+10+2" if defaults["inputs"] == "62+10+2" else "your pick",
-                               defaults["inputs"]))
+                               usual or "", defaults["inputs"]))
+        if usual is None and picks["inputs"] == defaults["inputs"]:
+            choices[-1] = replace(choices[-1], source=f"from {SIDECAR}" if sidecar_split(probe, trunk.in_dim)
+                                  else "given when it was opened")
         family = "infogan" if n_codes else "cgan"
         fmt = "eriklindernoren PyTorch-GAN InfoGAN generator (condition concatenated after z)"
 

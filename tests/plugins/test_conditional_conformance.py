@@ -169,3 +169,25 @@ def test_biggan_stages_run_on_a_bare_context_as_tools_run_them(biggan):
     assert out.shape == (3, 64, 4, 4)
     full = biggan.stages[0](None, biggan._context(z, torch.zeros(3, 10), [1.0] * 3))
     assert torch.equal(out, full)
+
+
+def test_infogan_split_from_a_sidecar_opens_through_the_registry(registry, tmp_path):
+    """An infogan.json beside the file (infogan.py's options) makes the family claim it over the DCGAN one."""
+    from latent_studio_plugins.cgan import plugin
+    from studio.model.probe import Probe
+
+    fixture = shared_path("fixtures", "eriklindernoren_pytorch_gan", "infogan", "generator.pth")
+    link = tmp_path / "generator.pth"
+    link.symlink_to(fixture)  # read in place, beside our own sidecar
+    (tmp_path / "infogan.json").write_text(json.dumps({"latent_dim": 8, "n_classes": 4, "code_dim": 2}))
+    assert plugin.sniff(Probe(link)) == 0.95
+    g = registry.open(link)
+    assert g.plugin_name == "Conditional GAN" and g.info.family == "infogan"
+    assert {c.name: c for c in g.info.choices}["inputs"].source == "from infogan.json"
+    z, onehot, code = (_erik("infogan", f) for f in ("z.npy", "labels_onehot.npy", "code.npy"))
+    out = g.generate(z, c=(torch.from_numpy(onehot), torch.from_numpy(code))).numpy()
+    assert np.abs(out - _erik("infogan", "out_eval.npy")).max() < _tolerance()
+    (tmp_path / "infogan.json").write_text(json.dumps({"latent_dim": 9, "n_classes": 4, "code_dim": 2}))
+    assert plugin.sniff(Probe(link)) == 0.0  # 15 is not its 14 inputs: not claimed
+    with pytest.raises(Exception, match="infogan.json"):
+        plugin.load(Probe(link), torch.device("cpu"))
