@@ -58,7 +58,7 @@ def tool_order(capabilities: frozenset[str]) -> tuple[str, ...]:
     """The right column's tool tabs for a model, headline tool first: a translator's attributes, a
     StyleGAN's mixing (noise beside it), a plain generator's walks and directions; unit tools last."""
     order: list[str] = ["classes"] if "classes" in capabilities else []  # a class-conditional model's class
-    if "attributes" in capabilities:
+    if "attributes" in capabilities or "translate" in capabilities:  # pix2pix: the photo and its crop
         order.append("attributes")
     if "style_mix" in capabilities:
         order += ["style_mix", "walk", "noise"] if "walk" in capabilities else ["style_mix", "noise"]
@@ -141,7 +141,7 @@ class MainWindow(QMainWindow):
         self._add_dock("model", "Model", self.model_panel, left, None)
         self.tabifyDockWidget(self.docks["seeds"], self.docks["model"])
         self._add_dock("walk", "Walk", self.walk_panel, right, "walk")
-        self._add_dock("attributes", "Attributes", self.attributes_panel, right, "attributes")
+        self._add_dock("attributes", "Attributes", self.attributes_panel, right, "translate")
         self._add_dock("classes", "Class", self.class_panel, right, "classes")
         self._add_dock("style_mix", "Mixing", self.style_mix_panel, right, "style_mix")
         self._add_dock("noise", "Noise", self.noise_panel, right, "style_mix")
@@ -545,6 +545,7 @@ class MainWindow(QMainWindow):
             need = self._requires[key]
             dock.setVisible(need is None or need in caps)
         if translates(g):  # a photo, not a seed, is the starting point: no seed, latent or timeline tools
+            self.docks["attributes"].setWindowTitle("Attributes" if g.info.attributes else "Photo")
             for key in ("seeds", "latent", "walk", "timeline"):
                 self.docks[key].setVisible(False)
             self.docks["model"].raise_()

@@ -44,6 +44,7 @@ def test_pix2pix_photo_to_translated_frame_in_both_modes(qtbot, window, tmp_path
     assert w.stack.currentWidget() is w.photo_view and w.banner.text() == ""
     panel = w.attributes_panel
     assert panel.attr_box.isHidden() and panel.mark_source.isHidden()  # no labels to set
+    assert not w.docks["attributes"].isHidden() and w.docks["attributes"].windowTitle() == "Photo"
     choices = w.model_panel.choices
     assert choices.editors["mode"].currentText() == "as trained"
     assert "official default" in choices.notes["mode"].text()
@@ -53,6 +54,13 @@ def test_pix2pix_photo_to_translated_frame_in_both_modes(qtbot, window, tmp_path
     assert isinstance(w.session.recipe.latent, ImageLatent)
     after = w.photo_view.result.after.copy()
     assert after.shape == (128, 128, 3) and _close(after, _expected(g, photo))
+    assert panel.crop_size.isEnabled() and panel.photo_label.text().startswith("facade.png")
+    with qtbot.waitSignal(w.session.frameReady, timeout=20000):
+        panel._edit_crop((0.4, 0.5, 0.6), False)  # what a crop slider or a drag of the square does
+    x = photo_tensor(open_photo(photo), w.session.recipe.latent.crop, 128)
+    assert _close(w.photo_view.result.after, to_uint8(g.translate(x))[0])
+    w.session.undo()
+    assert _close(w.photo_view.result.after, after)
     with qtbot.waitSignal(w.session.frameReady, timeout=20000):
         assert choices.pick("mode", "eval")
     eval_frame = w.photo_view.result.after.copy()
