@@ -122,6 +122,9 @@ class FeaturePanel(QWidget):
         self.layer_box.setToolTip("The layer (generator stage) whose units are shown: its resolution, its "
                                   "channels (units) and its name")
         self.layer_box.currentIndexChanged.connect(lambda i: self._on_layer_box(self.layer_box.itemData(i)))
+        # long layer names ("8x8 · 128 ch (b8.conv0)") must not widen the column: the list shows them whole
+        self.layer_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.layer_box.setMinimumContentsLength(14)
         self.sort_box = QComboBox()
         self.sort_box.addItems(list(SORTS))
         self.sort_box.setToolTip("Order of the tiles; relevance compares each unit with the painted mask")
