@@ -60,8 +60,8 @@ def test_walk_between_two_classes_is_the_timeline_of_their_recipes(capsys, tmp_p
 
     ckpt = shared_path(*BIGGAN)
     out = tmp_path / "frames"
-    code, _, err = run(capsys, "walk", ckpt, "--from-seed", 2, "--class", 3, "--to-class", 7, "--truncation", 0.4,
-                       "--frames", 5, "--out", out, "--device", "cpu")
+    code, _, err = run(capsys, "walk", ckpt, "--from-seed", 2, "--class", 3, "--to-class", 7,
+                       "--truncation", 0.4, "--frames", 5, "--out", out, "--device", "cpu")
     assert code == 0, err
     files = sorted(p for p in out.iterdir() if p.suffix == ".png")
     assert len(files) == 5

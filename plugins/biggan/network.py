@@ -51,9 +51,11 @@ def sn_weight(sd: dict[str, Tensor], name: str, eps: float, power_iteration: boo
     return w / sigma
 
 
-def standing_stats(means: Tensor, variances: Tensor, truncation: Tensor, n_stats: int) -> tuple[Tensor, Tensor]:
+def standing_stats(means: Tensor, variances: Tensor, truncation: Tensor,
+                   n_stats: int) -> tuple[Tensor, Tensor]:
     """Per-sample (N, C) mean and variance for truncations (N,), exactly as BigGANBatchNorm picks them:
-    coef, start = modf(t / (1 / (n_stats - 1))) in float64, then coef * row[start] + (1 - coef) * row[start+1]."""
+    coef, start = modf(t / (1 / (n_stats - 1))) in float64, then
+    coef * row[start] + (1 - coef) * row[start+1]."""
     step = 1.0 / (n_stats - 1)
     rows_m, rows_v = [], []
     for t in truncation.detach().cpu().double().tolist():
@@ -206,7 +208,8 @@ def expected_shapes(cfg: BigGANConfig) -> dict[str, tuple[int, ...]]:
         if i == cfg.attention_layer_position:
             c, p = ch * cin, f"generator.layers.{idx}"
             out[f"{p}.gamma"] = (1,)
-            for part, o, k in (("theta", c // 8, c), ("phi", c // 8, c), ("g", c // 2, c), ("o_conv", c, c // 2)):
+            parts = (("theta", c // 8, c), ("phi", c // 8, c), ("g", c // 2, c), ("o_conv", c, c // 2))
+            for part, o, k in parts:
                 sn(f"{p}.snconv1x1_{part}", (o, k, 1, 1), False)
             idx += 1
         p, cin, cout = f"generator.layers.{idx}", ch * cin, ch * cout

@@ -8,7 +8,6 @@ truncated normal) and the same truncation goes to the forward, where it picks th
 from __future__ import annotations
 
 import hashlib
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -36,7 +35,8 @@ def config_path(path: Path) -> Path | None:
 
 class BigGANPlugin:
     name = "BigGAN"
-    formats = "pytorch-pretrained-biggan pytorch_model.bin with its config.json (BigGAN.from_pretrained folders)"
+    formats = ("pytorch-pretrained-biggan pytorch_model.bin with its config.json "
+               "(BigGAN.from_pretrained folders)")
 
     def _keys(self, probe: Probe) -> dict[str, Tensor] | None:
         sd = probe.state_dict()
@@ -59,8 +59,8 @@ class BigGANPlugin:
             raise CheckpointError(f"{probe.path.name} is not a pytorch-pretrained-biggan pytorch_model.bin")
         cpath = config_path(Path(probe.path))
         if cpath is None:
-            raise CheckpointError(f"{probe.path.name} is a BigGAN state_dict but has no config.json beside it "
-                                  f"(BigGAN.from_pretrained reads both from one folder)")
+            raise CheckpointError(f"{probe.path.name} is a BigGAN state_dict but has no config.json beside "
+                                  f"it (BigGAN.from_pretrained reads both from one folder)")
         raw = safe_json.load(cpath, cpath.name, error=CheckpointError)
         if not isinstance(raw, dict) or not isinstance(raw.get("layers"), list):
             raise CheckpointError(f"{cpath.name} is not a BigGAN config (it has no 'layers' list)")
@@ -73,8 +73,8 @@ class BigGANPlugin:
         wrong = [k for k in want if k in sd and tuple(sd[k].shape) != want[k]]
         if missing or wrong:
             k = (missing or wrong)[0]
-            raise CheckpointError(f"{probe.path.name} does not match {cpath.name}: "
-                                  f"{'missing ' + k if missing else k + ' has shape ' + str(tuple(sd[k].shape))}")
+            what = f"missing {k}" if missing else f"{k} has shape {tuple(sd[k].shape)}"
+            raise CheckpointError(f"{probe.path.name} does not match {cpath.name}: {what}")
         sha = hashlib.sha256(probe.sha256.encode() + cpath.read_bytes()).hexdigest()
         return build_generator(sd, cfg, device, sha, probe.path, {"spectral_norm": SPECTRAL[0]})
 
@@ -96,8 +96,8 @@ def build_generator(sd: dict[str, Tensor], cfg: Any, device: torch.device | str,
         stages.append(BigGANStage(name, module, kind, embed))
     stages.append(BigGANStage("output", ToRGB(sd, cfg, power), "output", embed))
     choices = (Choice("spectral_norm", picks["spectral_norm"], SPECTRAL, label="Spectral norm",
-                      source="default: eval mode (the stored u, v as they are); readme-train: the README leaves the "
-                             "model in train mode, whose first call does one power iteration"),)
+                      source="default: eval mode (the stored u, v as they are); readme-train: the README "
+                             "leaves the model in train mode, whose first call does one power iteration"),)
     info = ModelInfo(
         family=FAMILY, format="pytorch-pretrained-biggan config.json + pytorch_model.bin",
         resolution=resolution(cfg), channels=3, z_dim=cfg.z_dim, prior="truncnorm", c_dim=cfg.num_classes,
@@ -191,7 +191,8 @@ class BigGANGenerator(Generator):
                                       f"{self.info.c_dim} classes")
             for k, name in enumerate(names):
                 rows = [torch.tensor(e.condition, dtype=torch.float32, device=self.device)
-                        if e is not None and e.layers[0] <= k < e.layers[1] else c[i] for i, e in enumerate(edits)]
+                        if e is not None and e.layers[0] <= k < e.layers[1] else c[i]
+                        for i, e in enumerate(edits)]
                 layer_c[name] = torch.stack(rows)
         return self._context(z, c, [r.truncation for r in recipes], layer_c)
 

@@ -46,7 +46,8 @@ def _indexed(sd: dict[str, Tensor], prefix: str) -> dict[int, dict[str, Tensor]]
     return out
 
 
-def _layers(idx: dict[int, dict[str, Tensor]], lin_ndim: int) -> list[tuple[int, str, tuple[int, ...]]] | None:
+def _layers(idx: dict[int, dict[str, Tensor]],
+            lin_ndim: int) -> list[tuple[int, str, tuple[int, ...]]] | None:
     out = []
     for i in sorted(idx):
         p, w = idx[i], idx[i].get("weight")
@@ -116,7 +117,8 @@ def build_trunk(t: Trunk, act: str, eps: float, mode: str) -> nn.Sequential:
             placed[i] = nn.Conv2d(shape[1], shape[0], shape[2], stride=1, padding=shape[2] // 2)
         else:
             lead = t.kind == "conv" and not prev  # conv_blocks.0: BatchNorm2d(128), the default eps
-            placed[i] = (nn.BatchNorm1d if t.kind == "mlp" else nn.BatchNorm2d)(shape[0], 1e-5 if lead else eps)
+            norm = nn.BatchNorm1d if t.kind == "mlp" else nn.BatchNorm2d
+            placed[i] = norm(shape[0], 1e-5 if lead else eps)
         prev.append(kind)
         at = i + 1
     placed[at] = nn.Tanh()

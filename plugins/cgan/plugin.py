@@ -54,7 +54,7 @@ def _read(probe: Probe) -> tuple[Any, dict[str, Tensor], tuple[int, int] | None]
     return trunk, sd, (int(emb.shape[0]), int(emb.shape[1]))
 
 
-SIDECAR = "infogan.json"  # {"latent_dim": 8, "n_classes": 4, "code_dim": 2}: infogan.py's options, beside the file
+SIDECAR = "infogan.json"  # {"latent_dim": 8, "n_classes": 4, "code_dim": 2}: infogan.py's options
 
 
 def sidecar_split(probe: Probe, in_dim: int) -> str | None:
@@ -81,7 +81,8 @@ def splits(in_dim: int) -> tuple[str, ...]:
 
 class ConditionalPlugin:
     name = "Conditional GAN"
-    formats = ("eriklindernoren PyTorch-GAN cgan/acgan generator.pth (label embedding), infogan generator.pth "
+    formats = ("eriklindernoren PyTorch-GAN cgan/acgan generator.pth (label embedding), infogan "
+               "generator.pth "
                "(official 62+10+2 inputs, or any split named in an infogan.json beside it)")
 
     def sniff(self, probe: Probe) -> float:
@@ -104,7 +105,8 @@ class ConditionalPlugin:
         official InfoGAN split when it fits)."""
         read = _read(probe)
         if read is None:
-            raise CheckpointError(f"{probe.path.name} is not a cgan/acgan/infogan generator this family reads")
+            raise CheckpointError(f"{probe.path.name} is not a cgan/acgan/infogan generator this family "
+                                  f"reads")
         trunk, sd, emb = read
         picks = {"activation": ACTIVATIONS[0], "eps": EPS[0], "batchnorm": BATCHNORM[0]}
         picks.update({"upsample": UPSAMPLE[0]} if trunk.kind == "conv" else {"shape": _shapes(trunk)[0]})
@@ -115,9 +117,9 @@ class ConditionalPlugin:
             picks["inputs"] = inputs or sidecar_split(probe, trunk.in_dim) or (
                 allowed[0] if trunk.in_dim == sum(INFOGAN_DEFAULT) else "")
             if not picks["inputs"]:
-                raise CheckpointError(f"{probe.path.name}: its first layer takes {trunk.in_dim} inputs and nothing "
-                                      f"in the file says how they split into z, classes and codes; write them "
-                                      f"beside it in {SIDECAR} (latent_dim, n_classes, code_dim)")
+                raise CheckpointError(f"{probe.path.name}: its first layer takes {trunk.in_dim} inputs and "
+                                      f"nothing in the file says how they split into z, classes and codes; "
+                                      f"write them beside it in {SIDECAR} (latent_dim, n_classes, code_dim)")
         defaults = dict(picks)
         return build(probe, device, trunk, sd, emb, picks, defaults)
 
@@ -150,21 +152,21 @@ def build(probe: Probe, device: Any, trunk: Any, sd: dict[str, Tensor], emb: tup
     except RuntimeError as exc:
         raise CheckpointError(f"{what}: weights do not fit the inferred layout: {str(exc).splitlines()[0]}") \
             from None
-    choices = [_choice("activation", "Activation", picks["activation"], ACTIVATIONS, "the PyTorch-GAN scripts' "
-                       "LeakyReLU(0.2)", defaults["activation"]),
-               _choice("eps", "BatchNorm eps", picks["eps"], EPS, "the scripts' BatchNorm(C, 0.8), whose 0.8 is eps",
-                       defaults["eps"]),
+    choices = [_choice("activation", "Activation", picks["activation"], ACTIVATIONS,
+                       "the PyTorch-GAN scripts' LeakyReLU(0.2)", defaults["activation"]),
+               _choice("eps", "BatchNorm eps", picks["eps"], EPS,
+                       "the scripts' BatchNorm(C, 0.8), whose 0.8 is eps", defaults["eps"]),
                Choice("batchnorm", picks["batchnorm"], BATCHNORM, label="BatchNorm",
-                      source="default: eval (running statistics); the scripts never call eval(), so the images "
-                             "they save in training use batch statistics (train)")]
+                      source="default: eval (running statistics); the scripts never call eval(), so the "
+                             "images they save in training use batch statistics (train)")]
     if trunk.kind == "conv":
         s = trunk.side
         blocks = [("l1", nn.Sequential(net.l1, nn.Unflatten(1, (trunk.c0, s, s))))]
         blocks += split_into_blocks(net.conv_blocks, "conv_blocks.")
         ups = sum(isinstance(m, nn.Upsample) for m in net.conv_blocks)
         res, channels = s * 2 ** ups, trunk.channels
-        choices.append(_choice("upsample", "Upsample mode", picks["upsample"], UPSAMPLE, "nn.Upsample's default",
-                               defaults["upsample"]))
+        choices.append(_choice("upsample", "Upsample mode", picks["upsample"], UPSAMPLE,
+                               "nn.Upsample's default", defaults["upsample"]))
     else:
         c, h, w = (int(v) for v in picks["shape"].split("x"))
         blocks = split_into_blocks(net.model, "model.")
@@ -181,11 +183,11 @@ def build(probe: Probe, device: Any, trunk: Any, sd: dict[str, Tensor], emb: tup
             choices.append(Choice("embedding", mode, (MULTIPLIED,), label="Label embedding",
                                   source="from the file: its width equals the first layer's (acgan.py)"))
         else:
-            choices.append(_choice("embedding", "Label embedding", mode, CONCAT, "cgan.py's cat(label_emb, z)",
-                                   defaults["embedding"]))
-        family, fmt = ("acgan" if mode == MULTIPLIED else "cgan",
-                       f"eriklindernoren PyTorch-GAN {'Upsample-conv' if trunk.kind == 'conv' else 'MLP'} generator "
-                       f"with a label embedding")
+            choices.append(_choice("embedding", "Label embedding", mode, CONCAT,
+                                   "cgan.py's cat(label_emb, z)", defaults["embedding"]))
+        trunk_name = "Upsample-conv" if trunk.kind == "conv" else "MLP"
+        family = "acgan" if mode == MULTIPLIED else "cgan"
+        fmt = f"eriklindernoren PyTorch-GAN {trunk_name} generator with a label embedding"
         weight = net.label_emb.weight
 
         def input_fn(ctx: StageContext) -> Tensor:
@@ -198,18 +200,20 @@ def build(probe: Probe, device: Any, trunk: Any, sd: dict[str, Tensor], emb: tup
         try:
             z_dim, n_classes, n_codes = (int(v) for v in picks["inputs"].split("+"))
         except ValueError:
-            raise RecipeError(f"{what}: inputs must be L+K+C (z, classes, codes), not {picks['inputs']!r}") from None
+            raise RecipeError(f"{what}: inputs must be L+K+C (z, classes, codes), "
+                              f"not {picks['inputs']!r}") from None
         if z_dim < 1 or n_classes < 1 or n_codes < 0 or z_dim + n_classes + n_codes != trunk.in_dim:
             raise RecipeError(f"{what}: inputs {picks['inputs']} do not add up to its {trunk.in_dim} inputs")
         parts = (ConditionPart("class", "classes", n_classes),)
         if n_codes:
-            parts += (ConditionPart("code", "continuous", n_codes, tuple(f"c{i + 1}" for i in range(n_codes))),)
-        usual = "infogan.py's 62+10+2" if defaults["inputs"] == "62+10+2" and sidecar_split(probe, trunk.in_dim) \
-            is None else None
+            names = tuple(f"c{i + 1}" for i in range(n_codes))
+            parts += (ConditionPart("code", "continuous", n_codes, names),)
+        from_sidecar = sidecar_split(probe, trunk.in_dim) is not None
+        usual = "infogan.py's 62+10+2" if defaults["inputs"] == "62+10+2" and not from_sidecar else None
         choices.append(_choice("inputs", "Inputs (z+classes+codes)", picks["inputs"], splits(trunk.in_dim),
                                usual or "", defaults["inputs"]))
         if usual is None and picks["inputs"] == defaults["inputs"]:
-            choices[-1] = replace(choices[-1], source=f"from {SIDECAR}" if sidecar_split(probe, trunk.in_dim)
+            choices[-1] = replace(choices[-1], source=f"from {SIDECAR}" if from_sidecar
                                   else "given when it was opened")
         family = "infogan" if n_codes else "cgan"
         fmt = "eriklindernoren PyTorch-GAN InfoGAN generator (condition concatenated after z)"
@@ -217,9 +221,10 @@ def build(probe: Probe, device: Any, trunk: Any, sd: dict[str, Tensor], emb: tup
         def input_fn(ctx: StageContext) -> Tensor:
             assert ctx.z is not None and ctx.c is not None
             return torch.cat((ctx.z, ctx.c.to(ctx.z.dtype)), -1)  # cat(noise, labels, code)
-    info = ModelInfo(family=family, format=fmt, resolution=res, channels=channels, z_dim=z_dim, prior="normal",
-                     c_dim=sum(p.size for p in parts), name=probe.path.stem if probe.path.stem != "generator"
-                     else probe.path.parent.name, choices=tuple(choices), condition_parts=parts)
+    name = probe.path.stem if probe.path.stem != "generator" else probe.path.parent.name
+    info = ModelInfo(family=family, format=fmt, resolution=res, channels=channels, z_dim=z_dim,
+                     prior="normal", c_dim=sum(p.size for p in parts), name=name, choices=tuple(choices),
+                     condition_parts=parts)
     g = module_generator(net, info, device=device, model_id=picked_id(probe.sha256, picks, defaults),
                          input_fn=input_fn, blocks=blocks)
     out = ConditionalGenerator(g.info, g.stages, g.device, g.model_id, [net])  # (puts net in eval mode)

@@ -45,8 +45,8 @@ def register(sub: Any) -> None:
     w.add_argument("--noise-seed", type=int, default=0, metavar="SEED", help="directions of the noise loop")
     add_condition_options(w)
     w.add_argument("--to-class", type=int, default=None, metavar="N",
-                   help="class-conditional models: the second keyframe's class, blended from --class's along the "
-                        "walk (without --to-seed the seed stays put and only the class moves)")
+                   help="class-conditional models: the second keyframe's class, blended from --class's "
+                        "along the walk (without --to-seed the seed stays put and only the class moves)")
     add_output_options(w)
     w.set_defaults(func=cmd_walk)
 

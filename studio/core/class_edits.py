@@ -1,8 +1,8 @@
 """Class conditions in recipes: blends of class vectors and a per-layer class (BigGAN, as GANSpace offers).
 
-A recipe's `condition` already holds the whole condition vector (a class one-hot, a blend of several, InfoGAN's
-one-hot plus continuous codes), so a class index and a class interpolation need no new field: they are
-values of that vector, and the timeline blends them linearly like any other number. A class for some
+A recipe's `condition` already holds the whole condition vector (a class one-hot, a blend of several,
+InfoGAN's one-hot plus continuous codes), so a class index and a class interpolation need no new field: they
+are values of that vector, and the timeline blends them linearly like any other number. A class for some
 layers only is an edit, so the rest of the network keeps the recipe's class.
 """
 from __future__ import annotations
@@ -38,7 +38,8 @@ def class_weights(condition: tuple[float, ...], start: int = 0, size: int | None
 @dataclass(frozen=True)
 class LayerClass:
     """Layers [start, stop) of a model's class-reading layers (ModelInfo.class_layers) draw `condition`
-    instead of the recipe's class: BigGAN's per-layer class (a dog's pose with a cat's fur). One per recipe."""
+    instead of the recipe's class: BigGAN's per-layer class (a dog's pose with a cat's fur). One per
+    recipe."""
 
     kind: ClassVar[str] = "layer_class"
     layers: tuple[int, int]
@@ -58,7 +59,8 @@ def layer_class(recipe: Recipe) -> LayerClass | None:
     return next((e for e in recipe.edits if isinstance(e, LayerClass)), None)
 
 
-def with_layer_class(recipe: Recipe, layers: tuple[int, int] | None, condition: tuple[float, ...] = ()) -> Recipe:
+def with_layer_class(recipe: Recipe, layers: tuple[int, int] | None,
+                     condition: tuple[float, ...] = ()) -> Recipe:
     """The recipe with its per-layer class set (None or an empty condition removes it)."""
     kept = tuple(e for e in recipe.edits if not isinstance(e, LayerClass))
     if layers is None or not condition:

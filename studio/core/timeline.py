@@ -262,8 +262,8 @@ class SegmentInterpolator:
             self.make_latent = lambda v: VectorLatent(tuple(float(x) for x in v))
             # a model that also feeds truncation to its forward (BigGAN) keeps it: the frames carry the blend
             # of the keyframes' truncations and the latents with it divided out (z = t * latent)
-            self.keep_truncation = bool(getattr(points, "truncation_in_forward", False)) and a.truncation > 0 \
-                and b.truncation > 0
+            forward = bool(getattr(points, "truncation_in_forward", False))
+            self.keep_truncation = forward and a.truncation > 0 and b.truncation > 0
             if self.keep_truncation:
                 self.za, self.zb = self.za / a.truncation, self.zb / b.truncation
 
@@ -276,7 +276,8 @@ class SegmentInterpolator:
                            condition=_blend_values(self.a.condition, self.b.condition, e))
         mix = slerp if self.seg.interpolation == "slerp" else lerp
         v = mix(self.za, self.zb, e)
-        psi = (1 - e) * self.a.truncation + e * self.b.truncation if getattr(self, "keep_truncation", False) else 1.0
+        keep = getattr(self, "keep_truncation", False)
+        psi = (1 - e) * self.a.truncation + e * self.b.truncation if keep else 1.0
         return replace(self.a, latent=self.make_latent(v), truncation=psi,
                        edits=_blend_edits(self.a.edits, self.b.edits, e, keep_z=False,
                                           drop_w=self.seg.space == "w"),
@@ -328,7 +329,8 @@ def noise_loop(points: LatentPoints, frames: Sequence[Recipe], loop: NoiseLoop) 
     moved = mean + _rotate_on_small_circle(x, loop, t)
     keep = bool(getattr(points, "truncation_in_forward", False)) and all(r.truncation > 0 for r in frames)
     return [replace(r, latent=VectorLatent(tuple(float(x) for x in (v / r.truncation if keep else v))),
-                    truncation=r.truncation if keep else 1.0, edits=_blend_edits(r.edits, r.edits, 0.0, keep_z=False))
+                    truncation=r.truncation if keep else 1.0,
+                    edits=_blend_edits(r.edits, r.edits, 0.0, keep_z=False))
             for r, v in zip(frames, moved)]
 
 

@@ -48,8 +48,9 @@ class Choice:
 @dataclass(frozen=True)
 class ConditionPart:
     """One named piece of a conditional model's condition vector, in the order the model reads them: `classes`
-    (one-hot over `size` classes; a blend of several is a class interpolation) or `continuous` codes (InfoGAN's,
-    each a slider from `lo` to `hi`). `names` are the class names (BigGAN's ImageNet labels) or the codes'."""
+    (one-hot over `size` classes; a blend of several is a class interpolation) or `continuous` codes
+    (InfoGAN's, each a slider from `lo` to `hi`). `names` are the class names (BigGAN's ImageNet labels) or
+    the codes'."""
 
     name: str
     kind: str = "classes"  # "classes" | "continuous"
@@ -353,7 +354,8 @@ class Generator:
         if c is None:
             return None
         if isinstance(c, (tuple, list)):
-            c = torch.cat([torch.as_tensor(p, dtype=torch.float32, device=self.device).reshape(n, -1) for p in c], 1)
+            c = torch.cat([torch.as_tensor(p, dtype=torch.float32, device=self.device).reshape(n, -1)
+                           for p in c], 1)
         c = torch.as_tensor(c, device=self.device)
         if not c.is_floating_point() and c.ndim == 1:
             if not self.info.c_dim or int(c.min()) < 0 or int(c.max()) >= self.info.c_dim:

@@ -41,7 +41,8 @@ def test_label_embedding_generators_reproduce_the_references(registry, name, fam
     assert np.abs(out - _erik(name, "out_eval.npy")).max() < _tolerance()
     train = g.choose(batchnorm="train")
     assert train.model_id != g.model_id
-    assert np.abs(train.generate(z, c=labels).numpy() - _erik(name, "out_train_mode.npy")).max() < _tolerance()
+    train_out = train.generate(z, c=labels).numpy()
+    assert np.abs(train_out - _erik(name, "out_train_mode.npy")).max() < _tolerance()
     # one-hot vectors are the same classes: the embedding is read as c @ label_emb.weight
     onehot = torch.nn.functional.one_hot(labels, 4).float()
     assert np.abs(g.generate(z, c=onehot).numpy() - out).max() == 0.0
@@ -114,7 +115,8 @@ def test_biggan_eval_outputs(biggan, z, c, t, ref):
 def test_biggan_readme_train_mode_is_a_choice(biggan):
     sn = {c.name: c for c in biggan.info.choices}["spectral_norm"]
     readme = biggan.choose(spectral_norm=sn.values[1])
-    out = readme.generate(_biggan("z_trunc04.npy"), c=torch.from_numpy(_biggan("class_onehot.npy")), truncation=0.4)
+    onehot = torch.from_numpy(_biggan("class_onehot.npy"))
+    out = readme.generate(_biggan("z_trunc04.npy"), c=onehot, truncation=0.4)
     assert np.abs(out.numpy() - _biggan("out_readme_trainmode_trunc04.npy")).max() < 5e-5
     assert np.abs(out.numpy() - _biggan("out_eval_trunc04.npy")).max() > 0.1
 
@@ -138,7 +140,8 @@ def test_biggan_recipes_render_what_the_official_call_gives(biggan):
 
 
 def test_biggan_per_layer_class_changes_only_from_its_layers_on(biggan):
-    """A LayerClass edit on the later blocks keeps gen_z's and the early blocks' outputs and changes the image."""
+    """A LayerClass edit on the later blocks keeps the outputs of gen_z and the early blocks, and changes the
+    image."""
     from studio.core.class_edits import class_blend, with_layer_class
     from studio.core.recipe import ModelRef, Recipe, SeedLatent, class_condition
 

@@ -1,10 +1,9 @@
-"""The conditional drop-in of docs/plugins.md (examples/plugins/mnist_cgan.py): loaded from the plugin path, it
-renders what the network's own forward gives for labels, through generate and through recipes."""
+"""The conditional drop-in of docs/plugins.md (examples/plugins/mnist_cgan.py): loaded from the plugin path,
+it renders what the network's own forward gives for labels, through generate and through recipes."""
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
@@ -45,6 +44,7 @@ def test_conditional_dropin_matches_its_forward(checkpoint):
         g.generate(z, c=torch.tensor([0, 1, 2, 10]))
     r = g.context([Recipe(ModelRef(""), SeedLatent(2), condition=class_condition(3, 10))])
     assert torch.allclose(g.run(r), g.generate(g.latents([2]), c=torch.tensor([3])), atol=1e-6)
-    half = g.run(g.context([Recipe(ModelRef(""), SeedLatent(2), condition=class_blend({3: 0.5, 8: 0.5}, 10))]))
+    blend = class_blend({3: 0.5, 8: 0.5}, 10)
+    half = g.run(g.context([Recipe(ModelRef(""), SeedLatent(2), condition=blend)]))
     ends = [g.generate(g.latents([2]), c=torch.tensor([k])) for k in (3, 8)]
     assert all((half - e).abs().max() > 1e-3 for e in ends)

@@ -1,9 +1,8 @@
-"""The Class panel on real conditional checkpoints: the eriklindernoren cGAN and the BigGAN fixture open with a
-class picker in front; each class renders another frame, a halfway blend differs from both ends (on the
+"""The Class panel on real conditional checkpoints: the eriklindernoren cGAN and the BigGAN fixture open with
+a class picker in front; each class renders another frame, a halfway blend differs from both ends (on the
 timeline too), BigGAN's per-layer class and an InfoGAN's code sliders and code walk."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -107,11 +106,13 @@ def _tiny_infogan(path: Path) -> None:
     torch.manual_seed(3)
     sd = {"l1.0.weight": torch.randn(128 * 16, 74) * 0.2, "l1.0.bias": torch.randn(128 * 16) * 0.1}
     for i, c in ((0, 128), (3, 128), (7, 64)):
-        sd.update({f"conv_blocks.{i}.weight": 1 + 0.1 * torch.randn(c), f"conv_blocks.{i}.bias": 0.1 * torch.randn(c),
-                   f"conv_blocks.{i}.running_mean": 0.1 * torch.randn(c), f"conv_blocks.{i}.running_var": torch.ones(c),
-                   f"conv_blocks.{i}.num_batches_tracked": torch.tensor(1)})
+        p = f"conv_blocks.{i}"
+        sd.update({f"{p}.weight": 1 + 0.1 * torch.randn(c), f"{p}.bias": 0.1 * torch.randn(c),
+                   f"{p}.running_mean": 0.1 * torch.randn(c), f"{p}.running_var": torch.ones(c),
+                   f"{p}.num_batches_tracked": torch.tensor(1)})
     for i, (o, ci) in ((2, (128, 128)), (6, (64, 128)), (9, (1, 64))):
-        sd.update({f"conv_blocks.{i}.weight": torch.randn(o, ci, 3, 3) * 0.05, f"conv_blocks.{i}.bias": torch.zeros(o)})
+        sd.update({f"conv_blocks.{i}.weight": torch.randn(o, ci, 3, 3) * 0.05,
+                   f"conv_blocks.{i}.bias": torch.zeros(o)})
     torch.save(sd, path)
 
 

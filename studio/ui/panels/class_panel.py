@@ -1,7 +1,7 @@
 """The class of a class-conditional model, InfoGAN's codes, and BigGAN's per-layer class.
 
-Everything is the recipe's `condition` (the whole condition vector, in the model's order) or a LayerClass edit,
-so each pick is an undo step rendered at once and the timeline blends classes like any other value:
+Everything is the recipe's `condition` (the whole condition vector, in the model's order) or a LayerClass
+edit, so each pick is an undo step rendered at once and the timeline blends classes like any other value:
 - class rows: one class, or a blend of two or more (each row's weight; the weights are normalised), picked
   from a list that is searchable by name where the model has names (BigGAN's 1,000 ImageNet labels);
 - continuous codes (InfoGAN) as named sliders, each with a walk along it (the others fixed) on the timeline;
@@ -38,7 +38,7 @@ def matching_classes(part: ConditionPart, text: str) -> list[int]:
 
 
 def narrow(box: QComboBox) -> None:
-    """Size a class list by 14 characters, not its longest name (1,000 ImageNet names would widen the dock)."""
+    """Size a class list by 14 characters, not by its longest name (1,000 ImageNet names widen the dock)."""
     box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
     box.setMinimumContentsLength(14)
 
@@ -111,8 +111,12 @@ class ClassPanel(QWidget):
         self.walk_button = QPushButton("Walk between these classes on the timeline")
         self.walk_button.setToolTip("Make the timeline go from the first class to the last, same seed")
         self.walk_button.clicked.connect(self.class_walk)
+        self.blend_hint = QLabel("Two or more classes blend by their shares (1 and 1: halfway)")
+        self.blend_hint.setObjectName("hint")
+        self.blend_hint.setWordWrap(True)
         box = QVBoxLayout(self.class_box)
         box.addLayout(self.rows_layout)
+        box.addWidget(self.blend_hint)
         box.addWidget(self.add_button)
         box.addWidget(self.walk_button)
         self.code_box = QGroupBox("Codes")
@@ -120,8 +124,8 @@ class ClassPanel(QWidget):
         self.code_layout.setSpacing(4)
         self.layer_box = QGroupBox("Another class for some layers")
         self.layer_on = QCheckBox("Use it")
-        self.layer_on.setToolTip("Layers in the range draw this class, the others the class above (GANSpace's "
-                                 "per-layer class)")
+        self.layer_on.setToolTip("Layers in the range draw this class, the others the class above "
+                                 "(GANSpace's per-layer class)")
         self.layer_class = QComboBox()
         narrow(self.layer_class)
         self.layer_from, self.layer_to = QSpinBox(), QSpinBox()
@@ -176,12 +180,13 @@ class ClassPanel(QWidget):
                     continue
                 for j in range(part.size):
                     name = part.names[j] if j < len(part.names) else f"{part.name} {j + 1}"
-                    slider = SliderRow(name, part.lo, part.hi, 0.0, tooltip=f"Continuous code {name}", name_width=40)
+                    slider = SliderRow(name, part.lo, part.hi, 0.0, tooltip=f"Continuous code {name}",
+                                       name_width=40)
                     slider.changed.connect(self._on_code)
                     slider.released.connect(self.session.end_gesture)
                     walk = QToolButton()
                     walk.setText("Walk")
-                    walk.setToolTip(f"Timeline: {name} from {part.lo:g} to {part.hi:g}, everything else fixed")
+                    walk.setToolTip(f"Timeline: {name} from {part.lo:g} to {part.hi:g}, the rest fixed")
                     walk.clicked.connect(lambda _=False, k=len(self.codes): self.code_walk(k))
                     holder = QWidget()
                     h = QHBoxLayout(holder)
@@ -357,7 +362,8 @@ class ClassPanel(QWidget):
         values = [s.value() for s in self.codes]
         lo, hi = list(values), list(values)
         lo[j], hi[j] = part.lo, part.hi
-        self._walk(replace(r, condition=self.condition(r, codes=lo)), replace(r, condition=self.condition(r, codes=hi)),
+        self._walk(replace(r, condition=self.condition(r, codes=lo)),
+                   replace(r, condition=self.condition(r, codes=hi)),
                    f"Walk along {self.codes[j].name.text()} on the timeline")
 
     # -- recipe to widgets ---------------------------------------------------------------------------
