@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from latent_studio_plugins.pix2pix.norms import AS_TRAINED, EVAL, MODES, RunState, running
+from latent_studio_plugins.pix2pix.norms import AS_TRAINED, MODES, RunState, running
 from latent_studio_plugins.pix2pix.network import ResnetGenerator, UnetGenerator
 from studio.core.recipe import Recipe
 from studio.errors import RecipeError
@@ -97,8 +97,6 @@ def unet_stages(net: UnetGenerator, prefix: str = "") -> list[BlockStage]:
 
 class TranslatorGenerator(PhotoTranslator, Generator):
     """A pix2pix / CycleGAN generator (or a CycleGAN cycle); `translate(x)` is the scripting entry point."""
-
-    labels_name = "labels"
 
     def __init__(self, nets: Sequence[nn.Module], stages: Sequence[BlockStage], info: ModelInfo, input_nc: int,
                  multiple: int, mode: str = AS_TRAINED, dropout_seed: int | None = None,

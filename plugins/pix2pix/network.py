@@ -23,9 +23,6 @@ from torch import Tensor, nn
 
 from latent_studio_plugins.pix2pix.norms import Dropout, Norm
 
-NORMS = ("batch", "instance", "none")
-
-
 @dataclass(frozen=True)
 class ResnetConfig:
     input_nc: int
@@ -47,6 +44,7 @@ class UnetConfig:
     ngf: int
     num_downs: int
     norm: str
+    dropout: bool = True  # not in the keys: pix2pix's default (--no_dropout not set)
 
     @property
     def name(self) -> str:
@@ -143,7 +141,7 @@ class UnetGenerator(nn.Module):
         ngf, norm = cfg.ngf, cfg.norm
         block = UnetBlock(ngf * 8, ngf * 8, norm, innermost=True)
         for _ in range(cfg.num_downs - 5):
-            block = UnetBlock(ngf * 8, ngf * 8, norm, submodule=block, dropout=True)
+            block = UnetBlock(ngf * 8, ngf * 8, norm, submodule=block, dropout=cfg.dropout)
         block = UnetBlock(ngf * 4, ngf * 8, norm, submodule=block)
         block = UnetBlock(ngf * 2, ngf * 4, norm, submodule=block)
         block = UnetBlock(ngf, ngf * 2, norm, submodule=block)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Iterator, Sequence
+from typing import Iterator
 
 import torch
 import torch.nn.functional as F
@@ -129,7 +129,3 @@ def seeded_mask(seed: int, ident: int, x: Tensor) -> Tensor:
     g = torch.Generator().manual_seed(int(seed) * 1009 + int(ident))
     keep = torch.rand((1, *x.shape[1:]), generator=g) >= Dropout.p
     return keep.to(device=x.device, dtype=x.dtype)
-
-
-def norm_layers(modules: Sequence[nn.Module]) -> list[Norm]:
-    return [m for mod in modules for m in mod.modules() if isinstance(m, Norm)]

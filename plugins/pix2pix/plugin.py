@@ -10,6 +10,7 @@ fresh dropout each run; here a dropout seed makes it repeatable.
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -159,14 +160,9 @@ class _Loader:
         from studio.model.choices import picked_id
 
         def network(cfg, sd, name):
-            if isinstance(cfg, ResnetConfig) or picks.get("dropout", "on") == "on":
-                net = build(cfg)
-            else:  # a U-Net built with --no_dropout: the same keys, no Dropout layers
-                from latent_studio_plugins.pix2pix.network import UnetGenerator
-                net = UnetGenerator(cfg)
-                for m in net.modules():
-                    if isinstance(m, torch.nn.Sequential) and len(m) == 8:
-                        del m[7]
+            if not isinstance(cfg, ResnetConfig):  # a U-Net built with --no_dropout has the same keys
+                cfg = dataclasses.replace(cfg, dropout=picks.get("dropout", "on") == "on")
+            net = build(cfg)
             load_weights(net, sd, name)
             return net
 
