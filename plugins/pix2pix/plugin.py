@@ -84,24 +84,29 @@ class Pix2PixPlugin:
                 raise CheckpointError(f"{probe.path.name} is a pix2pix/CycleGAN discriminator; open the generator "
                                       f"({name}) saved beside it")
             raise CheckpointError(f"{probe.path.name}: tensors do not form a junyanz U-Net or ResNet generator")
-        pair = None
+        pair, note = None, ""
         found = partner(Path(probe.path))
         if found is not None:
             side, other = found
-            other_sd = _state_dict(Probe(other))
+            try:
+                other_sd = _state_dict(Probe(other))
+            except Exception:  # a damaged partner must not cost the file the user opened
+                other_sd = None
             other_cfg = infer_config(other_sd) if other_sd is not None else None
             if other_cfg is not None and other_cfg.input_nc == cfg.output_nc and other_cfg.output_nc == cfg.input_nc:
                 pair = (side, other, other_sd, other_cfg)
-        loader = _Loader(probe, sd, cfg, pair, device)
+            else:
+                note = f"; {other.name} beside it is not a matching generator (no reverse direction)"
+        loader = _Loader(probe, sd, cfg, pair, device, note)
         return loader.make(loader.defaults())
 
 
 class _Loader:
     """Builds the generator for a set of picks (the file's defaults, or the user's through `choose`)."""
 
-    def __init__(self, probe: Probe, sd: dict, cfg, pair, device: torch.device):
+    def __init__(self, probe: Probe, sd: dict, cfg, pair, device: torch.device, note: str = ""):
         self.path, self.sha = Path(probe.path), probe.sha256
-        self.sd, self.cfg, self.pair, self.device = sd, cfg, pair, device
+        self.sd, self.cfg, self.pair, self.device, self.note = sd, cfg, pair, device, note
 
     def _dropout_possible(self) -> bool:
         from latent_studio_plugins.pix2pix.network import UnetConfig
@@ -195,7 +200,7 @@ class _Loader:
         multiple = max(4 if isinstance(c, ResnetConfig) else 2 ** c.num_downs for c in
                        [self.cfg] + ([self.pair[3]] if self.pair else []))
         resolution = multiple if multiple > 4 else DEFAULT_SIDE  # a U-Net's own size; the ResNet's: the official 256
-        info = ModelInfo(family=family, format=f"junyanz {what}", resolution=resolution,
+        info = ModelInfo(family=family, format=f"junyanz {what}{self.note}", resolution=resolution,
                          channels=nets[-1].cfg.output_nc,
                          z_dim=0, layer_names=tuple(s.name for s in st),
                          capabilities=frozenset({"translate", "features"}), name=self.path.stem,

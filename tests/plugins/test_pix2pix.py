@@ -139,6 +139,10 @@ def test_cyclegan_pair_offers_the_reverse_and_the_cycle(registry, cycle_pair):
     cyc = g.choose(direction="A->B->A")
     assert cyc.info.layer_names[0] == "G_A.input" and cyc.info.layer_names[-1] == "G_B.output"
     assert torch.allclose(cyc.translate(x), alone_b.translate(fwd), atol=1e-6)  # G_B(G_A(x))
+    b.write_bytes(b.read_bytes()[:1000])  # a damaged G_B: G_A still opens, and says why there is no pair
+    g = registry.open(a)
+    assert g.info.choices == () and "latest_net_G_B.pth beside it is not a matching generator" in g.info.format
+    assert torch.equal(g.translate(x), fwd)
 
 
 @pytest.fixture
