@@ -98,3 +98,14 @@ def test_info_names_the_classes_and_the_class_layers(capsys):
     assert "10 (one-hot condition: render/walk/mix --class 0-9)" in out
     assert "7 read the class on their own (gen_z, layers.0" in out
     assert "spectral_norm (--pick)  eval (of eval, readme-train" in out
+
+
+def test_a_from_pretrained_folder_opens_as_its_pytorch_model_bin(capsys, tmp_path):
+    ckpt = shared_path(*BIGGAN)
+    for name, target in (("file.png", ckpt), ("folder.png", ckpt.parent)):
+        code, _, err = run(capsys, "render", target, "--seed", 1, "--class", 2, "--truncation", 0.5, "--out",
+                           tmp_path / name, "--device", "cpu")
+        assert code == 0, err
+    assert np.array_equal(pixels(tmp_path / "file.png"), pixels(tmp_path / "folder.png"))
+    code, _, err = run(capsys, "render", ckpt.parent.parent, "--out", tmp_path / "x.png")
+    assert code != 0 and "is a folder, not a checkpoint file" in err

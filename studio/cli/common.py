@@ -113,7 +113,12 @@ def existing_file(path: Path | str, what: str) -> Path:
     if not p.exists():
         raise UsageError(f"no such {what} file: {path}")
     if p.is_dir():
-        raise UsageError(f"{path} is a folder, not a {what} file")
+        from studio.model.registry import pretrained_file
+
+        inner = pretrained_file(p) if what == "checkpoint" else None  # a from_pretrained folder (BigGAN)
+        if inner is None:
+            raise UsageError(f"{path} is a folder, not a {what} file")
+        p = inner
     return regular_file(p, what, UsageError)  # a FIFO or a device would block the command's first read
 
 

@@ -132,7 +132,10 @@ class Registry:
         if not path.exists():
             raise CheckpointError(f"no such file: {path}")
         if path.is_dir():
-            raise CheckpointError(f"{path} is a folder; choose a checkpoint file inside it")
+            inner = pretrained_file(path)
+            if inner is None:
+                raise CheckpointError(f"{path} is a folder; choose a checkpoint file inside it")
+            path = inner
         regular_file(path, "checkpoint", CheckpointError)  # a FIFO or a device would block the first read
         try:
             probe = Probe(path)
@@ -273,3 +276,10 @@ def family(name: str, registry: Registry | None = None) -> GeneratorPlugin:
             return p
     installed = ", ".join(p.name for p in reg.plugins) or "none"
     raise StudioError(f"the {name} generator family is not installed (installed: {installed})")
+
+
+def pretrained_file(folder: Path) -> Path | None:
+    """The weights of a `from_pretrained` folder (pytorch_model.bin beside its config.json, as huggingface
+    packages save them and BigGAN.from_pretrained reads them), so the folder itself can be opened."""
+    inner = folder / "pytorch_model.bin"
+    return inner if inner.is_file() and (folder / "config.json").is_file() else None

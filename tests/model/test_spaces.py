@@ -70,5 +70,5 @@ def test_families_are_reached_through_the_registry():
     nets = family("stylegan", reg).networks()
     assert nets.StyleGAN2Config.__name__ == "StyleGAN2Config" and callable(nets.save)
     assert callable(family("ONNX", reg).export) and callable(family("DCGAN", reg).networks().build)
-    with pytest.raises(StudioError, match="the BigGAN generator family is not installed"):
-        family("BigGAN", reg)
+    with pytest.raises(StudioError, match="the VQGAN generator family is not installed"):
+        family("VQGAN", reg)
