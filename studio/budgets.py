@@ -33,6 +33,9 @@ class Budgets:
     # one tensor anywhere (a checkpoint's, an ONNX graph's declared or constant shapes): elements. The
     # largest weight of a 1024 px StyleGAN has 2.4 M; 64 M fp32 elements are 256 MB
     max_array_elements: int = 64 * MiB
+    # layers or blocks a config may ask for (NVlabs networks have at most a few dozen): building even on
+    # the meta device costs time and memory per layer
+    max_layers: int = 512
     # images read from disk (Pillow's decompression-bomb limit), and an image side a file claims that its
     # weights do not bound (StarGAN's attributes.json image_size: every official model is 128 or 256)
     max_image_pixels: int = 100_000_000

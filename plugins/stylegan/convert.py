@@ -133,7 +133,7 @@ def nvlabs_to_canonical(G: NVNode) -> tuple[StyleGAN2Config, dict[str, Tensor]]:
     try:
         z_dim, c_dim, w_dim = int(G.attr("z_dim")), int(G.attr("c_dim")), int(G.attr("w_dim"))
         resolution, img_channels = int(G.attr("img_resolution")), int(G.attr("img_channels"))
-        n_map = int(mapping.attr("num_layers"))
+        n_map = _mapping_layers(mapping)
         block_res = list(synthesis.attr("block_resolutions"))
         blocks = [synthesis.child(f"b{r}") for r in block_res]
         channels = tuple(int(b.tensor("const").shape[0]) if i == 0
@@ -187,6 +187,16 @@ def nvlabs_to_canonical(G: NVNode) -> tuple[StyleGAN2Config, dict[str, Tensor]]:
             skip = b.child("skip")
             out[f"{p}.skip.weight"] = skip.tensor("weight") * float(skip.attr("weight_gain"))
     return cfg, out
+
+
+def _mapping_layers(mapping: NVNode) -> int:
+    """The recorded num_layers, which must name layers the pickle holds (a claim of a billion layers would
+    otherwise be looped over before the first missing one is noticed)."""
+    n = int(mapping.attr("num_layers"))
+    held = len(mapping.state.get("_modules") or {})
+    if not 0 < n <= held:
+        raise CheckpointError(f"NVlabs mapping network claims {n} layers but holds {held} modules")
+    return n
 
 
 def _fc(out: dict[str, Tensor], ours: str, node: NVNode) -> None:
@@ -246,7 +256,7 @@ def nvlabs3_to_canonical(G: NVNode) -> tuple[Any, dict[str, Tensor]]:
                 padding=tuple(int(p) for p in L.attr("padding")), is_torgb=bool(L.attr("is_torgb")),
                 conv_clamp=None if clamp is None else float(clamp), up_taps=int(L.attr("up_taps")),
                 down_taps=int(L.attr("down_taps")), down_radial=bool(L.attr("down_radial"))))
-        n_map = int(mapping.attr("num_layers"))
+        n_map = _mapping_layers(mapping)
         w_dim = int(G.attr("w_dim"))
         size = [int(v) for v in np.asarray(inp.attr("size")).reshape(-1)]
         cfg = StyleGAN3Config(

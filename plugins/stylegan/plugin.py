@@ -102,7 +102,9 @@ def _check_size(cfg: Any, family: str, probe: Probe) -> None:
         from latent_studio_plugins.stylegan.network3 import StyleGAN3 as net_type
     else:
         from latent_studio_plugins.stylegan.network import StyleGAN2 as net_type  # type: ignore[assignment]
-    check_network(lambda: net_type(cfg), probe.path.name, probe.size)
+    blocks = len(getattr(cfg, "layers", None) or getattr(cfg, "channels", ()))
+    check_network(lambda: net_type(cfg), probe.path.name, probe.size,
+                  counts=(("mapping layers", cfg.mapping_layers), ("synthesis layers", blocks)))
 
 
 def _rosinality_entry(obj: Any) -> tuple[dict, torch.Tensor | None, str] | None:

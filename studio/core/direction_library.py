@@ -283,17 +283,20 @@ def _check_npz_claims(path: Path) -> None:
     limit = budgets.current().max_decompressed_bytes
     try:
         with zipfile.ZipFile(path) as z:
-            members = [i for i in z.infolist() if i.filename.endswith(".npy")]
+            members = z.infolist()
             total = sum(i.file_size for i in members)
             if total > limit:
                 raise budgets.refuse(DirectionFileError, path.name, f"{budgets.human(total)} once unpacked",
                                      budgets.human(limit), "max_decompressed_bytes")
-            for i in members:
+            for i in members:  # opening each checks its local header against the directory
                 with z.open(i) as f:
-                    _check_npy_claim(f, i.file_size, f"{path.name}/{i.filename}")
+                    if i.filename.endswith(".npy"):
+                        _check_npy_claim(f, i.file_size, f"{path.name}/{i.filename}")
+    except DirectionFileError:
+        raise
     except zipfile.BadZipFile as exc:
         raise DirectionFileError(f"{path.name} is not a NumPy .npz archive ({exc})") from None
-    except (OSError, EOFError, ValueError, NotImplementedError, RuntimeError) as exc:
+    except Exception as exc:  # zipfile raises OSError, EOFError, ValueError, NotImplementedError, ...
         raise DirectionFileError(f"{path.name} is damaged: {str(exc)[:160] or type(exc).__name__}") from None
 
 

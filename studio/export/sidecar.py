@@ -38,6 +38,9 @@ def read_sidecar(path: Path) -> tuple[dict[str, Any], list[Recipe]]:
         raise RecipeError(f"{Path(path).name} is not a Latent Studio export sidecar")
     if not isinstance(data.get("schema"), int) or data["schema"] > SIDECAR_SCHEMA:
         raise RecipeError(f"{Path(path).name} was written by a newer Latent Studio; please update")
-    recipes = [Recipe.from_dict(d) for d in data.get("recipes", [])]
+    items = data.get("recipes", [])
+    if not isinstance(items, list):
+        raise RecipeError(f"{Path(path).name} is damaged: its 'recipes' is not a list")
+    recipes = [Recipe.from_dict(d) for d in items]
     settings = {k: v for k, v in data.items() if k != "recipes"}
     return settings, recipes

@@ -87,9 +87,16 @@ def check_loaded(obj: Any, what: str, file_bytes: int) -> None:
             stack.extend((v, f"{name}.{k}" if name else k) for k, v in vars(node).items())
 
 
-def check_network(build: Callable[[], torch.nn.Module], what: str, file_bytes: int) -> None:
+def check_network(build: Callable[[], torch.nn.Module], what: str, file_bytes: int,
+                  counts: Iterable[tuple[str, int]] = ()) -> None:
     """Build the network a config describes on the meta device (no memory) and refuse it when its weights
-    exceed the budget for the file, before the real one is built."""
+    exceed the budget for the file, before the real one is built. `counts` (name, number) are the
+    config's layer counts, checked against max_layers first: a meta build still loops once per layer."""
+    max_layers = budgets.current().max_layers
+    for name, n in counts:
+        if not isinstance(n, int) or n > max_layers:
+            raise budgets.refuse(CheckpointError, f"{what}'s config", f"{n} {name}", str(max_layers),
+                                 "max_layers")
     try:
         with torch.device("meta"):
             net = build()

@@ -148,3 +148,19 @@ def test_a_pickled_class_is_named_without_torchs_allow_list_advice(registry, tmp
         registry.open(path)
     msg = _one_sentence(exc)
     assert "_io.StringIO" in msg and "refusing to execute" in msg
+
+
+def test_a_config_of_ten_million_layers_is_refused_before_any_build(registry, tmp_path):
+    """Even on the meta device a network is built layer by layer: a claimed layer count is checked first."""
+    src = tmp_path / "sg2.safetensors"
+    save_stylegan(src, tiny_stylegan(), name="sg2")
+    with open(src, "rb") as f:
+        n = int.from_bytes(f.read(8), "little")
+        cfg = json.loads(json.loads(f.read(n))["__metadata__"]["latent_studio"])
+    cfg["config"]["mapping_layers"] = 10_000_000
+    many = tmp_path / "many.safetensors"
+    save_file(load_file(src), many, metadata={"latent_studio": json.dumps(cfg)})
+    with pytest.raises(CheckpointError) as exc:
+        registry.open(many)
+    assert ("many.safetensors's config claims 10000000 mapping layers, over the limit of 512 "
+            "(set LATENT_STUDIO_MAX_LAYERS to raise it)") in _one_sentence(exc)
