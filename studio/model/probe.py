@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import hashlib
-import zipfile
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from studio.errors import CheckpointError
-from studio.model.safeload import load_torch, read_safetensors_header
+from studio.model.safeload import is_zip, load_torch, read_safetensors_header
 
 
 class Probe:
@@ -36,7 +35,7 @@ class Probe:
     def looks_like_torch(self) -> bool:
         """Zip container (torch >= 1.6; a truncated one still starts with a zip local header, so it is
         reported as corrupt rather than as an unknown format) or legacy pickle stream (PROTO opcode)."""
-        return self.head[:4] == b"PK\x03\x04" or zipfile.is_zipfile(self.path) or self.head[:1] == b"\x80"
+        return self.head[:4] == b"PK\x03\x04" or is_zip(self.path) or self.head[:1] == b"\x80"
 
     @cached_property
     def _torch(self) -> Any:

@@ -102,7 +102,7 @@ def _check_zip_members(path: Path) -> int:
         size = path.stat().st_size
     except OSError as exc:
         raise CheckpointError(f"cannot read {path.name}: {exc.strerror or type(exc).__name__}") from None
-    if not zipfile.is_zipfile(path):
+    if not is_zip(path):
         return size
     try:
         with zipfile.ZipFile(path) as z:
@@ -156,7 +156,18 @@ def _is_cut_zip(path: Path) -> bool:
             head = f.read(4)
     except OSError:
         return False
-    return head == b"PK\x03\x04" and not zipfile.is_zipfile(path)
+    return head == b"PK\x03\x04" and not is_zip(path)
+
+
+def is_zip(path: str | Path) -> bool:
+    """zipfile.is_zipfile without its leak: a damaged end record (a zip64 locator naming other disks)
+    raises BadZipFile from it instead of answering False."""
+    import zipfile
+
+    try:
+        return zipfile.is_zipfile(path)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return False
 
 
 SAFETENSORS_META_KEY = "latent_studio"
