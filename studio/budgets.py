@@ -28,7 +28,7 @@ class Budgets:
     # leaves room without letting a kilobyte file claim gigabytes
     weights_per_file_byte: float = 4.0
     weights_allowance: int = 64 * MiB
-    # any single decompressed member of an .npz / zip (direction files, vectors)
+    # an .npz's members unpacked, all together, and any one .npy array (direction files, SeFa factors)
     max_decompressed_bytes: int = 256 * MiB
     # one tensor anywhere (a checkpoint's, an ONNX graph's declared or constant shapes): elements. The
     # largest weight of a 1024 px StyleGAN has 2.4 M; 64 M fp32 elements are 256 MB
