@@ -234,6 +234,20 @@ class MainWindow(QMainWindow):
         if not self.docks["timeline"].isHidden():
             self.resizeDocks([self.docks["timeline"]], [self.docks["timeline"].sizeHint().height()],
                              Qt.Orientation.Vertical)
+        QTimer.singleShot(0, self._keep_on_screen)
+
+    def _keep_on_screen(self) -> None:
+        """Move the window back inside the screen when a model's tools made it wider or taller than the room
+        left of where it stood (on a 1280 px screen the first-run window is centred 38 px in, and a StyleGAN's
+        tools need 1270 px): a window hanging off the right edge clips the tools column and the status bar."""
+        screen = self.screen()
+        if screen is None or self.isMaximized() or self.isFullScreen() or not self.isVisible():
+            return
+        avail, frame = screen.availableGeometry(), self.frameGeometry()
+        x = max(avail.left(), min(frame.left(), avail.right() + 1 - frame.width()))
+        y = max(avail.top(), min(frame.top(), avail.bottom() + 1 - frame.height()))
+        if (x, y) != (frame.left(), frame.top()):
+            self.move(x, y)
 
     def showEvent(self, event) -> None:  # noqa: ANN001 - QShowEvent
         super().showEvent(event)
