@@ -552,7 +552,10 @@ class MainWindow(QMainWindow):
 
     # -- session events --------------------------------------------------------------------------------
     def on_model(self, g: Generator) -> None:
-        caps = g.info.capabilities | ({"classes"} if g.info.c_dim else set())  # every conditional model
+        # conditional models get the Class panel; a conditional StyleGAN keeps its class box in Mixing (seven
+        # tool tabs would not fit a 1280 px window)
+        caps = g.info.capabilities | ({"classes"} if g.info.c_dim and "style_mix" not in g.info.capabilities
+                                      else set())
         order = tool_order(caps)
         self._arrange_tools(order)
         for key, dock in self.docks.items():

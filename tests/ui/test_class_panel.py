@@ -137,3 +137,23 @@ def test_infogan_codes_are_named_sliders_with_walks(qtbot, window, tmp_path):
     s.undo()
     s.undo()
     assert s.recipe.condition[10:] == (0.0, 0.0) and panel.codes[0].value() == 0.0
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize("size", [(1280, 800), (1920, 1080)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_class_panel_fits_with_a_blend_and_a_layer_class(qtbot, tmp_path, size):
+    """At the window sizes of test_layout_fits: nothing clipped, no sideways scrolling, every tab whole."""
+    from tests.ui.test_layout_fits import clipped_controls, open_window, settle, sideways_scrollers, tab_problems
+
+    w = open_window(qtbot, tmp_path, size, shared_path("fixtures", "biggan_hf", "biggan-tiny-32",
+                                                       "pytorch_model.bin"))
+    assert (w.width(), w.height()) == size
+    panel = w.class_panel
+    panel.rows[0].picker.setCurrentIndex(3)
+    panel.add_row()
+    panel.layer_on.setChecked(True)
+    settle(w.session.worker)
+    dock = w.docks["classes"]
+    assert dock.isVisible()
+    problems = clipped_controls(dock) + sideways_scrollers(dock) + tab_problems(w)
+    assert not problems, "\n".join(problems)
