@@ -157,3 +157,10 @@ def test_class_panel_fits_with_a_blend_and_a_layer_class(qtbot, tmp_path, size):
     assert dock.isVisible()
     problems = clipped_controls(dock) + sideways_scrollers(dock) + tab_problems(w)
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.shared
+def test_a_dropped_from_pretrained_folder_opens(qtbot, window):
+    folder = shared_path("fixtures", "biggan_hf", "biggan-tiny-32")
+    w = _open(qtbot, window, folder)
+    assert w.session.generator.info.family == "biggan" and w.docks["classes"].isVisible()
