@@ -1,5 +1,6 @@
-"""BigGAN on the CLI: `render --class --truncation` and `walk` between two classes (or two seeds) render
-exactly what the recipe path renders, with the truncation reaching the forward on every frame."""
+"""Class-conditional models on the CLI: BigGAN's `render --class --truncation` and `walk` between two classes
+(or two seeds) render exactly what the recipe path renders, with the truncation reaching the forward on every
+frame; an InfoGAN walk along one code (`--condition` to `--to-condition`)."""
 from __future__ import annotations
 
 import json
@@ -109,3 +110,27 @@ def test_a_from_pretrained_folder_opens_as_its_pytorch_model_bin(capsys, tmp_pat
     assert np.array_equal(pixels(tmp_path / "file.png"), pixels(tmp_path / "folder.png"))
     code, _, err = run(capsys, "render", ckpt.parent.parent, "--out", tmp_path / "x.png")
     assert code != 0 and "is a folder, not a checkpoint file" in err
+
+
+def test_walk_along_one_infogan_code_with_the_others_fixed(capsys, tmp_path):
+    import studio
+    from studio.render.engine import Renderer
+    from tests.ui.test_class_panel import _tiny_infogan
+
+    ckpt = tmp_path / "generator.pth"
+    _tiny_infogan(ckpt)  # 62 + 10 + 2 inputs: infogan.py's defaults
+    start = "0,0,0,1,0,0,0,0,0,0,0.5,-1"
+    out = tmp_path / "code"
+    code, _, err = run(capsys, "walk", ckpt, "--from-seed", 4, "--condition", start, "--to-condition",
+                       "0,0,0,1,0,0,0,0,0,0,0.5,1", "--frames", 3, "--lerp", "--out", out, "--device", "cpu")
+    assert code == 0, err
+    frames = json.loads(next(tmp_path.rglob("*.json")).read_text())["recipes"]
+    assert [f["condition"][10:] for f in frames] == [[0.5, -1.0], [0.5, 0.0], [0.5, 1.0]]
+    assert all(f["condition"][:10] == frames[0]["condition"][:10] for f in frames)
+    g = studio.load(ckpt)
+    files = sorted(out.glob("*.png"))
+    mid = Renderer().render(g, Recipe.from_dict(frames[1])).image
+    assert np.array_equal(pixels(files[1]), mid) and not np.array_equal(pixels(files[0]), mid)
+    code, _, err = run(capsys, "walk", ckpt, "--from-seed", 4, "--condition", start, "--to-condition", "1,0",
+                       "--out", tmp_path / "bad")
+    assert code != 0 and "--to-condition has 2 values but generator.pth takes 12" in err

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from studio.cli.common import (DEVICES, UsageError, add_backend_option, add_condition_options,
-                               add_precision_option, bounded, existing_file, load_model, positive_int,
-                               with_condition)
+                               add_precision_option, bounded, existing_file, load_model, parse_condition,
+                               positive_int, with_condition)
 
 
 def register(sub: Any) -> None:
@@ -47,6 +47,9 @@ def register(sub: Any) -> None:
     w.add_argument("--to-class", type=int, default=None, metavar="N",
                    help="class-conditional models: the second keyframe's class, blended from --class's "
                         "along the walk (without --to-seed the seed stays put and only the class moves)")
+    w.add_argument("--to-condition", type=parse_condition, default=None, metavar="V,V,...",
+                   help="conditional models: the second keyframe's raw condition (an InfoGAN walk along one "
+                        "code: the same values as --condition but that code)")
     add_output_options(w)
     w.set_defaults(func=cmd_walk)
 
@@ -85,11 +88,15 @@ def cmd_walk(ns: argparse.Namespace) -> int:
     from studio.core.timeline import NoiseLoop, Segment, Timeline
     from studio.model.spaces import frame_recipes
 
-    if ns.to_class is not None:
-        if ns.class_index is None:
+    if ns.to_class is not None and ns.to_condition is not None:
+        raise UsageError("give --to-class or --to-condition, not both")
+    if ns.to_class is not None or ns.to_condition is not None:
+        if ns.to_class is not None and ns.class_index is None:
             raise UsageError("--to-class needs --class, the first keyframe's class")
+        if ns.to_condition is not None and ns.class_index is None and ns.condition is None:
+            raise UsageError("--to-condition needs --condition (or --class), the first keyframe's")
         if ns.to_seed is None:
-            ns.to_seed = ns.from_seed  # a walk between two classes of one image
+            ns.to_seed = ns.from_seed  # a walk between two conditions of one image
     if ns.to_seed is None and ns.loop_noise is None:
         raise UsageError("give --to-seed, or --loop-noise R for a loop around --from-seed")
     if ns.from_seed < 0 or (ns.to_seed or 0) < 0 or ns.noise_seed < 0:
@@ -114,6 +121,11 @@ def cmd_walk(ns: argparse.Namespace) -> int:
             keys = (keys[0], replace(keys[1], condition=class_condition(ns.to_class, g.info.c_dim)))
         except RecipeError as exc:
             raise UsageError(f"--to-class: {exc}") from None
+    if ns.to_condition is not None:
+        if len(ns.to_condition) != g.info.c_dim:
+            raise UsageError(f"--to-condition has {len(ns.to_condition)} values but {path.name} takes "
+                             f"{g.info.c_dim}")
+        keys = (keys[0], replace(keys[1], condition=tuple(ns.to_condition)))
     seg = Segment(1, ns.interpolation, ns.ease or "linear", ns.space)
     noise = None if ns.loop_noise is None else NoiseLoop(ns.loop_noise, ns.noise_seed, ns.space)
     if len(keys) == 1:
