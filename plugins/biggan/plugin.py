@@ -71,9 +71,11 @@ class BigGANPlugin:
         want = expected_shapes(cfg)
         missing = sorted(set(want) - set(sd))
         wrong = [k for k in want if k in sd and tuple(sd[k].shape) != want[k]]
-        if missing or wrong:
-            k = (missing or wrong)[0]
-            what = f"missing {k}" if missing else f"{k} has shape {tuple(sd[k].shape)}"
+        extra = sorted(set(sd) - set(want))  # from_pretrained ignores these (strict=False); refused here
+        if missing or wrong or extra:
+            k = (missing or wrong or extra)[0]
+            what = f"missing {k}" if missing else f"{k} has shape {tuple(sd[k].shape)}" if wrong else \
+                f"{k} is not in the network it describes"
             raise CheckpointError(f"{probe.path.name} does not match {cpath.name}: {what}")
         sha = hashlib.sha256(probe.sha256.encode() + cpath.read_bytes()).hexdigest()
         return build_generator(sd, cfg, device, sha, probe.path, {"spectral_norm": SPECTRAL[0]})

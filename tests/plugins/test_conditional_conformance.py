@@ -194,3 +194,26 @@ def test_infogan_split_from_a_sidecar_opens_through_the_registry(registry, tmp_p
     assert plugin.sniff(Probe(link)) == 0.0  # 15 is not its 14 inputs: not claimed
     with pytest.raises(Exception, match="infogan.json"):
         plugin.load(Probe(link), torch.device("cpu"))
+
+
+@pytest.mark.parametrize("config,message", [
+    (None, "has no config.json beside it"),
+    ("{not json", "config.json"),
+    ('{"layers": 3}', "is not a BigGAN config (it has no 'layers' list)"),
+    ('{"layers": [[true, "wide", 2]]}', "is not a BigGAN config"),
+    ('{"layers": [[false, 16, 16]], "num_classes": 1000, "z_dim": 16, "channel_width": 4}',
+     "does not match config.json: embeddings.weight has shape (16, 10)"),
+    ('{"layers": [[false, 16, 16]], "num_classes": 10, "z_dim": 16, "channel_width": 4}',
+     "does not match config.json: generator.layers.1.bn_0.offset.weight_orig is not in the network"),
+])
+def test_biggan_with_a_wrong_or_missing_config_is_one_clear_sentence(registry, tmp_path, config, message):
+    from studio.errors import CheckpointError
+
+    weights = shared_path("fixtures", "biggan_hf", "biggan-tiny-32", "pytorch_model.bin")
+    (tmp_path / "pytorch_model.bin").symlink_to(weights)
+    if config is not None:
+        (tmp_path / "config.json").write_text(config)
+    with pytest.raises(CheckpointError) as err:
+        registry.open(tmp_path / "pytorch_model.bin")
+    text = str(err.value)
+    assert message in text and "\n" not in text and "Traceback" not in text
