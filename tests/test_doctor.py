@@ -33,19 +33,33 @@ def fake_qt_with_missing(tmp_path: Path, sonames: list[str]) -> Path:
     return qt
 
 
+# Names no system has, so ldd reports them missing whatever this machine has installed; the table maps two.
+ABSENT = {"libxcb-nowhere-a.so.4": "libxcb-nowhere-a4", "libxcb-nowhere-b.so.1": "libxcb-nowhere-b1"}
+
+
 def test_missing_xcb_libraries_are_named_with_their_packages(tmp_path, monkeypatch):
-    qt = fake_qt_with_missing(tmp_path, ["libxcb-icccm.so.4", "libxcb-keysyms.so.1", "libweird.so.3"])
-    assert doctor.missing_libraries("xcb", qt) == ["libweird.so.3", "libxcb-icccm.so.4", "libxcb-keysyms.so.1"]
-    hint = doctor.install_hint(doctor.missing_libraries("xcb", qt))
-    assert hint == "sudo apt-get install libxcb-icccm4 libxcb-keysyms1; no known package for libweird.so.3"
+    for lib, package in ABSENT.items():
+        monkeypatch.setitem(doctor.DEBIAN_PACKAGES, lib, package)
+    qt = fake_qt_with_missing(tmp_path, [*ABSENT, "libweird.so.3"])
+    missing = doctor.missing_libraries("xcb", qt)
+    assert missing == ["libweird.so.3", "libxcb-nowhere-a.so.4", "libxcb-nowhere-b.so.1"]
+    assert doctor.install_hint(missing) == ("sudo apt-get install libxcb-nowhere-a4 libxcb-nowhere-b1; "
+                                            "no known package for libweird.so.3")
 
     monkeypatch.setattr(doctor, "qt_dir", lambda: qt)
     problem = doctor.qt_start_problem({"DISPLAY": ":0"})
-    assert problem is not None and "libxcb-icccm.so.4" in problem and "libxcb-keysyms1" in problem
+    assert problem is not None and "libxcb-nowhere-a.so.4" in problem and "libxcb-nowhere-b1" in problem
+
+
+def test_the_libraries_qt_names_wrongly_map_to_their_packages():
+    """The issue's case: Qt blames libxcb-cursor0 while icccm and keysyms are what is missing."""
+    assert doctor.packages_for(["libxcb-icccm.so.4", "libxcb-keysyms.so.1", "libxcb-cursor.so.0"]) == (
+        ["libxcb-cursor0", "libxcb-icccm4", "libxcb-keysyms1"], [])
 
 
 def test_the_gui_points_to_doctor_instead_of_letting_qt_abort(tmp_path, monkeypatch, capsys):
-    qt = fake_qt_with_missing(tmp_path, ["libxcb-icccm.so.4"])
+    monkeypatch.setitem(doctor.DEBIAN_PACKAGES, "libxcb-nowhere-a.so.4", "libxcb-nowhere-a4")
+    qt = fake_qt_with_missing(tmp_path, ["libxcb-nowhere-a.so.4"])
     monkeypatch.setattr(doctor, "qt_dir", lambda: qt)
     monkeypatch.setenv("DISPLAY", ":0")
     monkeypatch.delenv("QT_QPA_PLATFORM", raising=False)
@@ -53,7 +67,7 @@ def test_the_gui_points_to_doctor_instead_of_letting_qt_abort(tmp_path, monkeypa
     assert main([]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
-    assert "libxcb-icccm4" in err and "'latent-studio doctor'" in err
+    assert "libxcb-nowhere-a4" in err and "'latent-studio doctor'" in err
 
 
 def test_no_display_is_said_before_qt_starts(monkeypatch, capsys):
