@@ -150,9 +150,29 @@ def recipes_for(g: Generator, n: int, start: int, photo: Path | None) -> list[Re
 
 
 # -- settings -------------------------------------------------------------------------------------------------
+def upfirdn2d_before(x, f, up=1, down=1, padding=(0, 0, 0, 0), gain=1.0, flip_filter=False):
+    """upfirdn2d as the studio ran it before: stuff zeros, pad, depthwise FIR, then keep every down-th."""
+    n, c, h, w = x.shape
+    px0, px1, py0, py1 = padding
+    if up > 1:
+        x = F.pad(x.reshape(n, c, h, 1, w, 1), [0, up - 1, 0, 0, 0, up - 1]).reshape(n, c, h * up, w * up)
+    x = F.pad(x, [max(px0, 0), max(px1, 0), max(py0, 0), max(py1, 0)])
+    x = x[:, :, max(-py0, 0): x.shape[2] - max(-py1, 0), max(-px0, 0): x.shape[3] - max(-px1, 0)]
+    f = (f * (gain ** (f.ndim / 2))).to(x.dtype)
+    if not flip_filter:
+        f = f.flip(list(range(f.ndim)))
+    if f.ndim == 2:
+        x = F.conv2d(x, f[None, None].expand(c, 1, *f.shape), groups=c)
+    else:
+        x = F.conv2d(x, f[None, None, None, :].expand(c, 1, 1, f.shape[0]), groups=c)
+        x = F.conv2d(x, f[None, None, :, None].expand(c, 1, f.shape[0], 1), groups=c)
+    return x[:, :, ::down, ::down] if down > 1 else x
+
+
 @contextmanager
 def grouped_convs(g: Generator, always: bool) -> Iterator[None]:
-    """always=True: the grouped modulated conv at every batch size (the path before the batch rule)."""
+    """always=True: the path before issue 20: grouped modulated convs at every batch size, and StyleGAN3's
+    resampling as zero-stuffed depthwise convolutions."""
     from latent_studio_plugins.stylegan import ops
 
     if not always:
@@ -161,15 +181,15 @@ def grouped_convs(g: Generator, always: bool) -> Iterator[None]:
     saved = ops.fuse
     ops.fuse = lambda allowed, batch: allowed  # type: ignore[assignment]
     net3 = sys.modules.get("latent_studio_plugins.stylegan.network3")
-    saved3 = getattr(net3, "fuse", None)
+    saved3 = (getattr(net3, "fuse", None), getattr(net3, "upfirdn2d", None))
     if net3 is not None:
-        net3.fuse = ops.fuse  # type: ignore[attr-defined]
+        net3.fuse, net3.upfirdn2d = ops.fuse, upfirdn2d_before  # type: ignore[attr-defined]
     try:
         yield
     finally:
         ops.fuse = saved  # type: ignore[assignment]
         if net3 is not None:
-            net3.fuse = saved3  # type: ignore[attr-defined]
+            net3.fuse, net3.upfirdn2d = saved3  # type: ignore[attr-defined]
 
 
 def flops_of(g: Generator, recipes: list[Recipe]) -> float:
@@ -220,7 +240,7 @@ def bench_model(name: str, g: Generator, photo: Path | None, rounds: int, peaks:
     settings += [("fp32", "fp32", False)]
     if chosen != "fp32":
         settings.append((chosen, chosen, False))
-    if stylegan and chosen != "fp32":
+    if stylegan and chosen != "fp32" and "stylegan3" not in name:  # for SG3 "grouped" would also be slow FIR
         settings.append((f"{chosen} grouped", chosen, True))
     print(f"\n{name}: {g.info.resolution}x{g.info.resolution}, {len(g.stages)} stages; auto here = {chosen}")
     results: dict[str, float] = {}
@@ -253,6 +273,43 @@ def bench_model(name: str, g: Generator, photo: Path | None, rounds: int, peaks:
             results[f"{label}@{n}"] = t
             results[f"{label}@{n}/ratio"] = ratio
     return results
+
+
+MEMORY_SCRIPT = """
+import resource, sys, torch
+sys.path[:0] = {paths!r}
+torch.set_num_threads(1)
+from studio.core.recipe import ModelRef, Recipe, SeedLatent
+from studio.model.registry import default_registry
+from studio.render.engine import Renderer
+import speed
+g = default_registry().open({path!r}, torch.device("cpu"))
+renderer = Renderer()
+renderer.precision_for(g, {precision!r})  # the guard's own renders happen before the peak is reset
+
+def kb(field):
+    line = next(ln for ln in open("/proc/self/status") if ln.startswith(field))
+    return int(line.split()[1])
+
+open("/proc/self/clear_refs", "w").write("5")  # VmHWM := VmRSS: the peak from here on
+base = kb("VmRSS:")
+with speed.grouped_convs(g, {grouped!r}):
+    frame = renderer.render(g, Recipe(ModelRef(""), SeedLatent(1)), precision={precision!r})
+assert frame.ok, frame.error
+print(base, kb("VmHWM:"))
+"""
+
+
+def peak_rss(path: Path, precision: str, grouped: bool) -> tuple[float, float]:
+    """(MB after loading, peak MB after one batch-1 render) in a fresh process."""
+    import subprocess
+
+    here = Path(__file__).resolve().parent
+    code = MEMORY_SCRIPT.format(paths=[str(here.parent), str(here)], path=str(path), grouped=grouped,
+                                precision=precision)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    before, after = (int(v) / 1024 for v in out.split())
+    return before, after
 
 
 def main() -> int:
@@ -305,6 +362,14 @@ def main() -> int:
                 got = res[f"{chosen}@1/ratio"]
                 summary.append(f"{name} batch 1, {chosen} / before: x{got:.2f} (target <= {target})"
                                f"  {'met' if got <= target else 'MISSED'}")
+            if name == "stylegan2-256":
+                rss = {label: peak_rss(path, p, grouped) for label, p, grouped in
+                       (("before", "fp32", True), ("auto", "auto", False))}
+                print("  peak RSS of one batch-1 render (fresh process): " + ", ".join(
+                    f"{k} {v[1]:.0f} MB ({v[1] - v[0]:.0f} MB for the render)" for k, v in rss.items()))
+                summary.append(f"stylegan2-256 peak RSS, auto / before: {rss['auto'][1]:.0f} / "
+                               f"{rss['before'][1]:.0f} MB (target: no higher)  "
+                               f"{'met' if rss['auto'][1] <= rss['before'][1] * 1.02 else 'MISSED'}")
             if name == "stylegan2-256" and "fp32@8" in res:
                 best8 = min(v for k, v in res.items() if k.endswith("@8") and "grouped" not in k
                             and not k.startswith("before"))

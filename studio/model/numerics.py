@@ -60,10 +60,3 @@ def computing_in(precision: str, device: torch.device) -> Iterator[None]:
         return
     with torch.autocast(device_type=device.type, dtype=dtype):
         yield
-
-
-def to_memory_format(x: torch.Tensor | None, precision: str) -> torch.Tensor | None:
-    """Channels-last activations under a reduced format: oneDNN's and cuDNN's fast bf16/fp16 kernels use it."""
-    if precision == "fp32" or x is None or x.ndim != 4:
-        return x
-    return x.contiguous(memory_format=torch.channels_last)

@@ -1,7 +1,7 @@
 """Which number format a render computes in, and the guard that keeps a faster format from showing.
 
-Interactive frames default to `auto`: bf16 with channels_last activations where the device computes bf16
-natively (CPUs with AVX-512 BF16 or AMX, CUDA GPUs that support it), fp32 elsewhere. Exports and the CLI
+Interactive frames default to `auto`: bf16 where the device computes bf16 natively (CPUs with AVX-512 BF16
+or AMX, CUDA GPUs that support it), fp32 elsewhere. Exports and the CLI
 default to fp32, so a saved recipe re-renders the same pixels. The stage runner applies the format
 (autocast around each stage), not the plugins, so every family and drop-in gains from it; cached
 activations are keyed by it.
