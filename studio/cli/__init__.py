@@ -19,7 +19,8 @@ from studio.errors import StudioError
 # command name -> module under studio.cli that registers it (imported only when the parser is built)
 COMMANDS = {"info": "info", "render": "render", "plugins": "plugins", "train": "train",
             "walk": "walk", "export": "export", "convert": "convert", "mix": "mix",
-            "translate": "translate", "doctor": "doctor", "plugin": "plugin_new"}
+            "translate": "translate", "doctor": "doctor", "plugin": "plugin_new",
+            "project": "project", "latent": "project"}
 EXIT_USER_ERROR = 2
 EXIT_UNEXPECTED = 1
 

@@ -1,0 +1,58 @@
+"""`latent-studio project` and `latent-studio latent import|export`: a recipe out, a progress bar on stderr,
+one-line errors."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from studio.cli import main
+from studio.core.recipe import Recipe
+from studio.core.wspace import WLatent
+from studio.demo import toyfaces
+
+
+def run(capsys, *argv: object) -> tuple[int, str, str]:
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def photo(tmp_path) -> Path:
+    path = tmp_path / "face.png"
+    Image.fromarray(toyfaces.sample(1, [990_017, 8]).images[0]).save(path)
+    return path
+
+
+def test_project_writes_a_w_plus_recipe_with_a_progress_bar(capsys, photo, tmp_path):
+    out = tmp_path / "me.json"
+    code, stdout, err = run(capsys, "project", photo, "--model", "demo:stylegan2", "--steps", "40", "--out", out)
+    assert code == 0, err
+    assert "40/40" in err and "PSNR" in stdout
+    recipe = Recipe.from_json(out.read_text())
+    assert isinstance(recipe.latent, WLatent) and len(recipe.latent.values) == 10 * 128
+    code, _, err = run(capsys, "latent", "export", out, "--model", "demo:stylegan2", "--out", tmp_path / "w.npz")
+    assert code == 0, err
+    assert np.load(tmp_path / "w.npz")["w"].shape == (1, 10, 128)
+    code, _, err = run(capsys, "latent", "import", tmp_path / "w.npz", "--model", "demo:stylegan2",
+                       "--out", tmp_path / "back.json")
+    assert code == 0, err
+    back = Recipe.from_json((tmp_path / "back.json").read_text())
+    np.testing.assert_allclose(back.latent.values, recipe.latent.values, rtol=1e-5)
+
+
+def test_project_errors_are_one_line(capsys, photo, tmp_path):
+    code, _, err = run(capsys, "project", photo, "--model", "demo:dcgan", "--space", "w", "--out", tmp_path / "a.json")
+    assert code == 2 and err.count("\n") == 1 and "no W space" in err
+    code, _, err = run(capsys, "project", tmp_path / "none.png", "--model", "demo:dcgan", "--out", tmp_path / "a.json")
+    assert code == 2 and "no such photo" in err
+    code, _, err = run(capsys, "project", photo, "--model", "demo:dcgan", "--out", tmp_path / "a.txt")
+    assert code == 2 and ".json" in err
+    (tmp_path / "v.npy").write_bytes(b"")
+    np.save(tmp_path / "v.npy", np.zeros(128, np.float32))
+    code, _, err = run(capsys, "latent", "import", tmp_path / "v.npy", "--model", "demo:stylegan2",
+                       "--out", tmp_path / "b.json")
+    assert code == 2 and err.count("\n") == 1 and "say which space" in err
