@@ -129,7 +129,9 @@ def stylegan3_256(folder: Path) -> Path:
     g = torch.Generator().manual_seed(0)
     with torch.no_grad():
         for name, t in net.named_buffers():
-            if name.endswith("weight") or name.endswith("filter"):
+            if name.endswith("filter"):  # a lowpass of unit gain keeps activations in range
+                t.fill_(1.0 / t.numel())
+            elif name.endswith("weight"):
                 t.copy_(torch.randn(t.shape, generator=g) / math.sqrt(max(t[0].numel(), 1)))
         for p in net.parameters():
             p.copy_(torch.randn(p.shape, generator=g) * 0.1)

@@ -183,3 +183,14 @@ def test_separable_fir_as_matrix_products_is_upfirdn(up, down, taps, pads):
         got = upfirdn2d(x, f, up, down, pads, up * up, flip)
         assert got.shape == want.shape
         torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5 * float(want.abs().max()))
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize("fixture", ["stylegan3_nvlabs/stylegan3-t", "stylegan3_nvlabs/stylegan3-r",
+                                     "stylegan2ada_nvlabs/uncond", "stylegan2ada_nvlabs/cond"])
+def test_fixture_models_pass_the_guard_in_bf16(fixture):
+    from conftest import shared_path
+
+    path = shared_path("fixtures", *fixture.split("/"), "network-snapshot-000000.pkl")
+    g = default_registry().open(path, torch.device("cpu"))
+    assert guard_psnr(g, "bf16") >= QUALITY_FLOOR_DB
