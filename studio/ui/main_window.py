@@ -338,6 +338,10 @@ class MainWindow(QMainWindow):
         mb = self.menuBar()
         file_menu = mb.addMenu("&File")
         file_menu.addAction(a["open"])
+        from studio.ui.projection_action import PhotoProjector
+
+        self.projector = PhotoProjector(self.session, self)  # File > Project photo: the photo's latent
+        a["project_photo"] = file_menu.addAction("Pro&ject photo…", lambda: self.projector.dialog(self))
         self.recent_menu = file_menu.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         self.demo_menu = file_menu.addMenu("&Demo models")

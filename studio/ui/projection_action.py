@@ -1,0 +1,104 @@
+"""File ▸ Project photo…: the user's own photo projected into the open model's latent space.
+
+The projection (studio.render.projection) runs as a session task, so its progress, time left and Cancel
+show in the status bar's task area; every few steps the current estimate is shown on the canvas as a
+preview frame. The answer is one undo step making the projected latent the recipe's (so it is saved with the
+project, and every tool edits it); Cancel leaves the recipe as it was and shows it again.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Callable
+
+from PySide6.QtCore import QObject
+from PySide6.QtWidgets import QFileDialog, QWidget
+
+from studio.errors import StudioError
+from studio.render.engine import Frame, to_uint8
+from studio.render.projection import (DEFAULT_STEPS, ProjectionProgress, ProjectionResult, check_space,
+                                      projection_job, target_tensor)
+from studio.ui.session import Session
+
+PREVIEW_EVERY_S = 0.1  # the canvas shows the current estimate at most this often
+PHOTO_FILTER = "Photos (*.png *.jpg *.jpeg *.webp)"
+
+
+class PhotoProjector(QObject):
+    """Starts projections for the session's open model and applies the answer."""
+
+    def __init__(self, session: Session, parent: QObject | None = None, steps: int = DEFAULT_STEPS):
+        super().__init__(parent)
+        self.session = session
+        self.steps = steps
+        self.running: str | None = None  # the photo's name while a projection runs
+        self.last: ProjectionResult | None = None
+        self._shown = 0.0
+
+    def space(self) -> str:
+        g = self.session.generator
+        return "w+" if g is not None and g.has_w else "z"
+
+    def dialog(self, parent: QWidget | None = None) -> None:
+        path, _ = QFileDialog.getOpenFileName(parent, "Project photo", "", PHOTO_FILTER)
+        if path:
+            self.start(Path(path))
+
+    def start(self, path: Path, on_end: Callable[[], None] | None = None) -> bool:
+        """Project the photo at `path` into the open model; False (with a message) when it cannot start."""
+        s, g = self.session, self.session.generator
+        if g is None or s.recipe is None:
+            s.error.emit("Open a model first: a photo is projected into an open model's latent space")
+            return False
+        condition = s.recipe.condition
+        try:  # what can be told now is told now: the space, an unreadable photo
+            check_space(g, self.space())
+            photo = target_tensor(path, g.info.resolution, g.info.channels)
+        except StudioError as exc:
+            s.error.emit(str(exc))
+            return False
+        job = projection_job(g, photo, self.space(), self.steps, condition=condition)
+        name = Path(path).name
+        model_path = s.model_path
+        self.running = name
+
+        def done(result: ProjectionResult) -> None:
+            self.running = None
+            self.last = result
+            ws = s.workspace
+            if ws is not None:
+                recipe = replace(result.recipe(g, model_path or ""), model=ws.recipe.model, condition=condition)
+                s.end_gesture()
+                s.edit(recipe, f"Project photo {name}")
+                s.end_gesture()
+                s.message.emit(f"Projected {name} into {result.space.upper()}: PSNR {result.psnr:.1f} dB "
+                               f"after {result.steps} steps ({result.loss_name} loss)")
+            if on_end:
+                on_end()
+
+        def failed(msg: str) -> None:
+            self.running = None
+            if msg == "cancelled":
+                s.message.emit(f"Projection of {name} cancelled; the image is as it was")
+            else:
+                s.error.emit(f"Projecting {name} failed: {msg}")
+            s.render()  # the canvas shows the recipe again, not the last estimate
+            if on_end:
+                on_end()
+
+        s.run_job(job, on_done=done, on_progress=self._preview, on_error=failed, key="project-photo",
+                  task=f"Projecting {name}")
+        return True
+
+    def _preview(self, p: ProjectionProgress) -> None:
+        now = time.monotonic()
+        if now - self._shown < PREVIEW_EVERY_S and p.done != p.total:
+            return
+        self._shown = now
+        recipe = self.session.recipe
+        if recipe is None:
+            return
+        frame = Frame(recipe, image=to_uint8(p.image)[0], preview=True,
+                      extras={"projection": (p.done, p.total, p.psnr)})
+        self.session.frameReady.emit(frame)

@@ -1,0 +1,115 @@
+"""File ▸ Project photo with a StyleGAN open: progress and the live estimate show, Cancel keeps the recipe,
+a finished projection is one undo step and is saved with the project."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication
+
+from studio.bundled import demo_checkpoints
+from studio.core.project import Project
+from studio.core.recipe import SeedLatent
+from studio.core.wspace import WLatent
+from studio.demo import toyfaces
+from studio.render.engine import ModelCache
+from studio.ui.main_window import MainWindow
+from studio.ui.session import Session
+
+from .helpers import SteppedWorker
+
+STYLEGAN = next(p for p in demo_checkpoints() if p.stem.startswith("stylegan2"))
+STEPS = 30
+
+
+@pytest.fixture
+def photo(tmp_path: Path) -> Path:
+    path = tmp_path / "me.png"
+    Image.fromarray(toyfaces.sample(1, [990_017, 21]).images[0]).save(path)
+    return path
+
+
+@pytest.fixture
+def setup(qtbot, tmp_path):
+    worker = SteppedWorker()
+    s = Session(worker, ModelCache(torch.device("cpu")))
+    w = MainWindow(s, QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),
+                   checkpoints=tmp_path / "none", pca_samples=200)
+    qtbot.addWidget(w)
+    w.resize(1280, 800)
+    w.show()
+    s.open_model(STYLEGAN)
+    worker.step()  # the load
+    while worker.jobs:  # the PCA the latent panel starts, so only the projection runs below
+        worker.step()
+    QApplication.processEvents()
+    s.edit(s.recipe.with_seed(5), "Seed 5")
+    s.end_gesture()
+    w.projector.steps = STEPS
+    return worker, s, w
+
+
+def _step_until(worker, s, done: int) -> None:
+    for _ in range(10 * done):
+        t = s.tasks.running[0] if s.tasks.running else None
+        if t is not None and t.fraction * STEPS >= done:
+            return
+        worker.step()
+        QApplication.processEvents()
+
+
+def test_cancel_keeps_the_previous_recipe(setup, photo):
+    worker, s, w = setup
+    before, shown = s.recipe, w.canvas._image.copy()
+    assert w.projector.start(photo)
+    _step_until(worker, s, 10)
+    area = w.task_area
+    assert area.isVisible() and area.title.text().startswith("Projecting me.png")
+    assert 0 < area.bar.value() < area.bar.maximum()
+    preview = w.canvas._image
+    assert preview.shape == shown.shape and not np.array_equal(preview, shown)  # the live estimate
+    area.cancel.click()
+    worker.run_all()
+    QApplication.processEvents()
+    assert s.recipe == before and isinstance(s.recipe.latent, SeedLatent)
+    assert not s.tasks.running and not area.isVisible()
+    assert np.array_equal(w.canvas._image, shown)  # the recipe shown again, not the last estimate
+
+
+def test_a_finished_projection_is_one_undo_step_saved_in_the_project(setup, photo, tmp_path):
+    worker, s, w = setup
+    before, before_image = s.recipe, w.canvas._image.astype(np.float32)
+    target = np.asarray(Image.open(photo).convert("RGB"), np.float32)
+    assert w.projector.start(photo)
+    worker.run_all()
+    QApplication.processEvents()
+    r = s.recipe
+    assert isinstance(r.latent, WLatent) and len(r.latent.values) == 10 * 128
+    assert r.model == before.model and not s.tasks.running
+    err = np.abs(w.canvas._image.astype(np.float32) - target).mean()
+    seed_err = np.abs(w.canvas._image.astype(np.float32) - before_image).mean()
+    assert err < 0.5 * seed_err  # the canvas shows the projection, closer to the photo than the seed was
+    assert w.projector.last is not None and w.projector.last.psnr > 18
+    s.undo()
+    assert s.recipe == before
+    s.redo()
+    assert s.recipe == r
+    assert w.save_project(tmp_path / "p.lsproj")
+    back = Project.from_dict(json.loads((tmp_path / "p.lsproj").read_text()))
+    assert back.recipe.latent == r.latent
+
+
+def test_a_photo_that_cannot_be_read_is_a_message(setup, tmp_path):
+    worker, s, w = setup
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"not an image")
+    errors: list[str] = []
+    s.error.connect(errors.append)
+    assert not w.projector.start(bad)
+    assert errors and "broken.png" in errors[0] and "\n" not in errors[0]
+    assert not s.tasks.running
