@@ -39,16 +39,42 @@ def decisions(labels: np.ndarray) -> np.ndarray:
 def run_model(name: str, space: str, photos: toyfaces.ToyFacesBatch, steps: int) -> dict[str, float]:
     g = studio.load(str(resolve_demo(name)), "cpu")
     truth = decisions(photos.binary)
-    psnrs, images, seconds = [], [], []
+    psnrs, images, seconds, recipes = [], [], [], []
     for i, im in enumerate(photos.images):
         r = studio.project(g, im, space, steps, seed=i)
         psnrs.append(r.psnr)
         images.append(r.image[0])
         seconds.append(r.seconds)
+        recipes.append(r.recipe(g, resolve_demo(name)))
         print(f"  {name} {space} photo {i}: {r.psnr:.2f} dB in {r.seconds:.1f} s", flush=True)
     read = decisions(source_labels(torch.stack(images).clamp(-1, 1), BINARY_ATTRIBUTES))
-    return {"psnr": float(np.mean(psnrs)), "psnr_min": float(np.min(psnrs)),
-            "agree": float((read == truth).mean()), "seconds": float(np.mean(seconds))}
+    out = {"psnr": float(np.mean(psnrs)), "psnr_min": float(np.min(psnrs)),
+           "agree": float((read == truth).mean()), "seconds": float(np.mean(seconds))}
+    out.update(smile_walk(g, recipes, "w" if g.has_w else "z"))
+    return out
+
+
+def smile_walk(g, recipes: list, space: str) -> dict[str, float]:
+    """Walk each projection along a Smiling direction fitted (InterFaceGAN, as the Directions panel does) in
+    the model's space: is the smile score monotone (bench/edits_directions.py's tolerance), and do the other
+    decisions (hair, eyeglasses, male) keep the projection's value at every amount?"""
+    from bench.edits_directions import AMOUNTS, monotone
+    from studio.demo.estimate import attribute_model
+    from studio.render.analysis import fit_attribute_job, run_job
+    from studio.render.engine import Renderer
+
+    renderer, net = Renderer(), attribute_model()
+    fitted = run_job(fit_attribute_job(g, renderer, net, "Smiling", 3000, "logistic", space))
+    d = fitted.direction
+    unit = float(d.stddev[0]) if d.stddev is not None else 1.0
+    walked = [r.with_walk(d.label(), tuple(d.vectors[0].tolist()), float(a) * unit, d.walk_space())
+              for r in recipes for a in AMOUNTS]
+    images = torch.cat([g.run(g.recipe_context(walked[k:k + 45])) for k in range(0, len(walked), 45)])
+    probs = source_labels(images.clamp(-1, 1), BINARY_ATTRIBUTES)
+    scores = torch.sigmoid(net(images.clamp(-1, 1))[0][:, 5]).detach().numpy().reshape(len(recipes), -1)
+    others = decisions(probs)[:, :3].reshape(len(recipes), len(AMOUNTS), 3)
+    kept = (others == others[:, len(AMOUNTS) // 2:len(AMOUNTS) // 2 + 1]).all(axis=(1, 2))
+    return {"smile_monotone": float(monotone(scores).mean()), "others_kept": float(kept.mean())}
 
 
 def main() -> int:
@@ -68,8 +94,12 @@ def main() -> int:
     return report([
         Figure("stylegan2 W+ mean PSNR (dB)", sg["psnr"], ">= 25", sg["psnr"] >= 25),
         Figure("stylegan2 W+ attribute agreement", sg["agree"], ">= 0.90", sg["agree"] >= 0.90),
+        Figure("stylegan2 W+ smile walk monotone", sg["smile_monotone"], ">= 0.90", sg["smile_monotone"] >= 0.9),
+        Figure("stylegan2 W+ walk keeps other attributes", sg["others_kept"], ">= 0.85", sg["others_kept"] >= 0.85),
         Figure("dcgan z mean PSNR (dB)", dc["psnr"], "reported", True),
         Figure("dcgan z attribute agreement", dc["agree"], "reported", True),
+        Figure("dcgan z smile walk monotone", dc["smile_monotone"], "reported", True),
+        Figure("dcgan z walk keeps other attributes", dc["others_kept"], "reported", True),
         Figure("stylegan2 W+ seconds per 64 px photo", sg["seconds"], "reported", True),
     ])
 
