@@ -24,6 +24,14 @@ KEYS = ("w", "ws", "latent", "latents", "z", "code", "codes")  # tried in order 
 MAX_BYTES = 256 << 20
 
 
+class AmbiguousSpace(RecipeError):
+    """The file's shape fits several of the model's spaces (`options`): the caller must name one."""
+
+    def __init__(self, message: str, options: list[str]):
+        super().__init__(message)
+        self.options = options
+
+
 @dataclass(frozen=True)
 class ImportedLatent:
     latent: WLatent | VectorLatent
@@ -107,8 +115,8 @@ def read_latent(path: str | Path, g: Generator, space: str | None = None, index:
                               f"for this model, not {space}")
         spaces = [space]
     if len(spaces) > 1:
-        raise RecipeError(f"{path.name}: {rows.shape[1]} values could be {' or '.join(spaces)} for this model; "
-                          f"say which space it is")
+        raise AmbiguousSpace(f"{path.name}: {rows.shape[1]} values could be {' or '.join(spaces)} for this "
+                             f"model; say which space it is", list(spaces))
     if not 0 <= index < len(rows):
         raise RecipeError(f"{path.name} holds {len(rows)} latents; index {index} is out of range")
     v = tuple(float(x) for x in rows[index])

@@ -342,6 +342,8 @@ class MainWindow(QMainWindow):
 
         self.projector = PhotoProjector(self.session, self)  # File > Project photo: the photo's latent
         a["project_photo"] = file_menu.addAction("Pro&ject photo…", lambda: self.projector.dialog(self))
+        file_menu.addAction("&Import latent…", lambda: self.projector.import_dialog(self))
+        file_menu.addAction("E&xport latent…", lambda: self.projector.export_dialog(self))
         self.recent_menu = file_menu.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         self.demo_menu = file_menu.addMenu("&Demo models")

@@ -1,4 +1,4 @@
-"""File ▸ Project photo…: the user's own photo projected into the open model's latent space.
+"""File ▸ Project photo… (and Import / Export latent…): the user's own photo projected into the open model's latent space.
 
 The projection (studio.render.projection) runs as a session task, so its progress, time left and Cancel
 show in the status bar's task area; every few steps the current estimate is shown on the canvas as a
@@ -23,6 +23,18 @@ from studio.ui.session import Session
 
 PREVIEW_EVERY_S = 0.1  # the canvas shows the current estimate at most this often
 PHOTO_FILTER = "Photos (*.png *.jpg *.jpeg *.webp)"
+LATENT_FILTER = "Latent files (*.npz *.npy *.pt *.pth)"
+
+
+def _ask_space(parent: QWidget | None, name: str, options: list[str]) -> str | None:
+    """Which space a file whose shape fits several is in (z and w of equal size)."""
+    from PySide6.QtWidgets import QInputDialog
+
+    labels = {"z": "z (the input noise)", "w": "w (after the mapping network)"}
+    items = [labels[o] for o in options]
+    pick, ok = QInputDialog.getItem(parent, "Import latent", f"{name} could be either; which space is it in?",
+                                    items, 1 if "w" in options else 0, False)
+    return options[items.index(pick)] if ok else None
 
 
 class PhotoProjector(QObject):
@@ -89,6 +101,62 @@ class PhotoProjector(QObject):
 
         s.run_job(job, on_done=done, on_progress=self._preview, on_error=failed, key="project-photo",
                   task=f"Projecting {name}")
+        return True
+
+    # -- external latent files -----------------------------------------------------------------------
+    def import_dialog(self, parent: QWidget | None = None) -> None:
+        path, _ = QFileDialog.getOpenFileName(parent, "Import latent", "", LATENT_FILTER)
+        if path:
+            self.import_latent(Path(path), ask=lambda options: _ask_space(parent, Path(path).name, options))
+
+    def import_latent(self, path: Path, ask: Callable[[list[str]], str | None] | None = None) -> bool:
+        """Make the latent in `path` the recipe's (one undo step); where its shape fits two spaces `ask`
+        picks one (None: the user declined). False, with a message, when nothing changed."""
+        from studio.render.latent_files import AmbiguousSpace, read_latent
+
+        s, g = self.session, self.session.generator
+        if g is None or s.recipe is None:
+            s.error.emit("Open a model first: a latent file is read for an open model")
+            return False
+        try:
+            try:
+                got = read_latent(path, g)
+            except AmbiguousSpace as exc:
+                if ask is None:
+                    raise
+                space = ask(exc.options)
+                if space is None:
+                    return False
+                got = read_latent(path, g, space)
+        except StudioError as exc:
+            s.error.emit(str(exc))
+            return False
+        s.end_gesture()
+        s.edit(replace(s.recipe, latent=got.latent, edits=(), truncation=1.0), f"Import latent {path.name}")
+        s.end_gesture()
+        s.message.emit(f"Imported a {got.space.upper()} latent from {path.name}" + (f" ({got.note})" if got.note
+                                                                                       else ""))
+        return True
+
+    def export_dialog(self, parent: QWidget | None = None) -> None:
+        path, _ = QFileDialog.getSaveFileName(parent, "Export latent", "latent.npz", LATENT_FILTER)
+        if path:
+            self.export_latent(Path(path))
+
+    def export_latent(self, path: Path) -> bool:
+        """Write the current latent (truncation and walks applied) to `path`; False, with a message, on failure."""
+        from studio.render.latent_files import write_latent
+
+        s, g = self.session, self.session.generator
+        if g is None or s.recipe is None:
+            s.error.emit("Open a model first: there is no latent to export")
+            return False
+        try:
+            space = write_latent(path, g, s.recipe)
+        except (StudioError, OSError) as exc:
+            s.error.emit(f"Could not export the latent to {path.name}: {exc}")
+            return False
+        s.message.emit(f"Exported the {space.upper()} latent to {path.name}")
         return True
 
     def _preview(self, p: ProjectionProgress) -> None:

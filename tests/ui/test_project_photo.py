@@ -113,3 +113,28 @@ def test_a_photo_that_cannot_be_read_is_a_message(setup, tmp_path):
     assert not w.projector.start(bad)
     assert errors and "broken.png" in errors[0] and "\n" not in errors[0]
     assert not s.tasks.running
+
+
+def test_import_and_export_latent_files(setup, tmp_path):
+    worker, s, w = setup
+    before = s.recipe
+    ws = np.random.default_rng(1).normal(size=(1, 10, 128)).astype(np.float32)
+    np.savez(tmp_path / "projected_w.npz", w=ws)
+    assert w.projector.import_latent(tmp_path / "projected_w.npz")
+    assert isinstance(s.recipe.latent, WLatent)
+    np.testing.assert_allclose(s.recipe.latent.rows(10, 128), ws[0], rtol=1e-6)
+    s.undo()
+    assert s.recipe == before
+    np.save(tmp_path / "v.npy", np.ones(128, np.float32))  # 128 values: the demo's z or its w
+    asked: list[list[str]] = []
+    assert not w.projector.import_latent(tmp_path / "v.npy", ask=lambda o: asked.append(o) or None)
+    assert asked == [["z", "w"]] and s.recipe == before  # declined: nothing changed
+    assert w.projector.import_latent(tmp_path / "v.npy", ask=lambda o: "w")
+    assert s.recipe.latent == WLatent((1.0,) * 128)
+    assert w.projector.export_latent(tmp_path / "out.npz")
+    np.testing.assert_allclose(np.load(tmp_path / "out.npz")["w"][0], np.ones((10, 128)), rtol=1e-6)
+    errors: list[str] = []
+    s.error.connect(errors.append)
+    (tmp_path / "bad.npy").write_bytes(b"junk")
+    assert not w.projector.import_latent(tmp_path / "bad.npy")
+    assert errors and "bad.npy" in errors[-1]
