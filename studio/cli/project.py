@@ -119,8 +119,6 @@ def cmd_export(ns: argparse.Namespace) -> int:
     recipe = Recipe.from_json(src.read_text(encoding="utf-8"))
     check_writable(ns.out, ns.force)
     g = load_model(existing_file(ns.model, "checkpoint"), ns.device)
-    if ns.out.exists() and not ns.force:
-        raise UsageError(f"{ns.out} already exists (use --force to overwrite)")
     space = write_latent(ns.out, g, recipe)
     print(f"{ns.out}: {space} latent")
     return 0
