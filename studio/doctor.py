@@ -133,7 +133,9 @@ def _torch_checks() -> list[Check]:
     elif getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         checks.append(Check("device", True, "Apple GPU (mps)"))
     else:
-        flags = _cpu_flags()
+        from studio.model.numerics import cpu_flags
+
+        flags = cpu_flags()
         bf16 = "yes (AMX)" if "amx_bf16" in flags else "yes (AVX-512 BF16)" if "avx512_bf16" in flags else "no"
         capability = getattr(torch.backends.cpu, "get_cpu_capability", lambda: "?")()
         checks.append(Check("device", True, f"CPU only ({capability}, {os.cpu_count()} cores), "
@@ -147,15 +149,6 @@ def _torch_checks() -> list[Check]:
         except Exception as exc:
             checks.append(Check("$LATENT_STUDIO_DEVICE", False, str(exc), "unset it or name a device here"))
     return checks
-
-
-def _cpu_flags() -> set[str]:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return set()
-    line = next((ln for ln in text.splitlines() if ln.startswith("flags")), "")
-    return set(line.split(":", 1)[-1].split())
 
 
 def _onnx_check() -> Check:

@@ -26,14 +26,15 @@ def native_bf16(device_type: str) -> bool:
         return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
     if device_type != "cpu":
         return False
-    flags = _cpu_flags()
+    flags = cpu_flags()
     if not flags & {"avx512_bf16", "amx_bf16"}:
         return False
     mkldnn = getattr(torch.backends, "mkldnn", None)
     return bool(mkldnn is not None and mkldnn.is_available())
 
 
-def _cpu_flags() -> set[str]:
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags from /proc/cpuinfo (empty where there is none)."""
     try:
         text = Path("/proc/cpuinfo").read_text()
     except OSError:
