@@ -602,7 +602,10 @@ class MainWindow(QMainWindow):
         self.stack.setCurrentWidget(self._model_view())
         if frame.preview:  # a progressive preview: shown upscaled until the full frame replaces it
             self.canvas.set_image(frame.image, full_size=frame.extras.get("full_size"))
-            self.render_label.setText(f"preview {frame.image.shape[0]}px · {frame.render_ms:.0f} ms")
+            projection = frame.extras.get("projection")  # a photo's projection: its step and likeness so far
+            self.render_label.setText(f"projecting: step {projection[0]}/{projection[1]} · {projection[2]:.1f} dB"
+                                      if projection else
+                                      f"preview {frame.image.shape[0]}px · {frame.render_ms:.0f} ms")
             return
         self.canvas.set_image(frame.image)
         self.zoom_label.setText(f"{self.canvas.zoom() * 100:.0f}%")  # also when a new model keeps the zoom

@@ -73,6 +73,7 @@ def test_cancel_keeps_the_previous_recipe(setup, photo):
     assert 0 < area.bar.value() < area.bar.maximum()
     preview = w.canvas._image
     assert preview.shape == shown.shape and not np.array_equal(preview, shown)  # the live estimate
+    assert w.render_label.text().startswith("projecting: step ") and " dB" in w.render_label.text()
     area.cancel.click()
     worker.run_all()
     QApplication.processEvents()
