@@ -29,25 +29,12 @@ class TensorBudget:
         self.total = 0
 
     def add(self, t: torch.Tensor, name: str = "a tensor") -> None:
-        numel, size = t.numel(), t.numel() * t.element_size()
-        held = t.untyped_storage().nbytes()
-        if size > held:  # a stride-0 / overlapping view: more elements than the storage has bytes for
-            raise CheckpointError(f"{self.what}: {name} claims {budgets.human(size)} "
-                                  f"(shape {tuple(t.shape)}, strides {t.stride()}) from "
-                                  f"{budgets.human(held)} of stored data; refusing a tensor that repeats "
-                                  "its data")
-        if numel > self.max_elements:
-            raise budgets.refuse(CheckpointError, f"{self.what}: {name}", f"{numel:,} elements",
-                                 f"{self.max_elements:,}", "max_array_elements")
-        self.total += size
-        if self.total > self.limit:
-            raise budgets.refuse(CheckpointError, self.what, f"{budgets.human(self.total)} of weights",
-                                 f"{budgets.human(self.limit)} for a file of its size",
-                                 "weights_per_file_byte")
+        self.add_claim(t.shape, t.stride(), t.element_size(), t.untyped_storage().nbytes(), name)
 
     def add_claim(self, shape: Iterable[int], stride: Iterable[int], itemsize: int, held: int,
                   name: str = "a tensor") -> None:
-        """The same check from a rebuild's arguments, before the view exists."""
+        """A tensor's claim checked from its rebuild arguments, before the view exists (`add` passes a
+        built tensor's): its bytes against the storage holding them, its elements, the running total."""
         shape, stride = tuple(int(s) for s in shape), tuple(int(s) for s in stride)
         if any(s < 0 for s in shape):
             raise CheckpointError(f"{self.what}: {name} has a negative size {shape}")
