@@ -70,7 +70,9 @@ def upfirdn2d(x: Tensor, f: Tensor, up: int = 1, down: int = 1,
     """
     n, c, h, w = x.shape
     px0, px1, py0, py1 = padding
-    if f.ndim == 1 and _exporting():  # a graph for ONNX: the depthwise form, no data-dependent matrices
+    if f.ndim == 1 and (_exporting() or x.device.type != "cpu"):
+        # a graph for ONNX (no data-dependent matrices), or a GPU (whose depthwise kernels are fast, and where
+        # keying the matrix cache by the taps would sync the device every layer): the depthwise form
         f = (f * gain ** 0.5).to(x.dtype)
         x = _fir_axis(x, f, up, down, px0, px1, axis=3, flip=not flip_filter)
         return _fir_axis(x, f, up, down, py0, py1, axis=2, flip=not flip_filter)
