@@ -66,3 +66,12 @@ def tiny_dcgan_safetensors(tmp_path: Path) -> Path:
     path = tmp_path / "tiny.safetensors"
     save_dcgan(path, make_dcgan(seed=1), name="tiny")
     return path
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, str]:
+    """`latent-studio ARGV...` in this process: (exit status, stdout, stderr)."""
+    from studio.cli import main
+
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err

@@ -11,17 +11,12 @@ import pytest
 from PIL import Image
 
 from conftest import shared_path
-from studio.cli import main
 from studio.core.recipe import ModelRef, Recipe, SeedLatent, class_condition
+from conftest import run_cli as run
 
 pytestmark = pytest.mark.shared
 BIGGAN = ("fixtures", "biggan_hf", "biggan-tiny-32", "pytorch_model.bin")
 
-
-def run(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, str]:
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def pixels(path: Path) -> np.ndarray:

@@ -15,14 +15,10 @@ from PIL import Image
 from studio.cli import main, parse_seeds
 from studio.core.recipe import SCHEMA_VERSION, ModelRef, Recipe, SeedLatent
 from studio.render.engine import ModelCache, Renderer
+from conftest import run_cli as run
 
 ROOT = Path(__file__).resolve().parents[1]
 
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def reference(path: Path, seed: int, truncation: float = 1.0) -> np.ndarray:

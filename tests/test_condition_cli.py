@@ -8,17 +8,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import shared_path
-from studio.cli import main
 from studio.core.recipe import ModelRef, Recipe, SeedLatent
+from conftest import run_cli as run, shared_path
 
 COND = ("fixtures", "stylegan2ada_nvlabs", "cond", "network-snapshot-000000.pkl")
 
-
-def run(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, str]:
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def pixels(path: Path) -> np.ndarray:

@@ -8,22 +8,17 @@ import pytest
 import torch
 
 from latent_studio_plugins.stylegan.testing import tiny_stylegan, to_rosinality, write_nvlabs_pickle
-from studio.cli import main
 from studio.core.recipe import ModelRef, Recipe, SeedLatent
 from studio.model.registry import Registry
 from studio.render.engine import Renderer
 from tests.conftest import shared_path
+from conftest import run_cli as run
 
 
 @pytest.fixture(scope="module")
 def registry() -> Registry:
     return Registry.discover(search_paths=[])
 
-
-def run(capsys, *argv) -> tuple[int, str, str]:
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def renders(registry: Registry, path: Path, seeds=(0, 7)) -> list[np.ndarray]:

@@ -10,16 +10,11 @@ from PIL import Image
 
 from latent_studio_plugins.stylegan.save import save_stylegan
 from latent_studio_plugins.stylegan.testing import tiny_stylegan
-from studio.cli import main
 from studio.core.recipe import ModelRef, Recipe, SeedLatent
 from studio.render.engine import ModelCache, Renderer
 from studio.render.mixing import cell, cell_recipe
+from conftest import run_cli as run
 
-
-def run(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, str]:
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")

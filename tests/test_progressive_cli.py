@@ -11,20 +11,15 @@ import torch
 from PIL import Image
 
 from conftest import shared_path
-from studio.cli import main
 from studio.core.recipe import ModelRef, Recipe, SeedLatent, VectorLatent
 from studio.core.style_edits import Mix
 from studio.render.engine import ModelCache, Renderer
 from studio.render.mixing import cell, cell_recipe
 from tests.plugins.test_progressive_conformance import with_fixture_noise
+from conftest import run_cli as run
 
 pytestmark = pytest.mark.shared
 
-
-def run(capsys, *argv: object) -> tuple[int, str, str]:
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def read_png(path: Path) -> np.ndarray:

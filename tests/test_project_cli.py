@@ -8,16 +8,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from studio.cli import main
 from studio.core.recipe import Recipe
 from studio.core.wspace import WLatent
 from studio.demo import toyfaces
+from conftest import run_cli as run
 
-
-def run(capsys, *argv: object) -> tuple[int, str, str]:
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture

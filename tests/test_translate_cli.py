@@ -10,17 +10,12 @@ import torch
 from PIL import Image
 
 from latent_studio_plugins.stargan.network import StarGANConfig, StarGANv1
-from studio.cli import main
 from studio.core.photo import DEFAULT_CROP, open_photo, photo_tensor
 from studio.render.engine import ModelCache, to_uint8
+from conftest import run_cli as run
 
 NAMES = ["Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young"]
 
-
-def run(capsys, *argv) -> tuple[int, str, str]:
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def one_line_error(code: int, err: str, *fragments: str) -> None:

@@ -14,17 +14,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from studio.cli import main
 from studio.core.project import Project, save_project
 from studio.core.recipe import ModelRef, Recipe, SeedLatent
 from studio.core.timeline import Segment, Timeline
 from studio.core.workspace import Workspace
+from conftest import run_cli as run
 
-
-def run(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, str]:
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def refused(code: int, err: str, *names: str) -> None:
