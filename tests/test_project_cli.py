@@ -51,3 +51,27 @@ def test_project_errors_are_one_line(capsys, photo, tmp_path):
     code, _, err = run(capsys, "latent", "import", tmp_path / "v.npy", "--model", "demo:stylegan2",
                        "--out", tmp_path / "b.json")
     assert code == 2 and err.count("\n") == 1 and "say which space" in err
+
+
+def test_project_writes_the_optimisation_as_a_video(capsys, photo, tmp_path):
+    import imageio_ffmpeg
+
+    out, video = tmp_path / "me.json", tmp_path / "steps.mp4"
+    code, stdout, err = run(capsys, "project", photo, "--model", "demo:stylegan2", "--steps", "12", "--noise",
+                            "--video", video, "--out", out, "--quiet")
+    assert code == 0, err
+    assert "noise maps" in stdout and "12 frames" in stdout
+    frames = imageio_ffmpeg.read_frames(str(video))
+    meta = next(frames)
+    assert meta["size"] == (4 * (64 + 2 + 64), 4 * 64) and sum(1 for _ in frames) == 12
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary left
+    assert any(e["type"] == "noise_maps" for e in Recipe.from_json(out.read_text()).to_dict()["edits"])
+
+
+def test_project_video_and_noise_errors_are_one_line_before_any_step(capsys, photo, tmp_path):
+    code, _, err = run(capsys, "project", photo, "--model", "demo:stylegan2", "--video", tmp_path / "v.avi",
+                       "--out", tmp_path / "a.json")
+    assert code == 2 and err.count("\n") == 1 and "v.avi" in err
+    code, _, err = run(capsys, "project", photo, "--model", "demo:dcgan", "--noise", "--out", tmp_path / "a.json")
+    assert code == 2 and err.count("\n") == 1 and "noise maps" in err
+    assert not (tmp_path / "a.json").exists()

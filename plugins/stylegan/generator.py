@@ -79,12 +79,16 @@ class StyleStage:
         # multipliers of 1 render as no edit does, so they key alike (a late-layer edit reuses early stages)
         scale = b"" if scale is None or bool((scale == 1).all()) else \
             scale.detach().cpu().contiguous().numpy().tobytes()
-        return f"{tuple(rows.shape)}|{noise}|".encode() + rows.numpy().tobytes() + scale
+        maps = ctx.extras.get("noise_maps") if noise == "const" else None
+        maps = b"" if maps is None else b"maps" + b"".join(
+            maps[i].detach().cpu().contiguous().numpy().tobytes() for i in self.noise_ids)
+        return f"{tuple(rows.shape)}|{noise}|".encode() + rows.numpy().tobytes() + scale + maps
 
     def __call__(self, x: Tensor | None, ctx: StageContext) -> Tensor:
         assert x is not None and ctx.ws is not None
         k = self.img_channels
-        st = SynthState(x[:, :-k], x[:, -k:], ctx.extras.get("noise_scale"), ctx.extras.get("noise_seeds"))
+        st = SynthState(x[:, :-k], x[:, -k:], ctx.extras.get("noise_scale"), ctx.extras.get("noise_seeds"),
+                        ctx.extras.get("noise_maps"))
         noise = ctx.extras.get("noise", "const")
         for op in self.ops:
             op.fn(st, ctx.ws, noise)

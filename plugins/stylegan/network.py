@@ -141,16 +141,19 @@ class SynthesisLayer(nn.Module):
         self.fused = True  # grouped per-sample conv; the ONNX export turns it off (see modulated_conv2d)
 
     def forward(self, x: Tensor, w: Tensor, f: Tensor, noise: str = "const", gain: float = 1.0,
-                noise_scale: Tensor | None = None, noise_seeds: Sequence[int] | None = None) -> Tensor:
+                noise_scale: Tensor | None = None, noise_seeds: Sequence[int] | None = None,
+                noise_map: Tensor | None = None) -> Tensor:
         """`noise_scale` ([N]): per-sample multiplier of this layer's trained noise strength (None: 1);
-        `noise_seeds`: per sample, the seed of this layer's random noise (None: torch's global generator)."""
+        `noise_seeds`: per sample, the seed of this layer's random noise (None: torch's global generator);
+        `noise_map` ([N, r, r]): per sample, the map used instead of the stored constant noise."""
         styles = self.affine(w)
         x = modulated_conv2d(x, self.weight, styles, demodulate=True, up=self.up, resample_filter=f,
                              fused=self.fused)
         strength = self.noise_strength if noise_scale is None else \
             self.noise_strength * noise_scale.to(x).reshape(-1, 1, 1, 1)
         if noise == "const":
-            x.add_(self.noise_const * strength)
+            const = self.noise_const if noise_map is None else noise_map.to(x).unsqueeze(1)
+            x.add_(const * strength)
         elif noise == "random":
             r = self.resolution
             z = torch.randn(x.shape[0], 1, r, r, device=x.device) if noise_seeds is None else \
@@ -227,6 +230,7 @@ class SynthState:
     img: Tensor  # RGB accumulator at x's resolution (zeros until the first ToRGB)
     noise_scale: Tensor | None = None  # (N, noise layers): multipliers of each layer's noise strength
     noise_seeds: tuple[int, ...] | None = None  # per sample, the seed its random noise is drawn from
+    noise_maps: Sequence[Tensor] | None = None  # per noise layer, (N, r, r) maps replacing the constant noise
 
 
 class Synthesis(nn.Module):
@@ -310,6 +314,10 @@ def _seeds(st: SynthState, i: int) -> tuple[int, ...] | None:
     return None if st.noise_seeds is None else tuple(layer_noise_seed(s, i) for s in st.noise_seeds)
 
 
+def _map(st: SynthState, i: int) -> Tensor | None:
+    return None if st.noise_maps is None else st.noise_maps[i]
+
+
 def layer_noise_seed(seed: int, layer: int) -> int:
     """Noise layer `layer`'s seed for a sample's noise seed: a hash, so layers and nearby seeds share no
     stream (seed + layer would give seed 1's layer 0 the noise of seed 0's layer 1)."""
@@ -328,7 +336,8 @@ def seeded_noise(seeds: Sequence[int], resolution: int, device: torch.device | s
 def _conv(layer: SynthesisLayer, row: int, f: Tensor, nid: int,
           up_img: bool = False) -> Callable[[SynthState, Tensor, str], None]:
     def fn(st: SynthState, ws: Tensor, noise: str) -> None:
-        st.x = layer(st.x, ws[:, row], f, noise, noise_scale=_scale(st, nid), noise_seeds=_seeds(st, nid))
+        st.x = layer(st.x, ws[:, row], f, noise, noise_scale=_scale(st, nid), noise_seeds=_seeds(st, nid),
+                     noise_map=_map(st, nid))
         if up_img:
             st.img = upsample2d(st.img, f)
     return fn
@@ -341,9 +350,9 @@ def _resnet(blk: Block, row: int, f: Tensor,
     def fn(st: SynthState, ws: Tensor, noise: str) -> None:
         y = blk.skip(st.x, f, gain=g)
         x = blk.conv0(st.x, ws[:, row], f, noise, noise_scale=_scale(st, nids[0]),
-                      noise_seeds=_seeds(st, nids[0]))
+                      noise_seeds=_seeds(st, nids[0]), noise_map=_map(st, nids[0]))
         st.x = y + blk.conv1(x, ws[:, row + 1], f, noise, gain=g, noise_scale=_scale(st, nids[1]),
-                             noise_seeds=_seeds(st, nids[1]))
+                             noise_seeds=_seeds(st, nids[1]), noise_map=_map(st, nids[1]))
         st.img = upsample2d(st.img, f)
     return fn
 

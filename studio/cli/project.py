@@ -9,6 +9,7 @@ from typing import Any
 
 from studio.cli.common import (DEVICES, UsageError, add_condition_options, bounded, check_writable, existing_file,
                                load_model, write_atomic)
+from studio.render.projection_options import DEFAULT_STEPS, LOSSES
 
 MAX_STEPS = 100_000
 
@@ -25,8 +26,16 @@ def register(sub: Any) -> None:
     p.add_argument("--space", choices=("w", "w+", "z"), default=None,
                    help="latent space to project into (default: w+ where the model has W, else z)")
     p.add_argument("--steps", type=bounded(int, 1, MAX_STEPS), default=None, metavar="N",
-                   help="optimisation steps (default 100)")
+                   help=f"optimisation steps (default {DEFAULT_STEPS})")
     p.add_argument("--seed", type=bounded(int, 0, 2 ** 31 - 1), default=0, help="seed of the schedule's noise")
+    p.add_argument("--loss", choices=LOSSES, default=LOSSES[0],
+                   help="what is minimised: pixel = multi-scale pixel + image-gradient loss (the only one: no "
+                        "perceptual network ships here and the bundled checkpoints carry no discriminator)")
+    p.add_argument("--noise", action="store_true",
+                   help="StyleGAN2: optimise the per-pixel noise maps too (kept in the recipe as data)")
+    p.add_argument("--video", type=Path, default=None, metavar="OUT",
+                   help="also write the optimisation as a video, photo beside estimate (.mp4, .gif, .webp, "
+                        "or a folder name for PNG frames)")
     add_condition_options(p)
     p.add_argument("--out", "-o", type=Path, required=True, help="recipe to write (.json)")
     p.add_argument("--force", "-f", action="store_true", help="overwrite an existing output file")
@@ -75,9 +84,11 @@ def _json_out(path: Path, force: bool) -> None:
 
 
 def cmd_project(ns: argparse.Namespace) -> int:
-    from studio.render.projection import DEFAULT_STEPS, project
+    from studio.render.projection import check_space, project, target_tensor
 
     _json_out(ns.out, ns.force)
+    if ns.video is not None and ns.video.expanduser().resolve() == ns.out.expanduser().resolve():
+        raise UsageError("--video and --out name the same file")
     photo = existing_file(ns.photo, "photo")
     path = existing_file(ns.model, "checkpoint")
     g = load_model(path, ns.device)
@@ -87,11 +98,35 @@ def cmd_project(ns: argparse.Namespace) -> int:
 
         condition = class_condition(ns.class_index, g.info.c_dim)
     steps = ns.steps or DEFAULT_STEPS
-    show = None if ns.quiet else (lambda p: _bar(p.done, p.total, f"{p.phase} PSNR {p.psnr:.1f} dB"))
-    result = project(g, photo, ns.space, steps, progress=show, seed=ns.seed, condition=condition)
+    space = ns.space or ("w+" if g.has_w else "z")
+    check_space(g, space, ns.noise)
+    video = None
+    if ns.video is not None:
+        from studio.export.projection_video import ProjectionVideo
+
+        video = ProjectionVideo(ns.video.expanduser(), target_tensor(photo, g.info.resolution, g.info.channels),
+                                steps, ns.force)
+
+    def show(p) -> None:
+        if video is not None:
+            video.add(p.image)
+        if not ns.quiet:
+            _bar(p.done, p.total, f"{p.phase} PSNR {p.psnr:.1f} dB")
+
+    try:
+        result = project(g, photo, space, steps, progress=show, seed=ns.seed, condition=condition,
+                         loss=ns.loss, noise=ns.noise)
+        if video is not None:
+            video.finish()
+    except BaseException:
+        if video is not None:
+            video.abort()
+        raise
     recipe = result.recipe(g, path, condition)
     write_atomic(ns.out, ns.force, lambda f: f.write(recipe.to_json().encode()))
-    print(f"{ns.out}: {result.space} latent, PSNR {result.psnr:.2f} dB after {result.steps} steps "
+    extra = (" and noise maps" if result.noise is not None else "") + \
+        (f"; video {ns.video} ({video.frames} frames)" if video is not None else "")
+    print(f"{ns.out}: {result.space} latent{extra}, PSNR {result.psnr:.2f} dB after {result.steps} steps "
           f"({result.seconds:.1f} s, {result.loss_name} loss)")
     return 0
 

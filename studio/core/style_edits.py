@@ -5,9 +5,13 @@ Core edit types (not the plugin's) so a recipe file using them parses before any
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import math
 from dataclasses import dataclass, replace
 from typing import ClassVar
+
+import numpy as np
 
 from studio.core.recipe import Recipe, SeedLatent, VectorLatent, register_edit_type
 from studio.errors import RecipeError
@@ -134,3 +138,48 @@ def with_noise_strength(recipe: Recipe, scales: tuple[float, ...] | None) -> Rec
     if scales is None or all(v == 1 for v in scales):
         return replace(recipe, edits=kept)
     return replace(recipe, edits=kept + (NoiseStrength(tuple(float(v) for v in scales)),))
+
+
+@register_edit_type
+@dataclass(frozen=True)
+class NoiseMaps:
+    """A StyleGAN2's per-pixel noise inputs as data (what a projection with noise optimisation found): one
+    map per noise layer in the model's order (4x4 first), each base64 of little-endian float32 r x r values.
+    They replace the stored constant noise when the recipe's noise is "const"; one per recipe."""
+
+    kind: ClassVar[str] = "noise_maps"
+    maps: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.maps, tuple) or not self.maps or not all(isinstance(m, str) for m in self.maps):
+            raise RecipeError("noise maps: maps must be a non-empty list of base64 texts")
+
+    def arrays(self) -> list[np.ndarray]:
+        """The maps as square float32 arrays, or a RecipeError for text that is not one."""
+        out = []
+        for i, text in enumerate(self.maps):
+            try:
+                a = np.frombuffer(base64.b64decode(text, validate=True), "<f4")
+            except (binascii.Error, ValueError):
+                raise RecipeError(f"noise map {i} is not base64 float32 data") from None
+            side = int(round(math.sqrt(a.size)))
+            if a.size == 0 or side * side != a.size or not bool(np.isfinite(a).all()):
+                raise RecipeError(f"noise map {i} holds {a.size} values, not a square of finite numbers")
+            out.append(a.reshape(side, side).astype(np.float32))
+        return out
+
+    @classmethod
+    def of(cls, arrays: list[np.ndarray]) -> "NoiseMaps":
+        return cls(tuple(base64.b64encode(np.ascontiguousarray(a, "<f4").tobytes()).decode("ascii")
+                         for a in arrays))
+
+
+def noise_maps(recipe: Recipe) -> NoiseMaps | None:
+    """The recipe's optimised noise maps, or None (the model's stored constant noise)."""
+    return next((e for e in recipe.edits if isinstance(e, NoiseMaps)), None)
+
+
+def with_noise_maps(recipe: Recipe, maps: NoiseMaps | None) -> Recipe:
+    """Set (None: remove) the recipe's noise maps."""
+    kept = tuple(e for e in recipe.edits if not isinstance(e, NoiseMaps))
+    return replace(recipe, edits=kept + ((maps,) if maps is not None else ()))

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from studio.core.recipe import Recipe, Walk
-from studio.core.style_edits import Mix, Transform, noise_strengths, truncation_cutoff
+from studio.core.style_edits import Mix, Transform, noise_maps, noise_strengths, truncation_cutoff
 from studio.core.wspace import WLatent
 from studio.errors import RecipeError
 from studio.model.api import StageContext
@@ -118,6 +118,9 @@ class WSpaceRecipes:
         scales = self._noise_scales(recipes)
         if scales is not None:
             ctx.extras["noise_scale"] = scales
+        maps = self._noise_maps(recipes)
+        if maps is not None:
+            ctx.extras["noise_maps"] = maps
         return ctx
 
     def noise_layers(self) -> list[str]:
@@ -140,6 +143,32 @@ class WSpaceRecipes:
                                   f"layers")
         rows = [s if s is not None else (1.0,) * len(layers) for s in given]
         return torch.tensor(rows, dtype=torch.float32, device=self.device)
+
+    def constant_noise(self) -> list[Tensor]:
+        """Each noise layer's stored constant map (r, r), in noise_layers() order."""
+        net = getattr(self, "net", None)
+        if net is None or self.is_stylegan3:
+            return []
+        layers = [getattr(b, c) for b in net.synthesis.blocks() for c in ("conv0", "conv1") if hasattr(b, c)]
+        return [layer.noise_const for layer in layers]
+
+    def _noise_maps(self, recipes: Sequence[Recipe]) -> tuple[Tensor, ...] | None:
+        """Per noise layer (N, r, r) maps when any recipe carries NoiseMaps (the others: the constant noise)."""
+        given = [noise_maps(r) for r in recipes]
+        if not any(m is not None for m in given):
+            return None
+        const = self.constant_noise()
+        if not const:
+            raise RecipeError("optimised noise maps need a StyleGAN2 model in torch (this one has no noise "
+                              "inputs to set)")
+        rows: list[list[Tensor]] = []
+        for m in given:
+            arrays = const if m is None else [torch.from_numpy(a) for a in m.arrays()]
+            if len(arrays) != len(const) or any(a.shape != c.shape for a, c in zip(arrays, const)):
+                raise RecipeError(f"the recipe's noise maps ({len(arrays)}) do not fit this model's "
+                                  f"{len(const)} noise layers of sides {[c.shape[-1] for c in const]}")
+            rows.append([a.to(self.device, torch.float32) for a in arrays])
+        return tuple(torch.stack([r[i] for r in rows]) for i in range(len(const)))
 
     def _given_ws(self, r: Recipe) -> np.ndarray | None:
         """A WLatent's rows (num_ws, w_dim), None for latents that go through the mapping network."""

@@ -12,7 +12,11 @@ the last 25 %, and Gaussian noise added to w whose scale (5 % of W's spread) dec
 of a few seeds and keep z near the prior's typical norm (a penalty), so edits on the answer stay meaningful.
 
 The loss is a multi-scale pixel + image-gradient loss: no perceptual network (VGG / LPIPS) can be downloaded
-here. The noise maps are not optimised (recipes render StyleGAN2 with its stored constant noise).
+here, and no bundled checkpoint carries its discriminator (the demos store G alone), so a D-feature loss has
+nothing to run on. With `noise=True` a StyleGAN2's per-pixel noise maps are optimised too, as the official
+projector does: they start from the stored constant noise, an autocorrelation penalty at every scale keeps
+them noise (not a copy of the photo), and each step renormalises them to zero mean and unit variance. The
+answer keeps them as data (a NoiseMaps edit), so re-rendering the recipe gives the same pixels.
 """
 from __future__ import annotations
 
@@ -30,13 +34,12 @@ from torch import Tensor
 
 from studio.core.arithmetic import typical_norm
 from studio.core.recipe import ModelRef, Recipe, VectorLatent
+from studio.core.style_edits import NoiseMaps, with_noise_maps
 from studio.core.wspace import WLatent
 from studio.errors import RecipeError
 from studio.model.api import Generator, StageContext
+from studio.render.projection_options import DEFAULT_STEPS, LOSSES, SPACES  # noqa: F401  (re-exported)
 
-SPACES = ("w", "w+", "z")
-LOSSES = ("pixel",)  # multi-scale pixel + gradient; the only one shipped (see the module docstring)
-DEFAULT_STEPS = 200  # 64 px W+: about 6 s on one core of this 2-core CPU (30 dB at 300 steps)
 START_SEEDS = 8      # seeds tried (besides the mean w) as starting points
 W_STD_SAMPLES = 1000  # mapped seeds measuring W's spread (the official projector uses 10 000)
 # the official projector's schedule
@@ -51,6 +54,8 @@ PRIOR_WEIGHT = 0.05  # z: weight of the (|z| / typical norm - 1)^2 penalty
 GRAD_WEIGHT = 0.5    # image-gradient term beside the pixel term, per scale
 SCALES = 4           # 64 px: 64, 32, 16, 8
 SINGLE_THREAD_UP_TO = 128  # CPU projections of models this small run on one thread (see `frozen`)
+NOISE_REG_WEIGHT = 1e5  # the official projector's weight of the noise maps' autocorrelation penalty
+NOISE_REG_DOWN_TO = 8   # the penalty is taken at every scale of a map down to 8 x 8
 
 
 @dataclass(frozen=True)
@@ -78,10 +83,13 @@ class ProjectionResult:
     steps: int
     seconds: float
     loss_name: str = "pixel"
+    noise: NoiseMaps | None = None  # the optimised noise maps (projections with noise=True)
 
     def recipe(self, g: Generator, path: str | Path = "", condition: Sequence[float] = ()) -> Recipe:
-        """A recipe rendering the answer (constant noise, as it was optimised), for g's checkpoint `path`."""
-        return Recipe(ModelRef(str(path), g.model_id), self.latent, condition=tuple(float(v) for v in condition))
+        """A recipe rendering the answer (constant noise, or the optimised maps, as it was optimised), for g's
+        checkpoint `path`."""
+        r = Recipe(ModelRef(str(path), g.model_id), self.latent, condition=tuple(float(v) for v in condition))
+        return with_noise_maps(r, self.noise)
 
 
 # -- inputs ------------------------------------------------------------------------------------------------
@@ -119,7 +127,7 @@ def target_tensor(image: Any, resolution: int, channels: int = 3) -> Tensor:
     return x.contiguous()
 
 
-def check_space(g: Generator, space: str) -> None:
+def check_space(g: Generator, space: str, noise: bool = False) -> None:
     if space not in SPACES:
         raise RecipeError(f"unknown projection space {space!r} (known: {', '.join(SPACES)})")
     if space in ("w", "w+") and not g.has_w:
@@ -128,6 +136,14 @@ def check_space(g: Generator, space: str) -> None:
         raise RecipeError(f"{g.info.name or g.info.family} models have no z input to project into")
     if "translate" in g.info.capabilities:
         raise RecipeError("a photo translator takes the photo itself; there is no latent to project into")
+    if noise and (space == "z" or not _noise_constants(g)):
+        raise RecipeError("noise maps can be optimised for a StyleGAN2 in torch projected into W or W+ only "
+                          f"({g.info.name or g.info.family} in {space} has no noise inputs to fit)")
+
+
+def _noise_constants(g: Generator) -> list[Tensor]:
+    const = getattr(g, "constant_noise", None)
+    return const() if callable(const) else []
 
 
 # -- the loss ----------------------------------------------------------------------------------------------
@@ -194,8 +210,32 @@ def _condition(g: Generator, condition: Sequence[float]) -> Tensor | None:
     return torch.tensor([list(condition)], dtype=torch.float32, device=g.device)
 
 
-def _synth_ws(g: Generator, ws: Tensor) -> Tensor:
-    return _run(g, g._ws_context(ws, "const"))  # type: ignore[attr-defined]  # WSpaceRecipes families
+def _synth_ws(g: Generator, ws: Tensor, maps: Sequence[Tensor] | None = None) -> Tensor:
+    ctx = g._ws_context(ws, "const")  # type: ignore[attr-defined]  # WSpaceRecipes families
+    if maps is not None:
+        ctx.extras["noise_maps"] = tuple(m[None] for m in maps)
+        ctx.cacheable = False
+    return _run(g, ctx)
+
+
+def noise_penalty(maps: Sequence[Tensor]) -> Tensor:
+    """Squared autocorrelation of each map with itself shifted one pixel across and down, at every scale
+    down to NOISE_REG_DOWN_TO: zero for white noise, large once a map starts to draw the photo."""
+    total = maps[0].new_zeros(())
+    for m in maps:
+        x = m[None, None]
+        while True:
+            total = total + (x * x.roll(1, dims=3)).mean() ** 2 + (x * x.roll(1, dims=2)).mean() ** 2
+            if x.shape[-1] <= NOISE_REG_DOWN_TO:
+                break
+            x = F.avg_pool2d(x, 2)
+    return total
+
+
+def _renormalise(maps: Sequence[Tensor]) -> None:
+    with torch.no_grad():
+        for m in maps:
+            m.sub_(m.mean()).div_(m.square().mean().sqrt().clamp_min(1e-8))
 
 
 def _synth_z(g: Generator, z: Tensor, c: Tensor | None) -> Tensor:
@@ -218,11 +258,12 @@ def latent_noise(t: float, std: float) -> float:
 # -- the job -----------------------------------------------------------------------------------------------
 def projection_job(g: Generator, image: Any, space: str = "w+", steps: int = DEFAULT_STEPS,
                    seeds: int = START_SEEDS, condition: Sequence[float] = (), seed: int = 0,
-                   loss: str = "pixel") -> Iterator[ProjectionProgress]:
+                   loss: str = "pixel", noise: bool = False) -> Iterator[ProjectionProgress]:
     """Project `image` into g's `space` ("w", "w+" or "z") in `steps` Adam steps; yields one
     ProjectionProgress per step and returns a ProjectionResult. `seeds` starting points are tried besides
-    the mean w (z: seeds alone); `seed` draws the schedule's noise, so a run is reproducible."""
-    check_space(g, space)
+    the mean w (z: seeds alone); `seed` draws the schedule's noise, so a run is reproducible; `noise`
+    optimises a StyleGAN2's noise maps too (see the module docstring)."""
+    check_space(g, space, noise)
     if loss not in LOSSES:
         raise RecipeError(f"unknown projection loss {loss!r} (known: {', '.join(LOSSES)})")
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
@@ -235,7 +276,7 @@ def projection_job(g: Generator, image: Any, space: str = "w+", steps: int = DEF
     with frozen(g):
         if space == "z":
             return (yield from _project_z(g, target, measure, steps, seeds, c, gen, started))
-        return (yield from _project_w(g, target, measure, steps, seeds, c, gen, started, space == "w+"))
+        return (yield from _project_w(g, target, measure, steps, seeds, c, gen, started, space == "w+", noise))
 
 
 @contextmanager
@@ -264,7 +305,8 @@ def frozen(g: Generator) -> Iterator[None]:
 
 
 def _project_w(g: Generator, target: Tensor, measure: PixelLoss, steps: int, seeds: int, c: Tensor | None,
-               gen: torch.Generator, started: float, plus: bool) -> Iterator[ProjectionProgress]:
+               gen: torch.Generator, started: float, plus: bool,
+               fit_noise: bool = False) -> Iterator[ProjectionProgress]:
     info = g.info
     with torch.no_grad():
         z = torch.randn(W_STD_SAMPLES, info.z_dim, generator=gen).to(g.device)
@@ -278,6 +320,8 @@ def _project_w(g: Generator, target: Tensor, measure: PixelLoss, steps: int, see
         errs = [float(measure(_synth_ws(g, s.to(g.device).reshape(1, 1, -1).expand(1, info.num_ws, -1))))
                 for s in starts]
     w = starts[int(np.argmin(errs))].reshape(1, 1, -1).clone().to(g.device)
+    maps = [c.detach().float().clone().requires_grad_(True) for c in _noise_constants(g)] if fit_noise else []
+    _renormalise(maps)
     w_steps = steps - int(round(steps * W_PLUS_SHARE)) if plus else steps
     phases = [("w", w_steps)] + ([("w+", steps - w_steps)] if plus and steps - w_steps > 0 else [])
     done, last = 0, (float("nan"), target)
@@ -285,29 +329,33 @@ def _project_w(g: Generator, target: Tensor, measure: PixelLoss, steps: int, see
         if phase == "w+":
             w = w.detach().expand(1, info.num_ws, -1).clone()
         w = w.detach().requires_grad_(True)
-        opt = torch.optim.Adam([w], lr=LR_W, betas=(0.9, 0.999))
+        opt = torch.optim.Adam([w, *maps], lr=LR_W, betas=(0.9, 0.999))
         for i in range(n):
             t = i / n
             for group in opt.param_groups:
                 group["lr"] = learning_rate(t, LR_W)
             sigma = latent_noise(t, w_std)
             noise = torch.randn(w.shape, generator=gen).to(g.device) * sigma
-            img = _synth_ws(g, (w + noise).expand(1, info.num_ws, -1))
+            img = _synth_ws(g, (w + noise).expand(1, info.num_ws, -1), maps or None)
             value = measure(img)
+            objective = value + NOISE_REG_WEIGHT * noise_penalty(maps) if maps else value
             opt.zero_grad(set_to_none=True)
-            value.backward()
+            objective.backward()
             opt.step()
+            _renormalise(maps)
             done += 1
             last = (float(value.detach()), img)
             yield ProjectionProgress(done, steps, last[0], psnr(img, target), img.detach().float().cpu(), phase)
     rows = w.detach().expand(1, info.num_ws, -1)[0]
-    with torch.no_grad():
-        img = _synth_ws(g, rows[None])
+    stored = NoiseMaps.of([m.detach().float().cpu().numpy() for m in maps]) if maps else None
+    with torch.no_grad():  # the image of the answer as its recipe renders it (the maps as stored)
+        img = _synth_ws(g, rows[None], None if stored is None else
+                        [torch.from_numpy(a).to(g.device) for a in stored.arrays()])
     latent = WLatent.of(rows.float().cpu().numpy()) if plus else \
         WLatent(tuple(float(v) for v in rows[0].float().cpu().numpy()))
     return ProjectionResult(latent, "w+" if plus else "w", img.detach().float().cpu(), psnr(img, target),
                             float(measure(img)) if math.isnan(last[0]) else last[0], steps,
-                            time.perf_counter() - started, measure.name)
+                            time.perf_counter() - started, measure.name, stored)
 
 
 def _project_z(g: Generator, target: Tensor, measure: PixelLoss, steps: int, seeds: int, c: Tensor | None,

@@ -2,6 +2,8 @@
 optimised, cancelling leaves the model as it was, and bad requests are one clear error."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -101,3 +103,32 @@ def test_bad_requests_are_one_clear_error(dcgan, photo, space, steps, message):
 def test_a_non_photo_is_refused(dcgan):
     with pytest.raises(RecipeError, match="cannot project"):
         next(projection_job(dcgan, 42, "z", 5))
+
+
+def test_noise_maps_are_optimised_normalised_and_kept_in_the_recipe(sg2, photo):
+    from studio.core.recipe import Recipe
+    from studio.core.style_edits import NoiseMaps, noise_maps
+
+    r = studio.project(sg2, photo, "w+", steps=30, noise=True)
+    maps = r.noise.arrays()
+    const = [c.numpy() for c in sg2.constant_noise()]
+    assert [m.shape for m in maps] == [c.shape for c in const]
+    assert all(abs(m.mean()) < 1e-4 and abs(m.std() - 1) < 1e-3 for m in maps)  # renormalised each step
+    assert any(not np.allclose(m, c / c.std()) for m, c in zip(maps, const))  # they moved
+    back = Recipe.from_json(r.recipe(sg2, "demo.safetensors").to_json())  # as a saved file holds it
+    assert noise_maps(back) == r.noise
+    shown = _render(sg2, back)
+    assert psnr(shown, r.image) > 60  # re-rendering gives the pixels the projection reported
+    assert not torch.equal(_render(sg2, replace(back, edits=())), shown)  # the maps are what made them
+    bad = replace(back, edits=(NoiseMaps(r.noise.maps[:-1]),))
+    with pytest.raises(RecipeError, match="do not fit"):
+        _render(sg2, bad)
+    with pytest.raises(RecipeError, match="not base64"):
+        NoiseMaps(("%%%",)).arrays()
+
+
+def test_noise_maps_need_a_stylegan2_in_w(dcgan, sg2, photo):
+    with pytest.raises(RecipeError, match="noise maps"):
+        next(projection_job(dcgan, photo, "z", 5, noise=True))
+    with pytest.raises(RecipeError, match="noise maps"):
+        next(projection_job(sg2, photo, "z", 5, noise=True))
