@@ -20,7 +20,7 @@ from studio.errors import StudioError
 COMMANDS = {"info": "info", "render": "render", "plugins": "plugins", "train": "train",
             "walk": "walk", "export": "export", "convert": "convert", "mix": "mix",
             "translate": "translate", "doctor": "doctor", "plugin": "plugin_new",
-            "project": "project", "latent": "project"}
+            "project": "project", "latent": "project", "directions": "directions"}
 EXIT_USER_ERROR = 2
 EXIT_UNEXPECTED = 1
 

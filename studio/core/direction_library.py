@@ -3,7 +3,7 @@
 A direction file is a safetensors file (never a pickle) holding
   - tensor `vectors` (k, dim) float32, unit rows (one slider each), optional `stddev` (k,) and `explained` (k,);
   - metadata `format` = "latent-studio-direction", `version` = "1", and `meta`, a JSON object with
-    name, space ("z", "w" or "w+"), source ("pca", "ganspace", "sefa", "interfacegan", "fitted:<attribute>",
+    name, space ("z", "w", "w+" or "act:<stage>", a layer's activations), source ("pca", "ganspace", "sefa", "interfacegan", "fitted:<attribute>",
     "arithmetic", "user"), model_sha256 and model_name (the checkpoint it was made on; "" = any), layers
     ([start, stop) style inputs, or null), created (ISO 8601 UTC) and info (free-form: accuracy, samples...).
 A "w+" direction has num_ws * w_dim values (one W vector per style input) and walks as a W-space Walk.
@@ -26,13 +26,15 @@ import numpy as np
 from studio import budgets
 from studio.atomic import write_atomic
 from studio.core import safe_json
+from studio.core.direction_spaces import (ModelDims, SpaceError, describe, infer_space, is_act_space, rows_range,
+                                          valid_space)
 from studio.core.directions import DirectionSet
 from studio.errors import StudioError
 
 FORMAT = "latent-studio-direction"
 VERSION = 1
 EXT = ".lsdir"
-SPACES = ("z", "w", "w+")
+SPACES = ("z", "w", "w+")  # plus "act:<stage>" (studio.core.direction_spaces)
 SOURCES = ("pca", "ganspace", "sefa", "interfacegan", "arithmetic", "user")  # plus "fitted:<attribute>"
 LABEL_PREFIX = "dir:"
 
@@ -68,9 +70,9 @@ class SavedDirection:
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
             raise DirectionFileError("a direction needs a name")
-        if self.space not in SPACES:
+        if not valid_space(self.space):
             raise DirectionFileError(f"direction {self.name!r}: unknown latent space {self.space!r} "
-                                     f"(known: {', '.join(SPACES)})")
+                                     f"(known: {', '.join(SPACES)}, act:<layer>)")
         if not valid_source(self.source):
             raise DirectionFileError(f"direction {self.name!r}: unknown source {self.source!r} "
                                      f"(known: {', '.join(SOURCES)}, fitted:<attribute>)")
@@ -111,7 +113,14 @@ class SavedDirection:
 
     def walk_space(self) -> str:
         """The Walk edit's space: a W+ direction is a W walk with one vector per style input."""
+        if is_act_space(self.space):
+            raise DirectionMismatch(f"direction {self.name!r} lives in the {describe(self.space)}, which no "
+                                    f"latent walk moves; decompose that layer with PCA for latent directions")
         return "z" if self.space == "z" else "w"
+
+    def describe_space(self) -> str:
+        """'Z', 'W', 'W+ rows 0-3', 'activations of b8'."""
+        return describe(self.space, self.layers)
 
     def as_set(self) -> DirectionSet:
         """As a DirectionSet (kind = "dir:<name>"), so the walk sliders of latent_panel can show it."""
@@ -334,24 +343,59 @@ def _one_error(read: Any) -> Any:
     return wrapper
 
 
+def _space_for(path: Path, row_shape: tuple[int, ...], dims: ModelDims | None, space: str | None) -> str:
+    """infer_space with its refusals as DirectionMismatch (AmbiguousDirectionSpace stays itself)."""
+    try:
+        return infer_space(path.name, row_shape, dims, space)
+    except SpaceError as exc:
+        if type(exc) is SpaceError:
+            raise DirectionMismatch(str(exc)) from None
+        raise
+
+
+def _w_plus_info(space: str, dims: ModelDims | None) -> dict[str, Any]:
+    """A W+ direction remembers its rows' layout: 8 x 64 and 16 x 32 have the same size, not the same rows."""
+    return {"w_plus_rows": [dims.num_ws, dims.w_dim]} if space == "w+" and dims is not None else {}
+
+
+def _w_plus_layers(vectors: np.ndarray, space: str, dims: ModelDims | None) -> tuple[int, int] | None:
+    """The style-input rows a W+ direction moves, when it leaves the others at zero."""
+    if space != "w+" or dims is None or not dims.num_ws:
+        return None
+    return rows_range(np.abs(vectors).max(axis=0).reshape(dims.num_ws, dims.w_dim))
+
+
 @_one_error
-def import_interfacegan(path: str | os.PathLike, space: str = "z", name: str | None = None) -> SavedDirection:
-    """An InterFaceGAN boundary: `boundary.npy`, a unit normal of shape [1, dim] (or [dim])."""
+def import_interfacegan(path: str | os.PathLike, space: str | None = None, name: str | None = None,
+                        dims: ModelDims | None = None) -> SavedDirection:
+    """An InterFaceGAN boundary: `*_boundary.npy` (z), `*_w_boundary.npy` (W) or `*_wp_boundary.npy` (W+), a
+    unit normal of shape [1, dim] or [dim] (W+: [1, num_ws * w_dim] or [1, num_ws, w_dim]).
+
+    The space is `space`, else the name's, else the only one of `dims`' spaces of that size; two spaces of
+    the same size and no name raise AmbiguousDirectionSpace (the caller asks)."""
     path = Path(path)
     a = _float_array(_load_npy(path), path.name)
     if a.ndim == 1:
         a = a[None]
+    if a.ndim == 3 and a.shape[0] == 1:  # [1, num_ws, w_dim]: a W+ boundary kept by layer
+        row_shape: tuple[int, ...] = tuple(a.shape[1:])
+        a = a.reshape(1, -1)
+    else:
+        row_shape = tuple(a.shape[1:])
     if a.ndim != 2 or a.shape[0] != 1:
-        raise DirectionFileError(f"{path.name}: an InterFaceGAN boundary has shape [1, dim] or [dim], "
-                                 f"not {list(a.shape)}")
-    return SavedDirection(name or path.stem, a, space, "interfacegan", created=now_iso(),
-                          info={"imported_from": path.name})
+        raise DirectionFileError(f"{path.name}: an InterFaceGAN boundary has shape [1, dim], [dim] or "
+                                 f"[1, layers, dim], not {list(a.shape)}")
+    chosen = _space_for(path, row_shape, dims, space)
+    return SavedDirection(name or path.stem, a, chosen, "interfacegan", layers=_w_plus_layers(a, chosen, dims),
+                          created=now_iso(), info={"imported_from": path.name, **_w_plus_info(chosen, dims)})
 
 
 @_one_error
-def import_ganspace(path: str | os.PathLike, space: str | None = None, name: str | None = None) -> SavedDirection:
+def import_ganspace(path: str | os.PathLike, space: str | None = None, name: str | None = None,
+                    dims: ModelDims | None = None) -> SavedDirection:
     """GANSpace components: the `.npz` its decomposition writes (`lat_comp` [k, *latent_shape], `lat_mean`,
-    `lat_stdev` [k], `var_ratio` [k]). The space is W when the file name carries GANSpace's `_w` tag."""
+    `lat_stdev` [k], `var_ratio` [k]). The space is W when the file name carries GANSpace's `_w` tag, else
+    inferred from the shape as for InterFaceGAN boundaries."""
     path = Path(path)
     z = _load_npz(path)
     missing = [k for k in ("lat_comp", "lat_stdev") if k not in z]
@@ -361,6 +405,7 @@ def import_ganspace(path: str | os.PathLike, space: str | None = None, name: str
     comp = _float_array(z["lat_comp"], f"{path.name}: lat_comp")
     if comp.ndim < 2 or 0 in comp.shape:
         raise DirectionFileError(f"{path.name}: lat_comp must be [components, ...latent shape], not {list(comp.shape)}")
+    row_shape = tuple(s for s in comp.shape[1:] if s != 1) or (1,)  # GANSpace keeps [k, 1, dim]
     comp = comp.reshape(comp.shape[0], -1)
     stdev = _float_array(z["lat_stdev"], f"{path.name}: lat_stdev").reshape(-1)
     if stdev.shape != (comp.shape[0],):
@@ -370,16 +415,16 @@ def import_ganspace(path: str | os.PathLike, space: str | None = None, name: str
         ratio = _float_array(z["var_ratio"], f"{path.name}: var_ratio").reshape(-1)
         if ratio.shape != stdev.shape:
             raise DirectionFileError(f"{path.name}: var_ratio has {ratio.size} values for {comp.shape[0]} components")
-    if space is None:
-        space = "w" if re.search(r"_w(_|\.|$)", path.name) else "z"
-    return SavedDirection(name or path.stem, comp, space, "ganspace", created=now_iso(),
+    space = _space_for(path, row_shape, dims, space)
+    return SavedDirection(name or path.stem, comp, space, "ganspace", layers=_w_plus_layers(comp, space, dims),
+                          created=now_iso(),
                           stddev=np.where(stdev > 0, stdev, 1.0), explained=ratio,
-                          info={"imported_from": path.name})
+                          info={"imported_from": path.name, **_w_plus_info(space, dims)})
 
 
 @_one_error
 def import_sefa(path: str | os.PathLike, k: int = 10, name: str | None = None,
-                layers: tuple[int, int] | None = None) -> SavedDirection:
+                layers: tuple[int, int] | None = None, dims: ModelDims | None = None) -> SavedDirection:
     """SeFa eigenvectors in W, strongest first. Official SeFa's `factorize_weight` returns
     (layers, boundaries = eigen_vectors.T [rows], eigen_values); the usual dumps read here are
       - `.npy`: the boundaries array [n, w_dim], one direction per row;
@@ -417,6 +462,8 @@ def import_sefa(path: str | os.PathLike, k: int = 10, name: str | None = None,
             raise DirectionFileError(f"{path.name}: {values.size} eigenvalues for {rows.shape[0]} directions")
         order = np.argsort(values)[::-1]
         rows, values = rows[order], values[order]
+    if dims is not None:  # SeFa factorises the style weights: its directions are always W
+        _space_for(path, (rows.shape[1],), replace(dims, z_dim=0), "w")
     k = max(1, min(k, rows.shape[0]))
     explained = None if values is None else (values[:k] / max(float(np.abs(values).sum()), 1e-12))
     if layers is None and file_layers is not None and np.asarray(file_layers).size:
@@ -455,19 +502,21 @@ def _sefa_torch(path: Path) -> np.ndarray:
     return _float_array(eig.detach().cpu().numpy(), f"{path.name}: eigvec").T  # columns are directions
 
 
-def import_file(path: str | os.PathLike, kind: str, space: str | None = None) -> SavedDirection:
-    """Import by kind ("interfacegan", "ganspace", "sefa"), or an .lsdir file whatever the kind."""
+def import_file(path: str | os.PathLike, kind: str, space: str | None = None,
+                dims: ModelDims | None = None) -> SavedDirection:
+    """Import by kind ("interfacegan", "ganspace", "sefa"), or an .lsdir file whatever the kind. With the open
+    model's `dims` the space is inferred from the name and shape (AmbiguousDirectionSpace: ask the user)."""
     path = Path(path)
     if path.suffix == EXT:
         return load_direction(path)
     if not path.is_file():
         raise DirectionFileError(f"no such file: {path}")
     if kind == "interfacegan":
-        return import_interfacegan(path, space or "z")
+        return import_interfacegan(path, space, dims=dims)
     if kind == "ganspace":
-        return import_ganspace(path, space)
+        return import_ganspace(path, space, dims=dims)
     if kind == "sefa":
-        return import_sefa(path)
+        return import_sefa(path, dims=dims)
     raise DirectionFileError(f"unknown direction format {kind!r} (known: {', '.join(IMPORT_KINDS)}, {EXT})")
 
 
@@ -481,7 +530,7 @@ def export_npy(d: SavedDirection, path: str | os.PathLike, row: int = 0) -> Path
 # -- fitting a model -------------------------------------------------------------------------------------
 def space_dim(space: str, z_dim: int, w_dim: int, num_ws: int) -> int:
     """Values a direction in `space` has for a model of these dimensions (0: the model has no such space)."""
-    return {"z": z_dim, "w": w_dim, "w+": w_dim * num_ws}[space]
+    return {"z": z_dim, "w": w_dim, "w+": w_dim * num_ws}.get(space, 0)
 
 
 def check_compatible(d: SavedDirection, info: Any, model_sha256: str, model_name: str = "",
@@ -493,6 +542,15 @@ def check_compatible(d: SavedDirection, info: Any, model_sha256: str, model_name
     """
     if "walk" not in getattr(info, "capabilities", ()):
         raise DirectionMismatch(f"direction {d.name!r} cannot be used: this model has no latent space to walk")
+    if is_act_space(d.space):
+        stage = d.space.split(":", 1)[1]
+        if stage not in tuple(getattr(info, "layer_names", ()) or ()):
+            raise DirectionMismatch(f"direction {d.name!r} is in the activations of layer {stage!r}, which "
+                                    f"this model ({info.family}) does not have")
+        d.walk_space()  # raises: activations are analysed, not walked
+    if d.space in ("w", "w+") and not (info.w_dim and info.num_ws):
+        raise DirectionMismatch(f"direction {d.name!r} is in {d.space.upper()} space, which this model "
+                                f"({info.family}) does not have")
     need = space_dim(d.space, info.z_dim, info.w_dim, info.num_ws)
     if need == 0:
         raise DirectionMismatch(f"direction {d.name!r} is in {d.space.upper()} space, which this model "
@@ -500,6 +558,11 @@ def check_compatible(d: SavedDirection, info: Any, model_sha256: str, model_name
     if d.dim != need:
         raise DirectionMismatch(f"direction {d.name!r} has {d.dim} values but this model's {d.space.upper()} "
                                 f"has {need}; it was made for another kind of model")
+    rows = d.info.get("w_plus_rows")
+    if d.space == "w+" and isinstance(rows, list) and rows != [info.num_ws, info.w_dim]:
+        raise DirectionMismatch(f"direction {d.name!r} is a W+ direction of {rows[0]} style inputs of "
+                                f"{rows[1] if len(rows) > 1 else '?'} values; this model has {info.num_ws} of "
+                                f"{info.w_dim}")
     if d.layers is not None and d.layers[1] > max(info.num_ws, 1):
         raise DirectionMismatch(f"direction {d.name!r} acts on style inputs {d.layers[0]}..{d.layers[1] - 1}, "
                                 f"but this model has {info.num_ws}")
@@ -510,6 +573,17 @@ def check_compatible(d: SavedDirection, info: Any, model_sha256: str, model_name
             f"direction {d.name!r} was made for {made} (sha256 {d.model_sha256[:12]}…), not {here} "
             f"(sha256 {model_sha256[:12]}…); the sizes match but the meaning of its axes probably does not. "
             f"Use 'Apply anyway' to walk it regardless.")
+
+
+def apply_direction(recipe: Any, d: SavedDirection, row: int, amount: float, info: Any, model_sha256: str = "",
+                    model_name: str = "", allow_other_model: bool = False) -> Any:
+    """`recipe` walked `amount` latent units along row `row` of `d`: the one way a saved direction becomes a
+    Walk, so a direction of the wrong space or size is refused (DirectionMismatch) wherever it is applied."""
+    check_compatible(d, info, model_sha256, model_name, allow_other_model)
+    if not 0 <= row < len(d):
+        raise DirectionMismatch(f"direction {d.name!r} has {len(d)} vector(s); there is no number {row + 1}")
+    return recipe.with_walk(d.label(row), tuple(float(v) for v in d.vectors[row]), float(amount), d.walk_space(),
+                            d.layers)
 
 
 def matches_model(d: SavedDirection, info: Any, model_sha256: str) -> str:

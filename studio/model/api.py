@@ -219,6 +219,9 @@ class Generator:
         mean = self.z_mean()
         z = mean + recipe.truncation * (z - mean)
         for e in recipe.edits:
+            if isinstance(e, Walk) and e.space != "z" and not self.has_w:  # would be silently ignored
+                raise RecipeError(f"walk {e.label!r} is in {e.space.upper()} space, which this "
+                                  f"{self.info.family} model does not have")
             if isinstance(e, Walk) and e.space == "z":
                 d = np.asarray(e.direction, np.float32)
                 if d.shape != z.shape:

@@ -26,13 +26,15 @@ PHOTO_FILTER = "Photos (*.png *.jpg *.jpeg *.webp)"
 LATENT_FILTER = "Latent files (*.npz *.npy *.pt *.pth)"
 
 
-def _ask_space(parent: QWidget | None, name: str, options: list[str]) -> str | None:
-    """Which space a file whose shape fits several is in (z and w of equal size)."""
+def _ask_space(parent: QWidget | None, name: str, options: list[str], title: str = "Import latent") -> str | None:
+    """Which space a file whose shape fits several is in (z and w of equal size); also asked by direction
+    imports (studio/ui/panels/directions_panel.py)."""
     from PySide6.QtWidgets import QInputDialog
 
-    labels = {"z": "z (the input noise)", "w": "w (after the mapping network)"}
+    labels = {"z": "z (the input noise)", "w": "w (after the mapping network)",
+              "w+": "W+ (one w per style input)"}
     items = [labels[o] for o in options]
-    pick, ok = QInputDialog.getItem(parent, "Import latent", f"{name} could be either; which space is it in?",
+    pick, ok = QInputDialog.getItem(parent, title, f"{name} could be either; which space is it in?",
                                     items, 1 if "w" in options else 0, False)
     return options[items.index(pick)] if ok else None
 

@@ -76,7 +76,7 @@ def test_import_interfacegan_boundary_shapes(tmp_path: Path):
     np.save(tmp_path / "flat.npy", v[0] * 3)  # [dim] is accepted and normalised
     np.testing.assert_allclose(import_interfacegan(tmp_path / "flat.npy").vectors, d.vectors, rtol=1e-5)
     np.save(tmp_path / "two.npy", np.ones((2, 16), np.float32))
-    with pytest.raises(DirectionFileError, match=r"shape \[1, dim\] or \[dim\], not \[2, 16\]"):
+    with pytest.raises(DirectionFileError, match=r"shape \[1, dim\], \[dim\] or \[1, layers, dim\], not \[2, 16\]"):
         import_interfacegan(tmp_path / "two.npy")
     np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
     with pytest.raises(DirectionFileError, match="pickle"):

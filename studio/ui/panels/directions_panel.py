@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog
 from studio.core.direction_library import (EXT, DirectionLibrary, DirectionMismatch, SavedDirection,
                                            check_compatible, export_npy, import_file, matches_model,
                                            save_direction)
+from studio.core.direction_spaces import AmbiguousDirectionSpace, ModelDims
 from studio.core.directions import DirectionSet
 from studio.core.labelled import CLASSIFIERS, FittedDirection
 from studio.core.library_journal import LIBRARY_KEY, apply, free_path, reconcile, with_file
@@ -485,7 +486,7 @@ class DirectionsPanel(QWidget):
         for origin, path, d in entries:
             match = matches_model(d, g.info, sha) if g is not None else "any model"
             item = QTreeWidgetItem([d.name + (" (project)" if origin == "project" else ""),
-                                    d.space + (f" [{d.layers[0]}, {d.layers[1]})" if d.layers else ""),
+                                    d.describe_space(),
                                     d.source, MATCH_TEXT[match]])
             item.setData(0, Qt.ItemDataRole.UserRole, (origin, path, d))
             tip = f"{len(d)} vector(s) of {d.dim}; made for {d.model_name or 'any model'}; created {d.created or '?'}"
@@ -637,11 +638,23 @@ class DirectionsPanel(QWidget):
         apply(self.library.folder, path.name, b, a)
         return with_file(ws, path.name, b, a)
 
-    def import_path(self, path: Path, kind: str) -> SavedDirection | None:
-        """Import a file into the library (one undo step); a bad file is reported as one message."""
-        ws = self.session.workspace
+    def import_path(self, path: Path, kind: str, space: str | None = None,
+                    ask: Callable[[list[str]], str | None] | None = None) -> SavedDirection | None:
+        """Import a file into the library (one undo step); a bad file is reported as one message. The space
+        comes from the name and shape for the open model; where z and w have the same size and the name
+        does not say, `ask` (a dialog by default) chooses, and no answer imports nothing."""
+        ws, g = self.session.workspace, self.session.generator
+        dims = ModelDims.of(g.info) if g is not None else None
         try:
-            d = import_file(path, kind, None)
+            try:
+                d = import_file(path, kind, space, dims)
+            except AmbiguousDirectionSpace as exc:
+                from studio.ui.projection_action import _ask_space
+
+                pick = (ask or (lambda o: _ask_space(self, Path(path).name, o, "Import direction")))(exc.options)
+                if pick is None:
+                    return None
+                d = import_file(path, kind, pick, dims)
             if not d.model_sha256:  # imported for the model open now: remember which one
                 sha, name = self._model_key()
                 d = SavedDirection(d.name, d.vectors, d.space, d.source, sha, name, d.layers, d.created,
@@ -658,7 +671,7 @@ class DirectionsPanel(QWidget):
         else:
             self.session.commit(changed, f"Import {d.name}")
         self.select(d.name)
-        self.session.message.emit(f"Imported {d.name} ({len(d)} direction(s) in {d.space})")
+        self.session.message.emit(f"Imported {d.name} ({len(d)} direction(s) in {d.describe_space()})")
         return d
 
     def import_dialog(self, kind: str) -> None:
