@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from studio.cli.common import DEVICES, UsageError, bounded, check_writable, existing_file, load_model
+from studio.cli.common import DEVICES, UsageError, bounded, check_writable, existing_file, load_model, write_atomic
 
 KINDS = ("interfacegan", "ganspace", "sefa")
 
