@@ -19,6 +19,8 @@ from studio.errors import StudioError
 from studio.render.engine import Frame, to_uint8
 from studio.render.projection import (DEFAULT_STEPS, ProjectionProgress, ProjectionResult, check_space,
                                       projection_job, target_tensor)
+from studio.render.projection_options import LOSSES
+from studio.ui.projection_options_dialog import ProjectionOptions, ProjectionOptionsDialog, spaces_of
 from studio.ui.session import Session
 
 PREVIEW_EVERY_S = 0.1  # the canvas shows the current estimate at most this often
@@ -46,17 +48,37 @@ class PhotoProjector(QObject):
         super().__init__(parent)
         self.session = session
         self.steps = steps
+        self.chosen_space: str | None = None  # None: W+ where the model has W, else z
+        self.loss = LOSSES[0]
+        self.noise = False  # fit a StyleGAN2's noise maps too
         self.running: str | None = None  # the photo's name while a projection runs
         self.last: ProjectionResult | None = None
         self._shown = 0.0
 
     def space(self) -> str:
         g = self.session.generator
+        if g is not None and self.chosen_space in spaces_of(g):
+            return self.chosen_space
         return "w+" if g is not None and g.has_w else "z"
 
+    def options(self) -> ProjectionOptions:
+        return ProjectionOptions(self.space(), self.steps, self.loss, self.noise)
+
+    def set_options(self, o: ProjectionOptions) -> None:
+        self.chosen_space, self.steps, self.loss, self.noise = o.space, o.steps, o.loss, o.noise
+
     def dialog(self, parent: QWidget | None = None) -> None:
+        """The photo, then the options (space, steps, loss, noise maps), then the projection."""
+        g = self.session.generator
+        if g is None:
+            self.session.error.emit("Open a model first: a photo is projected into an open model's latent space")
+            return
         path, _ = QFileDialog.getOpenFileName(parent, "Project photo", "", PHOTO_FILTER)
-        if path:
+        if not path:
+            return
+        ask = ProjectionOptionsDialog(g, Path(path).name, self.options(), parent)
+        if ask.exec() == ProjectionOptionsDialog.DialogCode.Accepted:
+            self.set_options(ask.options())
             self.start(Path(path))
 
     def start(self, path: Path, on_end: Callable[[], None] | None = None) -> bool:
@@ -66,13 +88,14 @@ class PhotoProjector(QObject):
             s.error.emit("Open a model first: a photo is projected into an open model's latent space")
             return False
         condition = s.recipe.condition
+        noise = self.noise and self.space() != "z"
         try:  # what can be told now is told now: the space, an unreadable photo
-            check_space(g, self.space())
+            check_space(g, self.space(), noise)
             photo = target_tensor(path, g.info.resolution, g.info.channels)
         except StudioError as exc:
             s.error.emit(str(exc))
             return False
-        job = projection_job(g, photo, self.space(), self.steps, condition=condition)
+        job = projection_job(g, photo, self.space(), self.steps, condition=condition, loss=self.loss, noise=noise)
         name = Path(path).name
         model_path = s.model_path
         self.running = name
@@ -86,8 +109,9 @@ class PhotoProjector(QObject):
                 s.end_gesture()
                 s.edit(recipe, f"Project photo {name}")
                 s.end_gesture()
-                s.message.emit(f"Projected {name} into {result.space.upper()}: PSNR {result.psnr:.1f} dB "
-                               f"after {result.steps} steps ({result.loss_name} loss)")
+                s.message.emit(f"Projected {name} into {result.space.upper()}"
+                               f"{' with noise maps' if result.noise is not None else ''}: PSNR "
+                               f"{result.psnr:.1f} dB after {result.steps} steps ({result.loss_name} loss)")
             if on_end:
                 on_end()
 

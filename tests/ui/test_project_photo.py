@@ -139,3 +139,30 @@ def test_import_and_export_latent_files(setup, tmp_path):
     (tmp_path / "bad.npy").write_bytes(b"junk")
     assert not w.projector.import_latent(tmp_path / "bad.npy")
     assert errors and "bad.npy" in errors[-1]
+
+
+def test_the_options_offer_what_the_model_supports_and_noise_maps_land_in_the_recipe(setup, photo, qtbot):
+    from studio.core.style_edits import noise_maps
+    from studio.ui.projection_options_dialog import ProjectionOptionsDialog
+
+    worker, s, w = setup
+    before = s.recipe
+    d = ProjectionOptionsDialog(s.generator, photo.name, w.projector.options(), w)
+    qtbot.addWidget(d)
+    assert [d.space.itemData(i) for i in range(d.space.count())] == ["w+", "w", "z"]
+    assert d.space.currentData() == "w+" and d.steps.value() == STEPS
+    assert d.loss.count() == 1 and "discriminator" in d.loss.toolTip()  # the loss is shown, and why alone
+    d.space.setCurrentIndex(d.space.findData("z"))
+    assert not d.noise.isEnabled() and not d.noise.isChecked()  # z has no noise inputs to fit
+    d.space.setCurrentIndex(d.space.findData("w+"))
+    assert d.noise.isEnabled()
+    d.noise.setChecked(True)
+    w.projector.set_options(d.options())
+    assert w.projector.start(photo)
+    worker.run_all()
+    QApplication.processEvents()
+    maps = noise_maps(s.recipe)
+    assert isinstance(s.recipe.latent, WLatent) and maps is not None
+    assert len(maps.maps) == len(s.generator.noise_layers())
+    s.undo()
+    assert s.recipe == before
