@@ -80,7 +80,10 @@ class Registry:
         for path in (plugin_search_paths() if search_paths is None else search_paths):
             for file in _dropin_files(Path(path)):
                 try:
-                    reg.add(_import_dropin(file))
+                    module = dropin_module(file)
+                    if _only_labellers(module):
+                        continue  # a labeller drop-in (studio/model/labellers.py finds it)
+                    reg.add(module)
                 except Exception as exc:
                     reg.problems.append(f"drop-in plugin {file} failed to load: {type(exc).__name__}: {exc}")
         for p in reg.problems:
@@ -227,6 +230,25 @@ def _dropin_files(path: Path) -> list[Path]:
     if path.is_dir():
         return sorted(p for p in path.glob("*.py") if not p.name.startswith("_"))
     return []
+
+
+def _only_labellers(module: object) -> bool:
+    from studio.model.labellers import module_labellers
+
+    has_plugin = getattr(module, "PLUGINS", None) or hasattr(module, "plugin")
+    return not has_plugin and module_labellers(module) is not None
+
+
+def dropin_module(file: Path) -> object:
+    """The drop-in's module, imported once per process: generator and labeller discovery share it."""
+    st = file.stat()
+    stamp = (str(file.resolve()), st.st_mtime_ns, st.st_size)  # an edited file is imported afresh
+    module = sys.modules.get(f"latent_studio_dropin_{file.stem}")
+    if module is not None and getattr(module, "__latent_studio_stamp__", None) == stamp:
+        return module
+    module = _import_dropin(file)
+    module.__latent_studio_stamp__ = stamp  # type: ignore[attr-defined]
+    return module
 
 
 def _import_dropin(file: Path) -> object:

@@ -410,7 +410,7 @@ class DirectionsPanel(QWidget):
 
     def _fill_labellers(self, g: Generator) -> None:
         """Offer the labellers that know this model's images; the ToyFaces one only for ToyFaces models."""
-        self.labellers = available_labellers(g.info, self.attribute_path)
+        self.labellers = available_labellers(g.info)
         self.labeller_box.blockSignals(True)
         self.labeller_box.clear()
         for lab in self.labellers:
