@@ -18,7 +18,7 @@ def register(sub: Any) -> None:
                                    "from InterFaceGAN's / GANSpace's file naming (_w_boundary, _wp_boundary, _w) "
                                    "and the shape; where z and w have the same size and the name says nothing, "
                                    "--space must say.")
-    verbs = d.add_subparsers(dest="verb", metavar="import|apply", required=True)
+    verbs = d.add_subparsers(dest="verb", metavar="import|apply|labellers|sample|fit", required=True)
     imp = verbs.add_parser("import", help="a direction file to an .lsdir file for a model",
                            epilog="example: directions import age_w_boundary.npy --model ffhq.pkl --out age.lsdir")
     imp.add_argument("file", metavar="FILE", help="InterFaceGAN .npy, GANSpace .npz or SeFa .npy/.npz/.pt")
@@ -46,6 +46,9 @@ def register(sub: Any) -> None:
     app.add_argument("--force", "-f", action="store_true")
     app.add_argument("--device", choices=DEVICES, default="auto")
     app.set_defaults(func=cmd_apply)
+    from studio.cli.direction_fit import add_verbs
+
+    add_verbs(verbs)  # labellers, sample, fit
 
 
 def guess_kind(path: Path) -> str:

@@ -8,8 +8,8 @@ can tell a real direction from one fitted to noise.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
@@ -139,18 +139,61 @@ FIT_SEED0 = 1_000_000_000  # fit samples start here, far from the seeds users br
 class FittedDirection:
     direction: "SavedDirection"
     fit: LinearFit
+    plain: np.ndarray | None = None  # the boundary's own normal, when `direction` keeps attributes fixed
+    kept: dict[str, LinearFit] = field(default_factory=dict)  # the kept attributes' boundaries
 
 
 def fitted_direction(fit: LinearFit, x: np.ndarray, name: str, source: str, space: str, model_id: str,
-                     model_name: str = "", info: dict | None = None) -> FittedDirection:
-    """Wrap a fit as a saved direction whose slider unit is one standard deviation of the samples along it."""
+                     model_name: str = "", info: dict | None = None,
+                     vector: np.ndarray | None = None) -> FittedDirection:
+    """Wrap a fit as a saved direction whose slider unit is one standard deviation of the samples along it
+    (`vector`: the direction to save instead of the boundary's normal, e.g. one projected off others)."""
     from studio.core.direction_library import SavedDirection, now_iso
 
-    spread = float(np.std(np.asarray(x, np.float64) @ fit.direction.astype(np.float64)))
+    vec = fit.direction if vector is None else np.asarray(vector, np.float32).reshape(-1)
+    spread = float(np.std(np.asarray(x, np.float64) @ vec.astype(np.float64)))
     details = {"classifier": fit.classifier, "held_out_accuracy": round(fit.test_accuracy, 4),
                "held_out_balanced_accuracy": round(fit.test_balanced_accuracy, 4),
                "train_accuracy": round(fit.train_accuracy, 4), "samples": fit.n_train + fit.n_test,
                "positive": fit.n_positive, **(info or {})}
-    d = SavedDirection(name, fit.direction[None], space, source, model_sha256=model_id, model_name=model_name,
+    d = SavedDirection(name, vec[None], space, source, model_sha256=model_id, model_name=model_name,
                        created=now_iso(), stddev=np.array([spread if spread > 0 else 1.0], np.float32), info=details)
     return FittedDirection(d, fit)
+
+
+def fit_labelled(x: np.ndarray, labels: dict[str, tuple[np.ndarray, np.ndarray]], target: str, name: str,
+                 space: str, model_id: str, model_name: str = "", classifier: str = "logistic",
+                 keep_fixed: Sequence[str] = (), info: dict | None = None) -> FittedDirection:
+    """Fit `target`'s boundary on latents x and, for each attribute in `keep_fixed`, its own boundary; the
+    saved direction is the target's normal projected orthogonal to the kept ones (InterFaceGAN's conditional
+    manipulation, studio/core/conditional.py). labels: {attribute: (mask of rows used, 0/1 labels of those)}.
+    The held-out accuracy is the target boundary's; the cosines to the kept boundaries before the projection
+    are recorded in the direction's info (they are 0 after it)."""
+    from studio.core.conditional import cosines, project_orthogonal
+
+    x = np.asarray(x, np.float64)
+    missing = [a for a in (target, *keep_fixed) if a not in labels]
+    if missing:
+        raise LabelError(f"no labels for {', '.join(map(repr, missing))} (have {', '.join(labels) or 'none'})")
+    if target in keep_fixed:
+        raise LabelError(f"{target!r} cannot be both edited and kept fixed")
+    use, y = labels[target]
+    fit = fit_direction(x[use], y, classifier)
+    kept = {}
+    for a in keep_fixed:
+        m, ya = labels[a]
+        try:
+            kept[a] = fit_direction(x[m], ya, classifier)
+        except LabelError as exc:
+            raise LabelError(f"cannot keep {a} fixed: {exc}") from None
+    details = dict(info or {})
+    vector = None
+    if kept:
+        normals = {a: f.direction for a, f in kept.items()}
+        details["kept_fixed"] = list(kept)
+        details["cosine_to_kept_before"] = {a: round(c, 4) for a, c in cosines(fit.direction, normals).items()}
+        details["kept_held_out_accuracy"] = {a: round(f.test_accuracy, 4) for a, f in kept.items()}
+        vector = project_orthogonal(fit.direction, list(normals.values()))
+        details["plain_stddev"] = round(float(np.std(x[use] @ fit.direction.astype(np.float64))), 6)
+    result = fitted_direction(fit, x[use], name, f"fitted:{target}", space, model_id, model_name, details, vector)
+    return FittedDirection(result.direction, fit, fit.direction if kept else None, kept)
