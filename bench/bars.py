@@ -1,7 +1,7 @@
 """Quality bars shared by bench/demo_quality.py and bench/edits_quality.py: a figure, its bar, met or not."""
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from typing import Callable, NamedTuple, Sequence
 
 
 class Figure(NamedTuple):
@@ -36,3 +36,12 @@ def run_section(doc: str, figures: Callable[[int], list[Figure]]) -> int:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     return report(figures(max(2, args.trials)))
+
+
+def reported(label: str, value: float, former_bar: str, history: Sequence[str]) -> Figure:
+    """A figure that depends on how a frozen tiny demo model happened to train (issue 22): printed beside the
+    bar it once had and its measured history, never failing the run. Tool-level bars stay gates."""
+    print(f"{label}: reported, not a gate (was a bar: {former_bar}); measured before:")
+    for line in history:
+        print(f"    {line}")
+    return Figure(label, value, f"reported (was {former_bar})", True)
