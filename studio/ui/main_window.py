@@ -263,6 +263,15 @@ class MainWindow(QMainWindow):
             bar.setElideMode(Qt.TextElideMode.ElideNone)
             bar.setUsesScrollButtons(False)
 
+    def open_layer_map(self) -> None:
+        """Directions > Layer map: one dialog per window, kept (its last map stays until another model)."""
+        from studio.ui.panels.layer_map_dialog import LayerMapDialog
+
+        if getattr(self, "layer_map_dialog", None) is None:
+            self.layer_map_dialog = LayerMapDialog(self.session, self)
+        self.layer_map_dialog.show()
+        self.layer_map_dialog.raise_()
+
     def _open_dissect(self) -> None:
         self.docks["features"].show()
         self.docks["features"].raise_()
@@ -375,6 +384,8 @@ class MainWindow(QMainWindow):
         directions_menu.addSeparator()
         directions_menu.addAction("&Fit from labeller", self.directions_panel.fit_from_attribute)
         directions_menu.addAction("Fit from &hand labels…", self.directions_panel.fit_from_hand_labels)
+        directions_menu.addSeparator()
+        directions_menu.addAction("&Layer map (which style inputs control what)…", self.open_layer_map)
 
         view_menu = mb.addMenu("&View")
         view_menu.addAction(a["fit"])
