@@ -75,3 +75,20 @@ def test_project_video_and_noise_errors_are_one_line_before_any_step(capsys, pho
     code, _, err = run(capsys, "project", photo, "--model", "demo:dcgan", "--noise", "--out", tmp_path / "a.json")
     assert code == 2 and err.count("\n") == 1 and "noise maps" in err
     assert not (tmp_path / "a.json").exists()
+
+
+def test_project_with_pti_writes_the_tuned_model_and_a_recipe_naming_it(capsys, photo, tmp_path):
+    import hashlib
+
+    out, tuned = tmp_path / "me.json", tmp_path / "me.safetensors"
+    code, stdout, err = run(capsys, "project", photo, "--model", "demo:stylegan2", "--steps", "20", "--pti", "10",
+                            "--tuned", tuned, "--out", out, "--quiet")
+    assert code == 0, err
+    assert "tuned model" in stdout
+    recipe = Recipe.from_json(out.read_text())
+    assert recipe.model.path == str(tuned) and recipe.model.sha256 == hashlib.sha256(tuned.read_bytes()).hexdigest()
+    code, _, err = run(capsys, "project", photo, "--model", "demo:stylegan2", "--pti", "5", "--tuned", tuned,
+                       "--out", tmp_path / "again.json")
+    assert code == 2 and "already exists" in err and not (tmp_path / "again.json").exists()
+    code, _, err = run(capsys, "project", photo, "--model", "demo:stylegan2", "--pti", "5", "--out", out, "--force")
+    assert code == 2 and err.count("\n") == 1 and "--tuned" in err

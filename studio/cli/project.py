@@ -36,6 +36,11 @@ def register(sub: Any) -> None:
     p.add_argument("--video", type=Path, default=None, metavar="OUT",
                    help="also write the optimisation as a video, photo beside estimate (.mp4, .gif, .webp, "
                         "or a folder name for PNG frames)")
+    p.add_argument("--pti", type=bounded(int, 1, MAX_STEPS), default=None, metavar="N",
+                   help="then tune the generator to the projection for N steps (pivotal tuning, StyleGAN2/3 "
+                        "W / W+): the tuned weights go to --tuned, and the recipe names that file")
+    p.add_argument("--tuned", type=Path, default=None, metavar="FILE.safetensors",
+                   help="where --pti writes the tuned checkpoint (a new file; the model's own is never changed)")
     add_condition_options(p)
     p.add_argument("--out", "-o", type=Path, required=True, help="recipe to write (.json)")
     p.add_argument("--force", "-f", action="store_true", help="overwrite an existing output file")
@@ -100,6 +105,8 @@ def cmd_project(ns: argparse.Namespace) -> int:
     steps = ns.steps or DEFAULT_STEPS
     space = ns.space or ("w+" if g.has_w else "z")
     check_space(g, space, ns.noise)
+    if ns.pti is not None:
+        _check_tuned(ns, g, path, space)
     video = None
     if ns.video is not None:
         from studio.export.projection_video import ProjectionVideo
@@ -123,12 +130,37 @@ def cmd_project(ns: argparse.Namespace) -> int:
             video.abort()
         raise
     recipe = result.recipe(g, path, condition)
+    tuned = ""
+    if ns.pti is not None:
+        from studio.render.pti import pivotal_tuning
+
+        bar = None if ns.quiet else (lambda done, total, db: _bar(done, total, f"PTI PSNR {db:.1f} dB"))
+        tm = pivotal_tuning(g, target_tensor(photo, g.info.resolution, g.info.channels), result, ns.tuned,
+                            ns.pti, ns.seed, bar)
+        recipe = tm.recipe(recipe)
+        tuned = f"; tuned model {ns.tuned} ({tm.psnr_before:.2f} -> {tm.psnr_after:.2f} dB, {tm.seconds:.1f} s)"
     write_atomic(ns.out, ns.force, lambda f: f.write(recipe.to_json().encode()))
-    extra = (" and noise maps" if result.noise is not None else "") + \
+    extra = (" and noise maps" if result.noise is not None else "") + tuned + \
         (f"; video {ns.video} ({video.frames} frames)" if video is not None else "")
     print(f"{ns.out}: {result.space} latent{extra}, PSNR {result.psnr:.2f} dB after {result.steps} steps "
           f"({result.seconds:.1f} s, {result.loss_name} loss)")
     return 0
+
+
+def _check_tuned(ns: argparse.Namespace, g: Any, model: Path, space: str) -> None:
+    """--pti's output can be written and is not the model's own file, before any step runs."""
+    from studio.render.pti import tunable
+
+    if ns.tuned is None:
+        raise UsageError("--pti needs --tuned FILE.safetensors: where the tuned checkpoint is written")
+    if ns.tuned.suffix.lower() != ".safetensors":
+        raise UsageError(f"--tuned {ns.tuned}: the tuned checkpoint is written as .safetensors")
+    if ns.tuned.expanduser().resolve() in (model.resolve(), ns.out.expanduser().resolve()):
+        raise UsageError(f"--tuned {ns.tuned} names the model's own file or the recipe; give a new file")
+    if space == "z":
+        raise UsageError("--pti tunes to a W or W+ projection; use --space w+")
+    tunable(g)
+    check_writable(ns.tuned, ns.force)
 
 
 def cmd_import(ns: argparse.Namespace) -> int:
