@@ -129,6 +129,10 @@ class MainWindow(QMainWindow):
         self.directions_panel = DirectionsPanel(session)
         self.mask_painter = MaskPainter(self.canvas, self)
         self.feature_panel = FeaturePanel(session, self.mask_painter)
+        from studio.ui.drag_tool import DragTool
+
+        self.drag_tool = DragTool(session, self.canvas, self, others=(self.mask_painter,))  # Edit > Drag to edit
+        col.insertWidget(col.indexOf(self.stack), self.drag_tool.bar)
         self.photo_view = self.attributes_panel.view  # the central view for photo translators
         self.stack.addWidget(self.photo_view)
         self.docks: dict[str, QDockWidget] = {}
@@ -376,6 +380,8 @@ class MainWindow(QMainWindow):
         edit_menu.addSeparator()  # unit edits (the Features panel)
         edit_menu.addAction("Find units from &boxes (DCGAN paper)…", self._open_dissect)
         edit_menu.addAction("&Clear unit edits", self.feature_panel.clear_unit_edits)
+        edit_menu.addSeparator()
+        edit_menu.addAction(self.drag_tool.action)
 
         directions_menu = mb.addMenu("&Directions")
         for kind, text in (("lsdir", "Import &direction file…"), ("interfacegan", "Import &InterFaceGAN boundary…"),
@@ -614,8 +620,11 @@ class MainWindow(QMainWindow):
         if frame.preview:  # a progressive preview: shown upscaled until the full frame replaces it
             self.canvas.set_image(frame.image, full_size=frame.extras.get("full_size"))
             projection = frame.extras.get("projection")  # a photo's projection: its step and likeness so far
+            dragging = frame.extras.get("drag")  # a drag's step and the handles' distance still to go
             self.render_label.setText(f"projecting: step {projection[0]}/{projection[1]} · {projection[2]:.1f} dB"
                                       if projection else
+                                      f"dragging: step {dragging[0]}/{dragging[1]} · {dragging[2]:.1f} px to go"
+                                      if dragging else
                                       f"preview {frame.image.shape[0]}px · {frame.render_ms:.0f} ms")
             return
         self.canvas.set_image(frame.image)

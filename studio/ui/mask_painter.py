@@ -78,9 +78,10 @@ class MaskPainter(QObject):
     maskChanged = Signal(object)  # np.ndarray (H, W) bool, or None
     toolChanged = Signal(str)
 
-    def __init__(self, canvas: ImageCanvas, parent: QObject | None = None):
+    def __init__(self, canvas: ImageCanvas, parent: QObject | None = None, fill_alpha: int = MASK_RGBA[3]):
         super().__init__(parent)
         self.canvas = canvas
+        self.fill = (*MASK_RGBA[:3], int(fill_alpha))  # a tool showing its result through the region tints less
         self.tool = "off"
         self.size = 8.0          # brush diameter in image pixels
         self.mask: np.ndarray | None = None   # the drawing cache at the image's resolution
@@ -234,7 +235,7 @@ class MaskPainter(QObject):
             self.item.setImage(np.zeros((*shape, 4), np.uint8), autoLevels=False, levels=(0, 255))
             return
         rgba = np.zeros((*self.mask.shape, 4), np.uint8)
-        rgba[self.mask] = MASK_RGBA
+        rgba[self.mask] = self.fill
         rgba[self.mask & ~_eroded(self.mask), 3] = EDGE_ALPHA  # a solid edge: the region reads as painted
         self.item.setImage(rgba, autoLevels=False, levels=(0, 255))
         self.item.setVisible(True)
