@@ -110,9 +110,12 @@ def _fir_matrix(f: Tensor, up: int, down: int, p0: int, p1: int, n: int, flip: b
     """
     key = (tuple(f.detach().cpu().double().tolist()), up, down, p0, p1, n, flip, str(f.device))
     hit = _FIR_MATRICES.get(key)
-    if hit is None:
-        eye = torch.eye(n, dtype=torch.float64, device=f.device).reshape(n, 1, 1, n)
-        hit = _fir_axis(eye, f.double(), up, down, p0, p1, axis=3, flip=flip).reshape(n, -1).float()
+    if hit is None:  # built as a normal tensor even during a render: an inference tensor in the cache would
+        # break the next differentiable run (a projection, a drag), which cannot save it for backward
+        with torch.inference_mode(False), torch.no_grad():
+            eye = torch.eye(n, dtype=torch.float64, device=f.device).reshape(n, 1, 1, n)
+            ff = f.detach().clone().double()
+            hit = _fir_axis(eye, ff, up, down, p0, p1, axis=3, flip=flip).reshape(n, -1).float()
         if len(_FIR_MATRICES) > 256:
             _FIR_MATRICES.clear()
         _FIR_MATRICES[key] = hit

@@ -108,3 +108,27 @@ def test_default_layers(sg2, dcgan):
     names = [s.name for s in dcgan.stages]
     assert default_layer(dcgan) in names[:-1]  # a feature layer, not the image
     assert torch.get_num_threads() >= 1
+
+
+def test_a_projected_photo_drags_like_a_seed(sg2):
+    from studio.demo import toyfaces
+    from studio.render.projection import project
+
+    photo = toyfaces.sample(1, [990_023, 7]).images[0]
+    proj = project(sg2, photo, "w+", steps=20)
+    r = proj.recipe(sg2)
+    res = drag(sg2, r, [DragPoint((26.5, 30.5), (30.5, 30.5))], None, DragSettings(steps=6, tolerance=0.0))
+    assert res.steps == 6 and isinstance(res.latent, WLatent) and res.latent != r.latent
+    np.testing.assert_allclose(res.trajectory[0], r.latent.rows(sg2.info.num_ws, sg2.info.w_dim), atol=1e-6)
+
+
+def test_stylegan3_drags_in_w_plus():
+    from tests.conftest import shared_path
+
+    path = shared_path("fixtures", "stylegan3_nvlabs", "stylegan3-t", "network-snapshot-000000.pkl")
+    g = studio.load(str(path), "cpu")
+    size = g.info.resolution
+    c = size / 2
+    res = drag(g, _recipe(g, 1), [DragPoint((c - 3, c), (c + 2, c))], None, DragSettings(steps=4, tolerance=0.0))
+    assert res.space == "w+" and res.steps == 4 and res.image.shape[-1] == size
+    assert np.isfinite(res.trajectory).all() and not np.array_equal(res.trajectory[0], res.trajectory[-1])
