@@ -11,15 +11,17 @@ from typing import Callable, Iterator
 import numpy as np
 from PySide6.QtCore import QEvent, QObject, QPoint, QSize, Qt, QTimer, Signal
 from PySide6.QtWidgets import (QComboBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QMenu, QProgressBar,
-                               QPushButton, QSizePolicy, QSpinBox, QToolButton, QVBoxLayout,
-                               QWidget)
+                               QPushButton, QSizePolicy, QSpinBox, QToolButton, QVBoxLayout, QWidget,
+                               QWidgetAction)
 from superqt import QLabeledDoubleSlider
 
 from studio.core.directions import DirectionSet, random_directions
 from studio.core.recipe import Recipe, SeedLatent
 from studio.core.slider_ranges import TRUNCATION_RANGE, WALK_RANGE as _WALK_RANGE
 from studio.core.style_edits import truncation_cutoff, with_truncation_cutoff
+from studio.core.walk_layers import SLIDER_LAYERS_KEY, check_range, relayered, slider_layers, with_slider_layers
 from studio.core.workspace import Workspace
+from studio.errors import StudioError
 from studio.model.api import Generator
 from studio.render.analysis import pca_job
 from studio.render.engine import Renderer
@@ -524,6 +526,7 @@ class WalkPanel(QWidget):
         if g is None:
             return
         self._show_layer_range(ws.panel(LAYERS_KEY))
+        self._label_range_buttons()
         if "walk" not in g.info.capabilities:
             return
         if ws.pca is not None:
@@ -653,12 +656,111 @@ class WalkPanel(QWidget):
             self.pca.set_waiting(f"PCA failed: {msg}")
 
     def _fill(self, section: WalkSection, specs: list[WalkSpec]) -> None:
+        g = self.session.generator
+        per_slider = g is not None and bool(g.info.num_ws) and "style_mix" in g.info.capabilities
         for spec in specs:
             row = SliderRow(spec.name, -WALK_RANGE, WALK_RANGE, 0.0, spec.tooltip, name_width=48)
             row.changed.connect(lambda v, dragging, spec=spec: self._on_walk(spec, v, dragging))
             row.released.connect(self.session.end_gesture)
+            if per_slider and spec.space == "w":
+                row.range_button = self._range_button(spec.label)  # type: ignore[attr-defined]
+                row.layout().insertWidget(2, row.range_button)  # type: ignore[attr-defined]
             section.body.addWidget(row)
             section.rows[spec.label] = (spec, row)
+        self._label_range_buttons()
+
+    # -- per-slider style-input ranges (GANSpace's start/end per edit) -----------------------------------
+    def _range_button(self, label: str) -> QToolButton:
+        b = QToolButton()
+        b.setObjectName("rangeButton")
+        b.setAutoRaise(True)
+        b.setFixedWidth(44)
+        b.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        b.setToolTip("Style inputs this slider moves (GANSpace's start / end layer); 'all' follows the "
+                     "Style inputs choice above")
+        menu = QMenu(b)
+        menu.aboutToShow.connect(lambda label=label, menu=menu: self._fill_range_menu(label, menu))
+        b.setMenu(menu)
+        return b
+
+    def range_button(self, label: str) -> QToolButton | None:
+        """The slider's range button (None: not a W slider of a model with style inputs)."""
+        for sec in (self.random, self.pca, self.sefa):
+            if label in sec.rows:
+                return getattr(sec.rows[label][1], "range_button", None)
+        return None
+
+    def _fill_range_menu(self, label: str, menu: QMenu) -> None:
+        """From / to spin boxes and Apply, plus 'Follow the Style inputs choice'."""
+        g = self.session.generator
+        menu.clear()
+        if g is None:
+            return
+        n = g.info.num_ws
+        start, stop = self.slider_range(label) or (0, n)
+        box = QWidget()
+        lay = QHBoxLayout(box)
+        lay.setContentsMargins(8, 4, 8, 4)
+        first, last = QSpinBox(), QSpinBox()
+        for spin, value in ((first, start), (last, stop - 1)):
+            spin.setRange(0, n - 1)
+            spin.setValue(value)
+        apply = QPushButton("Apply")
+        apply.clicked.connect(lambda: (self.set_slider_range(label, (min(first.value(), last.value()),
+                                                                     max(first.value(), last.value()) + 1)),
+                                       menu.close()))
+        for w in (QLabel("inputs"), first, QLabel("to"), last, apply):
+            lay.addWidget(w)
+        act = QWidgetAction(menu)
+        act.setDefaultWidget(box)
+        menu.addAction(act)
+        follow = menu.addAction("Follow the Style inputs choice", lambda: self.set_slider_range(label, None))
+        ws = self.session.workspace
+        follow.setEnabled(ws is not None and slider_layers(ws.panel(SLIDER_LAYERS_KEY), label) is not None)
+
+    def own_range(self, label: str) -> tuple[int, int] | None:
+        ws = self.session.workspace
+        return slider_layers(ws.panel(SLIDER_LAYERS_KEY), label) if ws is not None else None
+
+    def slider_range(self, label: str) -> tuple[int, int] | None:
+        """The style inputs [start, stop) the slider's W walk moves: its own range, else the shared preset."""
+        return self.own_range(label) or self.layer_range()
+
+    def set_slider_range(self, label: str, layers: tuple[int, int] | None) -> bool:
+        """Give one slider its own range (None: follow the preset again) as one undo step; its walk, if any,
+        moves to the new range at the same amount."""
+        ws, g = self.session.workspace, self.session.generator
+        if ws is None or g is None:
+            return False
+        if layers is not None:
+            try:
+                check_range(layers, g.info.num_ws)
+            except StudioError as exc:
+                self.session.error.emit(str(exc))
+                return False
+            if layers == (0, g.info.num_ws):
+                layers = None if self.layer_range() is None else layers
+        value = with_slider_layers(ws.panel(SLIDER_LAYERS_KEY), label, layers)
+        effective = layers or self.layer_range()
+        text = f"{label}: style inputs {effective[0]}-{effective[1] - 1}" if effective else f"{label}: all inputs"
+        self.session.update(text, panels=ws.with_panel(SLIDER_LAYERS_KEY, value).panels,
+                            recipe=relayered(ws.recipe, label, effective))
+        self.session.end_gesture()
+        return True
+
+    def _label_range_buttons(self) -> None:
+        g = self.session.generator
+        for label in [lab for sec in (self.random, self.pca, self.sefa) for lab in sec.rows]:
+            b = self.range_button(label)
+            if b is None:
+                continue
+            own = self.own_range(label)
+            rng = own or self.layer_range()
+            b.setText("all" if rng is None or (g is not None and rng == (0, g.info.num_ws))
+                      else str(rng[0]) if rng[1] - rng[0] == 1 else f"{rng[0]}–{rng[1] - 1}")
+            font = b.font()
+            font.setBold(own is not None)  # bold: the slider's own range, not the shared preset's
+            b.setFont(font)
 
     # -- editing ---------------------------------------------------------------------------------------
     def sliders(self) -> dict[str, SliderRow]:
@@ -669,7 +771,7 @@ class WalkPanel(QWidget):
         r = self.session.recipe
         if r is None:
             return
-        layers = self.layer_range() if spec.space == "w" else None
+        layers = self.slider_range(spec.label) if spec.space == "w" else None
         self.session.edit(r.with_walk(spec.label, spec.direction, value * spec.scale, spec.space, layers),
                           f"Walk {spec.name.strip()} {value:+.2f}", merge_key=f"walk:{spec.label}")
         if not dragging:

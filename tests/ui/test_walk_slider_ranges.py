@@ -1,0 +1,55 @@
+"""GANSpace's per-edit layer range: each W slider has its own style-input range (one undo step, its walk moved
+along), a slider without one follows the shared preset, and the setting is saved with the project."""
+from __future__ import annotations
+
+import torch
+
+from studio.core.recipe import Walk
+from studio.core.walk_layers import SLIDER_LAYERS_KEY
+
+from .helpers import drop_files
+
+
+def _walk(recipe, label):
+    return next(e for e in recipe.edits if isinstance(e, Walk) and e.label == label)
+
+
+def test_each_slider_keeps_its_own_range(qtbot, window, tmp_path):
+    from latent_studio_plugins.stylegan.save import save_stylegan
+    from latent_studio_plugins.stylegan.testing import tiny_stylegan
+    from studio.core.project import Project
+
+    torch.set_num_threads(1)
+    sg = tmp_path / "tiny_sg2.safetensors"
+    save_stylegan(sg, tiny_stylegan(resolution=64, seed=7), name="tiny")
+    s, panel = window.session, window.walk_panel
+    with qtbot.waitSignal(s.frameReady, timeout=20000):
+        drop_files(window, [sg])
+    qtbot.waitUntil(lambda: len(panel.pca.rows) > 0, timeout=20000)
+    a, b = "pca:0", "pca:1"
+    assert panel.range_button(a).text() == "all" and panel.range_button("random:0") is not None
+    panel.sliders()[a].slider.setValue(1.0)
+    panel.sliders()[b].slider.setValue(-1.0)
+    steps = s.history.count
+    assert panel.set_slider_range(a, (2, 4))
+    assert s.history.count == steps + 1 and panel.range_button(a).text() == "2–3"
+    assert panel.range_button(a).font().bold() and not panel.range_button(b).font().bold()
+    assert _walk(s.recipe, a).layers == (2, 4) and _walk(s.recipe, b).layers is None  # moved along, same amount
+    assert _walk(s.recipe, a).amount == panel.pca.rows[a][0].scale * 1.0
+    # the shared preset moves the sliders without their own range only
+    fine = next(i for i in range(panel.layer_choice.count()) if panel.layer_choice.itemText(i).startswith("fine"))
+    panel.layer_choice.setCurrentIndex(fine)
+    assert panel.slider_range(b) == (8, 10) and panel.slider_range(a) == (2, 4)
+    assert panel.range_button(b).text() == "8–9" and panel.range_button(a).text() == "2–3"
+    panel.sliders()[b].slider.setValue(-2.0)
+    assert _walk(s.recipe, b).layers == (8, 10) and _walk(s.recipe, a).layers == (2, 4)
+    saved = Project.from_dict(s.project().to_dict()).workspace.panel(SLIDER_LAYERS_KEY)
+    assert [tuple(t) for t in saved] == [(a, 2, 4)]
+    errors: list[str] = []
+    s.error.connect(errors.append)
+    assert not panel.set_slider_range(a, (5, 12)) and "outside this model's 10 inputs" in errors[-1]
+    # undo goes back past the preset, then the range: the walk is on all inputs again
+    s.undo()
+    s.undo()
+    s.undo()
+    assert panel.own_range(a) is None and _walk(s.recipe, a).layers is None and panel.range_button(a).text() == "all"
