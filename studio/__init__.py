@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     import torch
 
     from studio.model.api import Generator
+    from studio.render.drag import DragResult
     from studio.render.projection import ProjectionResult
 
 
@@ -30,3 +31,13 @@ def project(g: "Generator", image: object, space: str | None = None, steps: int 
     from studio.render.projection import DEFAULT_STEPS, project as run
 
     return run(g, image, space, DEFAULT_STEPS if steps is None else steps, **options)  # type: ignore[arg-type]
+
+
+def drag(g: "Generator", recipe: object, points: object, mask: object = None, **settings: object) -> "DragResult":
+    """Drag `recipe`'s image (DragGAN): `points` are DragPoints or ((hx, hy), (tx, ty)) pairs in image pixels,
+    `mask` the region allowed to change (an H x W array, 1 inside; None: all), `settings` DragSettings'
+    fields (steps, rows, lr, layer, ...). `.recipe(recipe)` is the dragged recipe."""
+    from studio.render.drag import DragPoint, DragSettings, drag as run
+
+    pts = [p if isinstance(p, DragPoint) else DragPoint(*p) for p in points]  # type: ignore[attr-defined]
+    return run(g, recipe, pts, mask, DragSettings(**settings))  # type: ignore[arg-type]

@@ -132,3 +132,9 @@ def test_stylegan3_drags_in_w_plus():
     res = drag(g, _recipe(g, 1), [DragPoint((c - 3, c), (c + 2, c))], None, DragSettings(steps=4, tolerance=0.0))
     assert res.space == "w+" and res.steps == 4 and res.image.shape[-1] == size
     assert np.isfinite(res.trajectory).all() and not np.array_equal(res.trajectory[0], res.trajectory[-1])
+
+
+def test_the_scripting_entry_point(sg2):
+    r = _recipe(sg2, 4)
+    res = studio.drag(sg2, r, [((26.5, 30.5), (30.5, 30.5))], steps=3, tolerance=0.0)
+    assert res.steps == 3 and res.recipe(r).latent == res.latent
