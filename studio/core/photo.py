@@ -4,7 +4,10 @@ Phone and camera photos arrive sideways (EXIF orientation), with alpha, in grays
 each becomes an upright RGB image or one clear PhotoError. The default crop is the official CelebA test
 pipeline (CenterCrop(178) then Resize(128) on 178x218 aligned faces): the centred square of the shorter
 side. A crop is (cx, cy, size): the centre as fractions of width and height, the side as a fraction of
-the shorter side, so it survives resizing the photo and reads the same in every recipe.
+the shorter side, so it survives resizing the photo and reads the same in every recipe. Face alignment
+(studio.render.align) gives a free crop (cx, cy, size, angle): the square turned `angle` degrees
+anticlockwise on the photo, allowed past its edges (edge pixels repeat there), so a tilted or off-centre
+face comes out upright and framed as the model's training faces were.
 """
 from __future__ import annotations
 
@@ -24,11 +27,13 @@ from studio.errors import PhotoError, RecipeError
 from studio.files import regular_file
 
 if TYPE_CHECKING:
+    import numpy as np
     from PIL import Image as PILImage
     from torch import Tensor
 
-Crop = tuple[float, float, float]  # (cx, cy, size): fractions of width, height and the shorter side
+Crop = tuple[float, ...]  # (cx, cy, size) or (cx, cy, size, angle): fractions of width, height, shorter side; degrees
 DEFAULT_CROP: Crop = (0.5, 0.5, 1.0)
+MAX_FREE_CROP = 4.0  # a free crop's side may reach this many shorter sides (a small face far from centre)
 MIN_SIDE = 32  # smaller photos hold too little face for any model to read
 MAX_SIDE = 8000  # decompression-bomb guard: a small file must not decode into gigabytes
 MAX_FILE_BYTES = 200 << 20
@@ -52,9 +57,9 @@ class ImageLatent:
         if not isinstance(self.sha256, str):
             raise RecipeError("image latent sha256 must be a string")
         c = self.crop
-        if not (isinstance(c, tuple) and len(c) == 3 and all(
+        if not (isinstance(c, tuple) and len(c) in (3, 4) and all(
                 isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in c)):
-            raise RecipeError("image crop must be [cx, cy, size]")
+            raise RecipeError("image crop must be [cx, cy, size] or [cx, cy, size, angle]")
         if c[2] <= 0:
             raise RecipeError(f"image crop size must be positive, not {c[2]}")
 
@@ -171,8 +176,19 @@ def _to_rgb(im: "PILImage.Image") -> "PILImage.Image":
     return im.convert("RGB")
 
 
+def is_free(crop: Crop) -> bool:
+    """A free crop (from alignment) carries an angle and may reach past the photo's edges."""
+    return len(crop) == 4
+
+
 def clamp_crop(width: int, height: int, crop: Crop) -> Crop:
-    """The nearest crop lying inside the photo: side within [MIN_CROP, 1], square wholly inside."""
+    """The nearest crop lying inside the photo: side within [MIN_CROP, 1], square wholly inside. A free
+    crop keeps its angle (in (-180, 180]) and only has its centre kept on the photo and its side within
+    [MIN_CROP, MAX_FREE_CROP]."""
+    if is_free(crop):
+        cx, cy, size, angle = (float(v) for v in crop)
+        angle = -((-angle + 180.0) % 360.0 - 180.0)
+        return (min(1.0, max(0.0, cx)), min(1.0, max(0.0, cy)), min(MAX_FREE_CROP, max(MIN_CROP, size)), angle)
     cx, cy, size = (float(v) for v in crop)
     size = min(1.0, max(MIN_CROP, size))
     side = size * min(width, height)
@@ -180,8 +196,52 @@ def clamp_crop(width: int, height: int, crop: Crop) -> Crop:
     return (min(1 - hx, max(hx, cx)), min(1 - hy, max(hy, cy)), size)
 
 
+def crop_corners(width: int, height: int, crop: Crop) -> list[tuple[float, float]]:
+    """The crop square's corners in photo pixels (top left, top right, bottom right, bottom left of what
+    the model sees), after clamping: what a view draws."""
+    c = clamp_crop(width, height, crop)
+    side = c[2] * min(width, height)
+    angle = math.radians(c[3]) if is_free(c) else 0.0
+    ux, uy = math.cos(angle), -math.sin(angle)  # the crop's x axis on the photo (y down)
+    vx, vy = math.sin(angle), math.cos(angle)   # its y axis
+    x0, y0 = c[0] * width, c[1] * height
+    return [(x0 + side * (a * ux + b * vx), y0 + side * (a * uy + b * vy))
+            for a, b in ((-0.5, -0.5), (0.5, -0.5), (0.5, 0.5), (-0.5, 0.5))]
+
+
+def warp_crop(im: "PILImage.Image", crop: Crop, resolution: int) -> "np.ndarray":
+    """A free crop at resolution x resolution, (R, R, 3) uint8: bilinear samples of the turned square, edge
+    pixels repeated past the photo, and the photo first box-reduced when the square spans over twice the
+    output's pixels (so a large photo is averaged, not aliased)."""
+    import numpy as np
+
+    w, h = im.size
+    cx, cy, size, angle = clamp_crop(w, h, crop if is_free(crop) else (*crop, 0.0))
+    side = size * min(w, h)
+    factor = max(1, int(side / resolution / 2))
+    src = np.asarray(im.reduce(factor) if factor > 1 else im, np.float32)
+    a = math.radians(angle)
+    t = ((np.arange(resolution) + 0.5) / resolution - 0.5) * side
+    ox, oy = np.meshgrid(t, t)  # offsets along the crop's x and y axes, photo pixels
+    x = (cx * w + ox * math.cos(a) + oy * math.sin(a)) / factor - 0.5
+    y = (cy * h - ox * math.sin(a) + oy * math.cos(a)) / factor - 0.5
+    sh, sw = src.shape[:2]
+    x, y = np.clip(x, 0, sw - 1), np.clip(y, 0, sh - 1)
+    x0, y0 = np.minimum(x.astype(int), sw - 2).clip(0), np.minimum(y.astype(int), sh - 2).clip(0)
+    fx, fy = (x - x0)[..., None], (y - y0)[..., None]
+    x1, y1 = np.minimum(x0 + 1, sw - 1), np.minimum(y0 + 1, sh - 1)
+    top = src[y0, x0] * (1 - fx) + src[y0, x1] * fx
+    bottom = src[y1, x0] * (1 - fx) + src[y1, x1] * fx
+    return np.clip(top * (1 - fy) + bottom * fy + 0.5, 0, 255).astype(np.uint8)
+
+
 def crop_box(width: int, height: int, crop: Crop) -> tuple[int, int, int, int]:
-    """The crop as a whole-pixel (left, top, right, bottom) box inside the photo, after clamping."""
+    """The crop as a whole-pixel (left, top, right, bottom) box inside the photo, after clamping (a free
+    crop: the box around its turned square, cut to the photo)."""
+    if is_free(crop):
+        xs, ys = zip(*crop_corners(width, height, crop))
+        return (max(0, math.floor(min(xs))), max(0, math.floor(min(ys))),
+                min(width, math.ceil(max(xs))), min(height, math.ceil(max(ys))))
     cx, cy, size = clamp_crop(width, height, crop)
     side = max(1, round(size * min(width, height)))
     left = min(width - side, max(0, round(cx * width - side / 2)))
@@ -192,13 +252,16 @@ def crop_box(width: int, height: int, crop: Crop) -> tuple[int, int, int, int]:
 def photo_tensor(im: "PILImage.Image", crop: Crop, resolution: int) -> "Tensor":
     """(1, 3, R, R) float32 in [-1, 1]: crop, then PIL's antialiased bilinear resize, exactly as the
     official pipeline's CenterCrop and Resize do on PIL images (resizing inside a box would differ at the
-    edges, where the filter reaches past the crop)."""
+    edges, where the filter reaches past the crop). A free crop (alignment's) is sampled by `warp_crop`."""
     import numpy as np
     import torch
     from PIL import Image
 
-    small = im.crop(crop_box(im.width, im.height, crop))
-    small = small.resize((resolution, resolution), Image.Resampling.BILINEAR)
+    if is_free(crop):
+        small = warp_crop(im, crop, resolution)
+    else:
+        small = im.crop(crop_box(im.width, im.height, crop))
+        small = small.resize((resolution, resolution), Image.Resampling.BILINEAR)
     a = np.asarray(small, np.float32) / 127.5 - 1.0
     return torch.from_numpy(a.transpose(2, 0, 1).copy()).unsqueeze(0)
 
