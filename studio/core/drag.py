@@ -7,11 +7,13 @@ timeline keyframes. Plain data and JSON values only.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from dataclasses import dataclass, replace
 from typing import Any, Sequence
 
-from studio.core.recipe import Recipe
+from studio.core.recipe import Recipe, latent_to_dict
 from studio.core.timeline import Segment, Timeline
 from studio.core.units import UnitMask
 from studio.core.wspace import WLatent
@@ -41,6 +43,7 @@ class DragRecord:
     rows: int = 0
     steps: int = 0
     ended: str = ""
+    made: str = ""  # latent_key of the latent the drag left: the record describes that image only
 
     def __post_init__(self) -> None:
         if len(self.handles) != len(self.targets):
@@ -56,7 +59,8 @@ class DragRecord:
         return {"handles": [list(p) for p in self.handles], "targets": [list(p) for p in self.targets],
                 "ended_at": [list(p) for p in self.ended_at],
                 "mask": None if self.mask is None else list(self.mask),
-                "layer": self.layer, "rows": self.rows, "steps": self.steps, "ended": self.ended}
+                "layer": self.layer, "rows": self.rows, "steps": self.steps, "ended": self.ended,
+                "made": self.made}
 
     @classmethod
     def from_dict(cls, d: Any) -> "DragRecord":
@@ -67,9 +71,23 @@ class DragRecord:
             mask = d.get("mask")
             return cls(pts["handles"], pts["targets"], pts["ended_at"],
                        None if mask is None else UnitMask(mask), str(d.get("layer", "")),
-                       int(d.get("rows", 0)), int(d.get("steps", 0)), str(d.get("ended", "")))
+                       int(d.get("rows", 0)), int(d.get("steps", 0)), str(d.get("ended", "")),
+                       str(d.get("made", "")))
         except (TypeError, ValueError) as exc:
             raise RecipeError(f"malformed drag record: {exc}") from None
+
+
+def latent_key(latent: Any) -> str:
+    """A short fingerprint of a recipe latent (which image a record's points were on)."""
+    text = json.dumps(latent_to_dict(latent), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def record_for(panels_value: Any, latent: Any) -> DragRecord | None:
+    """The stored record when it describes `latent`'s image (None after an edit changed the latent: a new
+    seed, another drag undone past), else None."""
+    record = read_record(panels_value)
+    return record if record is not None and record.made == latent_key(latent) else None
 
 
 def read_record(panels_value: Any) -> DragRecord | None:

@@ -21,7 +21,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (QButtonGroup, QDoubleSpinBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy,
                                QSpinBox, QToolButton, QVBoxLayout, QWidget)
 
-from studio.core.drag import PANEL_KEY, DragRecord, read_record, trajectory_timeline
+from studio.core.drag import PANEL_KEY, DragRecord, latent_key, record_for, trajectory_timeline
 from studio.core.recipe import Recipe
 from studio.core.workspace import Workspace
 from studio.errors import StudioError
@@ -69,6 +69,7 @@ class DragTool(QObject):
         self.handles: list[tuple[float, float]] = []
         self.targets: list[tuple[float, float]] = []
         self._placed: tuple[list, list] = ([], [])  # the points as placed before the last drag
+        self._placed_on: object = None  # the latent of the image they were placed on
         self.running: DragControl | None = None
         self.last: DragResult | None = None
         self._last_recipe: Recipe | None = None  # the recipe `last` left
@@ -193,6 +194,7 @@ class DragTool(QObject):
         """A click while placing points: a new handle, or the target of the handle waiting for one."""
         if self.running is not None:
             return
+        self._note_image()
         if len(self.handles) == len(self.targets):
             self.handles.append((x, y))
         else:
@@ -201,11 +203,18 @@ class DragTool(QObject):
 
     def add_point(self, handle: tuple[float, float], target: tuple[float, float]) -> None:
         """A handle and its target at once (scripting and tests)."""
+        self._note_image()
         if len(self.handles) > len(self.targets):
             self.handles.pop()
         self.handles.append(tuple(handle))
         self.targets.append(tuple(target))
         self._refresh()
+
+    def _note_image(self) -> None:
+        """Points belong to the image they are placed on: remember it with the first one."""
+        if not self.handles and self.session.recipe is not None:
+            self._placed_on = self.session.recipe.latent
+            self._placed = ([], [])
 
     def clear(self) -> None:
         if self.running is not None:
@@ -246,7 +255,7 @@ class DragTool(QObject):
         except StudioError as exc:
             s.error.emit(str(exc))
             return False
-        self._placed = (list(self.handles), list(self.targets))
+        self._placed, self._placed_on = (list(self.handles), list(self.targets)), base.latent
         self.running = control
 
         def done(result: DragResult) -> None:
@@ -258,7 +267,8 @@ class DragTool(QObject):
                 self._last_recipe = recipe
                 record = DragRecord(tuple(p.handle for p in result.points),
                                     tuple(p.target for p in result.points), result.handles, mask,
-                                    result.layer, result.rows, result.steps, result.ended)
+                                    result.layer, result.rows, result.steps, result.ended,
+                                    latent_key(recipe.latent))
                 s.end_gesture()
                 s.commit(replace(ws, recipe=recipe).with_panel(PANEL_KEY, record.to_dict()),
                          f"Drag {len(pts)} point{'s' if len(pts) > 1 else ''}")
@@ -335,19 +345,22 @@ class DragTool(QObject):
 
     def _on_workspace(self, ws: Workspace) -> None:
         """Undo / redo / a project: show the drag record the workspace holds (its handles where it ended),
-        or the points as placed before it when the state is from before the drag."""
+        or the points as placed before it when the state is from before the drag. Another image (a new
+        seed) starts without points: they were placed on a face that is no longer there."""
         if self.running is not None:
             return
-        record = read_record(ws.panel(PANEL_KEY))
-        if record == self._shown_record:
-            return
-        self._shown_record = record
+        latent = ws.recipe.latent
+        record = record_for(ws.panel(PANEL_KEY), latent)
         if record is not None:
-            nxt = record.continued()
-            self.handles, self.targets = list(nxt.handles), list(nxt.targets)
-            self.painter.show_unit_mask(record.mask)
-        else:
+            if record != self._shown_record:
+                nxt = record.continued()
+                self.handles, self.targets = list(nxt.handles), list(nxt.targets)
+                self.painter.show_unit_mask(record.mask)
+        elif latent != self._placed_on:
+            self.handles, self.targets, self._placed, self._placed_on = [], [], ([], []), None
+        elif self._shown_record is not None:  # undone to before the drag: the points as placed
             self.handles, self.targets = list(self._placed[0]), list(self._placed[1])
+        self._shown_record = record
         self._refresh()
 
     def _image_changed(self) -> None:

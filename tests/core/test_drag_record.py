@@ -3,10 +3,11 @@ handles ended, survives damage, and its trajectory becomes timeline keyframes.""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
-from studio.core.drag import DragRecord, read_record, trajectory_timeline
+from studio.core.drag import DragRecord, latent_key, read_record, record_for, trajectory_timeline
 from studio.core.recipe import ModelRef, Recipe, SeedLatent, VectorLatent
 from studio.core.timeline import Timeline
 from studio.core.units import UnitMask
@@ -49,3 +50,11 @@ def test_trajectory_timeline_in_w_and_z():
     assert z.segments[0].space == "z"
     with pytest.raises(RecipeError):
         trajectory_timeline(Timeline(), base, ws[:1])
+
+
+def test_a_record_describes_only_the_image_it_made():
+    made = WLatent((0.25, 0.5))
+    rec = replace(_record(), made=latent_key(made))
+    d = json.loads(json.dumps(rec.to_dict()))
+    assert record_for(d, WLatent((0.25, 0.5))) == rec
+    assert record_for(d, SeedLatent(3)) is None and record_for(d, WLatent((0.25, 0.51))) is None

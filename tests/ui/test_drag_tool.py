@@ -98,6 +98,10 @@ def test_place_start_stop_and_undo_restores_the_exact_frame(setup, monkeypatch):
     s.redo()
     QApplication.processEvents()
     assert s.recipe == r and np.array_equal(w.canvas.image(), dragged)
+    assert tool.handles == list(record.ended_at)
+    s.edit(s.recipe.with_seed(SEED + 1), "Another seed")  # another face: the points were on the last one
+    QApplication.processEvents()
+    assert tool.handles == [] and tool.targets == [] and not tool.start_button.isEnabled()
 
 
 def test_a_finished_drag_moves_the_eye_and_its_path_exports_as_a_gif(setup, tmp_path):
