@@ -51,3 +51,15 @@ def relayered(recipe: Recipe, label: str, layers: tuple[int, int] | None) -> Rec
     edits = tuple(replace(e, layers=layers) if isinstance(e, Walk) and e.label == label and e.space == "w" else e
                   for e in recipe.edits)
     return replace(recipe, edits=edits)
+
+
+STRIP_SEEDS = (101, 202, 303, 404, 505, 606)  # other samples the same edit is shown on (GANSpace's grid)
+
+
+def on_other_seeds(recipe: Recipe, count: int = 5, seeds: tuple[int, ...] = STRIP_SEEDS) -> list[Recipe]:
+    """The recipe's edits (walks, mixes, truncation, class) on `count` other seeds: does the edit generalise,
+    or does it only work on this face? The current seed is skipped."""
+    from studio.core.recipe import SeedLatent
+
+    current = recipe.latent.seed if isinstance(recipe.latent, SeedLatent) else None
+    return [replace(recipe, latent=SeedLatent(s)) for s in seeds if s != current][:count]

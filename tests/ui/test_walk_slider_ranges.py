@@ -53,3 +53,27 @@ def test_each_slider_keeps_its_own_range(qtbot, window, tmp_path):
     s.undo()
     s.undo()
     assert panel.own_range(a) is None and _walk(s.recipe, a).layers is None and panel.range_button(a).text() == "all"
+
+
+def test_the_same_edit_is_previewed_on_other_seeds(qtbot, window, tiny_dcgan_path):
+    import numpy as np
+
+    from studio.core.walk_layers import on_other_seeds
+    from studio.render.engine import Renderer
+
+    s, panel = window.session, window.walk_panel
+    with qtbot.waitSignal(s.frameReady, timeout=20000):
+        drop_files(window, [tiny_dcgan_path])
+    strip = panel.strip
+    assert not strip.row.isVisibleTo(panel)
+    with qtbot.waitSignal(strip.stripReady, timeout=10000):
+        strip.toggle.setChecked(True)
+    before = strip.images.copy()
+    with qtbot.waitSignal(strip.stripReady, timeout=10000):
+        panel.sliders()["random:0"].slider.setValue(2.0)
+    recipes = strip.recipes()
+    assert len(recipes) == 5 and all(r.edits == s.recipe.edits for r in recipes)
+    assert {r.latent.seed for r in recipes}.isdisjoint({s.recipe.latent.seed})
+    want = Renderer().render_batch(s.generator, on_other_seeds(s.recipe, 5))
+    np.testing.assert_array_equal(strip.images, want)
+    assert not np.array_equal(before, strip.images)  # the walk moved every preview

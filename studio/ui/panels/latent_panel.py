@@ -492,6 +492,10 @@ class WalkPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(top)
         layout.addLayout(layers_row)
+        from studio.ui.panels.edit_strip import EditStrip
+
+        self.strip = EditStrip(session)  # the same walks on other seeds (GANSpace's several samples at once)
+        layout.addWidget(self.strip)
         layout.addWidget(scroll, 1)
 
         session.modelChanged.connect(self.on_model)
