@@ -169,7 +169,9 @@ def cmd_fit(ns: argparse.Namespace) -> int:
 
         ev = run_job(evaluate_fit_job(g, renderer, lab, fitted, range(EVAL_SEED0, EVAL_SEED0 + n_seeds)))
     else:
-        ev = _accuracy_only(fitted)
+        from studio.core.fit_evaluation import accuracy_only
+
+        ev = accuracy_only(fitted)
         if lab is None and n_seeds > 0:
             print(f"note: no labeller for this model scores {attribute!r}, so the walk is not measured",
                   file=sys.stderr)
@@ -197,13 +199,3 @@ def _walk_labeller(g: Any, name: str | None, attribute: str, keep: tuple[str, ..
         return find_labeller(g.info, name, attribute)
     except LabellerError:
         return None
-
-
-def _accuracy_only(fitted: Any) -> Any:
-    from studio.core.fit_evaluation import DirectionEvaluation, chance_of
-
-    d, fit = fitted.direction, fitted.fit
-    return DirectionEvaluation(d.name, d.source[7:], "", fit.test_accuracy,
-                               chance_of(fit.n_positive, fit.n_train + fit.n_test), fit.test_balanced_accuracy,
-                               fit.n_train, fit.n_test, None, None, tuple(fitted.kept),
-                               dict(d.info.get("cosine_to_kept_before", {})))

@@ -1,5 +1,5 @@
-"""`latent-studio plugins`: which generator families are installed, where drop-ins are looked for, and
-which plugins failed to load (the first thing a plugin author needs to see)."""
+"""`latent-studio plugins`: which generator families and labellers are installed, where drop-ins are looked
+for, and which plugins failed to load (the first thing a plugin author needs to see)."""
 from __future__ import annotations
 
 import argparse
@@ -15,24 +15,31 @@ def register(sub: Any) -> None:
 
 
 def cmd_plugins(ns: argparse.Namespace) -> int:
+    from studio.model.labellers import discover_labellers
     from studio.model.registry import PLUGIN_PATH_ENV, Registry, plugin_search_paths
 
     reg = Registry.discover()
+    labs = discover_labellers()
     report = {
         "plugins": [{"name": p.name, "formats": p.formats, "module": type(p).__module__} for p in reg.plugins],
+        "labellers": [{"name": x.name, "attributes": list(x.attributes), "domain": x.domain, "origin": x.origin}
+                      for x in labs.labellers],
         "search_paths": [{"path": str(p), "exists": p.exists()} for p in plugin_search_paths()],
-        "problems": reg.problems,
+        "problems": reg.problems + labs.problems,
     }
     if ns.json:
         print(json.dumps(report, indent=2))
         return 0
     for p in report["plugins"]:
         print(f"{p['name']:<12} {p['formats']}  [{p['module']}]")
+    print("\nlabellers (for fitting directions):")
+    for x in report["labellers"]:
+        print(f"  {x['name']}: {', '.join(x['attributes'])}  [{x['domain'] or 'domain not stated'}]")
     print(f"\ndrop-in folders (and ${PLUGIN_PATH_ENV}):")
     for s in report["search_paths"]:
         print(f"  {s['path']}{'' if s['exists'] else '  (does not exist)'}")
-    if reg.problems:
+    if report["problems"]:
         print("\nproblems:")
-        for line in reg.problems:
+        for line in report["problems"]:
             print(f"  {line}")
     return 0

@@ -94,6 +94,15 @@ class DirectionEvaluation:
         return out
 
 
+def accuracy_only(fitted: Any) -> DirectionEvaluation:
+    """The evaluation of a FittedDirection when no labeller scores its walk: the accuracy figures alone."""
+    d, fit = fitted.direction, fitted.fit
+    return DirectionEvaluation(d.name, d.source[7:] if d.source.startswith("fitted:") else d.name, "",
+                               fit.test_accuracy, chance_of(fit.n_positive, fit.n_train + fit.n_test),
+                               fit.test_balanced_accuracy, fit.n_train, fit.n_test, None, None, tuple(fitted.kept),
+                               dict(d.info.get("cosine_to_kept_before", {})))
+
+
 def chance_of(n_positive: int, total: int) -> float:
     p = n_positive / max(total, 1)
     return max(p, 1 - p)

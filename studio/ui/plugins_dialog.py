@@ -1,4 +1,5 @@
-"""Help > Plugins: the generator plugins in use, the ones that failed, and the drop-in folders searched.
+"""Help > Plugins: the generator plugins and labellers in use, the ones that failed, and the drop-in folders
+searched.
 
 A plugin that fails to import, or whose sniff is abandoned for taking too long, is skipped and the studio
 carries on; without this the user would only see that some file no longer opens. The session reports each
@@ -21,11 +22,13 @@ class PluginsDialog(QDialog):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
+        from studio.model.labellers import discovered_labellers
         from studio.model.registry import PLUGIN_PATH_ENV, discovered_registry, plugin_search_paths
 
         self.setWindowTitle("Plugins")
-        self.resize(720, 460)
+        self.resize(760, 560)
         reg = discovered_registry()
+        labs = discovered_labellers()
         col = QVBoxLayout(self)
         self.table = QTableWidget(0, 3, self)
         self.table.setHorizontalHeaderLabels(["Family", "Reads", "Module"])
@@ -51,8 +54,13 @@ class PluginsDialog(QDialog):
             self.table.resizeColumnToContents(0)
             col.addWidget(QLabel(f"<b>{len(reg.plugins)} generator plugins in use</b>"))
             col.addWidget(self.table, 2)
-            col.addWidget(QLabel(f"<b>Problems</b> ({len(reg.problems) or 'none'})"))
-            self.problems.addItems(reg.problems or ["Every plugin loaded."])
+            self.labellers = labeller_table(labs.labellers if labs is not None else [], self)
+            col.addWidget(QLabel(f"<b>{self.labellers.rowCount()} labellers</b> (classifiers that label samples "
+                                 "for fitting directions; each offered only for the models it knows)"))
+            col.addWidget(self.labellers, 1)
+            problems = list(reg.problems) + (list(labs.problems) if labs is not None else [])
+            col.addWidget(QLabel(f"<b>Problems</b> ({len(problems) or 'none'})"))
+            self.problems.addItems(problems or ["Every plugin loaded."])
             col.addWidget(self.problems, 1)
         folders = QLabel("Drop-in folders (and $" + PLUGIN_PATH_ENV + "):<br>" + "<br>".join(
             f"{p}{'' if p.exists() else ' (does not exist)'}" for p in plugin_search_paths()))
@@ -62,6 +70,27 @@ class PluginsDialog(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
         buttons.rejected.connect(self.reject)
         col.addWidget(buttons)
+
+
+def labeller_table(labellers: list, parent: QWidget) -> QTableWidget:
+    """Name, attributes, domain and origin of each labeller."""
+    table = QTableWidget(0, 4, parent)
+    table.setHorizontalHeaderLabels(["Labeller", "Attributes", "Domain", "From"])
+    table.verticalHeader().setVisible(False)
+    table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+    table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+    for lab in labellers:
+        row = table.rowCount()
+        table.insertRow(row)
+        size = f" ({lab.input_size} px)" if lab.input_size else ""
+        for c, text in enumerate((lab.name, ", ".join(lab.attributes), (lab.domain or "not stated") + size,
+                                  lab.origin)):
+            item = QTableWidgetItem(text)
+            item.setToolTip(text)
+            table.setItem(row, c, item)
+    table.resizeColumnToContents(0)
+    table.resizeColumnToContents(2)
+    return table
 
 
 def problem_notice(problems: list[str]) -> str:

@@ -40,11 +40,14 @@ from studio.demo.toyfaces import BINARY_ATTRIBUTES
 from studio.errors import StudioError
 from studio.model.api import Generator
 from studio.model.labellers import Labeller, available_labellers
-from studio.render.analysis import attribute_scores_job, fit_attribute_job, fit_hand_labels
+from studio.core.fit_evaluation import DirectionEvaluation, accuracy_only
+from studio.render.analysis import attribute_scores_job, evaluate_fit_job, fit_attribute_job, fit_hand_labels
+from studio.render.samples_export import export_samples_job
 from studio.render.worker import JobHandle
 from studio.ui.scrolling import scroll_area
 from studio.ui import theme
 from studio.ui.images import thumbnail
+from studio.ui.panels.fit_evaluation_view import EvaluationPlot, KeepFixedButton
 from studio.ui.panels.latent_panel import WALK_RANGE, SliderRow, WalkSection, seed_grid_job
 from studio.bundled import attribute_model_path
 from studio.ui.session import Session
@@ -238,6 +241,7 @@ class DirectionsPanel(QWidget):
     """Library list, import/export, fitting and the sliders of the directions in use."""
 
     fitted = Signal(object)      # FittedDirection, after a fit (tests wait on this)
+    evaluated = Signal(object)   # DirectionEvaluation of the last fit, when its walk has been scored
     scoresReady = Signal(object)  # (amounts, scores) of the score-along-walk plot
 
     def __init__(self, session: Session, library: DirectionLibrary | None = None,
@@ -253,6 +257,7 @@ class DirectionsPanel(QWidget):
         self.last_scores: tuple[np.ndarray, np.ndarray] | None = None
         self._busy = False
         self._fit_token = 0  # the newest attribute fit; older ones' reports are dropped
+        self.evaluation_seeds: list[int] | None = None  # fresh seeds walked to evaluate a fit (None: the default)
         self._shown: Workspace | None = None  # the workspace the widgets show (None: show it all afresh)
         self._shown_pca: DirectionSet | None = None
         # how to ask "walk a direction made for another model anyway?" (tests replace it)
@@ -326,17 +331,30 @@ class DirectionsPanel(QWidget):
         self.fit_status = QLabel("")
         self.fit_status.setObjectName("muted")
         self.fit_status.setWordWrap(True)
+        # conditional manipulation and the scores-file workflow (studio/ui/panels/fit_evaluation_view.py)
+        self.keep_fixed = KeepFixedButton()
+        self.attribute.currentTextChanged.connect(self._offer_keep_fixed)
+        self.export_samples_btn = QPushButton("Export samples…")
+        self.export_samples_btn.setToolTip("Write sampled latents and their images to a folder, to score with "
+                                           "your own classifier (InterFaceGAN's workflow)")
+        self.export_samples_btn.clicked.connect(self.export_samples_dialog)
+        self.scores_btn = QPushButton("Fit from scores file…")
+        self.scores_btn.setToolTip("Fit from a .npy / .csv of scores made outside, one row per exported sample")
+        self.scores_btn.clicked.connect(self.fit_scores_dialog)
         fit_box = QGroupBox("Fit a labelled direction")
         form = QGridLayout(fit_box)
-        for r, (text, w) in enumerate((("Labeller", self.labeller_box), ("Attribute", self.attribute),
-                                       ("Samples", self.samples), ("Classifier", self.classifier),
-                                       ("Space", self.space))):
+        rows = (("Labeller", self.labeller_box), ("Attribute", self.attribute), ("Keep fixed", self.keep_fixed),
+                ("Samples", self.samples), ("Classifier", self.classifier), ("Space", self.space))
+        for r, (text, w) in enumerate(rows):
             form.addWidget(QLabel(text), r, 0)
             form.addWidget(w, r, 1)
-        form.addWidget(self.labeller_note, 5, 0, 1, 2)
-        form.addWidget(self.fit_btn, 6, 0, 1, 2)
-        form.addWidget(self.hand_btn, 7, 0, 1, 2)
-        form.addWidget(self.fit_status, 8, 0, 1, 2)
+        r = len(rows)
+        form.addWidget(self.labeller_note, r, 0, 1, 2)
+        form.addWidget(self.fit_btn, r + 1, 0, 1, 2)
+        form.addWidget(self.hand_btn, r + 2, 0, 1, 2)
+        form.addWidget(self.export_samples_btn, r + 3, 0)
+        form.addWidget(self.scores_btn, r + 3, 1)
+        form.addWidget(self.fit_status, r + 4, 0, 1, 2)
 
         # sliders and plots
         self.section = WalkSection("Active directions")
@@ -354,6 +372,7 @@ class DirectionsPanel(QWidget):
         self.score_plot.setYRange(0, 1)
         self.score_curve = self.score_plot.plot([], [], pen=pg.mkPen(theme.colour("accent"), width=2),
                                                 symbol="o", symbolSize=5, symbolBrush=theme.colour("accent"))
+        self.evaluation = EvaluationPlot()  # every attribute along the fitted walk over fresh seeds
         self.pca_plot = _plot("PCA explained variance (Walk panel)", "% of variance", "component")
         self.pca_bars: pg.BarGraphItem | None = None
 
@@ -361,7 +380,8 @@ class DirectionsPanel(QWidget):
         col = QVBoxLayout(content)
         col.setContentsMargins(10, 8, 10, 10)
         col.setSpacing(8)
-        for w in (lib_box, fit_box, self.section, self.accuracy_line, self.walk_line, self.score_plot, self.pca_plot):
+        for w in (lib_box, fit_box, self.section, self.accuracy_line, self.evaluation, self.walk_line,
+                  self.score_plot, self.pca_plot):
             col.addWidget(w)
         col.addStretch(1)
         scroll = self.scroll = scroll_area(content, horizontal=False)
@@ -403,6 +423,7 @@ class DirectionsPanel(QWidget):
             self.space.addItem("w", "w")
             self.space.setCurrentIndex(1)
         self.score_curve.setData([], [])
+        self.evaluation.clear()
         self.accuracy_line.setText("")
         self.walk_line.setText("")
         self._fill_labellers(g)
@@ -447,7 +468,12 @@ class DirectionsPanel(QWidget):
             self.attribute.setCurrentText(keep if keep in lab.attributes else
                                           ("Smiling" if "Smiling" in lab.attributes else lab.attributes[0]))
         self.attribute.setEnabled(lab is not None)
+        self._offer_keep_fixed()
         self._update_enabled()
+
+    def _offer_keep_fixed(self, *_: object) -> None:
+        lab = self.labeller()
+        self.keep_fixed.set_attributes(lab.attributes if lab is not None else (), self.attribute.currentText())
 
     def _update_enabled(self) -> None:
         g = self.session.generator
@@ -800,7 +826,8 @@ class DirectionsPanel(QWidget):
         attribute = self.attribute.currentText()
         _, name = self._model_key()
         job = fit_attribute_job(s.generator, s.renderer, net, attribute, self.samples.value(),
-                                self.classifier.currentData(), self.space.currentData() or "z", model_name=name)
+                                self.classifier.currentData(), self.space.currentData() or "z", model_name=name,
+                                keep_fixed=self.keep_fixed.selected())
         self._fit_token += 1
         token = self._fit_token
 
@@ -835,6 +862,7 @@ class DirectionsPanel(QWidget):
                               f"{fit.n_test} held out, {fit.n_positive} positive)")
         self.accuracy_line.setText(accuracy_text(fit, d.name))
         self.walk_line.setText("")
+        self.evaluate(result)
         ws = self.session.workspace
         if ws is not None:
             self.session.update(f"Fit {d.name}",
@@ -876,6 +904,96 @@ class DirectionsPanel(QWidget):
             return None
         self._on_fitted(result)
         return result
+
+    # -- evaluation, and scores made outside (InterFaceGAN's workflow) --------------------------------------
+    def evaluate(self, result: FittedDirection) -> None:
+        """Score every attribute along the fitted walk over fresh seeds (a background job), or show the
+        accuracy alone when no labeller for this model scores the attribute."""
+        s = self.session
+        attribute = result.direction.source[7:]
+        lab = self._labeller_for(attribute)
+        if s.generator is None:
+            return
+        if lab is None:
+            self._on_evaluated(accuracy_only(result))
+            return
+        s.run_job(evaluate_fit_job(s.generator, s.renderer, lab, result, seeds=self.evaluation_seeds),
+                  on_done=self._on_evaluated, key="fit-evaluation", task=f"Evaluating {result.direction.name}")
+
+    def _on_evaluated(self, ev: DirectionEvaluation) -> None:
+        self.evaluation.show_evaluation(ev)
+        self.evaluated.emit(ev)
+
+    def export_samples(self, folder: Path, n: int, images: bool = True) -> None:
+        """Write n sampled latents (+ images) in the fitting space to a new folder, on the worker."""
+        s = self.session
+        if s.generator is None:
+            return
+        _, name = self._model_key()
+        space = self.space.currentData() or "z"
+        s.run_job(export_samples_job(s.generator, s.renderer, folder, n, space, images=images, model_name=name),
+                  on_done=lambda f: s.message.emit(f"Exported {n} samples ({space}) to {f}: score images/*.png "
+                                                   f"in order, then Fit from scores file…"),
+                  on_error=lambda msg: s.error.emit(f"Could not export samples: {msg.split(': ', 1)[-1]}"),
+                  key="export-samples", task=f"Exporting {n} samples")
+
+    def export_samples_dialog(self) -> None:
+        if self.session.generator is None:
+            return
+        n, ok = QInputDialog.getInt(self, "Export samples", "Samples to export", self.samples.value(), 20, 200000, 250)
+        if not ok:
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "New folder for the samples", str(Path.home() / "samples"))
+        if path:
+            self.export_samples(Path(path), n)
+
+    def fit_scores(self, folder: Path, scores: Path, attribute: str | None) -> FittedDirection | None:
+        """Fit from a scores file aligned with exported samples; keep-fixed attributes that are columns of
+        the file are kept. A bad file is one message."""
+        from studio.core.scores_file import fit_scores, read_samples, read_scores
+
+        s = self.session
+        if s.generator is None:
+            return None
+        _, name = self._model_key()
+        try:
+            samples, latents = read_samples(folder)
+            columns = read_scores(scores, len(latents), samples.seeds)
+            keep = tuple(a for a in self.keep_fixed.selected() if a in columns and a != attribute)
+            result = fit_scores(folder, scores, attribute, s.generator.model_id, name,
+                                self.classifier.currentData(), keep)
+        except (StudioError, ValueError) as exc:
+            s.error.emit(f"Cannot fit from {scores.name}: {exc}")
+            return None
+        self._on_fitted(result)
+        return result
+
+    def fit_scores_dialog(self) -> None:
+        from studio.core.scores_file import MANIFEST, read_samples, read_scores
+
+        path, _ = QFileDialog.getOpenFileName(self, "Scores file", str(Path.home()),
+                                              "Scores (*.csv *.npy);;All files (*)")
+        if not path:
+            return
+        scores = Path(path)
+        folder = scores.parent
+        if not (folder / MANIFEST).is_file():
+            chosen = QFileDialog.getExistingDirectory(self, "The exported samples these scores are for", str(folder))
+            if not chosen:
+                return
+            folder = Path(chosen)
+        try:
+            samples, latents = read_samples(folder)
+            columns = list(read_scores(scores, len(latents), samples.seeds))
+        except StudioError as exc:
+            self.session.error.emit(f"Cannot fit from {scores.name}: {exc}")
+            return
+        attribute = columns[0]
+        if len(columns) > 1:
+            attribute, ok = QInputDialog.getItem(self, "Fit from scores", "Column to fit", columns, 0, False)
+            if not ok:
+                return
+        self.fit_scores(folder, scores, attribute)
 
     # -- plots --------------------------------------------------------------------------------------------
     def plot_scores(self, d: SavedDirection, attribute: str | None = None) -> None:
