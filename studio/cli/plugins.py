@@ -25,7 +25,7 @@ def cmd_plugins(ns: argparse.Namespace) -> int:
         "labellers": [{"name": x.name, "attributes": list(x.attributes), "domain": x.domain, "origin": x.origin}
                       for x in labs.labellers],
         "search_paths": [{"path": str(p), "exists": p.exists()} for p in plugin_search_paths()],
-        "problems": reg.problems + labs.problems,
+        "problems": list(dict.fromkeys(reg.problems + labs.problems)),  # a broken drop-in is said once
     }
     if ns.json:
         print(json.dumps(report, indent=2))

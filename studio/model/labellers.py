@@ -251,7 +251,12 @@ def discover_labellers(search_paths: Iterable[Path] | None = None) -> LabellerDi
     for folder in (plugin_search_paths() if search_paths is None else search_paths):
         for file in _dropin_files(Path(folder)):
             try:
-                offered = module_labellers(dropin_module(file))
+                module = dropin_module(file)
+            except Exception as exc:  # worded as the generator registry words it: the two lists merge into one
+                found.problems.append(f"drop-in plugin {file} failed to load: {type(exc).__name__}: {exc}")
+                continue
+            try:
+                offered = module_labellers(module)
                 if offered is not None:
                     found.labellers += _made(offered, str(file))
             except Exception as exc:

@@ -58,7 +58,7 @@ class PluginsDialog(QDialog):
             col.addWidget(QLabel(f"<b>{self.labellers.rowCount()} labellers</b> (classifiers that label samples "
                                  "for fitting directions; each offered only for the models it knows)"))
             col.addWidget(self.labellers, 1)
-            problems = list(reg.problems) + (list(labs.problems) if labs is not None else [])
+            problems = list(dict.fromkeys([*reg.problems, *(labs.problems if labs is not None else [])]))
             col.addWidget(QLabel(f"<b>Problems</b> ({len(problems) or 'none'})"))
             self.problems.addItems(problems or ["Every plugin loaded."])
             col.addWidget(self.problems, 1)

@@ -152,6 +152,7 @@ def test_a_torch_labeller_refuses_a_pickle_that_would_run_code(tmp_path):
         L.torch_labeller(tmp_path / "missing.pt", TinyNet(), ["X"], "Missing", 32)
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch's legacy exporter, chosen for needing no onnxscript
 def test_an_onnx_classifier_is_a_labeller_matching_its_torch_original(tmp_path):
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnx")
