@@ -145,7 +145,7 @@ def test_a_torch_labeller_refuses_a_pickle_that_would_run_code(tmp_path):
         def __reduce__(self):
             return (print, ("owned",))
 
-    (tmp_path / "evil.pt").write_bytes(pickle.dumps({"body.0.weight": Evil()}))
+    (tmp_path / "evil.pt").write_bytes(pickle.dumps({"body.0.weight": Evil()}, protocol=2))
     with pytest.raises(L.LabellerError, match="cannot load evil.pt"):
         L.torch_labeller(tmp_path / "evil.pt", TinyNet(), ["X"], "Evil", 32)
     with pytest.raises(L.LabellerError, match="no weights file"):
