@@ -262,7 +262,9 @@ class DragTool(QObject):
             self.running = None
             self.last = result
             ws = s.workspace
-            if ws is not None:
+            if result.steps == 0:  # every handle already at its target: nothing changed, no undo step
+                s.message.emit("The handles are already at their targets")
+            elif ws is not None:
                 recipe = result.recipe(base)
                 self._last_recipe = recipe
                 record = DragRecord(tuple(p.handle for p in result.points),
@@ -395,5 +397,6 @@ class DragTool(QObject):
                                 f"{n} point{'s' if n != 1 else ''}"
                                 + (" · region painted" if self.painter.has_mask() else "")
                                 + (f" · {self._note}" if self._note else ""))
+            self.status.setToolTip(self.status.text())  # the whole line where the bar cuts it
         self.changed.emit()
 

@@ -140,3 +140,15 @@ def test_start_without_points_is_a_message(setup):
     assert not w.drag_tool.start()
     assert errors and "handle" in errors[0] and "\n" not in errors[0]
     assert not w.drag_tool.to_timeline() and len(errors) == 2
+
+
+def test_start_at_the_targets_changes_nothing(setup):
+    worker, s, w = setup
+    tool = w.drag_tool
+    tool.set_active(True)
+    steps = s.history.count
+    tool.add_point((30.5, 30.5), (30.6, 30.5))  # within the tolerance already
+    assert tool.start()
+    worker.run_all()
+    QApplication.processEvents()
+    assert s.history.count == steps and isinstance(s.recipe.latent, SeedLatent)
