@@ -17,6 +17,8 @@ class DirectionSet:
     vectors: np.ndarray               # (k, dim) float32, unit rows
     stddev: np.ndarray | None = None  # (k,) spread of samples along each direction
     explained: np.ndarray | None = None  # (k,) fraction of variance
+    mean: np.ndarray | None = None  # (dim,) the samples' mean in `space`: where a latent's coordinates start
+    layer: str = ""  # the stage whose activations were decomposed ("" = the latent itself / the default)
 
     def label(self, i: int) -> str:
         return f"{self.kind}:{i}"
@@ -56,10 +58,12 @@ def pca_directions(samples: np.ndarray, k: int, space: str = "z") -> DirectionSe
     var = np.clip(evals[order], 0.0, None) / (n - 1)
     total = float((x * x).sum()) / (n - 1)
     return DirectionSet("pca", space, vt.astype(np.float32), np.sqrt(var).astype(np.float32),
-                        (var / total if total > 0 else np.zeros_like(var)).astype(np.float32))
+                        (var / total if total > 0 else np.zeros_like(var)).astype(np.float32),
+                        np.asarray(samples, np.float64).mean(axis=0).astype(np.float32))
 
 
-def ganspace_directions(z: np.ndarray, features: np.ndarray, k: int, space: str = "z") -> DirectionSet:
+def ganspace_directions(z: np.ndarray, features: np.ndarray, k: int, space: str = "z",
+                        layer: str = "") -> DirectionSet:
     """GANSpace for generators with an isotropic prior (DCGAN, BigGAN): PCA in an early feature space,
     then a least-squares map from PCA coordinates back to latents, so each component becomes a z direction.
 
@@ -73,4 +77,5 @@ def ganspace_directions(z: np.ndarray, features: np.ndarray, k: int, space: str 
     u, *_ = np.linalg.lstsq(coords, z - z.mean(axis=0), rcond=None)  # (k, dim): z ~ coords @ u
     norms = np.linalg.norm(u, axis=1, keepdims=True)
     vectors = (u / np.maximum(norms, 1e-12)).astype(np.float32)
-    return DirectionSet("pca", space, vectors, norms[:, 0].astype(np.float32), comps.explained)
+    return DirectionSet("pca", space, vectors, norms[:, 0].astype(np.float32), comps.explained,
+                        z.mean(axis=0).astype(np.float32), layer)

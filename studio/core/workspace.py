@@ -97,7 +97,9 @@ def pca_to_dict(d: DirectionSet | None) -> Any:
         return None
     return {"kind": d.kind, "space": d.space, "vectors": np.asarray(d.vectors).tolist(),
             "stddev": None if d.stddev is None else np.asarray(d.stddev).tolist(),
-            "explained": None if d.explained is None else np.asarray(d.explained).tolist()}
+            "explained": None if d.explained is None else np.asarray(d.explained).tolist(),
+            **({"mean": np.asarray(d.mean).tolist()} if d.mean is not None else {}),
+            **({"layer": d.layer} if d.layer else {})}
 
 
 def pca_from_dict(x: Any) -> DirectionSet | None:
@@ -110,7 +112,8 @@ def pca_from_dict(x: Any) -> DirectionSet | None:
     vectors = np.asarray(x["vectors"], np.float32)
     if vectors.ndim != 2:
         raise ValueError("direction vectors must be a list of rows")
-    return DirectionSet(str(x["kind"]), str(x["space"]), vectors, arr(x.get("stddev")), arr(x.get("explained")))
+    return DirectionSet(str(x["kind"]), str(x["space"]), vectors, arr(x.get("stddev")), arr(x.get("explained")),
+                        arr(x.get("mean")), str(x.get("layer", "")))
 
 
 def _panels_from(x: Any) -> tuple[tuple[str, Any], ...]:

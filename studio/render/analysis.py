@@ -45,6 +45,51 @@ def pca_job(g: Generator, k: int = 10, n_samples: int = 2000, seed: int = 0,
     return ganspace_directions(z_all.float().cpu().numpy(), f_all, k, space="z")
 
 
+MAX_LAYER_FEATURES = 4096  # a decomposed layer's maps are average-pooled to at most this many values
+
+
+def decomposable_layers(g: Generator) -> list[str]:
+    """The stages GANSpace may decompose (every stage but the image output)."""
+    return [g.stage_name(i) for i in range(max(0, len(g.stages) - 1))]
+
+
+def layer_features(g: Generator, ctx: StageContext, index: int) -> np.ndarray:
+    """Stage `index`'s feature maps for a batch, pooled to at most MAX_LAYER_FEATURES values each."""
+    from studio.model.units import stage_features
+
+    with torch.inference_mode():
+        out = stage_features(g.stages[index], g.run(ctx, stop=index + 1)).float()
+    if out.ndim == 4 and out.shape[1] * out.shape[2] * out.shape[3] > MAX_LAYER_FEATURES:
+        side = max(1, int((MAX_LAYER_FEATURES / out.shape[1]) ** 0.5))
+        out = torch.nn.functional.adaptive_avg_pool2d(out, min(side, out.shape[2]))
+    return out.flatten(1).cpu().numpy()
+
+
+def layer_pca_job(g: Generator, layer: str, k: int = 10, n_samples: int = 2000, seed: int = 0,
+                  batch: int = 250) -> PyGenerator[float, None, DirectionSet]:
+    """GANSpace on any stage (as it does for BigGAN and ProGAN): PCA of that stage's activations, each
+    component regressed back to the latent the sliders walk (w for models with a mapping network, else z)."""
+    from studio.errors import RecipeError
+
+    names = decomposable_layers(g)
+    if layer not in names:
+        raise RecipeError(f"no layer {layer!r} to decompose (layers: {', '.join(names)})")
+    index = names.index(layer)
+    seeds = list(range(seed * 1_000_003, seed * 1_000_003 + n_samples))
+    base = Recipe(ModelRef("", g.model_id), SeedLatent(0))
+    latents, feats = [], []
+    for i in range(0, n_samples, batch):
+        recipes = [base.with_seed(s) for s in seeds[i:i + batch]]
+        z = g.latents(seeds[i:i + batch])
+        latents.append(w_vectors(g, z) if g.has_w else z.float().cpu().numpy())
+        feats.append(layer_features(g, g.context(recipes), index))
+        yield min(1.0, (i + batch) / n_samples)
+    f_all = np.concatenate(feats)
+    if float(f_all.std(axis=0).max(initial=0.0)) < 1e-6:
+        raise RecipeError(f"layer {layer} does not change with the latent (a constant input): nothing to decompose")
+    return ganspace_directions(np.concatenate(latents), f_all, k, "w" if g.has_w else "z", layer)
+
+
 def run_job(job: PyGenerator[Any, None, Any]) -> Any:
     """Drive a job to completion on the calling thread (scripts, CLI, tests)."""
     while True:

@@ -77,3 +77,29 @@ def test_the_same_edit_is_previewed_on_other_seeds(qtbot, window, tiny_dcgan_pat
     want = Renderer().render_batch(s.generator, on_other_seeds(s.recipe, 5))
     np.testing.assert_array_equal(strip.images, want)
     assert not np.array_equal(before, strip.images)  # the walk moved every preview
+
+
+def test_the_layer_to_decompose_is_a_choice_with_undo(qtbot, window, tmp_path):
+    from latent_studio_plugins.stylegan.save import save_stylegan
+    from latent_studio_plugins.stylegan.testing import tiny_stylegan
+    from studio.ui.panels.latent_panel import PCA_LAYER_KEY
+
+    torch.set_num_threads(1)
+    sg = tmp_path / "tiny_sg2.safetensors"
+    save_stylegan(sg, tiny_stylegan(resolution=64, seed=7), name="tiny")
+    s, panel = window.session, window.walk_panel
+    with qtbot.waitSignal(s.frameReady, timeout=20000):
+        drop_files(window, [sg])
+    qtbot.waitUntil(lambda: s.workspace.pca is not None, timeout=20000)
+    default = s.workspace.pca
+    box = panel.pca_layer_choice
+    assert box.itemData(0) == "" and box.itemText(0).startswith("W") and box.count() > 3
+    with qtbot.waitSignal(panel.pcaReady, timeout=20000):
+        box.setCurrentIndex(3)
+    layer = box.itemData(3)
+    assert s.workspace.panel(PCA_LAYER_KEY) == layer
+    qtbot.waitUntil(lambda: s.workspace.pca is not None and s.workspace.pca.layer == layer, timeout=20000)
+    assert panel.pca_directions.layer == layer and len(panel.pca.rows) == panel.PCA_K
+    s.undo()  # back to W's PCA, from the cache: nothing recomputed
+    qtbot.waitUntil(lambda: panel.pca_directions is default, timeout=5000)
+    assert box.currentIndex() == 0

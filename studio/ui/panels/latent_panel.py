@@ -23,7 +23,7 @@ from studio.core.walk_layers import SLIDER_LAYERS_KEY, check_range, relayered, s
 from studio.core.workspace import Workspace
 from studio.errors import StudioError
 from studio.model.api import Generator
-from studio.render.analysis import pca_job
+from studio.render.analysis import decomposable_layers, layer_pca_job, pca_job
 from studio.render.engine import Renderer
 from studio.ui.scrolling import scroll_area
 from studio.ui import theme
@@ -33,6 +33,7 @@ from studio.ui.session import Session
 MAX_SEED = 2**31 - 1
 WALK_RANGE = _WALK_RANGE  # in direction units (random) or standard deviations (PCA); bench/slider_ranges.py
 LAYERS_KEY = "walk.layers"  # panel setting: the style inputs [start, stop) W walks move (None: all)
+PCA_LAYER_KEY = "walk.pca_layer"  # panel setting: the stage GANSpace decomposes (None: W / the first stage)
 
 
 class _WheelGuard(QObject):
@@ -452,6 +453,16 @@ class WalkPanel(QWidget):
         self.random = WalkSection("Random directions")
         self.pca = WalkSection("PCA directions (GANSpace)")
         self.sefa = WalkSection("SeFa directions (closed form)")
+        self.pca_layer_choice = QComboBox()
+        self.pca_layer_choice.setToolTip("The layer whose activations the PCA decomposes (GANSpace): W, or any "
+                                         "stage's feature maps, each component mapped back to the latent")
+        self.pca_layer_choice.setMinimumContentsLength(14)
+        self.pca_layer_choice.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.pca_layer_choice.currentIndexChanged.connect(self._on_pca_layer)
+        decompose = QHBoxLayout()
+        decompose.addWidget(QLabel("Decompose"))
+        decompose.addWidget(self.pca_layer_choice, 1)
+        self.pca.body.insertLayout(0, decompose)
         self.sefa.hide()
         self.layer_choice = QComboBox()
         self.layer_choice.setToolTip("Which style inputs a W walk moves: all (W), or only the coarse, middle "
@@ -533,24 +544,65 @@ class WalkPanel(QWidget):
         self._label_range_buttons()
         if "walk" not in g.info.capabilities:
             return
-        if ws.pca is not None:
-            self._pca_cache[g.model_id] = ws.pca
+        self._show_pca_layer(g, ws)
+        key = self._pca_key(g)
+        if ws.pca is not None and ws.pca.layer == self.pca_layer():
+            self._pca_cache[key] = ws.pca
             if ws.pca is not self._shown_pca:
                 self._show_pca(ws.pca)
             return
-        cached = self._pca_cache.get(g.model_id)
+        cached = self._pca_cache.get(key)
         if cached is not None:  # a state from before the PCA was done (an undo): it is the same PCA
             if cached is not self._shown_pca:
                 self._show_pca(cached)
             self._store_pca_soon(g.model_id, cached)
-        elif self._pca_running != g.model_id and g.model_id not in self._pca_failed:
+        elif self._pca_running != key and key not in self._pca_failed:
             self._start_pca(g)
 
+    # -- the layer GANSpace decomposes ------------------------------------------------------------------
+    def pca_layer(self) -> str:
+        """The stage whose activations the PCA decomposes ("": the default, W or the first stage)."""
+        ws = self.session.workspace
+        value = ws.panel(PCA_LAYER_KEY) if ws is not None else None
+        return value if isinstance(value, str) else ""
+
+    def _pca_key(self, g: Generator) -> str:
+        return f"{g.model_id}|{self.pca_layer()}"
+
+    def _show_pca_layer(self, g: Generator, ws: Workspace) -> None:
+        """The Decompose choice: the default, then every stage but the output; the workspace's pick shown."""
+        names = decomposable_layers(g) if "walk" in g.info.capabilities else []
+        items = [("", "W (style vectors)" if g.has_w else "first layer (GANSpace default)")]
+        items += [(n, f"layer {n}") for n in names]
+        if [self.pca_layer_choice.itemData(i) for i in range(self.pca_layer_choice.count())] != [k for k, _ in items]:
+            self.pca_layer_choice.blockSignals(True)
+            self.pca_layer_choice.clear()
+            for key, text in items:
+                self.pca_layer_choice.addItem(text, key)
+            self.pca_layer_choice.blockSignals(False)
+        index = self.pca_layer_choice.findData(self.pca_layer())
+        self.pca_layer_choice.blockSignals(True)
+        self.pca_layer_choice.setCurrentIndex(max(0, index))
+        self.pca_layer_choice.blockSignals(False)
+
+    def _on_pca_layer(self, index: int) -> None:
+        """The user picked a layer to decompose: one undo step of the setting; the PCA follows."""
+        ws = self.session.workspace
+        layer = self.pca_layer_choice.itemData(index)
+        if ws is None or not isinstance(layer, str) or layer == self.pca_layer():
+            return
+        self.session.update(f"Decompose {self.pca_layer_choice.itemText(index)}",
+                            panels=ws.with_panel(PCA_LAYER_KEY, layer or None).panels)
+        self.session.end_gesture()
+
     def _start_pca(self, g: Generator) -> None:
-        model_id = self._pca_running = g.model_id
+        model_id = self._pca_running = self._pca_key(g)
         self._pca_job = job = self._pca_job + 1
         self.pca.set_waiting("computing…", 0.0)
-        self.session.run_job(pca_job(g, k=self.PCA_K, n_samples=self.pca_samples, batch=self.PCA_BATCH),
+        layer = self.pca_layer()
+        job_fn = (layer_pca_job(g, layer, k=self.PCA_K, n_samples=self.pca_samples, batch=self.PCA_BATCH)
+                  if layer else pca_job(g, k=self.PCA_K, n_samples=self.pca_samples, batch=self.PCA_BATCH))
+        self.session.run_job(job_fn,
                              on_done=lambda ds: self._on_pca(model_id, ds), on_progress=self._on_pca_progress,
                              on_error=lambda msg: self._on_pca_error(model_id, msg, job), key="pca",
                              task="Finding PCA directions")
@@ -560,7 +612,8 @@ class WalkPanel(QWidget):
         synchronous worker a job ends inside one: views would then see the newer state before the older)."""
         def store() -> None:
             ws, g = self.session.workspace, self.session.generator
-            if ws is not None and g is not None and g.model_id == model_id and ws.pca is None:
+            if ws is not None and g is not None and g.model_id == model_id.split("|")[0] \
+                    and ds.layer == self.pca_layer() and (ws.pca is None or ws.pca.layer != ds.layer):
                 self.session.set_derived(pca=ds)
 
         QTimer.singleShot(0, self, store)
