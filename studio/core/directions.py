@@ -26,6 +26,15 @@ class DirectionSet:
     def __len__(self) -> int:
         return int(self.vectors.shape[0])
 
+    def coordinates(self, x: np.ndarray) -> np.ndarray:
+        """A point's coordinate along each direction in units of its spread, from the samples' mean (what
+        GANSpace's sliders start at); (k,) zeros when there is no mean or spread to measure from."""
+        if self.mean is None or self.stddev is None:
+            return np.zeros(len(self), np.float32)
+        x = np.asarray(x, np.float64).reshape(-1)
+        proj = (x - self.mean.astype(np.float64)) @ self.vectors.astype(np.float64).T
+        return (proj / np.where(self.stddev > 0, self.stddev, 1.0)).astype(np.float32)
+
 
 def random_directions(k: int, dim: int, seed: int = 0, space: str = "z") -> DirectionSet:
     return DirectionSet("random", space, random_orthonormal(k, dim, seed))

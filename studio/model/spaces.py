@@ -71,6 +71,16 @@ def style_inputs(g: Generator, recipes: Sequence[Recipe]) -> np.ndarray:
     return np.stack(out) if out else np.zeros((0, g.info.num_ws, g.info.w_dim), np.float32)
 
 
+def base_point(g: Generator, recipe: Recipe, space: str) -> np.ndarray:
+    """The recipe's latent before its walks as one vector of `space`: z after truncation, or w (the mean of
+    its style inputs when mixing made them differ), for coordinates along PCA directions."""
+    check_space(g, space)
+    r = recipe.without_walks()
+    if space == "z":
+        return g.edited_z(r)
+    return style_inputs(g, [r])[0].mean(axis=0)
+
+
 class GeneratorPoints:
     """core.timeline.LatentPoints for a loaded generator."""
 

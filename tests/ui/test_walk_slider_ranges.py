@@ -2,6 +2,7 @@
 along), a slider without one follows the shared preset, and the setting is saved with the project."""
 from __future__ import annotations
 
+import pytest
 import torch
 
 from studio.core.recipe import Walk
@@ -103,3 +104,32 @@ def test_the_layer_to_decompose_is_a_choice_with_undo(qtbot, window, tmp_path):
     s.undo()  # back to W's PCA, from the cache: nothing recomputed
     qtbot.waitUntil(lambda: panel.pca_directions is default, timeout=5000)
     assert box.currentIndex() == 0
+
+
+def test_pca_sliders_start_at_the_image_coordinates(qtbot, window, tmp_path):
+    import numpy as np
+
+    from latent_studio_plugins.stylegan.save import save_stylegan
+    from latent_studio_plugins.stylegan.testing import tiny_stylegan
+    from studio.model.spaces import style_inputs
+
+    torch.set_num_threads(1)
+    sg = tmp_path / "tiny_sg2.safetensors"
+    save_stylegan(sg, tiny_stylegan(resolution=64, seed=7), name="tiny")
+    s, panel = window.session, window.walk_panel
+    with qtbot.waitSignal(s.frameReady, timeout=20000):
+        drop_files(window, [sg])
+    qtbot.waitUntil(lambda: len(panel.pca.rows) > 0, timeout=20000)
+    ds, row = panel.pca_directions, panel.sliders()["pca:1"]
+    assert row.value() == 0
+    panel.at_coords.setChecked(True)
+    w = style_inputs(s.generator, [s.recipe])[0][0].astype(np.float64)
+    want = float((w - ds.mean) @ ds.vectors[1] / ds.stddev[1])  # by hand: the seed's coordinate, in stds
+    assert abs(want) > 0.05 and row.value() == pytest.approx(round(want, 2), abs=0.011)
+    assert s.recipe.walk_amount("pca:1") == 0  # showing coordinates edits nothing
+    row.slider.setValue(row.value() + 1.0)
+    assert s.recipe.walk_amount("pca:1") == pytest.approx(ds.stddev[1], rel=0.02)  # one std from where it was
+    row.reset.click()
+    assert s.recipe.walk_amount("pca:1") == 0 and row.value() == pytest.approx(round(want, 2), abs=0.011)
+    panel.at_coords.setChecked(False)
+    assert row.value() == 0

@@ -10,7 +10,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 from PySide6.QtCore import QEvent, QObject, QPoint, QSize, Qt, QTimer, Signal
-from PySide6.QtWidgets import (QComboBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QMenu, QProgressBar,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QMenu, QProgressBar,
                                QPushButton, QSizePolicy, QSpinBox, QToolButton, QVBoxLayout, QWidget,
                                QWidgetAction)
 from superqt import QLabeledDoubleSlider
@@ -463,6 +463,13 @@ class WalkPanel(QWidget):
         decompose.addWidget(QLabel("Decompose"))
         decompose.addWidget(self.pca_layer_choice, 1)
         self.pca.body.insertLayout(0, decompose)
+        self.at_coords = QCheckBox("Sliders at this image's coordinates")
+        self.at_coords.setToolTip("Show each PCA slider at the current latent's coordinate along its component "
+                                  "(in standard deviations from the samples' mean), as GANSpace does; moving it "
+                                  "walks from there, and its reset returns to that coordinate")
+        self.at_coords.toggled.connect(lambda _on: self.session.recipe is not None and self.sync(self.session.recipe))
+        self.pca.body.insertWidget(1, self.at_coords)
+        self._coords_for: tuple[object, np.ndarray] | None = None  # (recipe without walks, its coordinates)
         self.sefa.hide()
         self.layer_choice = QComboBox()
         self.layer_choice.setToolTip("Which style inputs a W walk moves: all (W), or only the coarse, middle "
@@ -829,6 +836,7 @@ class WalkPanel(QWidget):
         if r is None:
             return
         layers = self.slider_range(spec.label) if spec.space == "w" else None
+        value -= self._origin(spec.label)  # at coordinates: the slider shows where the latent is, not the walk
         self.session.edit(r.with_walk(spec.label, spec.direction, value * spec.scale, spec.space, layers),
                           f"Walk {spec.name.strip()} {value:+.2f}", merge_key=f"walk:{spec.label}")
         if not dragging:
@@ -840,7 +848,34 @@ class WalkPanel(QWidget):
             self.session.edit(r.without_walks(), "Reset walks")
             self.session.end_gesture()
 
+    def coordinates(self, recipe: Recipe) -> np.ndarray | None:
+        """The recipe's latent (before walks) along each PCA component, in its spreads; None when off."""
+        g, ds = self.session.generator, self._shown_pca
+        if not self.at_coords.isChecked() or g is None or ds is None or ds.mean is None:
+            return None
+        key = (g.model_id, id(ds), recipe.without_walks())
+        if self._coords_for is None or self._coords_for[0] != key:
+            from studio.model.spaces import base_point
+
+            try:
+                self._coords_for = (key, ds.coordinates(base_point(g, recipe, ds.space)))
+            except StudioError:
+                return None
+        return self._coords_for[1]
+
+    def _origin(self, label: str) -> float:
+        coords = self.coordinates(self.session.recipe) if self.session.recipe is not None else None
+        if coords is None or not label.startswith("pca:") or label not in self.pca.rows:
+            return 0.0
+        i = int(label.split(":")[1])
+        return float(coords[i]) if i < len(coords) else 0.0
+
     def sync(self, recipe: Recipe) -> None:
+        coords = self.coordinates(recipe)
         for sec in (self.random, self.pca, self.sefa):
             for label, (spec, row) in sec.rows.items():
-                row.set_value(recipe.walk_amount(label) / spec.scale)
+                origin = 0.0
+                if sec is self.pca and coords is not None:
+                    origin = float(coords[int(label.split(":")[1])])
+                row.default = origin  # the reset button returns to the latent's own coordinate
+                row.set_value(origin + recipe.walk_amount(label) / spec.scale)
