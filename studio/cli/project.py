@@ -21,7 +21,8 @@ def register(sub: Any) -> None:
                                    "W+ for StyleGAN2/3, z (with a norm prior) for models with a z input.",
                        epilog="example: project me.png --model demo:stylegan2 --space w+ --steps 200 "
                               "--out me.json, then `render me.json`")
-    p.add_argument("photo", metavar="PHOTO", help="the photo (PNG, JPEG, WebP): its centred square is used")
+    p.add_argument("photo", metavar="PHOTO", help="the photo (PNG, JPEG, WebP): its face aligned (see --align), "
+                   "else its centred square")
     p.add_argument("--model", "-m", required=True, metavar="CKPT", help="the generator's checkpoint")
     p.add_argument("--space", choices=("w", "w+", "z"), default=None,
                    help="latent space to project into (default: w+ where the model has W, else z)")
@@ -42,6 +43,9 @@ def register(sub: Any) -> None:
     p.add_argument("--tuned", type=Path, default=None, metavar="FILE.safetensors",
                    help="where --pti writes the tuned checkpoint (a new file; the model's own is never changed)")
     add_condition_options(p)
+    p.add_argument("--align", action=argparse.BooleanOptionalAction, default=None,
+                   help="turn, scale and shift the face to the model's training framing first (default: on "
+                        "for face models; models of other domains are not aligned, and it says so)")
     p.add_argument("--out", "-o", type=Path, required=True, help="recipe to write (.json)")
     p.add_argument("--force", "-f", action="store_true", help="overwrite an existing output file")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
@@ -107,6 +111,9 @@ def cmd_project(ns: argparse.Namespace) -> int:
     check_space(g, space, ns.noise)
     if ns.pti is not None:
         _check_tuned(ns, g, path, space)
+    from studio.render.align import prepare_photo
+
+    photo, _, note = prepare_photo(photo, g.info, ns.align)  # aligned here so --video shows the aligned photo
     video = None
     if ns.video is not None:
         from studio.export.projection_video import ProjectionVideo
@@ -122,7 +129,7 @@ def cmd_project(ns: argparse.Namespace) -> int:
 
     try:
         result = project(g, photo, space, steps, progress=show, seed=ns.seed, condition=condition,
-                         loss=ns.loss, noise=ns.noise)
+                         loss=ns.loss, noise=ns.noise, align=False)
         if video is not None:
             video.finish()
     except BaseException:
@@ -143,7 +150,7 @@ def cmd_project(ns: argparse.Namespace) -> int:
     extra = (" and noise maps" if result.noise is not None else "") + tuned + \
         (f"; video {ns.video} ({video.frames} frames)" if video is not None else "")
     print(f"{ns.out}: {result.space} latent{extra}, PSNR {result.psnr:.2f} dB after {result.steps} steps "
-          f"({result.seconds:.1f} s, {result.loss_name} loss)")
+          f"({result.seconds:.1f} s, {result.loss_name} loss){'; ' + note if note else ''}")
     return 0
 
 

@@ -254,3 +254,40 @@ def _opencv_landmarks(rgb: np.ndarray) -> dict[str, Point]:
     mid = complex((lx + rx) / 2, (ly + ry) / 2)
     mouth = mid + (complex(rx, ry) - complex(lx, ly)) * 1j * (41 / 39)  # eyes 39 px apart, mouth 41 below
     return {"left_eye": (lx, ly), "right_eye": (rx, ry), "mouth": (mouth.real, mouth.imag)}
+
+
+# -- what projection and translation call ---------------------------------------------------------------------
+def prepare_photo(image: Any, info: Any, align: bool | None = None) -> tuple[Any, Alignment | None, str]:
+    """The photo as a model should see it: (image to use, the Alignment or None, one line for the user).
+
+    `align` None (the default) aligns photos (a path, PIL image or uint8 array) for face domains and leaves
+    tensors (a generator's own output) as they are; True aligns a tensor too and fails clearly where
+    alignment cannot run; False never aligns. A non-face domain, or a photo without a face, goes on as it is,
+    and the line says so."""
+    if align is False:
+        return image, None, ""
+    framing = framing_for(info)
+    name = getattr(info, "name", "") or getattr(info, "family", "this model")
+    if framing is None:
+        return image, None, f"alignment skipped: {name} was not trained on faces"
+    import torch
+
+    if torch.is_tensor(image):
+        if align is None:
+            return image, None, ""
+        x = image.detach().float().cpu()
+        x = x[0] if x.ndim == 4 else x
+        if x.ndim != 3 or x.shape[0] not in (1, 3):
+            raise AlignError(f"cannot align a tensor shaped {list(image.shape)}")
+        image = ((x.expand(3, -1, -1).permute(1, 2, 0).numpy() + 1.0) * 127.5).clip(0, 255).round().astype(np.uint8)
+    elif isinstance(image, (str, bytes)) or hasattr(image, "__fspath__"):
+        from studio.core.photo import open_photo
+
+        image = open_photo(image)
+    try:
+        result = align_face(image, int(info.resolution), framing)
+    except AlignError as exc:
+        if align:
+            raise
+        return image, None, f"alignment skipped: {exc}"
+    return (result.image if result.found else image), result, result.message

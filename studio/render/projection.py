@@ -38,6 +38,7 @@ from studio.core.style_edits import NoiseMaps, with_noise_maps
 from studio.core.wspace import WLatent
 from studio.errors import RecipeError
 from studio.model.api import Generator, StageContext
+from studio.render.align import prepare_photo
 from studio.render.projection_options import DEFAULT_STEPS, LOSSES, SPACES  # noqa: F401  (re-exported)
 
 START_SEEDS = 8      # seeds tried (besides the mean w) as starting points
@@ -258,17 +259,21 @@ def latent_noise(t: float, std: float) -> float:
 # -- the job -----------------------------------------------------------------------------------------------
 def projection_job(g: Generator, image: Any, space: str = "w+", steps: int = DEFAULT_STEPS,
                    seeds: int = START_SEEDS, condition: Sequence[float] = (), seed: int = 0,
-                   loss: str = "pixel", noise: bool = False) -> Iterator[ProjectionProgress]:
+                   loss: str = "pixel", noise: bool = False,
+                   align: bool | None = None) -> Iterator[ProjectionProgress]:
     """Project `image` into g's `space` ("w", "w+" or "z") in `steps` Adam steps; yields one
     ProjectionProgress per step and returns a ProjectionResult. `seeds` starting points are tried besides
     the mean w (z: seeds alone); `seed` draws the schedule's noise, so a run is reproducible; `noise`
-    optimises a StyleGAN2's noise maps too (see the module docstring)."""
+    optimises a StyleGAN2's noise maps too (see the module docstring); `align` turns, scales and shifts a face
+    photo to the model's framing first (studio.render.align.prepare_photo: None aligns photos of face
+    domains, True also tensors, False never)."""
     check_space(g, space, noise)
     if loss not in LOSSES:
         raise RecipeError(f"unknown projection loss {loss!r} (known: {', '.join(LOSSES)})")
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise RecipeError(f"projection steps must be a positive whole number, not {steps!r}")
     started = time.perf_counter()
+    image = prepare_photo(image, g.info, align)[0]
     target = target_tensor(image, g.info.resolution, g.info.channels).to(g.device)
     c = _condition(g, condition)
     measure = PixelLoss(target)

@@ -2,22 +2,24 @@
 before/after wipe.
 
 The crop is edited where it is seen (drag to move, wheel to scale), so the user never has to think in
-fractions; the wipe compares the model's input (the crop at model resolution) with its output in one
+fractions; an aligned (free) crop is drawn turned, keeps its angle as it is moved or scaled, and Ctrl+wheel
+turns it; the wipe compares the model's input (the crop at model resolution) with its output in one
 frame, which shows what a toggle changed better than two images apart.
 """
 from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPen, QWheelEvent
+from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPainterPath, QPen, QPolygonF, QWheelEvent
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QSizePolicy, QSlider, QWidget
 
-from studio.core.photo import Crop, DEFAULT_CROP, clamp_crop
+from studio.core.photo import Crop, DEFAULT_CROP, clamp_crop, crop_corners, is_free
 from studio.ui import theme
 from studio.ui.images import to_qimage
 
 DISPLAY_SIDE = 1024  # the photo is shown downscaled to this; the crop is in fractions, so nothing is lost
 WHEEL_STEP = 1.1     # crop scale per wheel notch
+TURN_STEP = 1.0      # degrees the crop turns per Ctrl+wheel notch
 
 
 def _fit(box: QRectF, w: int, h: int) -> QRectF:
@@ -56,10 +58,17 @@ class PhotoPane(QWidget):
     def photo_rect(self) -> QRectF:
         return _fit(QRectF(self.rect()).adjusted(4, 4, -4, -4), *self._size)
 
+    def crop_polygon(self) -> QPolygonF:
+        """The crop square on screen (turned for an aligned crop)."""
+        r = self.photo_rect()
+        w, h = self._size
+        return QPolygonF([QPointF(r.x() + x * r.width() / w, r.y() + y * r.height() / h)
+                          for x, y in crop_corners(w, h, self.crop)])
+
     def crop_rect(self) -> QRectF:
         r = self.photo_rect()
         w, h = self._size
-        cx, cy, size = clamp_crop(w, h, self.crop)
+        cx, cy, size = clamp_crop(w, h, self.crop)[:3]
         side = size * min(w, h) * r.width() / w
         return QRectF(r.x() + cx * r.width() - side / 2, r.y() + cy * r.height() - side / 2, side, side)
 
@@ -74,14 +83,18 @@ class PhotoPane(QWidget):
         p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         r = self.photo_rect()
         p.drawImage(r, self._image)
-        c = self.crop_rect()
-        shade = QColor(0, 0, 0, 120)  # dim what the model does not see
-        p.fillRect(QRectF(r.x(), r.y(), r.width(), c.y() - r.y()), shade)
-        p.fillRect(QRectF(r.x(), c.bottom(), r.width(), r.bottom() - c.bottom()), shade)
-        p.fillRect(QRectF(r.x(), c.y(), c.x() - r.x(), c.height()), shade)
-        p.fillRect(QRectF(c.right(), c.y(), r.right() - c.right(), c.height()), shade)
+        square = self.crop_polygon()
+        outside = QPainterPath()
+        outside.addRect(r)
+        inside = QPainterPath()
+        inside.addPolygon(square)
+        p.fillPath(outside.subtracted(inside), QColor(0, 0, 0, 120))  # dim what the model does not see
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
         p.setPen(QPen(QColor("#ffd400"), 2))
-        p.drawRect(c)
+        p.drawPolygon(square)
+        if is_free(self.crop):  # the top edge marked: which way is up for the model
+            p.setPen(QPen(QColor("#ffd400"), 4))
+            p.drawLine(square[0], square[1])
 
     # -- editing the crop ----------------------------------------------------------------------------
     def mousePressEvent(self, event: QMouseEvent) -> None:
@@ -94,7 +107,7 @@ class PhotoPane(QWidget):
         start, crop = self._drag
         r = self.photo_rect()
         d = event.position() - start
-        self._emit((crop[0] + d.x() / r.width(), crop[1] + d.y() / r.height(), crop[2]), True)
+        self._emit((crop[0] + d.x() / r.width(), crop[1] + d.y() / r.height(), *crop[2:]), True)
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         if self._drag is not None:
@@ -105,8 +118,12 @@ class PhotoPane(QWidget):
         if self._image is None:
             return
         notches = event.angleDelta().y() / 120
-        cx, cy, size = self.crop
-        self._emit((cx, cy, size / WHEEL_STEP ** notches), False)
+        cx, cy, size = self.crop[:3]
+        angle = self.crop[3] if is_free(self.crop) else 0.0
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:  # turn: the crop becomes a free one
+            self._emit((cx, cy, size, angle + TURN_STEP * notches), False)
+        else:
+            self._emit((cx, cy, size / WHEEL_STEP ** notches, *self.crop[3:]), False)
         event.accept()
 
     def _emit(self, crop: Crop, dragging: bool) -> None:
@@ -178,7 +195,8 @@ class PhotoView(QWidget):
         super().__init__(parent)
         self.photo = PhotoPane()
         self.result = WipePane()
-        self.photo_caption = QLabel("Photo: drag the square to move the crop, scroll to resize it")
+        self.photo_caption = QLabel("Photo: drag the square to move the crop, scroll to resize it, "
+                                    "Ctrl+scroll to turn it")
         self.result_caption = QLabel("Result: input left of the line, translation right")
         for c in (self.photo_caption, self.result_caption):
             c.setObjectName("muted")

@@ -16,6 +16,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QFileDialog, QWidget
 
 from studio.errors import StudioError
+from studio.render.align import Alignment, prepare_photo
 from studio.render.engine import Frame, to_uint8
 from studio.render.projection import (DEFAULT_STEPS, ProjectionProgress, ProjectionResult, check_space,
                                       projection_job, target_tensor)
@@ -53,6 +54,8 @@ class PhotoProjector(QObject):
         self.noise = False  # fit a StyleGAN2's noise maps too
         self.running: str | None = None  # the photo's name while a projection runs
         self.last: ProjectionResult | None = None
+        self.align: bool | None = None  # face alignment: None on for face models (studio.render.align)
+        self.alignment: Alignment | None = None  # the last projected photo's
         self._shown = 0.0
 
     def space(self) -> str:
@@ -91,7 +94,8 @@ class PhotoProjector(QObject):
         noise = self.noise and self.space() != "z"
         try:  # what can be told now is told now: the space, an unreadable photo
             check_space(g, self.space(), noise)
-            photo = target_tensor(path, g.info.resolution, g.info.channels)
+            image, self.alignment, note = prepare_photo(path, g.info, self.align)  # a face: to the model's framing
+            photo = target_tensor(image, g.info.resolution, g.info.channels)
         except StudioError as exc:
             s.error.emit(str(exc))
             return False
@@ -109,7 +113,8 @@ class PhotoProjector(QObject):
                 s.end_gesture()
                 s.edit(recipe, f"Project photo {name}")
                 s.end_gesture()
-                s.message.emit(f"Projected {name} into {result.space.upper()}"
+                s.message.emit(f"{note[0].upper() + note[1:] + '. ' if note else ''}"
+                               f"Projected {name} into {result.space.upper()}"
                                f"{' with noise maps' if result.noise is not None else ''}: PSNR "
                                f"{result.psnr:.1f} dB after {result.steps} steps ({result.loss_name} loss)")
             if on_end:

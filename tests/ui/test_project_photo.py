@@ -87,6 +87,9 @@ def test_a_finished_projection_is_one_undo_step_saved_in_the_project(setup, phot
     before, before_image = s.recipe, w.canvas._image.astype(np.float32)
     target = np.asarray(Image.open(photo).convert("RGB"), np.float32)
     assert w.projector.start(photo)
+    aligned = w.projector.alignment  # a ToyFaces photo on a ToyFaces model is aligned first: that is the target
+    assert aligned is not None and aligned.found
+    target = aligned.image.astype(np.float32)
     worker.run_all()
     QApplication.processEvents()
     r = s.recipe

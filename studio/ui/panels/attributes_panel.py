@@ -7,6 +7,9 @@ shows) are what the user's toggles were when they pressed "Photo shows this"; "B
 For models whose labels the ToyFaces attribute model knows (the demo models), the source starts from its
 estimate for the photo ("Estimate from image" redoes it for the current crop), and a newly opened photo's
 toggles start there, so the first render shows the photo itself and each click changes one attribute.
+A photo opened on a face model is aligned first (studio.render.align: the crop turned, scaled and moved to
+the model's training framing); the user moves, scales (wheel) and turns (Ctrl+wheel) it from there, and
+"Align face" redoes it.
 """
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ from studio.core.slider_ranges import ATTRIBUTE_STRENGTH_RANGE
 from studio.demo import estimate
 from studio.errors import StudioError
 from studio.model.api import Generator
+from studio.render.align import align_face, framing_for
 from studio.render.engine import Frame, to_uint8
 from studio.ui.scrolling import scroll_area
 from studio.ui.panels.latent_panel import SliderRow
@@ -110,6 +114,13 @@ class AttributePanel(QWidget):
         self.photo_label = QLabel("no photo")
         self.photo_label.setObjectName("muted")
         self.photo_label.setWordWrap(True)
+        self.align_button = QPushButton("Align face")
+        self.align_button.setToolTip("Turn, scale and move the crop so the face sits as the model's training "
+                                     "faces did (eyes level, at their usual place and size)")
+        self.align_button.clicked.connect(self.align_crop)
+        self.align_label = QLabel("")
+        self.align_label.setObjectName("muted")
+        self.align_label.setWordWrap(True)
         self.crop_x = SliderRow("X", 0.0, 1.0, 0.5, "Crop centre, across the photo")
         self.crop_y = SliderRow("Y", 0.0, 1.0, 0.5, "Crop centre, down the photo")
         self.crop_size = SliderRow("Size", 0.05, 1.0, 1.0, "Crop side, as a fraction of the shorter side")
@@ -119,9 +130,13 @@ class AttributePanel(QWidget):
         top.addWidget(self.open_button)
         top.addWidget(self.photo_label, 1)
         pl.addLayout(top)
-        for r in (self.crop_x, self.crop_y, self.crop_size):
+        align_row = QHBoxLayout()
+        align_row.addWidget(self.align_button)
+        align_row.addWidget(self.align_label, 1)
+        pl.addLayout(align_row)
+        for i, r in enumerate((self.crop_x, self.crop_y, self.crop_size)):
             pl.addWidget(r)
-            r.changed.connect(self._on_crop_slider)
+            r.changed.connect(lambda v, dragging, i=i: self._on_crop_slider(i, v, dragging))
             r.released.connect(session.end_gesture)
 
         self.attr_box = QGroupBox("Attributes")
@@ -201,6 +216,12 @@ class AttributePanel(QWidget):
         if not translates(g):
             self.names, self.groups = (), ()
             return
+        framing = framing_for(g.info)
+        self.align_button.setToolTip(
+            f"Turn, scale and move the crop so the face sits as {framing.name}'s faces did (eyes level, at "
+            "their usual place and size)" if framing else f"{g.info.name or g.info.family} was not trained on "
+            "faces: its photos are not aligned")
+        self.align_label.setText("" if framing else "not a face model: no alignment")
         self.names = tuple(g.info.attributes)
         self.groups = tuple(getattr(g, "exclusive_groups", None) or exclusive_groups(self.names))
         for w in (self.attr_box, self.mark_source, self.back_to_source, self.estimate_button, self.source_label):
@@ -242,6 +263,7 @@ class AttributePanel(QWidget):
         except StudioError as exc:
             s.error.emit(f"{exc}. The current photo is unchanged.")
             return False
+        latent = replace(latent, crop=self._aligned_crop(latent) or latent.crop)
         new = replace(s.recipe, latent=latent)
         if takes_style(s.generator) and not any(self.values()):  # show the domain it renders: the first
             new = with_attributes(new, (1.0,) + (0.0,) * (len(self.names) - 1))
@@ -252,12 +274,48 @@ class AttributePanel(QWidget):
         s.end_gesture()
         return True
 
+    def _aligned_crop(self, latent: ImageLatent) -> Crop | None:
+        """The crop that aligns the photo's face to the model's framing (None: not a face model, or no face
+        found); the label says which."""
+        g = self.session.generator
+        framing = framing_for(g.info) if g is not None else None
+        if framing is None:
+            return None
+        try:
+            result = align_face(open_photo(latent.path), g.info.resolution, framing)
+        except StudioError as exc:
+            self.align_label.setText(str(exc))
+            return None
+        self.align_label.setText(result.message)
+        return result.crop if result.found else None
+
+    def align_crop(self) -> bool:
+        """The "Align face" button: the current photo's crop aligned again (one undo step)."""
+        r = self.session.recipe
+        if r is None or not isinstance(r.latent, ImageLatent):
+            self.session.error.emit("Open a photo first: alignment finds the face in it")
+            return False
+        crop = self._aligned_crop(r.latent)
+        if crop is None:
+            return False
+        self._edit_crop(crop, False)
+        return True
+
     def _set_photo_controls_enabled(self, on: bool) -> None:
         for r in (self.crop_x, self.crop_y, self.crop_size):
             r.setEnabled(on)
+        g = self.session.generator
+        self.align_button.setEnabled(on and g is not None and framing_for(g.info) is not None)
 
-    def _on_crop_slider(self, _v: float, dragging: bool) -> None:
-        self._edit_crop((self.crop_x.value(), self.crop_y.value(), self.crop_size.value()), dragging)
+    def _on_crop_slider(self, index: int, value: float, dragging: bool) -> None:
+        """One slider moved: that value of the crop changes, the rest (an aligned crop's angle, a side past
+        the slider's end) stay."""
+        r = self.session.recipe
+        if r is None or not isinstance(r.latent, ImageLatent):
+            return
+        crop = list(r.latent.crop)
+        crop[index] = value
+        self._edit_crop(tuple(crop), dragging)
 
     def _on_crop_dragged(self, crop: Crop, dragging: bool) -> None:
         self._edit_crop(crop, dragging)
