@@ -55,6 +55,8 @@ SWEEP = (100, 200, 400, 700, NVLABS_STEPS)
 SWEEP_PHOTOS = 3
 SAME_QUALITY_DB = 0.5  # "the same quality": within this of the 1000-step answer
 NOISE_PHOTOS = 10
+PTI_PHOTOS = 5
+PTI_STEPS = 100
 
 
 def decisions(labels: np.ndarray) -> np.ndarray:
@@ -137,6 +139,25 @@ def with_noise_maps(photos: np.ndarray, steps: int) -> tuple[float, float]:
     return float(np.mean(plain)), float(np.mean(noisy))
 
 
+def pti_gain(photos: np.ndarray, steps: int, folder: Path) -> tuple[float, float]:
+    """Mean PSNR of W+ projections of the first PTI_PHOTOS photos before and after PTI_STEPS of pivotal
+    tuning, measured by rendering each recipe with the tuned checkpoint it names."""
+    from studio.render.pti import pivotal_tuning
+
+    g = studio.load(str(resolve_demo("demo:stylegan2")), "cpu")
+    before, after = [], []
+    for i, im in enumerate(photos[:PTI_PHOTOS]):
+        r = studio.project(g, im, "w+", steps, seed=i, **({"align": False} if can_align() else {}))
+        target = target_tensor(im, g.info.resolution)
+        tm = pivotal_tuning(g, target, r, folder / f"tuned_{i}.safetensors", PTI_STEPS)
+        tuned = studio.load(str(tm.path), "cpu")
+        recipe = tm.recipe(r.recipe(g, resolve_demo("demo:stylegan2")))
+        with torch.no_grad():
+            after.append(psnr(tuned.run(tuned.recipe_context([recipe])), target))
+        before.append(r.psnr)
+    return float(np.mean(before)), float(np.mean(after))
+
+
 def step_sweep(photos: np.ndarray) -> dict[int, tuple[float, float]]:
     """Mean PSNR and seconds of W+ projections of the first SWEEP_PHOTOS photos at each step count."""
     g = studio.load(str(resolve_demo("demo:stylegan2")), "cpu")
@@ -185,6 +206,10 @@ def main() -> int:
     moved_raw = float(np.mean(unaligned_moved(photos, args.steps))) if align else moved_aligned
     plain, noisy = with_noise_maps(photos, args.steps)
     sweep = step_sweep(photos)
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        pti_before, pti_after = pti_gain(photos, args.steps, Path(folder))
     same = next(s for s in SWEEP if sweep[s][0] >= sweep[NVLABS_STEPS][0] - SAME_QUALITY_DB)
     celeba = celeba_reprojection(args.steps)
     print(f"\n{args.photos} held-out photos ({len(moved_ids)} moved: up to ±{MOVE_PX} px, ±{MOVE_DEG:g}°), "
@@ -212,6 +237,8 @@ def main() -> int:
         Figure("moved photos W+ PSNR, not aligned (dB)", moved_raw, "reported", True),
         Figure(f"W+ PSNR, {NOISE_PHOTOS} photos, constant noise (dB)", plain, "reported", True),
         Figure(f"W+ PSNR, {NOISE_PHOTOS} photos, noise maps fitted (dB)", noisy, "reported", True),
+        Figure(f"PTI ({PTI_PHOTOS} photos): PSNR before tuning (dB)", pti_before, "reported", True),
+        Figure(f"PTI ({PTI_PHOTOS} photos): PSNR after {PTI_STEPS} steps (dB)", pti_after, "reported", True),
         Figure("stylegan2 W+ seconds per 64 px photo", sg["seconds"], f"reported ({args.steps} steps)", True),
         Figure("steps for the 1000-step quality / 1000", same / NVLABS_STEPS, "reported", True),
     ]
