@@ -89,3 +89,11 @@ def test_help_plugins_lists_the_labellers(qtbot):
     rows = [dialog.labellers.item(r, 0).text() for r in range(dialog.labellers.rowCount())]
     assert "ToyFaces attribute model" in rows
     assert "Eyeglasses" in dialog.labellers.item(rows.index("ToyFaces attribute model"), 1).text()
+
+
+def test_a_hand_labelled_fit_no_labeller_scores_shows_its_accuracy_but_no_walk_plot(qtbot, panel):
+    seeds = list(range(24))
+    with qtbot.waitSignal(panel.evaluated, timeout=20000) as got:
+        panel.fit_labels(seeds, [s % 2 == 0 for s in seeds], "Even seeds")
+    assert got.args[0].walk is None and not panel.evaluation.isVisibleTo(panel)
+    assert "Even seeds" in panel.accuracy_line.text()

@@ -125,12 +125,10 @@ class EvaluationPlot(QWidget):
     def show_evaluation(self, ev: DirectionEvaluation) -> None:
         self.clear()
         self.shown = ev
+        if ev.walk is None:  # no labeller scores it: the accuracy line above says all there is
+            return
         self.setVisible(True)
         self.text.setText(entanglement_text(ev))
-        if ev.walk is None:
-            self.plot.setVisible(False)
-            return
-        self.plot.setVisible(True)
         x = np.asarray(ev.walk.amounts, float)
         names = [ev.attribute, *ev.others()]
         keys = []
