@@ -18,7 +18,6 @@ from __future__ import annotations
 import functools
 import logging
 import re
-import sys
 import threading
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
