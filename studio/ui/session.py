@@ -91,7 +91,7 @@ class Session(QObject):
         self._pending_project: Project | None = None  # to restore once the newest open has loaded
         self._gesture = 0
         self._notes_shown = 0   # backend notes from self.models already shown
-        self._problems_told = 0  # registry problems already reported through pluginProblems
+        self._problems_told: set[str] = set()  # plugin and labeller problems already reported (pluginProblems)
         self._bridges: set[_JobBridge] = set()
         self.tasks = Tasks(self)  # long jobs the user waits for (run_job(task=...)), shown in the status bar
         self._model_jobs: list[JobHandle] = []
@@ -173,13 +173,15 @@ class Session(QObject):
         return self.worker.submit_load(job, on_done=bridge.done.emit, on_error=bridge.failed.emit)
 
     def _report_plugin_problems(self) -> None:
-        """Emit `pluginProblems` with the registry's problems not reported yet: each is told once."""
+        """Emit `pluginProblems` with the registry's and the labellers' problems not reported yet: each is
+        told once (labellers are discovered when a model opens, so their problems come with its load)."""
+        from studio.model.labellers import discovered_labellers
         from studio.model.registry import discovered_registry
 
-        reg = discovered_registry()
-        problems = list(reg.problems) if reg is not None else []
-        new = problems[self._problems_told:]
-        self._problems_told = len(problems)
+        reg, labs = discovered_registry(), discovered_labellers()
+        problems = [*(reg.problems if reg is not None else []), *(labs.problems if labs is not None else [])]
+        new = [p for p in dict.fromkeys(problems) if p not in self._problems_told]
+        self._problems_told.update(new)
         if new:
             self.pluginProblems.emit(new)
 

@@ -97,3 +97,27 @@ def test_a_hand_labelled_fit_no_labeller_scores_shows_its_accuracy_but_no_walk_p
         panel.fit_labels(seeds, [s % 2 == 0 for s in seeds], "Even seeds")
     assert got.args[0].walk is None and not panel.evaluation.isVisibleTo(panel)
     assert "Even seeds" in panel.accuracy_line.text()
+
+
+def test_a_broken_labeller_drop_in_is_told_once_when_a_model_opens(qtbot, tmp_path, monkeypatch):
+    from studio.model import labellers, registry
+
+    (tmp_path / "bad_labeller.py").write_text("labeller = 'not a Labeller'\n")
+    monkeypatch.setenv(registry.PLUGIN_PATH_ENV, str(tmp_path))
+    registry.reset_default_registry()
+    labellers.reset_labellers()
+    try:
+        s = Session(SyncWorker(), ModelCache(torch.device("cpu")))
+        told: list[list[str]] = []
+        s.pluginProblems.connect(told.append)
+        p = DirectionsPanel(s, DirectionLibrary(tmp_path / "library"))
+        qtbot.addWidget(p)
+        for _ in range(2):
+            with qtbot.waitSignal(s.modelChanged, timeout=20000):
+                s.open_model(DEMO)
+    finally:
+        registry.reset_default_registry()
+        labellers.reset_labellers()
+    assert len(told) == 1 and len(told[0]) == 1 and "bad_labeller.py" in told[0][0]
+    assert "not a studio.model.labellers.Labeller" in told[0][0]
+    assert [x.name for x in p.labellers] == ["ToyFaces attribute model"]  # the others still work
