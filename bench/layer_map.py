@@ -57,7 +57,8 @@ def main() -> int:
     width = max(len(c) for c in m.columns)
     print(f"{'inputs':<12}" + "".join(f"{c[:width]:>{max(8, len(c) + 1)}}" for c in m.columns))
     for i in range(len(m.ranges)):
-        print(f"{m.row_label(i):<12}" + "".join(f"{v:>{max(8, len(c) + 1)}.2f}" for c, v in zip(m.columns, m.values[i])))
+        cells = "".join(f"{v:>{max(8, len(c) + 1)}.2f}" for c, v in zip(m.columns, m.values[i]))
+        print(f"{m.row_label(i):<12}" + cells)
     print()
     if args.csv:
         args.csv.write_text(m.to_csv())
@@ -76,8 +77,10 @@ def main() -> int:
                "reported", True),
         Figure("mean colour follows B, mean of 16x16+ inputs", m.mean_over(MEAN_COLOUR, min_resolution=16),
                "reported", True),
-        Figure("image change, mean of 4x4-8x8 inputs", m.mean_over(IMAGE_CHANGE, max_resolution=8), "reported", True),
-        Figure("image change, mean of 16x16+ inputs", m.mean_over(IMAGE_CHANGE, min_resolution=16), "reported", True),
+        Figure("image change, mean of 4x4-8x8 inputs", m.mean_over(IMAGE_CHANGE, max_resolution=8),
+               "reported", True),
+        Figure("image change, mean of 16x16+ inputs", m.mean_over(IMAGE_CHANGE, min_resolution=16),
+               "reported", True),
         Figure("seconds for the map", seconds, "reported", True),
     ]
     return report(rows)

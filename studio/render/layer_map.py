@@ -60,8 +60,8 @@ class LayerMap:
 
     def mean_over(self, name: str, max_resolution: int | None = None, min_resolution: int | None = None) -> float:
         """The column's mean over the rows whose resolution is within the bounds."""
-        keep = [i for i, r in enumerate(self.resolutions)
-                if (max_resolution is None or r <= max_resolution) and (min_resolution is None or r >= min_resolution)]
+        lo, hi = min_resolution or 0, max_resolution if max_resolution is not None else 1 << 30
+        keep = [i for i, r in enumerate(self.resolutions) if lo <= r <= hi]
         return float(np.mean(self.column(name)[keep])) if keep else float("nan")
 
     def to_dict(self) -> dict[str, Any]:

@@ -16,7 +16,8 @@ from studio.core.recipe import ModelRef, Recipe, SeedLatent
 from studio.errors import RecipeError
 from studio.render.analysis import run_job
 from studio.render.engine import Renderer
-from studio.render.layer_map import HAIR_COLOUR, IMAGE_CHANGE, MEAN_COLOUR, follow_slope, layer_map_job, model_labeller
+from studio.render.layer_map import (HAIR_COLOUR, IMAGE_CHANGE, MEAN_COLOUR, follow_slope, layer_map_job,
+                                     model_labeller)
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +42,8 @@ def test_hair_colour_lives_in_the_coarse_inputs(sg2_map):
 def test_numbers_export_as_csv_and_json(sg2_map):
     _, m = sg2_map
     rows = list(csv.DictReader(io.StringIO(m.to_csv())))
-    assert len(rows) == len(m.ranges) and float(rows[2][MEAN_COLOUR]) == pytest.approx(m.column(MEAN_COLOUR)[2], abs=1e-4)
+    assert len(rows) == len(m.ranges)
+    assert float(rows[2][MEAN_COLOUR]) == pytest.approx(m.column(MEAN_COLOUR)[2], abs=1e-4)
     d = json.loads(m.to_json())
     assert d["pairs"] == 24 and d["rows"][0]["label"] == "0 (4x4)"
     assert d["rows"][2]["values"][HAIR_COLOUR] == pytest.approx(m.column(HAIR_COLOUR)[2])

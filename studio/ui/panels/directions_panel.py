@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog
                                QWidget)
 
 from studio.core.direction_library import (EXT, DirectionLibrary, DirectionMismatch, SavedDirection,
-                                           check_compatible, export_npy, import_file, matches_model,
+                                           apply_direction, check_compatible, export_npy, import_file, matches_model,
                                            save_direction)
 from studio.core.direction_spaces import AmbiguousDirectionSpace, ModelDims
 from studio.core.directions import DirectionSet
@@ -639,9 +639,13 @@ class DirectionsPanel(QWidget):
         if r is None or label not in self.active:
             return
         d, i, _ = self.active[label]
-        self.session.edit(r.with_walk(label, tuple(float(v) for v in d.vectors[i]), value * self._unit(d, i),
-                                      d.walk_space(), d.layers),
-                          f"Walk {d.name} {value:+.2f}", merge_key=f"walk:{label}")
+        g = self.session.generator
+        try:  # the model check was answered when the direction was put to use; space and size are not optional
+            walked = apply_direction(r, d, i, value * self._unit(d, i), g.info, allow_other_model=True)
+        except DirectionMismatch as exc:
+            self.session.error.emit(str(exc))
+            return
+        self.session.edit(walked, f"Walk {d.name} {value:+.2f}", merge_key=f"walk:{label}")
         if not dragging:
             self.session.end_gesture()
 

@@ -124,8 +124,8 @@ class LayerMapDialog(QDialog):
         self.result = m
         self.table.setRowCount(len(m.ranges))
         self.table.setColumnCount(len(m.columns))
-        self.table.setHorizontalHeaderLabels([c.replace("_", " ").capitalize() if c.islower() else c.replace("_", " ")
-                                              for c in m.columns])
+        heads = [c.replace("_", " ") for c in m.columns]
+        self.table.setHorizontalHeaderLabels([h.capitalize() if h.islower() else h for h in heads])
         self.table.setVerticalHeaderLabels([m.row_label(i) for i in range(len(m.ranges))])
         top_change = float(np.nanmax(m.column(IMAGE_CHANGE))) if len(m.ranges) else 1.0
         for r in range(len(m.ranges)):
