@@ -60,3 +60,15 @@ def test_a_model_without_style_inputs_is_refused():
     g = studio.load(str(resolve_demo("demo:dcgan")), "cpu")
     with pytest.raises(RecipeError, match="no style inputs"):
         run_job(layer_map_job(Renderer(), g, Recipe(ModelRef("", g.model_id), SeedLatent(0)), None, pairs=4))
+
+
+@pytest.mark.shared
+def test_a_model_without_a_labeller_gets_the_pixel_columns():
+    from conftest import shared_path
+
+    g = studio.load(str(shared_path("fixtures", "stylegan2ada_nvlabs", "uncond", "network-snapshot-000000.pkl")),
+                    "cpu")
+    assert model_labeller(g) is None  # a random NVlabs network: no labeller knows its images
+    m = run_job(layer_map_job(Renderer(), g, Recipe(ModelRef("", g.model_id), SeedLatent(0)), None, pairs=4))
+    assert m.columns == [MEAN_COLOUR, IMAGE_CHANGE] and len(m.ranges) == g.info.num_ws
+    assert np.isfinite(m.values).all() and (m.column(IMAGE_CHANGE) >= 0).all()
