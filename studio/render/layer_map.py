@@ -95,6 +95,21 @@ def default_ranges(g: Generator) -> list[tuple[int, int]]:
     return [(i, i + 1) for i in range(g.info.num_ws)]
 
 
+def resolution_ranges(g: Generator) -> list[tuple[int, int]]:
+    """One row per block resolution (the inputs that share it), the paper's 4x4, 8x8, ... granularity; one
+    row per input when the family does not say its resolutions."""
+    res = style_resolutions(g)
+    if not any(res):
+        return default_ranges(g)
+    out: list[tuple[int, int]] = []
+    for i, r in enumerate(res):
+        if out and res[out[-1][0]] == r:
+            out[-1] = (out[-1][0], i + 1)
+        else:
+            out.append((i, i + 1))
+    return out
+
+
 def model_labeller(g: Generator) -> "Labeller | None":
     """The labeller the layer map scores with: the first one offered for this model (the ToyFaces attribute
     model for the demos), None when there is none (the map then has only the pixel columns). The one place

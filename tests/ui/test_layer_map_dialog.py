@@ -45,3 +45,12 @@ def test_a_model_without_style_inputs_gets_a_message(qtbot):
     assert not d.run() and "no style inputs" in errors[-1]
     assert shade(0) == shade(-1) and shade(1).red() < 255
     assert cell_text(-0.001) == "0.00" and cell_text(float("nan")) == "–" and cell_text(0.776) == "0.78"
+
+
+def test_rows_by_resolution_swap_the_inputs_that_share_one(qtbot):
+    d, errors = _dialog(qtbot, "demo:stylegan2")
+    d.pairs.setValue(4)
+    d.rows.setCurrentIndex(d.rows.findData("resolution"))
+    assert d.run() and not errors
+    assert d.result.ranges == [(0, 2), (2, 4), (4, 6), (6, 8), (8, 10)]
+    assert [d.table.verticalHeaderItem(i).text() for i in range(2)] == ["0-1 (4x4)", "2-3 (8x8)"]

@@ -11,12 +11,13 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import (QDialog, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QPushButton, QSpinBox,
+from PySide6.QtWidgets import (QComboBox, QDialog, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QPushButton, QSpinBox,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from studio.atomic import write_atomic
 from studio.errors import StudioError
-from studio.render.layer_map import DEFAULT_PAIRS, IMAGE_CHANGE, LayerMap, layer_map_job, model_labeller
+from studio.render.layer_map import (DEFAULT_PAIRS, IMAGE_CHANGE, LayerMap, default_ranges, layer_map_job,
+                                     model_labeller, resolution_ranges)
 from studio.ui.session import Session
 
 TASK = "Layer map"
@@ -50,6 +51,11 @@ class LayerMapDialog(QDialog):
         self.pairs.setRange(4, 2000)
         self.pairs.setValue(DEFAULT_PAIRS)
         self.pairs.setToolTip("Seed pairs (A, B) per row: A is rendered with that style input from B")
+        self.rows = QComboBox()
+        self.rows.addItem("each style input", "input")
+        self.rows.addItem("each resolution", "resolution")
+        self.rows.setToolTip("Rows: one per style input (the mixing matrix's rows) or one per block resolution "
+                             "(the inputs that share it swapped together)")
         self.run_button = QPushButton("Run")
         self.run_button.clicked.connect(self.run)
         self.export_button = QPushButton("Export…")
@@ -59,6 +65,8 @@ class LayerMapDialog(QDialog):
         top = QHBoxLayout()
         top.addWidget(QLabel("Pairs per row"))
         top.addWidget(self.pairs)
+        top.addWidget(QLabel("Rows"))
+        top.addWidget(self.rows)
         top.addWidget(self.run_button)
         top.addStretch(1)
         top.addWidget(self.export_button)
@@ -98,12 +106,13 @@ class LayerMapDialog(QDialog):
             return False
         labeller = model_labeller(g)
         try:
-            job = layer_map_job(self.session.renderer, g, recipe, labeller, self.pairs.value())
+            ranges = resolution_ranges(g) if self.rows.currentData() == "resolution" else default_ranges(g)
+            job = layer_map_job(self.session.renderer, g, recipe, labeller, self.pairs.value(), ranges)
         except StudioError as exc:
             self.session.error.emit(str(exc))
             return False
         self.run_button.setEnabled(False)
-        self.status.setText(f"Measuring {g.info.num_ws} rows x {self.pairs.value()} pairs"
+        self.status.setText(f"Measuring {len(ranges)} rows x {self.pairs.value()} pairs"
                             + (f" with {labeller.name}" if labeller else " (no labeller for this model: "
                                "pixel columns only)") + "…")
         self._handle = self.session.run_job(job, on_done=self._done, on_error=self._failed, key="layer_map",
