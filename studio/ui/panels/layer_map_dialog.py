@@ -70,7 +70,8 @@ class LayerMapDialog(QDialog):
         top.addWidget(self.run_button)
         top.addStretch(1)
         top.addWidget(self.export_button)
-        self.note = QLabel("Each row swaps one style input (a row of the mixing matrix) from seed B into seed A. "
+        self.note = QLabel("Each row swaps its style inputs (a row of the mixing matrix, or a resolution's) from seed B into "
+                           "seed A. "
                            "Cells: how far each quantity follows B (0 = stays A, 1 = follows B); "
                            "image change: the pixels' change relative to B - A.")
         self.note.setWordWrap(True)
