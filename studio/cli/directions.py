@@ -13,7 +13,7 @@ KINDS = ("interfacegan", "ganspace", "sefa")
 
 
 def register(sub: Any) -> None:
-    d = sub.add_parser("directions", help="import direction files (InterFaceGAN, GANSpace, SeFa) or walk one",
+    d = sub.add_parser("directions", help="import (InterFaceGAN, GANSpace, SeFa), apply, fit or sample directions",
                        description="Import another tool's directions for a model: the space (z, W, W+) comes "
                                    "from InterFaceGAN's / GANSpace's file naming (_w_boundary, _wp_boundary, _w) "
                                    "and the shape; where z and w have the same size and the name says nothing, "
