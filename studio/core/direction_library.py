@@ -374,7 +374,7 @@ def import_interfacegan(path: str | os.PathLike, space: str | None = None, name:
     The space is `space`, else the name's, else the only one of `dims`' spaces of that size; two spaces of
     the same size and no name raise AmbiguousDirectionSpace (the caller asks)."""
     path = Path(path)
-    a = _float_array(_load_npy(path), path.name)
+    a = _float_array(_one_vector_file(path), path.name)
     if a.ndim == 1:
         a = a[None]
     if a.ndim == 3 and a.shape[0] == 1:  # [1, num_ws, w_dim]: a W+ boundary kept by layer
@@ -474,7 +474,8 @@ def import_sefa(path: str | os.PathLike, k: int = 10, name: str | None = None,
                           explained=explained, info={"imported_from": path.name})
 
 
-def _sefa_torch(path: Path) -> np.ndarray:
+def _load_torch(path: Path, what: str) -> Any:
+    """torch's weights-only loader (never a pickle of code), its failures one DirectionFileError."""
     import pickle
 
     import torch
@@ -484,22 +485,63 @@ def _sefa_torch(path: Path) -> np.ndarray:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            obj = torch.load(path, map_location="cpu", weights_only=True)
+            return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch's unpickler raises many types on damaged bytes
         first = next((ln.strip() for ln in str(exc).splitlines() if ln.strip() and not any(
             a in ln for a in ("weights_only", "safe_globals", "allowlist", "trust", "Please use"))), "")
         if isinstance(exc, pickle.UnpicklingError) and ("GLOBAL" in str(exc) or not first):
             first = "it holds pickled objects that are not plain tensors"
-        raise DirectionFileError(f"{path.name} could not be read safely as a SeFa factor file "
+        raise DirectionFileError(f"{path.name} could not be read safely as {what} "
                                  f"({first[:160] or type(exc).__name__})") from None
+
+
+def _tensor_array(t: Any, what: str) -> np.ndarray:
+    """A stored tensor as a float array, refusing one that claims more than its storage holds."""
+    claimed, held = t.numel() * t.element_size(), t.untyped_storage().nbytes()
+    if claimed > held or claimed > budgets.current().max_decompressed_bytes:  # a stride-0 view claims any size
+        raise DirectionFileError(f"{what} claims {budgets.human(claimed)} (shape "
+                                 f"{list(t.shape)}) from {budgets.human(held)} of stored data")
+    return _float_array(t.detach().cpu().float().numpy(), what)
+
+
+def _sefa_torch(path: Path) -> np.ndarray:
+    import torch
+
+    obj = _load_torch(path, "a SeFa factor file")
     eig = obj.get("eigvec") if isinstance(obj, dict) else None
     if not isinstance(eig, torch.Tensor):
         raise DirectionFileError(f"{path.name} is not a SeFa factor file: expected a dict with an 'eigvec' tensor")
-    claimed, held = eig.numel() * eig.element_size(), eig.untyped_storage().nbytes()
-    if claimed > held or claimed > budgets.current().max_decompressed_bytes:  # a stride-0 view claims any size
-        raise DirectionFileError(f"{path.name}: eigvec claims {budgets.human(claimed)} (shape "
-                                 f"{list(eig.shape)}) from {budgets.human(held)} of stored data")
-    return _float_array(eig.detach().cpu().numpy(), f"{path.name}: eigvec").T  # columns are directions
+    return _tensor_array(eig, f"{path.name}: eigvec").T  # columns are directions
+
+
+BOUNDARY_KEYS = ("boundary", "direction", "w", "latent")  # names a one-array file may use for its vector
+
+
+def _one_vector_file(path: Path) -> np.ndarray:
+    """The array of a boundary kept as .npy, as .npz / .pt (one array, or one named like BOUNDARY_KEYS)."""
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        return _load_npy(path)
+    if suffix == ".npz":
+        arrays = _load_npz(path)
+    elif suffix in (".pt", ".pth"):
+        import torch
+
+        obj = _load_torch(path, "a direction file")
+        if torch.is_tensor(obj):
+            obj = {"": obj}
+        if not isinstance(obj, dict):
+            raise DirectionFileError(f"{path.name} holds no tensor (a .pt direction is a tensor or a dict of them)")
+        arrays = {str(k): _tensor_array(v, f"{path.name}: {k}") for k, v in obj.items() if torch.is_tensor(v)}
+    else:
+        raise DirectionFileError(f"{path.name}: a boundary is read from .npy, .npz or .pt, not {suffix or 'no suffix'}")
+    if len(arrays) == 1:
+        return next(iter(arrays.values()))
+    for key in BOUNDARY_KEYS:
+        if key in arrays:
+            return arrays[key]
+    raise DirectionFileError(f"{path.name} holds {', '.join(sorted(arrays)) or 'nothing'}; a boundary file holds "
+                             f"one array (or one named {' / '.join(BOUNDARY_KEYS)})")
 
 
 def import_file(path: str | os.PathLike, kind: str, space: str | None = None,

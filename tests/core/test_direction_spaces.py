@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from studio.core.direction_library import (DirectionMismatch, SavedDirection, apply_direction, check_compatible,
+from studio.core.direction_library import (DirectionFileError, DirectionMismatch, SavedDirection, apply_direction, check_compatible,
                                            import_ganspace, import_interfacegan, import_sefa, load_direction,
                                            save_direction)
 from studio.core.direction_spaces import AmbiguousDirectionSpace, ModelDims, infer_space, name_hint
@@ -114,3 +114,23 @@ def test_applying_a_direction_of_the_wrong_space_or_size_is_refused():
         check_compatible(act, _info(), "")
     with pytest.raises(DirectionMismatch, match="does not have"):
         check_compatible(SavedDirection("a", _unit(32), "act:b64"), _info(), "")
+
+
+def test_a_boundary_kept_as_pt_or_npz_imports_like_the_npy(tmp_path):
+    import torch
+
+    v = _unit(8 * 64).reshape(1, 8, 64)
+    torch.save(torch.from_numpy(v), tmp_path / "age_wp_boundary.pt")
+    np.savez(tmp_path / "age_w_boundary.npz", boundary=v[:, 0], other=np.zeros(3))
+    wp = import_interfacegan(tmp_path / "age_wp_boundary.pt", dims=SAME)
+    assert (wp.space, wp.dim) == ("w+", 512)
+    np.testing.assert_allclose(wp.vectors[0], v.reshape(-1) / np.linalg.norm(v), rtol=1e-5)
+    assert import_interfacegan(tmp_path / "age_w_boundary.npz", dims=SAME).space == "w"
+    torch.save({"a": torch.ones(3), "b": torch.ones(3)}, tmp_path / "two.pt")
+    with pytest.raises(DirectionFileError, match="holds a, b; a boundary file holds one array"):
+        import_interfacegan(tmp_path / "two.pt", dims=SAME)
+    import pickle
+
+    (tmp_path / "code.pt").write_bytes(pickle.dumps(print))
+    with pytest.raises(DirectionFileError, match="could not be read safely"):
+        import_interfacegan(tmp_path / "code.pt", dims=SAME)

@@ -55,7 +55,7 @@ from studio.ui.session import Session
 SCORE_AMOUNTS = np.linspace(-WALK_RANGE, WALK_RANGE, 13)  # slider units of the score-along-walk plot
 IMPORT_FILTERS = {
     "lsdir": f"Latent Studio direction (*{EXT})",
-    "interfacegan": "InterFaceGAN boundary (*.npy)",
+    "interfacegan": "InterFaceGAN boundary (*.npy *.npz *.pt *.pth)",
     "ganspace": "GANSpace components (*.npz)",
     "sefa": "SeFa eigenvectors (*.npy *.npz *.pt)",
 }
