@@ -84,6 +84,31 @@ def eye_score(image: np.ndarray) -> np.ndarray:
     return score
 
 
+def _largest_blob(weights: np.ndarray) -> np.ndarray:
+    """`weights` kept only on its largest 8-connected region of positive pixels (by summed weight)."""
+    on = weights > 0
+    labels = np.zeros(on.shape, np.int32)
+    best, best_sum, n = 0, 0.0, 0
+    h, w = on.shape
+    for y0, x0 in zip(*np.nonzero(on)):
+        if labels[y0, x0]:
+            continue
+        n += 1
+        labels[y0, x0] = n
+        stack, total = [(y0, x0)], 0.0
+        while stack:
+            y, x = stack.pop()
+            total += float(weights[y, x])
+            for yy in range(max(0, y - 1), min(h, y + 2)):
+                for xx in range(max(0, x - 1), min(w, x + 2)):
+                    if on[yy, xx] and not labels[yy, xx]:
+                        labels[yy, xx] = n
+                        stack.append((yy, xx))
+        if total > best_sum:
+            best, best_sum = n, total
+    return np.where(labels == best, weights, 0.0) if best else weights * 0.0
+
+
 def _peaks(score: np.ndarray, floor: float) -> list[tuple[float, int, int]]:
     """Local maxima (3 x 3) of `score` above `floor`, as (score, x, y), best first."""
     h, w = score.shape
@@ -93,12 +118,26 @@ def _peaks(score: np.ndarray, floor: float) -> list[tuple[float, int, int]]:
     return sorted(((float(score[y, x]), int(x), int(y)) for y, x in zip(ys, xs)), reverse=True)
 
 
+def _mouth_below(red: np.ndarray, eyes: tuple[tuple[int, int], tuple[int, int]], k: float
+                 ) -> tuple[float, float] | None:
+    """The centroid of the largest red blob where a face with these eyes has its mouth: 5 to 15 px below
+    their midpoint, within 8 px of it side to side (the mouth sits 10 px below, 2.5 px aside at most tilt)."""
+    (xa, ya), (xb, yb) = eyes
+    mx, my = (xa + xb) / 2, (ya + yb) / 2
+    h, w = red.shape
+    y0, y1 = int(max(0, my + 5 * k)), int(min(h, my + 15 * k + 1))
+    x0, x1 = int(max(0, mx - 8 * k)), int(min(w, mx + 8 * k + 1))
+    win = _largest_blob(red[y0:y1, x0:x1])
+    return _centroid(win, x0, y0) if win.sum() >= 0.5 else None
+
+
 def find_landmarks(image: np.ndarray) -> dict[str, tuple[float, float] | None]:
     """The pupils and the mouth measured in an (H, W, 3) uint8 image of a ToyFaces-like face (None where a
-    part is not found). Mouth: the centroid of the red pixels in the lower half, weighted by how red they
-    are. Eyes: of the peaks of `eye_score`, the pair with the highest summed score that sits as a face's
-    eyes do: 8 to 16 px apart side by side, their midpoint 6 to 14 px above the mouth (when one was found);
-    each refined to the score's centroid in a 3 x 3 window."""
+    part is not found). Eyes: of the peaks of `eye_score`, the pair with the highest summed score that sits
+    as a face's eyes do (8 to 16 px apart side by side) and has a mouth 6 to 14 px below their midpoint and
+    at most 4 px aside, else the best pair; each
+    refined to the score's centroid in a 3 x 3 window. Mouth: the centroid of the largest blob of red
+    pixels (weighted by how red) where that face's mouth is (see `_mouth_below`)."""
     img = np.asarray(image)
     if img.ndim != 3 or img.shape[2] < 3:
         raise ValueError(f"landmarks need an (H, W, 3) image, not {img.shape}")
@@ -109,24 +148,22 @@ def find_landmarks(image: np.ndarray) -> dict[str, tuple[float, float] | None]:
     rgb = img.astype(np.float32)
     ratio = rgb[..., 0] / np.maximum(rgb[..., 1], 1.0)
     red = np.clip(ratio - MOUTH_RATIO, 0.0, 1.0) * (rgb[..., 0] > 60)
-    red[: h // 2] = 0
-    mouth = _centroid(red, 0, 0) if red.sum() >= 1.0 else None
-    out["mouth"] = mouth
     score = eye_score(img)
     peaks = _peaks(score, MIN_EYE_SCORE)[:12]
-    best, pair = -1.0, None
+    best: tuple[bool, float] = (False, -1.0)
+    pick = None
     for i, (sa, xa, ya) in enumerate(peaks):
         for sb, xb, yb in peaks[i + 1:]:
-            dx, dy = abs(xa - xb), abs(ya - yb)
-            if not (8 * k <= dx <= 16 * k and dy <= 5 * k):
+            if not (8 * k <= abs(xa - xb) <= 16 * k and abs(ya - yb) <= 5 * k):
                 continue
-            if mouth is not None:
-                mx, my = (xa + xb) / 2 + 0.5, (ya + yb) / 2 + 0.5
-                if not (6 * k <= mouth[1] - my <= 14 * k and abs(mouth[0] - mx) <= 4 * k):
-                    continue
-            if sa + sb > best:
-                best, pair = sa + sb, ((xa, ya), (xb, yb))
-    if pair is not None:
+            mouth = _mouth_below(red, ((xa, ya), (xb, yb)), k)
+            mx, my = (xa + xb) / 2 + 0.5, (ya + yb) / 2 + 0.5
+            fits = mouth is not None and abs(mouth[0] - mx) <= 4 * k and 6 * k <= mouth[1] - my <= 14 * k
+            rank = (fits, sa + sb)
+            if rank > best:
+                best, pick = rank, (((xa, ya), (xb, yb)), mouth)
+    if pick is not None:
+        pair, out["mouth"] = pick
         eyes = []
         for x, y in pair:
             x0, y0 = max(0, x - 1), max(0, y - 1)
