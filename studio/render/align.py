@@ -9,8 +9,10 @@ and recipes store it as any crop. Which framing a model wants follows from its t
 named for CelebA or FFHQ, or with CelebA attributes, gets that data set's eye-mouth framing; any other
 domain (bedrooms, digits, unknown) is not aligned, and the caller says so.
 
-Detectors, each offline: ToyFaces faces by studio.demo.landmarks (it reads the drawn pupils and the red
-mouth); real faces by OpenCV's Haar cascades for the face and the eyes, whose model files ship inside the
+Detectors, each offline: ToyFaces faces by a small landmark regressor trained on ToyFaces drawn with their
+true landmarks under random turns, shifts and scales (studio.demo.landmark_net, weights in
+resources/landmarks/ with a manifest; bench/alignment.py compares it with the hand-made part detector of
+studio.demo.landmarks); real faces by OpenCV's Haar cascades for the face and the eyes, whose model files ship inside the
 opencv-python-headless wheel (the optional `align` extra; without it a clear AlignError names the extra).
 """
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -137,17 +140,67 @@ def detect_landmarks(rgb: np.ndarray, framing: Framing) -> dict[str, Point]:
     """The eyes and mouth found in an (H, W, 3) uint8 photo, in pixels, by the framing's detector (a part
     not found is left out)."""
     if framing.detector == "toyfaces":
-        from studio.demo.landmarks import find_landmarks
-
-        found = find_landmarks(_toyfaces_scale(rgb))
-        k = max(rgb.shape[:2]) / _TOY_SIDE
-        return {n: (p[0] * k, p[1] * k) for n, p in found.items() if p is not None}
+        return toyfaces_landmarks(rgb)
     if framing.detector == "opencv":
         return _opencv_landmarks(rgb)
     raise AlignError(f"unknown face detector {framing.detector!r}")
 
 
-_TOY_SIDE = 64  # ToyFaces' drawing size: the detector's templates are sized for it
+_TOY_SIDE = 64  # ToyFaces' drawing size: the detectors are made for it
+TOY_METHODS = ("net", "rules")
+
+
+def toyfaces_net_path() -> Path:
+    from studio.bundled import resources_dir
+
+    return resources_dir() / "landmarks" / "toyfaces_landmarks.safetensors"
+
+
+def toyfaces_landmarks(rgb: np.ndarray, method: str = "net") -> dict[str, Point]:
+    """A ToyFaces photo's pupils and mouth in its pixels. "net": the bundled landmark regressor
+    (studio.demo.landmark_net; nothing when it sees no face); "rules": the hand-made part detector
+    (studio.demo.landmarks.find_landmarks), its mouth refined to include a grin's teeth.
+    bench/alignment.py measures both on held-out photos; the net is the one used."""
+    small = _toyfaces_scale(rgb)
+    if method == "net":
+        from studio.demo import landmark_net
+
+        path = toyfaces_net_path()
+        if not path.is_file():
+            raise AlignError(f"the ToyFaces landmark model {path} is missing; reinstall Latent Studio")
+        pts, present = landmark_net.predict(landmark_net.load(path), small[None])
+        found: dict[str, Point | None] = ({n: (float(x), float(y)) for n, (x, y) in zip(NAMES, pts[0])}
+                                          if present[0] >= landmark_net.PRESENT else {})
+    elif method == "rules":
+        from studio.demo.landmarks import find_landmarks
+
+        found = find_landmarks(small)
+    else:
+        raise AlignError(f"unknown ToyFaces landmark method {method!r} (known: {', '.join(TOY_METHODS)})")
+        if found.get("mouth") is not None:  # its red centroid sits below a grin's true centre
+            found["mouth"] = _toy_mouth(small, found["mouth"])
+    k = max(rgb.shape[:2]) / _TOY_SIDE
+    return {n: (p[0] * k, p[1] * k) for n, p in found.items() if p is not None}
+
+
+def _toy_mouth(rgb: np.ndarray, rough: Point) -> Point:
+    """The mouth's centre with its teeth: the detector's mouth is the centroid of the red pixels, which sits
+    a pixel below a grin's true centre (its white teeth are on top); here white pixels within the red blob's
+    columns and up to 3 px above it count too, so a grin and a closed mouth share one place."""
+    x0, y0 = int(rough[0]), int(rough[1])
+    a = rgb[max(0, y0 - 6):y0 + 6, max(0, x0 - 7):x0 + 8].astype(np.float32)
+    r, g = a[..., 0], a[..., 1]
+    red = np.clip(r / np.maximum(g, 1.0) - 2.0, 0.0, 1.0) * (r > 60)
+    if red.sum() < 1.0:
+        return rough
+    rows, cols = np.nonzero(red > 0.2)
+    white = np.clip((a.min(-1) - 200.0) / 40.0, 0.0, 1.0)
+    band = np.zeros_like(white)
+    band[max(0, rows.min() - 3):rows.max() + 1, cols.min():cols.max() + 1] = 1.0
+    w = red + white * band
+    ys, xs = np.mgrid[0:w.shape[0], 0:w.shape[1]]
+    total = float(w.sum())
+    return (float((xs * w).sum()) / total + max(0, x0 - 7) + 0.5, float((ys * w).sum()) / total + max(0, y0 - 6) + 0.5)
 
 
 def _toyfaces_scale(rgb: np.ndarray) -> np.ndarray:
