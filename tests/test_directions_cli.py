@@ -77,3 +77,18 @@ def test_a_wp_direction_walks_its_rows_and_a_mismatched_one_is_refused(tmp_path,
     code, _, err = run_cli(capsys, "directions", "import", tmp_path / "age_w_boundary.npy", "--model", sg3,
                            "--out", tmp_path / "age.lsdir", "--device", "cpu")
     assert code == 2 and "64 values and this model's W has 32" in err
+
+
+def test_the_kind_is_guessed_from_the_file(tmp_path):
+    import torch
+
+    from studio.cli.directions import guess_kind
+
+    np.savez(tmp_path / "g.npz", lat_comp=np.ones((2, 1, 4)), lat_stdev=np.ones(2))
+    np.savez(tmp_path / "s.npz", boundaries=np.ones((2, 4)))
+    np.savez(tmp_path / "b.npz", boundary=np.ones((1, 4)))
+    torch.save({"ckpt": "x", "eigvec": torch.ones(4, 2)}, tmp_path / "s.pt")
+    torch.save(torch.ones(1, 4), tmp_path / "b.pt")
+    got = {p: guess_kind(tmp_path / p) for p in ("g.npz", "s.npz", "b.npz", "s.pt", "b.pt", "x.npy")}
+    assert got == {"g.npz": "ganspace", "s.npz": "sefa", "b.npz": "interfacegan", "s.pt": "sefa",
+                   "b.pt": "interfacegan", "x.npy": "interfacegan"}

@@ -24,8 +24,8 @@ def register(sub: Any) -> None:
     imp.add_argument("file", metavar="FILE", help="InterFaceGAN .npy, GANSpace .npz or SeFa .npy/.npz/.pt")
     imp.add_argument("--model", "-m", required=True, metavar="CKPT", help="the model the direction is for")
     imp.add_argument("--kind", choices=KINDS, default=None,
-                     help="the file's tool (default: GANSpace for .npz holding lat_comp, SeFa for .pt, "
-                          "else InterFaceGAN)")
+                     help="the file's tool (default: GANSpace for .npz holding lat_comp, SeFa for SeFa's "
+                          "keys (boundaries, eigen_vectors, eigvec), else an InterFaceGAN boundary)")
     imp.add_argument("--space", choices=("z", "w", "w+"), default=None,
                      help="the direction's space, needed where z and w have the same size and the name says "
                           "nothing")
@@ -52,17 +52,29 @@ def register(sub: Any) -> None:
 
 
 def guess_kind(path: Path) -> str:
+    """GANSpace for an .npz holding lat_comp, SeFa for one holding boundaries / eigen_vectors or a .pt holding
+    eigvec, else an InterFaceGAN boundary (whose reader says what is wrong with a file that is none)."""
     suffix = path.suffix.lower()
-    if suffix in (".pt", ".pth"):
-        return "sefa"
     if suffix == ".npz":
         import zipfile
 
         try:
             with zipfile.ZipFile(path) as z:
-                return "ganspace" if "lat_comp.npy" in z.namelist() else "sefa"
+                names = set(z.namelist())
         except (zipfile.BadZipFile, OSError):
-            return "ganspace"  # its reader says what is wrong with the file
+            return "interfacegan"
+        if "lat_comp.npy" in names:
+            return "ganspace"
+        return "sefa" if names & {"boundaries.npy", "eigen_vectors.npy"} else "interfacegan"
+    if suffix in (".pt", ".pth"):
+        from studio.core.direction_library import load_weights_only
+        from studio.errors import StudioError
+
+        try:
+            obj = load_weights_only(path, "a direction file")
+        except StudioError:
+            return "interfacegan"
+        return "sefa" if isinstance(obj, dict) and "eigvec" in obj else "interfacegan"
     return "interfacegan"
 
 

@@ -474,7 +474,7 @@ def import_sefa(path: str | os.PathLike, k: int = 10, name: str | None = None,
                           explained=explained, info={"imported_from": path.name})
 
 
-def _load_torch(path: Path, what: str) -> Any:
+def load_weights_only(path: Path, what: str) -> Any:
     """torch's weights-only loader (never a pickle of code), its failures one DirectionFileError."""
     import pickle
 
@@ -507,7 +507,7 @@ def _tensor_array(t: Any, what: str) -> np.ndarray:
 def _sefa_torch(path: Path) -> np.ndarray:
     import torch
 
-    obj = _load_torch(path, "a SeFa factor file")
+    obj = load_weights_only(path, "a SeFa factor file")
     eig = obj.get("eigvec") if isinstance(obj, dict) else None
     if not isinstance(eig, torch.Tensor):
         raise DirectionFileError(f"{path.name} is not a SeFa factor file: expected a dict with an 'eigvec' tensor")
@@ -527,7 +527,7 @@ def _one_vector_file(path: Path) -> np.ndarray:
     elif suffix in (".pt", ".pth"):
         import torch
 
-        obj = _load_torch(path, "a direction file")
+        obj = load_weights_only(path, "a direction file")
         if torch.is_tensor(obj):
             obj = {"": obj}
         if not isinstance(obj, dict):
