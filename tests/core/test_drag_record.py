@@ -58,3 +58,13 @@ def test_a_record_describes_only_the_image_it_made():
     d = json.loads(json.dumps(rec.to_dict()))
     assert record_for(d, WLatent((0.25, 0.5))) == rec
     assert record_for(d, SeedLatent(3)) is None and record_for(d, WLatent((0.25, 0.51))) is None
+
+
+def test_a_record_is_saved_with_the_workspace():
+    from studio.core.vector_table import VectorTable
+    from studio.core.workspace import workspace_from_dict, workspace_to_dict
+
+    ws = Workspace(Recipe(ModelRef("m"), WLatent((0.25, 0.5)))).with_panel("drag", _record().to_dict())
+    table = VectorTable()
+    back = workspace_from_dict(json.loads(json.dumps(workspace_to_dict(ws, table))), table)
+    assert back == ws and read_record(back.panel("drag")) == _record()
