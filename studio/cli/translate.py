@@ -36,6 +36,9 @@ def register(sub: Any) -> None:
     t.add_argument("--out", "-o", type=Path, required=True, metavar="OUT_DIR",
                    help="folder for the results (created if missing; must not be IN_DIR)")
     t.add_argument("--force", "-f", action="store_true", help="overwrite existing files in OUT_DIR")
+    t.add_argument("--align", action=argparse.BooleanOptionalAction, default=None,
+                   help="turn, scale and shift each face to the model's training framing first (default: on for "
+                        "face models; other domains are not aligned, and it says so)")
     t.add_argument("--device", choices=DEVICES, default="auto", help="compute device (default: auto)")
     t.set_defaults(func=cmd_translate)
 
@@ -140,11 +143,15 @@ def cmd_translate(ns: argparse.Namespace) -> int:
     edits = (Attributes(values),) if names else ()
     renderer = Renderer(cache_bytes=0)  # every photo differs: nothing to reuse
     mark = image_mark("PNG")  # a later --force may replace these, and only these
-    done, skipped = 0, 0
+    from studio.render.align import align_latent
+
+    done, skipped, aligned, align_note = 0, 0, 0, ""
     with tqdm(total=len(photos), unit="photo", desc="translate", disable=None, file=sys.stderr) as bar:
         for photo, out in zip(photos, outs):
             try:
-                recipe = Recipe(model, image_latent(photo), edits=edits)
+                latent, found, align_note = align_latent(image_latent(photo), g.info, ns.align)
+                aligned += bool(found and found.found)
+                recipe = Recipe(model, latent, edits=edits)
             except StudioError as exc:
                 skipped += 1
                 tqdm.write(f"skipped {photo.name}: {exc}", file=sys.stderr)
@@ -163,5 +170,9 @@ def cmd_translate(ns: argparse.Namespace) -> int:
     setting = ", ".join(f"{n}={v:g}" for n, v in zip(names, values) if v) or (
         "all labels 0" if names else ", ".join(f"{c.name}={c.value}" for c in g.info.choices) or "no labels")
     note = f"; {ignored} other file{'s' * (ignored != 1)} ignored" if ignored else ""
+    if align_note.startswith("alignment skipped"):
+        note += f"; {align_note}"
+    elif ns.align is not False:
+        note += f"; {aligned} face{'s' * (aligned != 1)} aligned"
     print(f"translated {done} photo{'s' * (done != 1)} to {out_dir} ({setting}); skipped {skipped}{note}")
     return 0 if done else 2

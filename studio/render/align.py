@@ -344,3 +344,26 @@ def prepare_photo(image: Any, info: Any, align: bool | None = None) -> tuple[Any
             raise
         return image, None, f"alignment skipped: {exc}"
     return (result.image if result.found else image), result, result.message
+
+
+def align_latent(latent: Any, info: Any, align: bool | None = None) -> tuple[Any, Alignment | None, str]:
+    """A photo latent (studio.core.photo.ImageLatent) with its crop set to the alignment, for translators:
+    (latent, the Alignment or None, one line for the user). `align` as in `prepare_photo`; a photo without a
+    face, or a non-face domain, keeps its crop."""
+    from dataclasses import replace
+
+    from studio.core.photo import open_photo
+
+    if align is False:
+        return latent, None, ""
+    framing = framing_for(info)
+    if framing is None:
+        name = getattr(info, "name", "") or getattr(info, "family", "this model")
+        return latent, None, f"alignment skipped: {name} was not trained on faces"
+    try:
+        result = align_face(open_photo(latent.path), int(info.resolution), framing)
+    except AlignError as exc:
+        if align:
+            raise
+        return latent, None, f"alignment skipped: {exc}"
+    return (replace(latent, crop=result.crop) if result.found else latent), result, result.message

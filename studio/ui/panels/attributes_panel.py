@@ -30,7 +30,7 @@ from studio.core.slider_ranges import ATTRIBUTE_STRENGTH_RANGE
 from studio.demo import estimate
 from studio.errors import StudioError
 from studio.model.api import Generator
-from studio.render.align import align_face, framing_for
+from studio.render.align import align_latent, framing_for
 from studio.render.engine import Frame, to_uint8
 from studio.ui.scrolling import scroll_area
 from studio.ui.panels.latent_panel import SliderRow
@@ -263,7 +263,7 @@ class AttributePanel(QWidget):
         except StudioError as exc:
             s.error.emit(f"{exc}. The current photo is unchanged.")
             return False
-        latent = replace(latent, crop=self._aligned_crop(latent) or latent.crop)
+        latent = self._aligned(latent) or latent
         new = replace(s.recipe, latent=latent)
         if takes_style(s.generator) and not any(self.values()):  # show the domain it renders: the first
             new = with_attributes(new, (1.0,) + (0.0,) * (len(self.names) - 1))
@@ -274,20 +274,18 @@ class AttributePanel(QWidget):
         s.end_gesture()
         return True
 
-    def _aligned_crop(self, latent: ImageLatent) -> Crop | None:
-        """The crop that aligns the photo's face to the model's framing (None: not a face model, or no face
-        found); the label says which."""
+    def _aligned(self, latent: ImageLatent) -> ImageLatent | None:
+        """The photo with its crop aligned to the model's framing (None: not a face model, no face found,
+        or no detector); the label says which."""
         g = self.session.generator
-        framing = framing_for(g.info) if g is not None else None
-        if framing is None:
+        if g is None:
             return None
         try:
-            result = align_face(open_photo(latent.path), g.info.resolution, framing)
+            aligned, result, note = align_latent(latent, g.info)
         except StudioError as exc:
-            self.align_label.setText(str(exc))
-            return None
-        self.align_label.setText(result.message)
-        return result.crop if result.found else None
+            note, result = str(exc), None
+        self.align_label.setText(note)
+        return aligned if result is not None and result.found else None
 
     def align_crop(self) -> bool:
         """The "Align face" button: the current photo's crop aligned again (one undo step)."""
@@ -295,10 +293,10 @@ class AttributePanel(QWidget):
         if r is None or not isinstance(r.latent, ImageLatent):
             self.session.error.emit("Open a photo first: alignment finds the face in it")
             return False
-        crop = self._aligned_crop(r.latent)
-        if crop is None:
+        aligned = self._aligned(r.latent)
+        if aligned is None:
             return False
-        self._edit_crop(crop, False)
+        self._edit_crop(aligned.crop, False)
         return True
 
     def _set_photo_controls_enabled(self, on: bool) -> None:
