@@ -92,7 +92,8 @@ def cmd_import(ns: argparse.Namespace) -> int:
     try:
         d = import_file(src, kind, ns.space, ModelDims.of(g.info))
     except AmbiguousDirectionSpace as exc:
-        raise UsageError(f"{exc}: pass --space {' or --space '.join(exc.options)}") from None
+        say = f"pass --space {' or --space '.join(exc.options)}"
+        raise UsageError(str(exc).replace("choose the space", say)) from None
     d = SavedDirection(ns.name or d.name, d.vectors, d.space, d.source, g.model_id, path.name, d.layers,
                        d.created, d.stddev, d.explained, d.info)
     save_direction(d, ns.out)  # atomic: an existing file is replaced only by a whole new one
