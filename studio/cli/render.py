@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from studio.core.recipe import Recipe
 
 MAX_SEEDS = 4096  # a contact sheet larger than this is a typo, not a request
+SHEET_BATCH = 16  # images per batch of a contact sheet (a cluster's chunks are whole batches: same pixels)
 
 
 def register(sub: Any) -> None:
@@ -52,6 +53,9 @@ def register(sub: Any) -> None:
     add_precision_option(r)
     r.add_argument("--device", choices=DEVICES, default="auto",
                    help="compute device (default: auto = cuda > mps > cpu, or $LATENT_STUDIO_DEVICE)")
+    from studio.cli.cluster import add_ray_option
+
+    add_ray_option(r, "contact sheet's seeds")
     r.set_defaults(func=cmd_render)
 
 
@@ -92,6 +96,9 @@ def cmd_render(ns: argparse.Namespace) -> int:
         raise UsageError("give the checkpoint either as CKPT or as --model, not two different ones")
     fmt = image_format(ns.out)
     check_writable(ns.out, ns.force)
+    from studio.cli.cluster import check_ray
+
+    check_ray(ns)
     if ns.save_recipe is not None:
         if ns.save_recipe.suffix.lower() not in (".json", ""):
             raise UsageError(f"--save-recipe writes JSON; {ns.save_recipe.name} looks like another kind "
@@ -134,6 +141,8 @@ def cmd_render(ns: argparse.Namespace) -> int:
     recipes = with_condition([_with_model(r, ref) for r in recipes], ns, g, model_path.name)
 
     renderer = Renderer(precision=ns.precision)
+    if ns.ray is not None and len(recipes) == 1 and ns.grid is None:
+        raise UsageError("--ray renders a contact sheet's seeds (--seeds or --grid); one image renders here")
     if len(recipes) == 1 and ns.grid is None:
         frame = renderer.render(g, recipes[0])
         if not frame.ok:
@@ -141,7 +150,7 @@ def cmd_render(ns: argparse.Namespace) -> int:
         image = frame.image
     else:
         cols, rows = ns.grid or _auto_grid(len(recipes))
-        image = contact_sheet(renderer.render_batch(g, recipes), cols, rows)
+        image = contact_sheet(_sheet_images(ns, renderer, g, model_path, recipes), cols, rows)
     assert image is not None
     image = upscale(image, ns.scale)
     from studio.export.ownership import image_mark  # marked: a later --force may replace it
@@ -155,6 +164,17 @@ def cmd_render(ns: argparse.Namespace) -> int:
     what = "1 image" if len(recipes) == 1 else f"{len(recipes)} images"
     print(f"wrote {ns.out} ({w}x{h}, {what})")
     return 0
+
+
+def _sheet_images(ns: argparse.Namespace, renderer: Any, g: Any, path: Path, recipes: list) -> "np.ndarray":
+    """The sheet's images in batches of 16, here or (--ray) on the cluster in chunks of whole batches."""
+    if ns.ray is None:
+        return renderer.render_batch(g, recipes, SHEET_BATCH)
+    from studio.cli.cluster import cluster_frames
+    from studio.distributed.frames import render_frames
+
+    with cluster_frames(ns, g, path) as frames:
+        return render_frames(frames, g, recipes, SHEET_BATCH, renderer.precision)
 
 
 def read_recipes(path: Path) -> list["Recipe"]:

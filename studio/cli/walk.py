@@ -75,6 +75,9 @@ def add_output_options(p: argparse.ArgumentParser, fps_default: float | None = 2
     p.add_argument("--device", choices=DEVICES, default="auto", help="compute device (default: auto)")
     add_backend_option(p)
     add_precision_option(p)
+    from studio.cli.cluster import add_ray_option
+
+    add_ray_option(p)
 
 
 radius_value = bounded(float, 0, 1, above=True)
@@ -146,8 +149,11 @@ def check_output(ns: argparse.Namespace) -> None:
     from studio.export.safe import check_target
     from studio.export.writers import format_of
 
+    from studio.cli.cluster import check_ray
+
     format_of(ns.out)
     check_target(ns.out.expanduser(), ns.force)
+    check_ray(ns)
 
 
 def export_batch(ns: argparse.Namespace) -> int:
@@ -158,24 +164,27 @@ def export_batch(ns: argparse.Namespace) -> int:
 
 
 def run_export(g: Any, recipes: list, ns: argparse.Namespace, fps: float) -> int:
-    """Export with a progress bar on stderr (tqdm; silent when stderr is not a terminal)."""
+    """Export with a progress bar on stderr (tqdm; silent when stderr is not a terminal); with --ray the
+    frames render on the cluster and stream back here, in order, to the same writers."""
     from tqdm import tqdm
 
+    from studio.cli.cluster import cluster_frames
     from studio.export.job import drive, export_job
     from studio.export.writers import ExportOptions
 
     options = ExportOptions(fps=fps, scale=ns.scale, smooth=ns.smooth, quality=ns.quality,
                             chroma="444" if ns.full_chroma else "420", precision=ns.precision)
-    job = export_job(g, recipes, ns.out, options, force=ns.force, batch_size=ns.batch,
-                     sidecar=not ns.no_sidecar, alone=True)
-    with tqdm(total=len(recipes), unit="frame", desc=ns.out.name, disable=None, leave=True) as bar:
-        def show(p: Any) -> None:
-            if p.done > bar.n:
-                bar.update(p.done - bar.n)
-            if p.phase == "finishing":
-                bar.set_postfix_str("encoding", refresh=False)
+    with cluster_frames(ns, g, Path(recipes[0].model.path)) as frames:
+        job = export_job(g, recipes, ns.out, options, force=ns.force, batch_size=ns.batch,
+                         sidecar=not ns.no_sidecar, alone=True, frames=frames)
+        with tqdm(total=len(recipes), unit="frame", desc=ns.out.name, disable=None, leave=True) as bar:
+            def show(p: Any) -> None:
+                if p.done > bar.n:
+                    bar.update(p.done - bar.n)
+                if p.phase == "finishing":
+                    bar.set_postfix_str("encoding", refresh=False)
 
-        result = drive(job, on_progress=show)
+            result = drive(job, on_progress=show)
     assert result is not None
     size = _size(result.path)
     print(f"wrote {result.path} ({result.frames} frames at {fps:g} fps, {size}, {result.seconds:.1f} s)")

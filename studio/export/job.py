@@ -13,7 +13,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Generator as PyGenerator, Sequence
+from typing import Any, Callable, Generator as PyGenerator, Iterator, Sequence
 
 import numpy as np
 
@@ -65,6 +65,18 @@ class ExportResult:
 
 
 ExportJob = PyGenerator[Progress, None, ExportResult]
+# Where frames come from: (generator, recipes, batch size, precision) -> each batch's (N, H, W, 3) frames in
+# order, None between them while waiting. Locally the renderer; studio.distributed.frames.RayFrames: a cluster.
+FrameSource = Callable[[Generator, Sequence[Recipe], int, str], Iterator["np.ndarray | None"]]
+
+
+def local_frames(renderer: Renderer) -> FrameSource:
+    """Frames rendered here, one stage of one batch per step (None after each stage but the last)."""
+    def frames(g: Generator, recipes: Sequence[Recipe], batch: int, precision: str) -> Iterator[np.ndarray | None]:
+        for i in range(0, len(recipes), batch):
+            yield from renderer.iter_batch(g, recipes[i:i + batch], precision=precision)
+
+    return frames
 
 
 def default_batch(target: Path, alone: bool = False) -> int:
@@ -76,7 +88,8 @@ def default_batch(target: Path, alone: bool = False) -> int:
 def export_job(g: Generator, recipes: Sequence[Recipe], target: Path, options: ExportOptions = ExportOptions(),
                *, renderer: Renderer | None = None, force: bool = False, confirmed: bool = False,
                batch_size: int | None = None, sidecar: bool = True, alone: bool = False,
-               runtime: Callable[[int], Generator] | None = None) -> ExportJob:
+               runtime: Callable[[int], Generator] | None = None,
+               frames: FrameSource | None = None) -> ExportJob:
     """Render `recipes` with `g` into `target` (format by extension; no extension: a folder of PNGs).
 
     Checks the target at once (so a bad path fails before any rendering), then returns the job.
@@ -84,7 +97,8 @@ def export_job(g: Generator, recipes: Sequence[Recipe], target: Path, options: E
     `batch_size` None: EXACT_BATCH for a PNG sequence; for the lossy formats DEFAULT_BATCH, or
     ALONE_BATCH when `alone` (nothing interactive shares the thread: the CLI). `runtime(batch_size)`, when
     given, returns the generator to render with (the backend chosen for that batch size); it is called
-    inside the job, on the worker, since choosing may export and time the model.
+    inside the job, on the worker, since choosing may export and time the model. `frames` renders
+    elsewhere (a Ray cluster: studio.distributed.frames.RayFrames) instead of with `renderer` here.
     """
     target = Path(target).expanduser()
     fmt = format_of(target)
@@ -98,11 +112,12 @@ def export_job(g: Generator, recipes: Sequence[Recipe], target: Path, options: E
     side = sidecar_path(target) if sidecar else None
     if side is not None and fmt != "":
         safe.check_target(side, force)
-    return _run(g, list(recipes), target, fmt, options, renderer or Renderer(), force, batch_size, side, runtime)
+    source = frames or local_frames(renderer or Renderer())
+    return _run(g, list(recipes), target, fmt, options, source, force, batch_size, side, runtime)
 
 
 def _run(g: Generator, recipes: list[Recipe], target: Path, fmt: str, options: ExportOptions,
-         renderer: Renderer, force: bool, batch_size: int, side: Path | None,
+         source: FrameSource, force: bool, batch_size: int, side: Path | None,
          runtime: Callable[[int], Generator] | None = None) -> ExportJob:
     safe.sweep_stale(target)
     t0 = time.perf_counter()
@@ -117,8 +132,9 @@ def _run(g: Generator, recipes: list[Recipe], target: Path, fmt: str, options: E
         yield Progress(0, total, 0.0)
         if runtime is not None:
             g = runtime(batch_size)
-        for i in range(0, total, batch_size):
-            for out in renderer.iter_batch(g, recipes[i:i + batch_size], precision=options.precision):
+        stream = source(g, recipes, batch_size, options.precision)
+        try:
+            for out in stream:
                 if out is None:
                     yield Progress(done, total, time.perf_counter() - t0)
                     continue
@@ -127,6 +143,10 @@ def _run(g: Generator, recipes: list[Recipe], target: Path, fmt: str, options: E
                     yield Progress(done, total, time.perf_counter() - t0)
                 done += len(frames)
                 yield Progress(done, total, time.perf_counter() - t0)
+        finally:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()  # a cancelled job stops the source now (a cluster's queued chunks), not when collected
         sink.finish()
         while not sink.join(_WAIT_S):
             yield Progress(done, total, time.perf_counter() - t0, "finishing")
