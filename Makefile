@@ -34,7 +34,7 @@ $(BIN)/pip:
 
 $(STAMP): pyproject.toml | $(BIN)/pip
 	$(BIN)/python -m pip install '$(TORCH)'
-	$(BIN)/python -m pip install -e '.[dev,onnx,align]'
+	$(BIN)/python -m pip install -e '.[dev,onnx,align,ray]'
 	touch $(STAMP)
 
 clean:
