@@ -81,3 +81,37 @@ def test_an_opened_face_photo_is_aligned_and_the_crop_stays_adjustable(qtbot, wi
     assert s.recipe.latent.crop == pytest.approx(crop) and s.history.count == steps + 1
     s.undo()
     assert s.recipe.latent.crop[0] == pytest.approx(0.4)
+
+
+def test_project_photo_aligns_the_face_first_and_says_so(qtbot, tmp_path, turned_photo):
+    import torch
+    from PySide6.QtCore import QSettings
+
+    from studio.render.engine import ModelCache
+    from studio.ui.main_window import MainWindow
+    from studio.ui.session import Session
+
+    from .helpers import SteppedWorker
+
+    worker = SteppedWorker()
+    s = Session(worker, ModelCache(torch.device("cpu")))
+    w = MainWindow(s, QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),
+                   checkpoints=tmp_path / "none", pca_samples=200)
+    qtbot.addWidget(w)
+    s.open_model(next(p for p in demo_checkpoints() if p.stem.startswith("stylegan2")))
+    while worker.jobs:
+        worker.step()
+    QApplication.processEvents()
+    messages: list[str] = []
+    s.message.connect(messages.append)
+    w.projector.steps = 3
+    assert w.projector.start(turned_photo)
+    result = w.projector.alignment
+    assert result is not None and result.found and result.angle == pytest.approx(TURN, abs=2.5)
+    worker.run_all()
+    QApplication.processEvents()
+    assert any(m.startswith("Aligned to the ToyFaces framing (turned +") and "Projected tilted.png" in m
+               for m in messages), messages
+    w.projector.align = False  # the user's choice: the photo as it is
+    assert w.projector.start(turned_photo) and w.projector.alignment is None
+    worker.run_all()
