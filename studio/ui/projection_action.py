@@ -65,10 +65,11 @@ class PhotoProjector(QObject):
         return "w+" if g is not None and g.has_w else "z"
 
     def options(self) -> ProjectionOptions:
-        return ProjectionOptions(self.space(), self.steps, self.loss, self.noise)
+        return ProjectionOptions(self.space(), self.steps, self.loss, self.noise, self.align is not False)
 
     def set_options(self, o: ProjectionOptions) -> None:
         self.chosen_space, self.steps, self.loss, self.noise = o.space, o.steps, o.loss, o.noise
+        self.align = None if o.align else False
 
     def dialog(self, parent: QWidget | None = None) -> None:
         """The photo, then the options (space, steps, loss, noise maps), then the projection."""

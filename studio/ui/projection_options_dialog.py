@@ -1,5 +1,6 @@
 """The options File ▸ Project photo… asks for after the photo: the latent space, the steps, the loss and
-(StyleGAN2 in W / W+) whether the noise maps are fitted too. The choices offered are the ones the open model
+(StyleGAN2 in W / W+) whether the noise maps are fitted too, and (face models) whether the face is aligned
+to the model's training framing first. The choices offered are the ones the open model
 supports; the loss is shown even with a single choice, so what is minimised is never hidden."""
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
                                QVBoxLayout, QWidget)
 
 from studio.model.api import Generator
+from studio.render.align import framing_for
 from studio.render.projection_options import DEFAULT_STEPS, LOSSES
 
 MAX_STEPS = 5000
@@ -25,6 +27,7 @@ class ProjectionOptions:
     steps: int = DEFAULT_STEPS
     loss: str = LOSSES[0]
     noise: bool = False
+    align: bool = True  # face models only: turn, scale and shift the face to the training framing first
 
 
 def spaces_of(g: Generator) -> list[str]:
@@ -62,12 +65,20 @@ class ProjectionOptionsDialog(QDialog):
         self.noise.setToolTip("StyleGAN2: optimise the per-pixel noise inputs as well (kept in the recipe)")
         self._noise_ok = fits_noise(g)
         self.noise.setChecked(current.noise and self._noise_ok)
+        framing = framing_for(g.info)
+        self.align = QCheckBox(f"Align the face to the {framing.name} framing first" if framing
+                               else "Align the face first (not a face model: no alignment)")
+        self.align.setToolTip("Turn, scale and move the photo so the face sits as the model's training faces "
+                              "did (eyes level, at their usual place and size)")
+        self.align.setEnabled(framing is not None)
+        self.align.setChecked(current.align and framing is not None)
         self.space.currentIndexChanged.connect(self._update)
         form = QFormLayout()
         form.addRow("Space", self.space)
         form.addRow("Steps", self.steps)
         form.addRow("Loss", self.loss)
         form.addRow("", self.noise)
+        form.addRow("", self.align)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Project")
         buttons.accepted.connect(self.accept)
@@ -86,4 +97,5 @@ class ProjectionOptionsDialog(QDialog):
 
     def options(self) -> ProjectionOptions:
         return ProjectionOptions(str(self.space.currentData()), int(self.steps.value()),
-                                 str(self.loss.currentData()), bool(self.noise.isChecked()))
+                                 str(self.loss.currentData()), bool(self.noise.isChecked()),
+                                 bool(self.align.isChecked() or not self.align.isEnabled()))

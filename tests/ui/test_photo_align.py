@@ -115,3 +115,19 @@ def test_project_photo_aligns_the_face_first_and_says_so(qtbot, tmp_path, turned
     w.projector.align = False  # the user's choice: the photo as it is
     assert w.projector.start(turned_photo) and w.projector.alignment is None
     worker.run_all()
+
+
+def test_the_projection_dialog_offers_alignment_for_face_models_only(qtbot, tmp_path, tiny_dcgan_path):
+    import studio
+    from studio.ui.projection_options_dialog import ProjectionOptions, ProjectionOptionsDialog
+
+    face = studio.load(str(next(p for p in demo_checkpoints() if p.stem.startswith("stylegan2"))), "cpu")
+    d = ProjectionOptionsDialog(face, "me.png", ProjectionOptions())
+    qtbot.addWidget(d)
+    assert d.align.isEnabled() and d.align.isChecked() and "ToyFaces framing" in d.align.text()
+    d.align.setChecked(False)
+    assert d.options().align is False
+    other = studio.load(str(tiny_dcgan_path), "cpu")
+    d2 = ProjectionOptionsDialog(other, "me.png", ProjectionOptions())
+    qtbot.addWidget(d2)
+    assert not d2.align.isEnabled() and not d2.align.isChecked() and "not a face model" in d2.align.text()
