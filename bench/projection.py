@@ -40,7 +40,7 @@ from studio.bundled import resolve_demo  # noqa: E402
 from studio.demo import toyfaces  # noqa: E402
 from studio.demo.estimate import source_labels  # noqa: E402
 from studio.demo.toyfaces import BINARY_ATTRIBUTES  # noqa: E402
-from studio.render.projection import START_SEEDS, projection_job, psnr, target_tensor  # noqa: E402
+from studio.render.projection import START_SEEDS, projection_job, psnr  # noqa: E402
 
 HELD_OUT = 990_017
 HAIR = slice(0, 3)
@@ -147,13 +147,12 @@ def pti_gain(photos: np.ndarray, steps: int, folder: Path) -> tuple[float, float
     g = studio.load(str(resolve_demo("demo:stylegan2")), "cpu")
     before, after = [], []
     for i, im in enumerate(photos[:PTI_PHOTOS]):
-        r = studio.project(g, im, "w+", steps, seed=i, **({"align": False} if can_align() else {}))
-        target = target_tensor(im, g.info.resolution)
-        tm = pivotal_tuning(g, target, r, folder / f"tuned_{i}.safetensors", PTI_STEPS)
+        r = studio.project(g, im, "w+", steps, seed=i)
+        tm = pivotal_tuning(g, r, folder / f"tuned_{i}.safetensors", PTI_STEPS)
         tuned = studio.load(str(tm.path), "cpu")
         recipe = tm.recipe(r.recipe(g, resolve_demo("demo:stylegan2")))
         with torch.no_grad():
-            after.append(psnr(tuned.run(tuned.recipe_context([recipe])), target))
+            after.append(psnr(tuned.run(tuned.recipe_context([recipe])), r.target))
         before.append(r.psnr)
     return float(np.mean(before)), float(np.mean(after))
 

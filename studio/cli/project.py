@@ -142,8 +142,7 @@ def cmd_project(ns: argparse.Namespace) -> int:
         from studio.render.pti import pivotal_tuning
 
         bar = None if ns.quiet else (lambda done, total, db: _bar(done, total, f"PTI PSNR {db:.1f} dB"))
-        tm = pivotal_tuning(g, target_tensor(photo, g.info.resolution, g.info.channels), result, ns.tuned,
-                            ns.pti, ns.seed, bar)
+        tm = pivotal_tuning(g, result, ns.tuned, ns.pti, ns.seed, bar)
         recipe = tm.recipe(recipe)
         tuned = f"; tuned model {ns.tuned} ({tm.psnr_before:.2f} -> {tm.psnr_after:.2f} dB, {tm.seconds:.1f} s)"
     write_atomic(ns.out, ns.force, lambda f: f.write(recipe.to_json().encode()))

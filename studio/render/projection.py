@@ -85,6 +85,7 @@ class ProjectionResult:
     seconds: float
     loss_name: str = "pixel"
     noise: NoiseMaps | None = None  # the optimised noise maps (projections with noise=True)
+    target: Tensor | None = None  # the photo as it was matched (aligned, resized): (1, C, H, W) in [-1, 1]
 
     def recipe(self, g: Generator, path: str | Path = "", condition: Sequence[float] = ()) -> Recipe:
         """A recipe rendering the answer (constant noise, or the optimised maps, as it was optimised), for g's
@@ -360,7 +361,7 @@ def _project_w(g: Generator, target: Tensor, measure: PixelLoss, steps: int, see
         WLatent(tuple(float(v) for v in rows[0].float().cpu().numpy()))
     return ProjectionResult(latent, "w+" if plus else "w", img.detach().float().cpu(), psnr(img, target),
                             float(measure(img)) if math.isnan(last[0]) else last[0], steps,
-                            time.perf_counter() - started, measure.name, stored)
+                            time.perf_counter() - started, measure.name, stored, target.detach().float().cpu())
 
 
 def _project_z(g: Generator, target: Tensor, measure: PixelLoss, steps: int, seeds: int, c: Tensor | None,
@@ -396,7 +397,7 @@ def _project_z(g: Generator, target: Tensor, measure: PixelLoss, steps: int, see
         img = _synth_z(g, z.detach(), c)
     latent = VectorLatent(tuple(float(v) for v in z.detach()[0].float().cpu().numpy()))
     return ProjectionResult(latent, "z", img.detach().float().cpu(), psnr(img, target), float(measure(img)),
-                            steps, time.perf_counter() - started, measure.name)
+                            steps, time.perf_counter() - started, measure.name, None, target.detach().float().cpu())
 
 
 def project(g: Generator, image: Any, space: str | None = None, steps: int = DEFAULT_STEPS,

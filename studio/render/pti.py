@@ -60,16 +60,18 @@ def tunable(g: Generator) -> list[Tensor]:
             if t.is_floating_point() and not any(n in name for n in FROZEN_NAMES)]
 
 
-def pivotal_tuning(g: Generator, target: Tensor, pivot: ProjectionResult, out: Path, steps: int = PTI_STEPS,
-                   seed: int = 0, progress: Callable[[int, int, float], Any] | None = None) -> TunedModel:
-    """Tune g's synthesis so `pivot` (a W+ / W projection of `target`, (1, C, H, W) in [-1, 1]) renders it,
-    write the tuned model to `out` (safetensors) and restore g. `progress(done, total, psnr)` per step."""
+def pivotal_tuning(g: Generator, pivot: ProjectionResult, out: Path, steps: int = PTI_STEPS, seed: int = 0,
+                   progress: Callable[[int, int, float], Any] | None = None) -> TunedModel:
+    """Tune g's synthesis so `pivot` (a W+ / W projection) renders the photo it was matched with, write the
+    tuned model to `out` (safetensors) and restore g. `progress(done, total, psnr)` per step."""
     from studio.model.registry import family
 
     if pivot.space not in ("w", "w+"):
         raise RecipeError("pivotal tuning starts from a W or W+ projection, not a z one")
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise RecipeError(f"tuning steps must be a positive whole number, not {steps!r}")
+    if pivot.target is None:
+        raise RecipeError("the projection carries no target photo to tune to")
     tensors = tunable(g)
     save = family("StyleGAN").networks().save
     started = time.perf_counter()
@@ -78,7 +80,7 @@ def pivotal_tuning(g: Generator, target: Tensor, pivot: ProjectionResult, out: P
     recipe = pivot.recipe(g)
     maps = noise_maps(recipe)
     noise = None if maps is None else [torch.from_numpy(a).to(g.device) for a in maps.arrays()]
-    target = target.to(g.device)
+    target = pivot.target.to(g.device)
     measure = PixelLoss(target)
     gen = torch.Generator().manual_seed(int(seed))
     kept = [t.detach().clone() for t in tensors]

@@ -13,7 +13,7 @@ import studio
 from studio.bundled import resolve_demo
 from studio.demo import toyfaces
 from studio.errors import RecipeError
-from studio.render.projection import psnr, target_tensor
+from studio.render.projection import psnr
 from studio.render.pti import pivotal_tuning
 
 
@@ -30,12 +30,13 @@ def test_tuning_writes_a_new_checkpoint_the_recipe_names_and_leaves_the_model_al
     demo = resolve_demo("demo:stylegan2")
     demo_sha = _sha(demo)
     g = studio.load(str(demo), "cpu")
-    target = target_tensor(photo, 64)
-    r = studio.project(g, photo, "w+", 40, align=False)  # the target below is the photo as it is
+    r = studio.project(g, photo, "w+", 40)
+    target = r.target  # the photo as it was matched (aligned)
+    assert target.shape == (1, 3, 64, 64)
     pivot = r.recipe(g, demo)
     before = g.run(g.recipe_context([pivot])).float()
     seen: list[int] = []
-    tm = pivotal_tuning(g, target, r, tmp_path / "tuned.safetensors", 25, progress=lambda d, t, db: seen.append(d))
+    tm = pivotal_tuning(g, r, tmp_path / "tuned.safetensors", 25, progress=lambda d, t, db: seen.append(d))
     assert seen == list(range(1, 26))
     assert tm.psnr_after > tm.psnr_before + 0.5 and tm.psnr_before == pytest.approx(r.psnr, abs=0.01)
     assert torch.equal(g.run(g.recipe_context([pivot])).float(), before)  # the open generator restored
@@ -52,5 +53,5 @@ def test_tuning_needs_a_w_projection_of_a_stylegan(photo, tmp_path):
     dcgan = studio.load(str(resolve_demo("demo:dcgan")), "cpu")
     r = studio.project(dcgan, photo, "z", 5)
     with pytest.raises(RecipeError, match="W or W\\+ projection"):
-        pivotal_tuning(dcgan, target_tensor(photo, 64), r, tmp_path / "t.safetensors", 5)
+        pivotal_tuning(dcgan, r, tmp_path / "t.safetensors", 5)
     assert not (tmp_path / "t.safetensors").exists()
