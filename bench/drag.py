@@ -1,6 +1,7 @@
 """Drag to edit (issue 23): handles on ToyFaces landmarks of the StyleGAN2 demo moved 4-8 px.
 
-Each trial draws a seed (from 23_000 up: no other bench or test uses these), finds the face's pupils and
+Each trial draws a seed (from 25_000 up: no other bench or test uses these; the drag's settings and the
+landmark detector were chosen on 23 000+, 24 000+ and 50 000+ before this range was run), finds the face's pupils and
 mouth in its image (studio.demo.landmarks, checked first against ToyFaces' own drawings), puts one handle
 on one of them (left eye, right eye, mouth in turn) and a target 4-8 px away in a random direction that
 keeps the face inside the positions ToyFaces draws (its centre within x 27..37, y 26.5..33.5 px: the model
@@ -44,7 +45,7 @@ from studio.demo.estimate import source_labels  # noqa: E402
 from studio.render.drag import DragPoint, DragSettings, drag  # noqa: E402
 from studio.render.engine import Renderer, to_uint8  # noqa: E402
 
-FIRST_SEED = 23_000
+FIRST_SEED = 25_000  # held out: 23 000+ and 24 000+ were used while choosing the settings and the detector
 DETECTOR_SEED = 230_023
 CENTRE_X, CENTRE_Y = (27.0, 37.0), (26.5, 33.5)
 STEPS = 100
@@ -66,6 +67,10 @@ def detector_check(n: int) -> list[Figure]:
                    float(np.median(eyes)) <= 0.5),
             Figure("detector: mouth error, median px", float(np.median(mouth)), "<= 1.0 px",
                    float(np.median(mouth)) <= 1.0)]
+
+
+def share(flags: np.ndarray) -> float:
+    return float(flags.mean()) if flags.size else float("nan")
 
 
 def decisions(image: np.ndarray) -> np.ndarray:
@@ -115,7 +120,8 @@ def person_mask(image: np.ndarray, move: tuple[float, float], grow: int = 2) -> 
     return m
 
 
-def trials(n: int, settings: DragSettings, first_seed: int = FIRST_SEED) -> tuple[list[Figure], list[str]]:
+def trials(n: int, settings: DragSettings, first_seed: int = FIRST_SEED, only: str = ""
+           ) -> tuple[list[Figure], list[str]]:
     path = resolve_demo("demo:stylegan2")
     g = studio.load(str(path), "cpu")
     renderer = Renderer()
@@ -131,7 +137,7 @@ def trials(n: int, settings: DragSettings, first_seed: int = FIRST_SEED) -> tupl
             skipped += 1
             lines.append(f"  seed {s}: landmarks not all found; skipped")
             continue
-        name = landmarks.NAMES[len(rows) % 3]
+        name = only or landmarks.NAMES[len(rows) % 3]
         centre = face_centre(lm)
         move = pick_move(rng, centre)
         if move is None:
@@ -152,7 +158,7 @@ def trials(n: int, settings: DragSettings, first_seed: int = FIRST_SEED) -> tupl
         follow = math.inf if moved is None else math.dist(moved, move)
         outside = float(np.abs(after.astype(np.float32) - before.astype(np.float32))[~mask].mean())
         kept = bool((decisions(before) == decisions(after)).all())
-        rows.append((tracked, follow, outside, res.steps, took / max(1, res.steps), kept))
+        rows.append((tracked, follow, outside, res.steps, took / max(1, res.steps), kept, name == "mouth"))
         lines.append(f"  seed {s} {name:9s} move {math.hypot(*move):.1f} px: {res.ended} after "
                      f"{res.steps:3d} "
                      f"steps, handle {tracked:.2f} px from target, landmark off its move by {follow:.2f} px, "
@@ -165,6 +171,8 @@ def trials(n: int, settings: DragSettings, first_seed: int = FIRST_SEED) -> tupl
     figures = [
         Figure(f"tracked handle within 2 px of target ({n} trials)", handle_ok, ">= 0.80", handle_ok >= 0.8),
         Figure("measured landmark moved with it (within 2 px)", follow_ok, ">= 0.80", follow_ok >= 0.8),
+        Figure("  of which eyes: moved with it", share(a[a[:, 6] == 0, 1] <= 2.0), "reported", True),
+        Figure("  of which mouths: moved with it", share(a[a[:, 6] == 1, 1] <= 2.0), "reported", True),
         Figure("mean pixel change outside the mask (levels)", outside, "<= 3", outside <= 3.0),
         Figure("attributes kept (hair, glasses, male, smiling)", float(a[:, 5].mean()), "reported", True),
         Figure("steps used, mean (of at most 100)", float(a[:, 3].mean()), "reported", True),
@@ -210,6 +218,7 @@ def main() -> int:
     ap.add_argument("--mask-weight", type=float, default=-1.0, help="mask term weight")
     ap.add_argument("--tolerance", type=float, default=-1.0, help="stop this close, px")
     ap.add_argument("--r1", type=float, default=0.0, help="motion radius, px")
+    ap.add_argument("--only", choices=landmarks.NAMES, help="drag this landmark in every trial (diagnosis)")
     ap.add_argument("--first-seed", type=int, default=FIRST_SEED)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -219,7 +228,7 @@ def main() -> int:
     settings = DragSettings(steps=STEPS, lr=args.lr, rows=args.rows, layer=args.layer, r1=args.r1,
                             **({} if args.mask_weight < 0 else {"mask_weight": args.mask_weight}),
                             **({} if args.tolerance < 0 else {"tolerance": args.tolerance}))
-    got, lines = trials(max(1, args.trials), settings, args.first_seed)
+    got, lines = trials(max(1, args.trials), settings, args.first_seed, args.only or "")
     print(lines[-1])
     figures += got
     if not args.skip_256:
