@@ -15,6 +15,9 @@ from typing import Callable
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QFileDialog, QWidget
 
+from studio.core.drag import latent_key
+from studio.core.photo import file_sha256
+from studio.core.projection_record import PANEL_KEY as RECORD_KEY, ProjectionRecord
 from studio.errors import StudioError
 from studio.render.align import Alignment, prepare_photo
 from studio.render.engine import Frame, to_uint8
@@ -97,7 +100,8 @@ class PhotoProjector(QObject):
             check_space(g, self.space(), noise)
             image, self.alignment, note = prepare_photo(path, g.info, self.align)  # a face: to the model's framing
             photo = target_tensor(image, g.info.resolution, g.info.channels)
-        except StudioError as exc:
+            photo_sha = file_sha256(Path(path).read_bytes())
+        except (StudioError, OSError) as exc:
             s.error.emit(str(exc))
             return False
         job = projection_job(g, photo, self.space(), self.steps, condition=condition, loss=self.loss, noise=noise)
@@ -111,8 +115,11 @@ class PhotoProjector(QObject):
             ws = s.workspace
             if ws is not None:
                 recipe = replace(result.recipe(g, model_path or ""), model=ws.recipe.model, condition=condition)
-                s.end_gesture()
-                s.edit(recipe, f"Project photo {name}")
+                record = ProjectionRecord(name, photo_sha, result.space, result.steps, result.loss_name,
+                                          result.noise is not None, note, result.psnr, result.seconds,
+                                          latent_key(recipe.latent))
+                s.end_gesture()  # the latent and what made it: one undo step, saved with the project
+                s.commit(ws.with_(recipe=recipe).with_panel(RECORD_KEY, record.to_dict()), f"Project photo {name}")
                 s.end_gesture()
                 s.message.emit(f"{note[0].upper() + note[1:] + '. ' if note else ''}"
                                f"Projected {name} into {result.space.upper()}"

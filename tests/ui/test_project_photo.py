@@ -144,7 +144,10 @@ def test_import_and_export_latent_files(setup, tmp_path):
     assert errors and "bad.npy" in errors[-1]
 
 
-def test_the_options_offer_what_the_model_supports_and_noise_maps_land_in_the_recipe(setup, photo, qtbot):
+def test_the_options_offer_what_the_model_supports_and_noise_maps_land_in_the_recipe(setup, photo, qtbot, tmp_path):
+    import hashlib
+
+    from studio.core.projection_record import record_for
     from studio.core.style_edits import noise_maps
     from studio.ui.projection_options_dialog import ProjectionOptionsDialog
 
@@ -167,5 +170,12 @@ def test_the_options_offer_what_the_model_supports_and_noise_maps_land_in_the_re
     maps = noise_maps(s.recipe)
     assert isinstance(s.recipe.latent, WLatent) and maps is not None
     assert len(maps.maps) == len(s.generator.noise_layers())
+    record = record_for(s.workspace.panel("projection"), s.recipe.latent)  # what made it, beside it
+    assert record is not None and (record.photo, record.space, record.steps, record.loss, record.noise) == \
+        ("me.png", "w+", STEPS, "pixel", True)
+    assert record.photo_sha256 == hashlib.sha256(photo.read_bytes()).hexdigest() and record.psnr > 15
+    assert w.save_project(tmp_path / "p.lsproj")
+    back = Project.from_dict(json.loads((tmp_path / "p.lsproj").read_text()))
+    assert record_for(back.workspace.panel("projection"), back.recipe.latent) == record
     s.undo()
-    assert s.recipe == before
+    assert s.recipe == before and record_for(s.workspace.panel("projection"), s.recipe.latent) is None
