@@ -142,3 +142,13 @@ def test_bad_folders_and_models_are_one_line(capsys, model, photos, tmp_path, ti
                    "holds no photos")
     one_line_error(*run(capsys, "translate", photos, "--model", tiny_dcgan_path, "--out", tmp_path / "o")[::2],
                    "dcgan", "StarGAN")
+
+
+def test_a_bundled_demo_is_named_as_in_every_other_command(capsys, photos, tmp_path):
+    out = tmp_path / "out"
+    code, stdout, err = run(capsys, "translate", photos, "--model", "demo:stargan", "--set", "Smiling=1",
+                            "--no-align", "--out", out)
+    assert code == 0, err
+    assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.png", "c.png"]
+    code, _, err = run(capsys, "translate", photos, "--model", "demo:nothing", "--out", tmp_path / "o2")
+    assert code == 2 and "demo" in err and "Traceback" not in err

@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from studio.cli.common import DEVICES, UsageError, add_pick_option, load_model, sha256_of, write_atomic
+from studio.cli.common import (DEVICES, UsageError, add_pick_option, existing_file, load_model, sha256_of,
+                               write_atomic)
 
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 
@@ -128,7 +129,7 @@ def cmd_translate(ns: argparse.Namespace) -> int:
         raise UsageError(f"refusing to overwrite files in {out_dir} that Latent Studio did not write "
                          f"({name_list(foreign)}); move them or choose another --out folder")
 
-    g = load_model(ns.model, ns.device, picks=ns.pick)
+    g = load_model(existing_file(ns.model, "checkpoint"), ns.device, picks=ns.pick)
     if "translate" not in g.info.capabilities:
         raise UsageError(f"{ns.model.name} is a {g.info.family} model; translate needs a photo translator "
                          "such as StarGAN, pix2pix or CycleGAN")
