@@ -264,6 +264,9 @@ class DragTool(QObject):
             ws = s.workspace
             if result.steps == 0:  # every handle already at its target: nothing changed, no undo step
                 s.message.emit("The handles are already at their targets")
+            elif ws is not None and ws.recipe != base:  # edited meanwhile: the user's edit stands
+                s.message.emit("The image was edited during the drag, so the drag's result was not applied")
+                s.render()
             elif ws is not None:
                 recipe = result.recipe(base)
                 self._last_recipe = recipe

@@ -152,3 +152,18 @@ def test_start_at_the_targets_changes_nothing(setup):
     worker.run_all()
     QApplication.processEvents()
     assert s.history.count == steps and isinstance(s.recipe.latent, SeedLatent)
+
+
+def test_an_edit_during_the_drag_stands(setup):
+    worker, s, w = setup
+    tool = w.drag_tool
+    tool.set_active(True)
+    tool.add_point((26.5, 30.5), (31.5, 30.5))
+    assert tool.start()
+    for _ in range(6):
+        worker.step()
+    s.edit(s.recipe.with_seed(SEED + 2), "Another seed")
+    worker.run_all()
+    QApplication.processEvents()
+    assert s.recipe.latent == SeedLatent(SEED + 2) and tool.running is None
+    assert np.array_equal(w.canvas.image(), w.session.renderer.render(s.generator, s.recipe).image)
