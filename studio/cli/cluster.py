@@ -29,7 +29,8 @@ def check_ray(ns: argparse.Namespace) -> None:
     if not ray_available():
         raise UsageError(f"--ray: {RAY_MISSING}")
     if getattr(ns, "backend", "torch") != "torch":
-        raise UsageError("--backend applies to rendering here; Ray workers render with torch (drop one of them)")
+        raise UsageError("--backend applies to rendering here; Ray workers render with torch (drop one of "
+                         "them)")
 
 
 @contextmanager

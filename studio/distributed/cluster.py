@@ -49,6 +49,7 @@ class ClusterInfo:
     cpus: float
     gpus: float
     other_machines: bool   # some node runs elsewhere: models travel through the object store, not by path
+    owned: bool = True     # this process initialised Ray for the work (and shuts it down after)
 
     @property
     def workers(self) -> int:
@@ -68,10 +69,20 @@ def connected(address: str = "auto", *, num_cpus: int | None = None,
     """Ray initialised for the block: joined or started per `address` (see the module docstring), and left
     as it was found afterwards (an already initialised Ray, e.g. a test's cluster, is used and kept).
     `num_cpus` and `object_store_mb` size a cluster started here."""
+    info = connect(address, num_cpus=num_cpus, object_store_mb=object_store_mb)
+    try:
+        yield info
+    finally:
+        disconnect(info)
+
+
+def connect(address: str = "auto", *, num_cpus: int | None = None,
+            object_store_mb: int = LOCAL_OBJECT_STORE_MB) -> ClusterInfo:
+    """`connected` without the block (a job that connects in one step and disconnects in another): pair it
+    with `disconnect`."""
     ray = import_ray()
     if ray.is_initialized():
-        yield describe(ray, ray.get_runtime_context().gcs_address, started_here=False)
-        return
+        return describe(ray, ray.get_runtime_context().gcs_address, started_here=False, owned=False)
     address = (address or "auto").strip()
     quiet: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False}
     started = False
@@ -89,10 +100,20 @@ def connected(address: str = "auto", *, num_cpus: int | None = None,
     except ClusterError:
         raise
     except Exception as exc:  # ConnectionError, a timeout, a version mismatch, a bad address
-        raise ClusterError(f"cannot connect to the Ray cluster at {address}: {clipped(str(exc), 300)}") from None
+        why = clipped(str(exc), 300)
+        raise ClusterError(f"cannot connect to the Ray cluster at {address}: {why}") from None
     try:
-        yield describe(ray, "local" if started else address, started_here=started)
-    finally:
+        return describe(ray, "local" if started else address, started_here=started, owned=True)
+    except BaseException:
+        ray.shutdown()
+        raise
+
+
+def disconnect(info: ClusterInfo) -> None:
+    """Leave the cluster `connect` joined (a local one it started stops), unless Ray was already up."""
+    if info.owned:
+        import ray
+
         ray.shutdown()
 
 
@@ -123,13 +144,13 @@ def _start_local(ray: Any, num_cpus: int | None, object_store_mb: int, quiet: di
     return True
 
 
-def describe(ray: Any, address: str, started_here: bool) -> ClusterInfo:
+def describe(ray: Any, address: str, started_here: bool, owned: bool) -> ClusterInfo:
     res = ray.cluster_resources()
     nodes = [n for n in ray.nodes() if n.get("Alive")]
     here = ray.util.get_node_ip_address()
     others = any(n.get("NodeManagerAddress") != here for n in nodes)
     return ClusterInfo(address, started_here, len(nodes), float(res.get("CPU", 0)), float(res.get("GPU", 0)),
-                       others)
+                       others, owned)
 
 
 def worker_name() -> str:

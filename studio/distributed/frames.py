@@ -58,7 +58,8 @@ def render_chunk(src: ModelSource, recipes: Sequence[Recipe], batch: int, precis
     out = []
     try:
         for i in range(0, len(recipes), batch):
-            out.extend(f for f in renderer.iter_batch(g, recipes[i:i + batch], precision=precision) if f is not None)
+            steps = renderer.iter_batch(g, recipes[i:i + batch], precision=precision)
+            out.extend(f for f in steps if f is not None)
     except StudioError as exc:
         raise ClusterError(f"{worker_name()}: {exc}") from None
     return ChunkResult(np.concatenate(out), worker_name(), os.getpid(), t1 - t0 if loads() > before else 0.0,
@@ -96,7 +97,8 @@ class RayFrames:
     chunk: int | None = None
     stats: list[ChunkStats] = field(default_factory=list)
 
-    def __call__(self, g: Any, recipes: Sequence[Recipe], batch: int, precision: str) -> Iterator[np.ndarray | None]:
+    def __call__(self, g: Any, recipes: Sequence[Recipe], batch: int,
+                 precision: str) -> Iterator[np.ndarray | None]:
         size = self.chunk or chunk_size(batch, g.info.resolution)
         size = batch * max(1, math.ceil(size / batch))
         starts = list(range(0, len(recipes), size))
@@ -118,7 +120,8 @@ class RayFrames:
             yield result.frames
 
 
-def render_frames(frames: RayFrames, g: Any, recipes: Sequence[Recipe], batch: int, precision: str) -> np.ndarray:
+def render_frames(frames: RayFrames, g: Any, recipes: Sequence[Recipe], batch: int,
+                  precision: str) -> np.ndarray:
     """All frames at once (a contact sheet): the source run to the end."""
     out = [f for f in frames(g, recipes, batch, precision) if f is not None]
     return np.concatenate(out) if out else np.zeros((0, 0, 0, 3), np.uint8)

@@ -32,7 +32,7 @@ class ModelSource:
 
     path: str
     sha256: str              # of the file's bytes: the cache key and the check of a copy
-    model_id: str            # what the driver's generator calls itself (picks included): a worker's must match
+    model_id: str            # the driver's generator's id (picks included): a worker's must match
     name: str                # the file's name, for messages (and the sniffers, which read the extension)
     blob: Any = field(default=None, compare=False)
 
@@ -86,8 +86,8 @@ def worker_model(src: ModelSource) -> Any:
             raise ClusterError(f"{worker_name()} cannot load {src.name}: {type(exc).__name__}: "
                                f"{clipped(str(exc), 300)}") from None
         if g.model_id != src.model_id:
-            raise ClusterError(f"{worker_name()} cannot load {src.name}: it opens as model {g.model_id[:16]}, "
-                               f"not {src.model_id[:16]} (another plugin or version on that node)")
+            raise ClusterError(f"{worker_name()} cannot load {src.name}: it opens as model "
+                               f"{g.model_id[:16]}, not {src.model_id[:16]} (another plugin or version on that node)")
         _loaded[key] = g
         _loads += 1
         return g
@@ -106,7 +106,8 @@ def _local_file(src: ModelSource) -> Path:
     cached = cache_dir() / src.sha256 / src.name
     if cached.is_file() and file_sha256(cached) == src.sha256:
         return cached
-    why = "has other contents (it changed after the export started)" if path.is_file() else "is not on that node"
+    why = ("has other contents (it changed after the export started)" if path.is_file()
+           else "is not on that node")
     if src.blob is None:
         raise ClusterError(f"{worker_name()} cannot load {src.name}: {src.path} {why}, and the model was not "
                            f"sent through the object store")
@@ -114,8 +115,8 @@ def _local_file(src: ModelSource) -> Path:
 
     data = ray.get(src.blob)
     if hashlib.sha256(data).hexdigest() != src.sha256:
-        raise ClusterError(f"{worker_name()} cannot load {src.name}: the copy from the object store is damaged "
-                           f"(sha256 differs)")
+        raise ClusterError(f"{worker_name()} cannot load {src.name}: the copy from the object store is "
+                           f"damaged (sha256 differs)")
     cached.parent.mkdir(parents=True, exist_ok=True)
     tmp = cached.with_name(f".{cached.name}.{os.getpid()}.partial")
     tmp.write_bytes(data)

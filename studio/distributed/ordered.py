@@ -74,7 +74,8 @@ def fetch(ref: Any, what: str) -> Any:
         if isinstance(cause, StudioError):
             raise ClusterError(str(cause)) from None
         name = type(cause).__name__ if cause is not None else "error"
-        raise ClusterError(f"{what} failed on the cluster: {name}: {clipped(str(cause or exc), 300)}") from None
+        why = clipped(str(cause or exc), 300)
+        raise ClusterError(f"{what} failed on the cluster: {name}: {why}") from None
     except rx.TaskCancelledError:
         raise ClusterError(f"{what} was cancelled on the cluster") from None
     except rx.RayError as exc:  # a worker or node died more often than RETRIES, an object was lost

@@ -19,11 +19,11 @@ def test_bad_cluster_addresses_are_one_line_before_any_work(capsys, tmp_path):
     path = resolve_demo("demo:dcgan")
     for address, message in (("nonsense", "is not a cluster address"),
                              ("127.0.0.1:1", "cannot connect to the Ray cluster at 127.0.0.1:1")):
-        code, _, err = run_cli(capsys, "walk", path, "--from-seed", 1, "--to-seed", 2, "--out", tmp_path / "w.gif",
-                               "--ray", address)
+        code, _, err = run_cli(capsys, "walk", path, "--from-seed", 1, "--to-seed", 2, "--out",
+                               tmp_path / "w.gif", "--ray", address)
         assert code == 2 and message in err and err.count("\n") == 1, err
-    code, _, err = run_cli(capsys, "walk", path, "--from-seed", 1, "--to-seed", 2, "--out", tmp_path / "w.gif",
-                           "--ray", "auto", "--backend", "onnx")
+    code, _, err = run_cli(capsys, "walk", path, "--from-seed", 1, "--to-seed", 2, "--out",
+                           tmp_path / "w.gif", "--ray", "auto", "--backend", "onnx")
     assert code == 2 and "Ray workers render with torch" in err
     assert _names(tmp_path) == []
 

@@ -75,7 +75,8 @@ def test_walk_and_export_on_the_cluster_equal_the_local_files_byte_for_byte(clus
     ref = ModelRef(str(path), g.model_id)
     keys = (Recipe(ref, SeedLatent(5)), Recipe(ref, SeedLatent(6)))
     proj = tmp_path / "p.lsproj"
-    save_project(Project.of(Workspace(keys[0], timeline=Timeline(keys, (Segment(6), Segment(6)), loop=True))), proj)
+    timeline = Timeline(keys, (Segment(6), Segment(6)), loop=True)
+    save_project(Project.of(Workspace(keys[0], timeline=timeline)), proj)
     for name, extra in (("local", ()), ("ray", ("--ray", "auto"))):  # a PNG sequence: frames one at a time
         code, _, err = run_cli(capsys, "export", proj, "--out", tmp_path / name, "--scale", 2, *extra)
         assert code == 0, err
@@ -104,7 +105,7 @@ def test_model_from_the_object_store_is_loaded_once_per_worker(cluster, sg2, tmp
     by_pid: dict[int, list[float]] = {}
     for s in frames.stats:
         by_pid.setdefault(s.pid, []).append(s.loaded_s)
-    for loaded in by_pid.values():  # each worker process opened it for its first chunk at most, then reused it
+    for loaded in by_pid.values():  # each worker process opened it for its first chunk at most, then reused
         assert all(t == 0.0 for t in loaded[1:])
 
 
@@ -132,7 +133,8 @@ def test_a_worker_killed_mid_export_is_retried_and_the_file_is_complete(cluster,
 def test_cancel_on_the_cluster_leaves_nothing_under_the_final_name(cluster, sg2, tmp_path):
     path, g = sg2
     frames = RayFrames(model_source(g, path, ship=False), cluster, chunk=8)
-    job = export_job(g, _recipes(g, path, 96), tmp_path / "walk.mp4", ExportOptions(), alone=True, frames=frames)
+    job = export_job(g, _recipes(g, path, 96), tmp_path / "walk.mp4", ExportOptions(), alone=True,
+                     frames=frames)
     assert drive(job, cancel=lambda: bool(frames.stats)) is None
     assert 0 < len(frames.stats) < 12
     assert _names(tmp_path) == []  # no video, no sidecar, no temporary

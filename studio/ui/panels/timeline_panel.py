@@ -182,6 +182,13 @@ class TimelinePanel(QWidget):
         self.smooth_export = True  # the main window keeps this in step with View > Upscaling
         self.export_button = QPushButton("Export…")
         self.export_button.setToolTip("Render the sequence to MP4, GIF, WebP or PNG frames")
+        from studio.distributed.cluster import ray_available
+
+        self.cluster_button: QPushButton | None = None  # only with the ray extra installed
+        if ray_available():
+            self.cluster_button = QPushButton("Render on\ncluster…")  # two lines: the column is 104 px
+            self.cluster_button.setToolTip("Export the sequence with its frames rendered on a Ray cluster "
+                                           "(the same file as a local export)")
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
         self.progress.setMinimumWidth(48)  # with Cancel beside it, no wider than the keyframe strip
@@ -239,9 +246,12 @@ class TimelinePanel(QWidget):
         prev_col.addWidget(self.preview)
         prev_col.addWidget(self.play)
         prev_col.addWidget(self.export_button)
+        if self.cluster_button is not None:
+            prev_col.addWidget(self.cluster_button)
         prev_col.addStretch(1)
-        for w in (self.play, self.export_button):
-            w.setFixedWidth(PREVIEW)
+        for w in (self.play, self.export_button, self.cluster_button):
+            if w is not None:
+                w.setFixedWidth(PREVIEW)
         layout.addLayout(prev_col)
         self._show_export(False)
 
@@ -274,6 +284,8 @@ class TimelinePanel(QWidget):
         self.timer.timeout.connect(self._tick)
         self._previewArrived.connect(self._on_preview)
         self.export_button.clicked.connect(self.export_dialog)
+        if self.cluster_button is not None:
+            self.cluster_button.clicked.connect(self.cluster_dialog)
         self.cancel.clicked.connect(self.cancel_export)
         session.modelChanged.connect(lambda g: self._on_model())
         session.workspaceChanged.connect(self._on_workspace)
@@ -429,6 +441,8 @@ class TimelinePanel(QWidget):
             self.frames.setToolTip("Frames from the selected keyframe to the next")
         self.play.setEnabled(can_play or self.play.isChecked())
         self.export_button.setEnabled(can_play and self._export is None)
+        if self.cluster_button is not None:
+            self.cluster_button.setEnabled(can_play and self._export is None)
         self._show_segment(self.keys.currentRow())
 
     def _show_segment(self, i: int) -> None:
@@ -620,22 +634,36 @@ class TimelinePanel(QWidget):
             self.preview.setToolTip(f"{p.shown} frames shown, {p.dropped} skipped to keep {p.fps:g} fps")
 
     # -- export --------------------------------------------------------------------------------------
-    def export_dialog(self) -> None:
+    def export_dialog(self, cluster: str | None = None) -> None:
         start = self.session.model_path.parent if self.session.model_path else Path.home()
-        path, chosen = QFileDialog.getSaveFileName(self, "Export sequence", str(start / "sequence.mp4"),
-                                                   EXPORT_FILTERS)
+        title = "Export sequence" + (f" (rendered on the cluster: {cluster})" if cluster else "")
+        path, chosen = QFileDialog.getSaveFileName(self, title, str(start / "sequence.mp4"), EXPORT_FILTERS)
         if path:
             p = Path(path)
             if "PNG frames" in chosen and p.suffix:
                 p = p.with_suffix("")
             # the native dialog has already asked to replace: for a file, that is the user's consent
-            self.export_to(p, force=p.exists(), confirmed=p.is_file())
+            self.export_to(p, force=p.exists(), confirmed=p.is_file(), cluster=cluster)
 
-    def export_to(self, path: Path, force: bool = False, confirmed: bool = False) -> bool:
+    def cluster_dialog(self) -> None:
+        """Render on cluster…: which cluster (remembered), then where to, then the export as usual."""
+        from PySide6.QtCore import QSettings
+
+        from studio.ui.cluster_export import ClusterDialog
+
+        settings = getattr(self.window(), "settings", None)
+        dialog = ClusterDialog(settings if isinstance(settings, QSettings) else None,
+                               self.timeline.frame_count(), self)
+        if dialog.exec():
+            self.export_dialog(cluster=dialog.address())
+
+    def export_to(self, path: Path, force: bool = False, confirmed: bool = False,
+                  cluster: str | None = None) -> bool:
         """Start exporting the open model's timeline with it; False (with a message) when it cannot start.
 
-        The frames are expanded and rendered on the worker; editing, and switching models, continue
-        meanwhile (the export keeps the model and timeline it started with)."""
+        The frames are expanded and rendered on the worker (or, `cluster`: an address, on a Ray cluster);
+        editing, and switching models, continue meanwhile (the export keeps the model and timeline it
+        started with)."""
         g, ws = self.session.generator, self.session.workspace
         if g is None or ws is None or self._export is not None or self._refuse_foreign("Cannot export"):
             return False
@@ -656,7 +684,9 @@ class TimelinePanel(QWidget):
         self.eta.setText(f"Exporting {path.name}…")
         self._show_export(True)
         self._export = _Starting()
-        handle = self.session.run_job(self._export_job(g, t, path, options, force, confirmed),
+        model_path = self.session.model_path  # the export keeps its model, whatever opens meanwhile
+        job = self._export_job(g, t, path, options, force, confirmed, cluster, model_path)
+        handle = self.session.run_job(job,
                                       on_done=self._export_done,
                                       on_progress=self._export_progress, on_error=self._export_failed,
                                       bound_to_model=False, task=f"Exporting {path.name}")
@@ -666,13 +696,20 @@ class TimelinePanel(QWidget):
         return True
 
     def _export_job(self, g: Generator, t: Timeline, path: Path, options: ExportOptions,
-                    force: bool, confirmed: bool = False) -> Iterator[Progress]:
-        """Expand `t` with `g`, then export (studio.export.job): all on the worker, all with `g`."""
+                    force: bool, confirmed: bool = False, cluster: str | None = None,
+                    model_path: Path | None = None) -> Iterator[Progress]:
+        """Expand `t` with `g`, then export (studio.export.job): all on the worker, all with `g` (its frames
+        rendered on the Ray cluster at `cluster` when given: studio.distributed.export)."""
         yield Progress(0, t.frame_count(), 0.0)
         try:
             recipes = _frame_recipes(t, g)
         except StudioError as exc:
             return str(exc)
+        if cluster is not None and model_path is not None:
+            from studio.distributed.export import cluster_export_job
+
+            return (yield from cluster_export_job(cluster, g, model_path, recipes, path, options,
+                                                  force=force, confirmed=confirmed))
 
         def runtime(batch: int) -> Generator:
             """The runtime for this batch size: of `g`'s own model, even if another has opened since."""
@@ -694,6 +731,8 @@ class TimelinePanel(QWidget):
         self.progress.setValue(p.done)
         if p.phase == "finishing":
             self.eta.setText("Encoding…")
+        elif p.phase == "connecting":
+            self.eta.setText("Connecting to the cluster…")
         elif p.eta_s is not None:
             self.eta.setText(f"{p.done}/{p.total} frames · {_fmt_s(p.eta_s)} left")
 
