@@ -10,8 +10,9 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from contextlib import closing
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from studio.cli.common import (DEVICES, UsageError, add_pick_option, existing_file, load_model, sha256_of,
                                write_atomic)
@@ -41,6 +42,9 @@ def register(sub: Any) -> None:
                    help="turn, scale and shift each face to the model's training framing first (default: on for "
                         "face models; other domains are not aligned, and it says so)")
     t.add_argument("--device", choices=DEVICES, default="auto", help="compute device (default: auto)")
+    from studio.cli.cluster import add_ray_option
+
+    add_ray_option(t, "photos")
     t.set_defaults(func=cmd_translate)
 
 
@@ -106,8 +110,11 @@ def cmd_translate(ns: argparse.Namespace) -> int:
     from studio.export.ownership import image_mark
     from studio.render.engine import Renderer
 
+    from studio.cli.cluster import check_ray
+
     in_dir, out_dir = ns.in_dir.expanduser(), ns.out.expanduser()
     check_folders(in_dir, out_dir)
+    check_ray(ns)
     entries = sorted(p for p in in_dir.iterdir() if p.is_file() and not p.name.startswith("."))
     photos = [p for p in entries if p.suffix.lower() in PHOTO_SUFFIXES]
     ignored = len(entries) - len(photos)
@@ -147,24 +154,25 @@ def cmd_translate(ns: argparse.Namespace) -> int:
     from studio.render.align import align_latent
 
     done, skipped, aligned, align_note = 0, 0, 0, ""
-    with tqdm(total=len(photos), unit="photo", desc="translate", disable=None, file=sys.stderr) as bar:
-        for photo, out in zip(photos, outs):
-            try:
-                latent, found, align_note = align_latent(image_latent(photo), g.info, ns.align)
-                aligned += bool(found and found.found)
-                recipe = Recipe(model, latent, edits=edits)
-            except StudioError as exc:
+    planned: list[tuple[Path, Path, Recipe | str]] = []  # a recipe per photo, or why it has none
+    for photo, out in zip(photos, outs):
+        try:
+            latent, found, align_note = align_latent(image_latent(photo), g.info, ns.align)
+            aligned += bool(found and found.found)
+            planned.append((photo, out, Recipe(model, latent, edits=edits)))
+        except StudioError as exc:
+            planned.append((photo, out, str(exc)))
+    rendered = _rendered(ns, g, renderer, [r for _, _, r in planned if not isinstance(r, str)])
+    bar = tqdm(total=len(photos), unit="photo", desc="translate", disable=None, file=sys.stderr)
+    with bar, closing(rendered):  # closed however the loop ends: a cluster's remaining tasks are cancelled
+        for photo, out, recipe in planned:
+            image_or_none, error = (None, recipe) if isinstance(recipe, str) else next(rendered)
+            if image_or_none is None:
                 skipped += 1
-                tqdm.write(f"skipped {photo.name}: {exc}", file=sys.stderr)
+                tqdm.write(f"skipped {photo.name}: {error}", file=sys.stderr)
                 bar.update(1)
                 continue
-            frame = renderer.render(g, recipe)
-            if not frame.ok:
-                skipped += 1
-                tqdm.write(f"skipped {photo.name}: {frame.error}", file=sys.stderr)
-                bar.update(1)
-                continue
-            image = Image.fromarray(frame.image)
+            image = Image.fromarray(image_or_none)
             write_atomic(out, ns.force, lambda f, im=image: im.save(f, format="PNG", **mark))
             done += 1
             bar.update(1)
@@ -177,3 +185,22 @@ def cmd_translate(ns: argparse.Namespace) -> int:
         note += f"; {aligned} face{'s' * (aligned != 1)} aligned"
     print(f"translated {done} photo{'s' * (done != 1)} to {out_dir} ({setting}); skipped {skipped}{note}")
     return 0 if done else 2
+
+
+def _rendered(ns: argparse.Namespace, g: Any, renderer: Any, recipes: list) -> Iterator[tuple[Any, str | None]]:
+    """Each recipe's (image, None) or (None, why), in order: rendered here one by one, or (--ray) on the
+    cluster in chunks (the photos travel with them when the cluster spans machines)."""
+    if ns.ray is None:
+        for recipe in recipes:
+            frame = renderer.render(g, recipe)
+            yield (frame.image, None) if frame.ok else (None, frame.error)
+        return
+    from studio.cli.cluster import cluster_frames
+    from studio.distributed.frames import each_on_cluster
+
+    if not recipes:
+        return
+    with cluster_frames(ns, g, Path(recipes[0].model.path)) as frames:
+        for item in each_on_cluster(frames, recipes, ship_photos=frames.cluster.other_machines):
+            if item is not None:
+                yield item

@@ -125,3 +125,72 @@ def render_frames(frames: RayFrames, g: Any, recipes: Sequence[Recipe], batch: i
     """All frames at once (a contact sheet): the source run to the end."""
     out = [f for f in frames(g, recipes, batch, precision) if f is not None]
     return np.concatenate(out) if out else np.zeros((0, 0, 0, 3), np.uint8)
+
+
+EACH_CHUNK = 8  # photos per task when each item renders on its own (translate)
+
+
+def render_each(src: ModelSource, recipes: Sequence[Recipe],
+                photos: Sequence[bytes | None]) -> list[tuple[np.ndarray | None, str | None]]:
+    """The task body for items rendered one by one with their own failures (photos to translate): (image,
+    None) or (None, why) per recipe. `photos[i]`, when given, is recipe i's photo file, for a node that
+    does not share the driver's disk (it is kept there by content hash, like a model)."""
+    g = worker_model(src)
+    renderer = _renderer()
+    out: list[tuple[np.ndarray | None, str | None]] = []
+    for recipe, data in zip(recipes, photos):
+        try:
+            if data is not None:
+                recipe = _with_local_photo(recipe, data)
+            frame = renderer.render(g, recipe)
+        except StudioError as exc:
+            out.append((None, str(exc)))
+            continue
+        out.append((frame.image, None) if frame.ok else (None, frame.error))
+    return out
+
+
+def _with_local_photo(recipe: Recipe, data: bytes) -> Recipe:
+    import hashlib
+    import os
+    from dataclasses import replace
+    from pathlib import Path
+
+    from studio.distributed.models import cache_dir
+
+    latent = recipe.latent
+    name = Path(getattr(latent, "path", "photo")).name
+    if Path(latent.path).is_file():
+        return recipe
+    where = cache_dir() / "photos" / hashlib.sha256(data).hexdigest() / name
+    if not where.is_file():
+        where.parent.mkdir(parents=True, exist_ok=True)
+        tmp = where.with_name(f".{name}.{os.getpid()}.partial")
+        tmp.write_bytes(data)
+        os.replace(tmp, where)
+    return replace(recipe, latent=replace(latent, path=str(where)))
+
+
+def each_on_cluster(frames: RayFrames, recipes: Sequence[Recipe],
+                    ship_photos: bool = False) -> Iterator[tuple[np.ndarray | None, str | None] | None]:
+    """render_each over the cluster in chunks: each recipe's (image, error) in order, None while waiting.
+    `ship_photos` sends each recipe's photo file along (a cluster spanning machines)."""
+    from pathlib import Path
+
+    task = remote(render_each, 1.0 if frames.cluster.gpus else 0.0)
+    starts = list(range(0, len(recipes), EACH_CHUNK))
+
+    def submit(k: int) -> Any:
+        part = list(recipes[starts[k]:starts[k] + EACH_CHUNK])
+        photos = [Path(r.latent.path).read_bytes() if ship_photos and hasattr(r.latent, "path") else None
+                  for r in part]
+        return task.remote(frames.source, part, photos)
+
+    def what(k: int) -> str:
+        return f"items {starts[k]}-{min(starts[k] + EACH_CHUNK, len(recipes)) - 1}"
+
+    for result in in_order(submit, len(starts), IN_FLIGHT * frames.cluster.workers, what):
+        if result is None:
+            yield None
+            continue
+        yield from result

@@ -174,3 +174,26 @@ def test_contact_sheet_on_the_cluster_equals_the_local_one(cluster, sg2, tmp_pat
     code, _, err = run_cli(capsys, *sheet, "--out", tmp_path / "ray.png", "--ray", "auto")
     assert code == 0, err
     assert (tmp_path / "ray.png").read_bytes() == (tmp_path / "local.png").read_bytes()
+
+
+def test_translate_on_the_cluster_writes_the_local_results_and_skips_the_same_photos(cluster, tmp_path, capsys):
+    import numpy as np
+    from PIL import Image
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rng = np.random.default_rng(3)
+    for i in range(11):
+        Image.fromarray(rng.integers(0, 256, (48 + i, 56, 3), dtype=np.uint8)).save(photos / f"p{i:02d}.png")
+    (photos / "broken.jpg").write_bytes(b"not a jpeg")
+    model = resolve_demo("demo:stargan")
+    base = ["translate", photos, "--model", model, "--set", "Smiling=1", "--no-align"]
+    code, out, err = run_cli(capsys, *base, "--out", tmp_path / "local")
+    assert code == 0, err
+    code, out_ray, err = run_cli(capsys, *base, "--out", tmp_path / "ray", "--ray", "auto")
+    assert code == 0, err
+    assert "skipped broken.jpg" in err and out_ray.replace("ray", "local") == out
+    names = _names(tmp_path / "local")
+    assert len(names) == 11 and _names(tmp_path / "ray") == names
+    for n in names:
+        assert (tmp_path / "ray" / n).read_bytes() == (tmp_path / "local" / n).read_bytes(), n
