@@ -22,7 +22,7 @@ def register(sub: Any) -> None:
                        epilog="example: project me.png --model demo:stylegan2 --space w+ --steps 200 "
                               "--out me.json, then `render me.json`")
     p.add_argument("photo", metavar="PHOTO", help="the photo (PNG, JPEG, WebP): its face aligned (see --align), "
-                   "else its centred square")
+                   "else its centred square; or a folder of photos (--out: a folder, one recipe per photo)")
     p.add_argument("--model", "-m", required=True, metavar="CKPT", help="the generator's checkpoint")
     p.add_argument("--space", choices=("w", "w+", "z"), default=None,
                    help="latent space to project into (default: w+ where the model has W, else z)")
@@ -50,6 +50,9 @@ def register(sub: Any) -> None:
     p.add_argument("--force", "-f", action="store_true", help="overwrite an existing output file")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.add_argument("--device", choices=DEVICES, default="auto", help="compute device (default: auto)")
+    from studio.cli.cluster import add_ray_option
+
+    add_ray_option(p, "folder's photos (one task per photo)")
     p.set_defaults(func=cmd_project)
 
     lat = sub.add_parser("latent", help="import or export latent files (.npy, .npz, .pt: z, W or W+)",
@@ -95,6 +98,12 @@ def _json_out(path: Path, force: bool) -> None:
 def cmd_project(ns: argparse.Namespace) -> int:
     from studio.render.projection import check_space, project, target_tensor
 
+    if Path(ns.photo).expanduser().is_dir():
+        from studio.cli.project_folder import cmd_project_folder
+
+        return cmd_project_folder(ns)
+    if ns.ray is not None:
+        raise UsageError("--ray projects a folder of photos, one per worker; one photo projects here")
     _json_out(ns.out, ns.force)
     if ns.video is not None and ns.video.expanduser().resolve() == ns.out.expanduser().resolve():
         raise UsageError("--video and --out name the same file")

@@ -197,3 +197,25 @@ def test_translate_on_the_cluster_writes_the_local_results_and_skips_the_same_ph
     assert len(names) == 11 and _names(tmp_path / "ray") == names
     for n in names:
         assert (tmp_path / "ray" / n).read_bytes() == (tmp_path / "local" / n).read_bytes(), n
+
+
+def test_project_a_folder_on_the_cluster_gives_the_local_recipes(cluster, tmp_path, capsys):
+    import numpy as np
+    from PIL import Image
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rng = np.random.default_rng(4)
+    for i in range(3):
+        Image.fromarray(rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)).save(photos / f"f{i}.png")
+    (photos / "broken.png").write_bytes(b"\x89PNG but no more")
+    base = ["project", photos, "--model", resolve_demo("demo:dcgan"), "--steps", 3, "--no-align", "--quiet"]
+    code, out, err = run_cli(capsys, *base, "--out", tmp_path / "local")
+    assert code == 0, err
+    assert "projected 3 photos" in out and "skipped 1" in out and "skipped broken.png" in err
+    code, out_ray, err = run_cli(capsys, *base, "--out", tmp_path / "ray", "--ray", "auto")
+    assert code == 0, err
+    assert out_ray.replace("ray", "local") == out
+    assert _names(tmp_path / "ray") == _names(tmp_path / "local") == ["f0.json", "f1.json", "f2.json"]
+    for n in _names(tmp_path / "local"):
+        assert (tmp_path / "ray" / n).read_text() == (tmp_path / "local" / n).read_text(), n
