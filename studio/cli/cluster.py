@@ -56,6 +56,18 @@ def on_cluster(ns: argparse.Namespace) -> Iterator[Any]:
         yield info
 
 
+@contextmanager
+def labelled_on_cluster(ns: argparse.Namespace, g: Any, path: Path) -> Iterator[Any]:
+    """A labeller_scores_job stand-in that labels on --ray's cluster (None without --ray)."""
+    if getattr(ns, "ray", None) is None:
+        yield None
+        return
+    from studio.distributed.labels import cluster_scorer
+
+    with cluster_frames(ns, g, path) as frames:
+        yield cluster_scorer(frames)
+
+
 def model_for(g: Any, path: Path, info: Any) -> Any:
     from studio.distributed.models import model_source
 

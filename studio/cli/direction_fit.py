@@ -70,6 +70,9 @@ def add_verbs(verbs: Any) -> None:
     fit.add_argument("--force", action="store_true", help="overwrite --out")
     fit.add_argument("--json", action="store_true", help="print the evaluation as JSON")
     fit.add_argument("--device", choices=DEVICES, default="cpu")
+    from studio.cli.cluster import add_ray_option
+
+    add_ray_option(fit, "labelled samples")
     fit.set_defaults(func=cmd_fit)
 
 
@@ -137,6 +140,11 @@ def cmd_fit(ns: argparse.Namespace) -> int:
 
     if (ns.scores is None) != (ns.samples is None):
         raise UsageError("--scores and --samples go together (the scores are aligned with the exported samples)")
+    from studio.cli.cluster import check_ray
+
+    check_ray(ns)
+    if ns.ray is not None and ns.scores is not None:
+        raise UsageError("--ray labels samples with a labeller; a scores file needs no rendering")
     if ns.out is not None and ns.out.expanduser().exists() and not ns.force:
         raise UsageError(f"{ns.out} already exists (use --force to overwrite)")
     keep = tuple(a.strip() for a in ns.keep_fixed.split(",") if a.strip())
@@ -156,8 +164,11 @@ def cmd_fit(ns: argparse.Namespace) -> int:
             attribute = ns.attribute
             lab = find_labeller(g.info, ns.labeller, attribute)
             space = _check_space(g, ns.space)
-            fitted = run_job(fit_attribute_job(g, renderer, lab, attribute, ns.n, ns.classifier, space,
-                                               model_name=path.name, keep_fixed=keep))
+            from studio.cli.cluster import labelled_on_cluster
+
+            with labelled_on_cluster(ns, g, path) as scorer:
+                fitted = run_job(fit_attribute_job(g, renderer, lab, attribute, ns.n, ns.classifier, space,
+                                                   model_name=path.name, keep_fixed=keep, scorer=scorer))
             if ns.name:
                 fitted = _renamed(fitted, ns.name)
     except (LabelError, ProjectionError) as exc:

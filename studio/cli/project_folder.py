@@ -39,7 +39,8 @@ def cmd_project_folder(ns: argparse.Namespace) -> int:
     if ns.video is not None or getattr(ns, "pti", None) is not None:
         raise UsageError("--video and --pti project one photo; give a photo, not a folder")
     if out_dir.suffix.lower() == ".json":
-        raise UsageError(f"--out {ns.out}: with a folder of photos, --out is a folder for one recipe per photo")
+        raise UsageError(f"--out {ns.out}: with a folder of photos, --out is a folder for one recipe per "
+                         f"photo")
     check_folders(in_dir, out_dir)
     check_ray(ns)
     photos = sorted(p for p in in_dir.iterdir() if p.is_file() and not p.name.startswith(".")
@@ -95,9 +96,10 @@ def cmd_project_folder(ns: argparse.Namespace) -> int:
             write_atomic(out, ns.force, lambda f, r=recipe: f.write(r.to_json().encode()))
             done += 1
             if not ns.quiet:
-                print(f"{out}: {space} latent of {photo.name}, PSNR {psnr:.2f} dB after {ran} steps ({seconds:.1f} s)",
-                      file=sys.stderr)
-    print(f"projected {done} photo{'s' * (done != 1)} into {out_dir} ({space}, {steps} steps); skipped {skipped}")
+                print(f"{out}: {space} latent of {photo.name}, PSNR {psnr:.2f} dB after {ran} steps "
+                      f"({seconds:.1f} s)", file=sys.stderr)
+    print(f"projected {done} photo{'s' * (done != 1)} into {out_dir} ({space}, {steps} steps); "
+          f"skipped {skipped}")
     return 0 if done else 2
 
 

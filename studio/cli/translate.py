@@ -187,7 +187,8 @@ def cmd_translate(ns: argparse.Namespace) -> int:
     return 0 if done else 2
 
 
-def _rendered(ns: argparse.Namespace, g: Any, renderer: Any, recipes: list) -> Iterator[tuple[Any, str | None]]:
+def _rendered(ns: argparse.Namespace, g: Any, renderer: Any,
+              recipes: list) -> Iterator[tuple[Any, str | None]]:
     """Each recipe's (image, None) or (None, why), in order: rendered here one by one, or (--ray) on the
     cluster in chunks (the photos travel with them when the cluster spans machines)."""
     if ns.ray is None:

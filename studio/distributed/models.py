@@ -87,7 +87,8 @@ def worker_model(src: ModelSource) -> Any:
                                f"{clipped(str(exc), 300)}") from None
         if g.model_id != src.model_id:
             raise ClusterError(f"{worker_name()} cannot load {src.name}: it opens as model "
-                               f"{g.model_id[:16]}, not {src.model_id[:16]} (another plugin or version on that node)")
+                               f"{g.model_id[:16]}, not {src.model_id[:16]} (another plugin or version on "
+                               f"that node)")
         _loaded[key] = g
         _loads += 1
         return g

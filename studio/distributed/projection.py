@@ -24,7 +24,8 @@ def project_one(src: ModelSource, image: Any, space: str, steps: int, condition:
 
 
 def project_on_cluster(frames: RayFrames, images: Sequence[Any], space: str, steps: int,
-                       condition: Sequence[float], options: dict[str, Any]) -> Iterator[tuple[Any, str | None] | None]:
+                       condition: Sequence[float],
+                       options: dict[str, Any]) -> Iterator[tuple[Any, str | None] | None]:
     """project_one for each image, results in order (None while waiting)."""
     task = remote(project_one, 1.0 if frames.cluster.gpus else 0.0)
 

@@ -3,7 +3,7 @@ directions and labelled-direction fitting. The maths they end in (PCA, the class
 running the model to get there is here."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Generator as PyGenerator, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Generator as PyGenerator, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -145,11 +145,13 @@ def attribute_scores_job(g: Generator, renderer: "Renderer", net: "torch.nn.Modu
 def fit_attribute_job(g: Generator, renderer: "Renderer", net: "torch.nn.Module | Labeller", attribute: str,
                       n_samples: int = 2000, classifier: str = "logistic", space: str = "z",
                       seed0: int = FIT_SEED0, model_name: str = "", threshold: float = 0.5,
-                      keep_fixed: Sequence[str] = ()) -> Iterator[float]:
+                      keep_fixed: Sequence[str] = (), scorer: Callable[..., Iterator[float]] | None = None,
+                      ) -> Iterator[float]:
     """Label n generated samples with a labeller, fit a linear classifier on their latents and return a
     FittedDirection named after the attribute (a worker job yielding the fraction done). Attributes in
     `keep_fixed` get boundaries of their own from the same samples, and the direction is projected
-    orthogonal to them (conditional manipulation)."""
+    orthogonal to them (conditional manipulation). `scorer` labels elsewhere (a Ray cluster:
+    studio.distributed.labels.cluster_scorer), with labeller_scores_job's arguments and result."""
     if n_samples < 20:
         raise LabelError(f"fit on at least 20 samples (asked for {n_samples})")
     lab = _as_labeller(net)
@@ -159,7 +161,7 @@ def fit_attribute_job(g: Generator, renderer: "Renderer", net: "torch.nn.Module 
     seeds = list(range(seed0, seed0 + n_samples))
     x = seed_vectors(g, seeds, space)
     base = Recipe(ModelRef("", g.model_id), SeedLatent(0))
-    probs = yield from labeller_scores_job(g, renderer, lab, [base.with_seed(s) for s in seeds])
+    probs = yield from (scorer or labeller_scores_job)(g, renderer, lab, [base.with_seed(s) for s in seeds])
     labels = {a: (np.ones(n_samples, bool), probs[a] > threshold) for a in (attribute, *keep_fixed)}
     return fit_labelled(x, labels, attribute, attribute, space, g.model_id, model_name, classifier, keep_fixed,
                         {"labels": lab.name, "first_seed": seed0})

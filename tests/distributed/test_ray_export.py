@@ -176,7 +176,8 @@ def test_contact_sheet_on_the_cluster_equals_the_local_one(cluster, sg2, tmp_pat
     assert (tmp_path / "ray.png").read_bytes() == (tmp_path / "local.png").read_bytes()
 
 
-def test_translate_on_the_cluster_writes_the_local_results_and_skips_the_same_photos(cluster, tmp_path, capsys):
+def test_translate_on_the_cluster_writes_the_local_results_and_skips_the_same_photos(cluster, tmp_path,
+                                                                                     capsys):
     import numpy as np
     from PIL import Image
 
@@ -219,3 +220,18 @@ def test_project_a_folder_on_the_cluster_gives_the_local_recipes(cluster, tmp_pa
     assert _names(tmp_path / "ray") == _names(tmp_path / "local") == ["f0.json", "f1.json", "f2.json"]
     for n in _names(tmp_path / "local"):
         assert (tmp_path / "ray" / n).read_text() == (tmp_path / "local" / n).read_text(), n
+
+
+def test_fitting_from_a_labeller_on_the_cluster_gives_the_local_direction(cluster, tmp_path, capsys):
+    from studio.core.direction_library import load_direction
+
+    base = ["directions", "fit", "demo:dcgan", "--attribute", "Eyeglasses", "--n", 300, "--evaluate-seeds", 0,
+            "--json"]
+    code, out, err = run_cli(capsys, *base, "--out", tmp_path / "local.lsdir")
+    assert code == 0, err
+    code, out_ray, err = run_cli(capsys, *base, "--out", tmp_path / "ray.lsdir", "--ray", "auto")
+    assert code == 0, err
+    assert "rendering on the Ray cluster" in err
+    assert json.loads(out_ray) == json.loads(out)  # held-out accuracy and all: the same labels
+    a, b = load_direction(tmp_path / "local.lsdir"), load_direction(tmp_path / "ray.lsdir")
+    assert a.vectors.tobytes() == b.vectors.tobytes() and a.stddev.tobytes() == b.stddev.tobytes()
