@@ -40,6 +40,9 @@ def add_verbs(verbs: Any) -> None:
     smp.add_argument("--first-seed", type=int, default=None, metavar="SEED",
                      help="seed of the first sample (default: the fit seeds, far from browsed ones)")
     smp.add_argument("--device", choices=DEVICES, default="cpu")
+    from studio.cli.cluster import add_ray_option
+
+    add_ray_option(smp, "sample images")
     smp.set_defaults(func=cmd_sample)
 
     fit = s.add_parser("fit", help="fit a direction from a labeller or a scores file, and evaluate it",
@@ -112,12 +115,16 @@ def cmd_sample(ns: argparse.Namespace) -> int:
     from studio.render.engine import Renderer
     from studio.render.samples_export import export_samples_job
 
+    from studio.cli.cluster import check_ray, cluster_frames
+
+    check_ray(ns)
     path = existing_file(ns.checkpoint, "checkpoint")
     g = load_model(path, ns.device)
     _check_space(g, ns.space)
     seed0 = FIT_SEED0 if ns.first_seed is None else ns.first_seed
-    out = run_job(export_samples_job(g, Renderer(), ns.out.expanduser(), ns.n, ns.space, seed0, ns.images,
-                                     path.name))
+    with cluster_frames(ns if ns.images else argparse.Namespace(ray=None), g, path) as frames:
+        out = run_job(export_samples_job(g, Renderer(), ns.out.expanduser(), ns.n, ns.space, seed0, ns.images,
+                                         path.name, frames=frames))
     print(f"wrote {ns.n} latents ({ns.space}){' and images' if ns.images else ''} to {out}")
     return 0
 

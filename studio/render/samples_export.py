@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 from PIL import Image
@@ -22,9 +22,11 @@ from studio.model.spaces import seed_vectors
 
 def export_samples_job(g: Generator, renderer, folder: str | Path, n: int, space: str = "z",
                        seed0: int = FIT_SEED0, images: bool = True, model_name: str = "",
-                       batch: int = 64) -> Iterator[float]:
+                       batch: int = 64,
+                       frames: Callable[..., Iterator[Any]] | None = None) -> Iterator[float]:
     """Write `latents.npy` (n, dim) in `space`, `samples.json` and (with images) `images/000000.png ...`;
-    returns the folder. Yields the fraction done."""
+    returns the folder. Yields the fraction done. `frames` renders the images elsewhere (a frame source as
+    studio.export.job takes: a Ray cluster's, studio.distributed.frames.RayFrames)."""
     folder = Path(folder)
     if n < 1:
         raise ScoresError(f"export at least one sample (asked for {n})")
@@ -40,15 +42,19 @@ def export_samples_job(g: Generator, renderer, folder: str | Path, n: int, space
         if images:
             (tmp / IMAGES).mkdir()
             base = Recipe(ModelRef("", g.model_id), SeedLatent(0))
-            for i in range(0, n, batch):
-                chunk = [base.with_seed(s) for s in seeds[i:i + batch]]
-                for frames in renderer.iter_batch(g, chunk):
-                    if frames is None:
-                        yield i / n
-                        continue
-                    for j, img in enumerate(frames):
-                        Image.fromarray(img).save(tmp / IMAGES / image_name(i + j))
-                yield min(1.0, (i + batch) / n)
+            recipes = [base.with_seed(s) for s in seeds]
+            if frames is None:
+                stream = (out for i in range(0, n, batch)
+                          for out in renderer.iter_batch(g, recipes[i:i + batch]))
+            else:
+                stream = frames(g, recipes, batch, renderer.precision)
+            done = 0
+            for out in stream:
+                if out is not None:
+                    for j, img in enumerate(out):
+                        Image.fromarray(img).save(tmp / IMAGES / image_name(done + j))
+                    done += len(out)
+                yield min(1.0, done / n)
         meta = SampleSet(g.model_id, model_name or g.info.name, space, tuple(seeds), images)
         (tmp / MANIFEST).write_text(json.dumps(meta.to_dict(), indent=1))
         if folder.exists():

@@ -235,3 +235,14 @@ def test_fitting_from_a_labeller_on_the_cluster_gives_the_local_direction(cluste
     assert json.loads(out_ray) == json.loads(out)  # held-out accuracy and all: the same labels
     a, b = load_direction(tmp_path / "local.lsdir"), load_direction(tmp_path / "ray.lsdir")
     assert a.vectors.tobytes() == b.vectors.tobytes() and a.stddev.tobytes() == b.stddev.tobytes()
+
+
+def test_sampling_images_on_the_cluster_writes_the_local_samples(cluster, tmp_path, capsys):
+    base = ["directions", "sample", "demo:dcgan", "--n", 150]
+    assert run_cli(capsys, *base, "--out", tmp_path / "local")[0] == 0
+    code, _, err = run_cli(capsys, *base, "--out", tmp_path / "ray", "--ray", "auto")
+    assert code == 0 and "rendering on the Ray cluster" in err, err
+    local = sorted(p.relative_to(tmp_path / "local") for p in (tmp_path / "local").rglob("*") if p.is_file())
+    assert len(local) == 152  # 150 images, latents.npy, samples.json
+    for rel in local:
+        assert (tmp_path / "ray" / rel).read_bytes() == (tmp_path / "local" / rel).read_bytes(), rel
