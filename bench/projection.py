@@ -16,7 +16,12 @@ skipped when absent) re-projecting 20 of its own samples, drawn from seeds the s
 >= 30 dB. DCGAN demo z, noise maps, alignment and time: reported. Run under `nice -n 19`; exits 1 on a
 missed bar.
 
-    nice -n 19 .venv/bin/python bench/projection.py            # 50 photos, about 10 minutes
+    nice -n 19 .venv/bin/python bench/projection.py            # 50 photos, about 10-15 minutes
+
+Measured at 4b50898 (2 shared cores, aligned): StyleGAN2 W+ 28.65 dB, agreement 99 %, smile walk monotone
+100 %, others kept 100 %; DCGAN z 22.13 dB, 93.5 %, 100 %, 64 %; moved photos 27.80 dB aligned vs 25.47 dB
+not; noise maps 28.87 vs 28.58 dB; PTI 28.42 -> 32.56 dB; 700 of 1000 steps reach the 1000-step answer
+within 0.5 dB (200 steps: 2.9 dB short); CelebA DCGAN re-projection 39.7 dB (min 35.1).
 """
 from __future__ import annotations
 
