@@ -246,3 +246,22 @@ def test_sampling_images_on_the_cluster_writes_the_local_samples(cluster, tmp_pa
     assert len(local) == 152  # 150 images, latents.npy, samples.json
     for rel in local:
         assert (tmp_path / "ray" / rel).read_bytes() == (tmp_path / "local" / rel).read_bytes(), rel
+
+
+def test_the_studios_cluster_job_connects_renders_and_cancels_cleanly(cluster, sg2, tmp_path):
+    from studio.distributed.export import cluster_export_job
+
+    path, g = sg2
+    recipes = _recipes(g, path, 24)
+    phases: list[str] = []
+    result = drive(cluster_export_job("auto", g, path, recipes, tmp_path / "a.gif", ExportOptions()),
+                   on_progress=lambda p: phases.append(p.phase))
+    assert result is not None and result.frames == 24 and phases[0] == "connecting"
+    drive(export_job(g, recipes, tmp_path / "local.gif", ExportOptions()))
+    assert (tmp_path / "a.gif").read_bytes() == (tmp_path / "local.gif").read_bytes()
+    seen: list[int] = []
+    job = cluster_export_job("auto", g, path, _recipes(g, path, 200), tmp_path / "b.mp4", ExportOptions(),
+                             batch_size=8)
+    assert drive(job, cancel=lambda: bool(seen), on_progress=lambda p: p.done and seen.append(p.done)) is None
+    assert not any(p.name.startswith((".b", "b.")) for p in tmp_path.iterdir())
+    assert ray.is_initialized()  # the test's cluster: joined, used and left running
