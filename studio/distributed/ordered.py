@@ -55,8 +55,9 @@ def in_order(submit: Callable[[int], Any], count: int, window: int,
             yield result
     finally:
         for _, ref in pending:  # cancelled, failed or abandoned: stop the rest, finished or not
-            try:
-                ray.cancel(ref, recursive=True)
+            try:  # force: the worker process ends (a polite cancel's KeyboardInterrupt could land in the
+                # next task that worker starts); cancelled tasks are not retried, the next job starts a new one
+                ray.cancel(ref, force=True, recursive=True)
             except Exception:  # already done, or the cluster is gone
                 pass
 
