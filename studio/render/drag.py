@@ -387,11 +387,6 @@ def drag(g: Generator, recipe: Recipe, points: Sequence[DragPoint], mask: Any = 
          settings: DragSettings = DragSettings(), progress: Any = None) -> DragResult:
     """Run a drag to the end on the calling thread (scripts, the bench, tests); `progress` is called with
     each DragProgress."""
-    job = drag_job(g, recipe, points, mask, settings)
-    while True:
-        try:
-            p = next(job)
-        except StopIteration as stop:
-            return stop.value
-        if progress is not None:
-            progress(p)
+    from studio.render.projection import run_to_end
+
+    return run_to_end(drag_job(g, recipe, points, mask, settings), progress)

@@ -404,7 +404,11 @@ def project(g: Generator, image: Any, space: str | None = None, steps: int = DEF
             progress: Any = None, **options: Any) -> ProjectionResult:
     """Run a projection to the end (the scripting entry point `studio.project`); `progress`, when given, is
     called with each ProjectionProgress. `space` defaults to W+ for models with a W space, else z."""
-    job = projection_job(g, image, space or ("w+" if g.has_w else "z"), steps, **options)
+    return run_to_end(projection_job(g, image, space or ("w+" if g.has_w else "z"), steps, **options), progress)
+
+
+def run_to_end(job: Iterator[Any], progress: Any = None) -> Any:
+    """Step an optimisation job (projection, drag) on the calling thread; its return value is the result."""
     while True:
         try:
             p = next(job)
