@@ -18,6 +18,7 @@ from studio.core.recipe import Recipe
 from studio.distributed.cluster import ClusterError, ClusterInfo, worker_name
 from studio.distributed.models import ModelSource, loads, worker_model
 from studio.distributed.ordered import in_order, remote
+from studio.distributed.stop import Stop
 from studio.errors import StudioError
 
 CHUNK_BYTES = 24 << 20   # frames one chunk returns at most (a 1024 px chunk: 8 frames)
@@ -46,10 +47,14 @@ class ChunkStats:
     arrived_s: float
 
 
-def render_chunk(src: ModelSource, recipes: Sequence[Recipe], batch: int, precision: str) -> ChunkResult:
-    """The task body: `recipes` rendered in batches of `batch` with the worker's copy of the model."""
+def render_chunk(src: ModelSource, recipes: Sequence[Recipe], batch: int, precision: str,
+                 stop: Stop) -> ChunkResult | None:
+    """The task body: `recipes` rendered in batches of `batch` with the worker's copy of the model (None when
+    the job was cancelled before it finished)."""
     import os
 
+    if stop.requested():
+        return None
     t0 = time.perf_counter()
     before = loads()
     g = worker_model(src)
@@ -58,6 +63,8 @@ def render_chunk(src: ModelSource, recipes: Sequence[Recipe], batch: int, precis
     out = []
     try:
         for i in range(0, len(recipes), batch):
+            if i and stop.requested():
+                return None
             steps = renderer.iter_batch(g, recipes[i:i + batch], precision=precision)
             out.extend(f for f in steps if f is not None)
     except StudioError as exc:
@@ -105,8 +112,8 @@ class RayFrames:
         task = remote(render_chunk, 1.0 if self.cluster.gpus else 0.0)
         t0 = time.perf_counter()
 
-        def submit(k: int) -> Any:
-            return task.remote(self.source, list(recipes[starts[k]:starts[k] + size]), batch, precision)
+        def submit(k: int, stop: Stop) -> Any:
+            return task.remote(self.source, list(recipes[starts[k]:starts[k] + size]), batch, precision, stop)
 
         def what(k: int) -> str:
             return f"frames {starts[k]}-{min(starts[k] + size, len(recipes)) - 1}"
@@ -130,15 +137,19 @@ def render_frames(frames: RayFrames, g: Any, recipes: Sequence[Recipe], batch: i
 EACH_CHUNK = 8  # photos per task when each item renders on its own (translate)
 
 
-def render_each(src: ModelSource, recipes: Sequence[Recipe],
-                photos: Sequence[bytes | None]) -> list[tuple[np.ndarray | None, str | None]]:
+def render_each(src: ModelSource, recipes: Sequence[Recipe], photos: Sequence[bytes | None],
+                stop: Stop) -> list[tuple[np.ndarray | None, str | None]] | None:
     """The task body for items rendered one by one with their own failures (photos to translate): (image,
     None) or (None, why) per recipe. `photos[i]`, when given, is recipe i's photo file, for a node that
-    does not share the driver's disk (it is kept there by content hash, like a model)."""
+    does not share the driver's disk (it is kept there by content hash, like a model). None: cancelled."""
+    if stop.requested():
+        return None
     g = worker_model(src)
     renderer = _renderer()
     out: list[tuple[np.ndarray | None, str | None]] = []
-    for recipe, data in zip(recipes, photos):
+    for k, (recipe, data) in enumerate(zip(recipes, photos)):
+        if k and stop.requested():
+            return None
         try:
             if data is not None:
                 recipe = _with_local_photo(recipe, data)
@@ -180,11 +191,11 @@ def each_on_cluster(frames: RayFrames, recipes: Sequence[Recipe],
     task = remote(render_each, 1.0 if frames.cluster.gpus else 0.0)
     starts = list(range(0, len(recipes), EACH_CHUNK))
 
-    def submit(k: int) -> Any:
+    def submit(k: int, stop: Stop) -> Any:
         part = list(recipes[starts[k]:starts[k] + EACH_CHUNK])
         photos = [Path(r.latent.path).read_bytes() if ship_photos and hasattr(r.latent, "path") else None
                   for r in part]
-        return task.remote(frames.source, part, photos)
+        return task.remote(frames.source, part, photos, stop)
 
     def what(k: int) -> str:
         return f"items {starts[k]}-{min(starts[k] + EACH_CHUNK, len(recipes)) - 1}"

@@ -16,6 +16,7 @@ from studio.distributed.cluster import ClusterError, worker_name
 from studio.distributed.frames import IN_FLIGHT, RayFrames, _renderer
 from studio.distributed.models import ModelSource, worker_model
 from studio.distributed.ordered import in_order, remote
+from studio.distributed.stop import Stop
 from studio.errors import StudioError
 
 CHUNK_BATCHES = 4   # render batches per task (256 samples at the labelling batch of 64)
@@ -23,10 +24,12 @@ CHUNK_BATCHES = 4   # render batches per task (256 samples at the labelling batc
 _labellers: dict[str, Any] = {}
 
 
-def label_chunk(src: ModelSource, labeller: str, recipes: Sequence[Recipe],
-                batch: int) -> dict[str, np.ndarray]:
+def label_chunk(src: ModelSource, labeller: str, recipes: Sequence[Recipe], batch: int,
+                stop: Stop) -> dict[str, np.ndarray] | None:
     """The task body: {attribute: (n,) probability} for `recipes`, rendered and scored in batches of
-    `batch`."""
+    `batch` (None: cancelled)."""
+    if stop.requested():
+        return None
     g = worker_model(src)
     try:
         lab = _labellers.get(labeller)
@@ -36,6 +39,8 @@ def label_chunk(src: ModelSource, labeller: str, recipes: Sequence[Recipe],
             lab = _labellers[labeller] = find_labeller(g.info, labeller)
         out: dict[str, list[np.ndarray]] = {a: [] for a in lab.attributes}
         for i in range(0, len(recipes), batch):
+            if i and stop.requested():
+                return None
             for images in _renderer().iter_batch(g, recipes[i:i + batch]):
                 if images is not None:
                     for a, v in lab.score(images).items():
@@ -56,8 +61,8 @@ def cluster_scorer(frames: RayFrames) -> Callable[..., Iterator[float]]:
         task = remote(label_chunk, 1.0 if frames.cluster.gpus else 0.0)
         name = net.name
 
-        def submit(k: int) -> Any:
-            return task.remote(frames.source, name, list(recipes[starts[k]:starts[k] + size]), batch)
+        def submit(k: int, stop: Stop) -> Any:
+            return task.remote(frames.source, name, list(recipes[starts[k]:starts[k] + size]), batch, stop)
 
         def what(k: int) -> str:
             return f"samples {starts[k]}-{min(starts[k] + size, len(recipes)) - 1}"

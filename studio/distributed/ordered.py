@@ -5,7 +5,8 @@ object store holds a few chunks, not the whole video), yields None while the nex
 ready (a job step hands the thread back, see studio.export.job), and turns Ray's failures into one
 ClusterError sentence. A task whose worker process dies is retried by Ray itself (`max_retries`); an error
 the task raises (a model that will not load, a plugin failing) is not retried and ends the work. Closing
-the iterator (Cancel, Ctrl+C, a failure downstream) cancels every task still queued or running.
+the iterator (Cancel, Ctrl+C, a failure downstream) raises the work's Stop flag (studio.distributed.stop):
+the tasks still queued end before they start and the running ones at their next batch.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from collections import deque
 from typing import Any, Callable, Iterator
 
 from studio.distributed.cluster import ClusterError
+from studio.distributed.stop import Stop, new_stop
 from studio.errors import StudioError, clipped
 
 RETRIES = 3          # a chunk is re-run this many times when its worker process or node dies
@@ -32,18 +34,20 @@ def remote(fn: Callable[..., Any], gpus: float = 0.0) -> Any:
     return _remotes[key]
 
 
-def in_order(submit: Callable[[int], Any], count: int, window: int,
+def in_order(submit: Callable[[int, Stop], Any], count: int, window: int,
              what: Callable[[int], str]) -> Iterator[Any]:
-    """Results of `submit(0) ... submit(count - 1)` (each returns an ObjectRef) in that order, with None
-    between them while waiting; `what(i)` names item i in messages ('frames 64-95')."""
+    """Results of `submit(0, stop) ... submit(count - 1, stop)` (each returns an ObjectRef of a task that is
+    given `stop`) in that order, with None between them while waiting; `what(i)` names item i in messages
+    ('frames 64-95')."""
     import ray
 
     pending: deque[tuple[int, Any]] = deque()
+    stop = new_stop()
     nxt = 0
     try:
         while nxt < count or pending:
             while nxt < count and len(pending) < max(1, window):
-                pending.append((nxt, submit(nxt)))
+                pending.append((nxt, submit(nxt, stop)))
                 nxt += 1
             i, ref = pending[0]
             ready, _ = ray.wait([ref], timeout=WAIT_S)
@@ -54,11 +58,10 @@ def in_order(submit: Callable[[int], Any], count: int, window: int,
             pending.popleft()
             yield result
     finally:
-        for _, ref in pending:  # cancelled, failed or abandoned: stop the rest, finished or not
-            try:  # force: the worker process ends (a polite cancel's KeyboardInterrupt could land in the
-                # next task that worker starts); cancelled tasks are not retried, the next job starts a new one
-                ray.cancel(ref, force=True, recursive=True)
-            except Exception:  # already done, or the cluster is gone
+        if pending:  # cancelled, failed or abandoned: the rest end early (never ray.cancel: see stop.py)
+            try:
+                stop.request()
+            except Exception:  # the cluster is gone
                 pass
 
 

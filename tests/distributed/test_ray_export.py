@@ -87,8 +87,10 @@ def test_walk_and_export_on_the_cluster_equal_the_local_files_byte_for_byte(clus
             assert (tmp_path / "ray" / f).read_bytes() == (tmp_path / "local" / f).read_bytes(), f
 
 
-def test_model_from_the_object_store_is_loaded_once_per_worker(cluster, sg2, tmp_path):
-    path, g = sg2
+def test_model_from_the_object_store_is_loaded_once_per_worker(cluster, tiny_dcgan_safetensors, tmp_path):
+    # a model no other test sends to the workers (they keep what they loaded by hash, in memory)
+    path = tiny_dcgan_safetensors
+    g = ModelCache(torch.device("cpu")).get(path)
     recipes = _recipes(g, path, 40)
     drive(export_job(g, recipes, tmp_path / "local.gif", ExportOptions(), batch_size=8))
     src = replace(model_source(g, path, ship=True), path=str(tmp_path / "not-on-this-node.safetensors"))
@@ -138,6 +140,38 @@ def test_cancel_on_the_cluster_leaves_nothing_under_the_final_name(cluster, sg2,
     assert drive(job, cancel=lambda: bool(frames.stats)) is None
     assert 0 < len(frames.stats) < 12
     assert _names(tmp_path) == []  # no video, no sidecar, no temporary
+
+
+def test_a_raised_stop_flag_ends_queued_and_running_tasks_without_ray_cancel(cluster, sg2):
+    from studio.distributed.frames import render_chunk
+    from studio.distributed.ordered import remote
+    from studio.distributed.stop import new_stop
+
+    path, g = sg2
+    task = remote(render_chunk)
+    src = model_source(g, path, ship=False)
+    go, halt = new_stop(), new_stop()
+    halt.request()
+    recipes = _recipes(g, path, 8)
+    done = ray.get(task.remote(src, recipes, 4, "fp32", go))
+    assert done is not None and done.frames.shape == (8, 64, 64, 3)
+    assert ray.get(task.remote(src, recipes, 4, "fp32", halt)) is None  # queued after the flag: never renders
+    assert not go.requested() and halt.requested()
+
+
+def test_cancelling_exports_at_any_moment_leaves_the_driver_and_the_next_export_whole(cluster, sg2, tmp_path):
+    """ray.cancel racing a finishing task aborted the whole driver process (Ray 2.60): cancel over and over,
+    at the first chunk, mid-way and near the end, then export in full."""
+    path, g = sg2
+    recipes = _recipes(g, path, 48)
+    for after in (1, 2, 4, 5, 1, 3):
+        frames = RayFrames(model_source(g, path, ship=False), cluster, chunk=8)
+        job = export_job(g, recipes, tmp_path / "walk.gif", ExportOptions(), frames=frames)
+        assert drive(job, cancel=lambda: len(frames.stats) >= after) is None
+    drive(export_job(g, recipes, tmp_path / "local.gif", ExportOptions()))
+    frames = RayFrames(model_source(g, path, ship=False), cluster, chunk=8)
+    drive(export_job(g, recipes, tmp_path / "walk.gif", ExportOptions(), frames=frames))
+    assert (tmp_path / "walk.gif").read_bytes() == (tmp_path / "local.gif").read_bytes()
 
 
 def test_a_worker_that_cannot_load_the_model_fails_the_export_naming_itself_and_the_cause(cluster, sg2,
