@@ -45,8 +45,12 @@ class Stop:
 
     def requested(self) -> bool:
         import ray
+        from ray.exceptions import RayActorError
 
-        return bool(ray.get(self.board.is_raised.remote(self.token)))
+        try:
+            return bool(ray.get(self.board.is_raised.remote(self.token)))
+        except RayActorError:  # the driver that made the board has gone: nobody waits for this work
+            return True
 
     def check(self) -> None:
         if self.requested():
@@ -57,15 +61,18 @@ class Stop:
         self.board.raise_flag.remote(self.token)
 
 
-_boards: dict[str, Any] = {}  # this driver's job id -> its board (the handle keeps the actor alive)
+_boards: dict[tuple[str, str], Any] = {}  # (job id, node id) -> this driver's board; the handle keeps the
+# actor alive. Both ids: a driver that left one local cluster and started another gets job 01000000 again,
+# and serialising a handle from the old cluster aborts the process.
 
 
 def new_stop() -> Stop:
     """A fresh flag on this driver's board (made on first use, and again after the cluster was left)."""
     import ray
 
-    job = ray.get_runtime_context().get_job_id()
-    if job not in _boards:
+    ctx = ray.get_runtime_context()
+    key = (ctx.get_job_id(), ctx.get_node_id())
+    if key not in _boards:
         _boards.clear()
-        _boards[job] = ray.remote(num_cpus=0)(StopBoard).options(name=BOARD, get_if_exists=True).remote()
-    return Stop(uuid.uuid4().hex, _boards[job])
+        _boards[key] = ray.remote(num_cpus=0)(StopBoard).options(name=BOARD, get_if_exists=True).remote()
+    return Stop(uuid.uuid4().hex, _boards[key])
