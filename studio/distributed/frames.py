@@ -53,8 +53,6 @@ def render_chunk(src: ModelSource, recipes: Sequence[Recipe], batch: int, precis
     the job was cancelled before it finished)."""
     import os
 
-    if stop.requested():
-        return None
     t0 = time.perf_counter()
     before = loads()
     g = worker_model(src)
@@ -63,8 +61,8 @@ def render_chunk(src: ModelSource, recipes: Sequence[Recipe], batch: int, precis
     out = []
     try:
         for i in range(0, len(recipes), batch):
-            if i and stop.requested():
-                return None
+            if i:
+                stop.check()
             steps = renderer.iter_batch(g, recipes[i:i + batch], precision=precision)
             out.extend(f for f in steps if f is not None)
     except StudioError as exc:
@@ -142,14 +140,12 @@ def render_each(src: ModelSource, recipes: Sequence[Recipe], photos: Sequence[by
     """The task body for items rendered one by one with their own failures (photos to translate): (image,
     None) or (None, why) per recipe. `photos[i]`, when given, is recipe i's photo file, for a node that
     does not share the driver's disk (it is kept there by content hash, like a model). None: cancelled."""
-    if stop.requested():
-        return None
     g = worker_model(src)
     renderer = _renderer()
     out: list[tuple[np.ndarray | None, str | None]] = []
     for k, (recipe, data) in enumerate(zip(recipes, photos)):
-        if k and stop.requested():
-            return None
+        if k:
+            stop.check()
         try:
             if data is not None:
                 recipe = _with_local_photo(recipe, data)

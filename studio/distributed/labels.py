@@ -28,8 +28,6 @@ def label_chunk(src: ModelSource, labeller: str, recipes: Sequence[Recipe], batc
                 stop: Stop) -> dict[str, np.ndarray] | None:
     """The task body: {attribute: (n,) probability} for `recipes`, rendered and scored in batches of
     `batch` (None: cancelled)."""
-    if stop.requested():
-        return None
     g = worker_model(src)
     try:
         lab = _labellers.get(labeller)
@@ -39,8 +37,8 @@ def label_chunk(src: ModelSource, labeller: str, recipes: Sequence[Recipe], batc
             lab = _labellers[labeller] = find_labeller(g.info, labeller)
         out: dict[str, list[np.ndarray]] = {a: [] for a in lab.attributes}
         for i in range(0, len(recipes), batch):
-            if i and stop.requested():
-                return None
+            if i:
+                stop.check()
             for images in _renderer().iter_batch(g, recipes[i:i + batch]):
                 if images is not None:
                     for a, v in lab.score(images).items():

@@ -14,7 +14,7 @@ from collections import deque
 from typing import Any, Callable, Iterator
 
 from studio.distributed.cluster import ClusterError
-from studio.distributed.stop import Stop, new_stop
+from studio.distributed.stop import Stop, new_stop, stoppable
 from studio.errors import StudioError, clipped
 
 RETRIES = 3          # a chunk is re-run this many times when its worker process or node dies
@@ -24,13 +24,14 @@ _remotes: dict[tuple[Any, ...], Any] = {}
 
 
 def remote(fn: Callable[..., Any], gpus: float = 0.0) -> Any:
-    """`fn` as a Ray remote function (made once per function and resources; workers import it by name)."""
+    """Task body `fn(..., stop)` as a Ray remote function that skips cancelled work (stop.stoppable); made once
+    per function and resources."""
     key = (fn, gpus)
     if key not in _remotes:
         import ray
 
         _remotes[key] = ray.remote(num_cpus=0 if gpus else 1, num_gpus=gpus, max_retries=RETRIES,
-                                   retry_exceptions=False)(fn)
+                                   retry_exceptions=False)(stoppable(fn))
     return _remotes[key]
 
 

@@ -6,7 +6,7 @@ from typing import Any, Iterator, Sequence
 from studio.distributed.frames import IN_FLIGHT, RayFrames
 from studio.distributed.models import ModelSource, worker_model
 from studio.distributed.ordered import in_order, remote
-from studio.distributed.stop import Stop, Stopped
+from studio.distributed.stop import Stop
 from studio.errors import StudioError
 
 
@@ -23,14 +23,10 @@ def project_one(src: ModelSource, image: Any, space: str, steps: int, condition:
         if p.done % CHECK_EVERY == 0:
             stop.check()
 
-    if stop.requested():
-        return None
     g = worker_model(src)
     try:
         result = project(g, image, space, steps, progress=progress, condition=tuple(condition), align=False,
                          **options)
-    except Stopped:
-        return None
     except StudioError as exc:
         return None, str(exc)
     return (result.recipe(g, src.path, condition), result.psnr, result.steps, result.seconds), None

@@ -9,9 +9,10 @@ task it runs either. The flags live in one small actor per driver (no CPU of its
 """
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 BOARD = "latent-studio-stop-board"
 KEEP = 4096  # flags the board remembers (one per cancelled job; the oldest are forgotten)
@@ -59,6 +60,22 @@ class Stop:
     def request(self) -> None:
         """Raise the flag (asynchronously: the driver does not wait for the board)."""
         self.board.raise_flag.remote(self.token)
+
+
+def stoppable(body: Callable[..., Any]) -> Callable[..., Any]:
+    """A task body `body(..., stop)` that returns None without starting when its job's flag is up, and when
+    it raises Stopped on a later `stop.check()` (between its batches)."""
+
+    @functools.wraps(body)
+    def task(*args: Any) -> Any:
+        if args[-1].requested():
+            return None
+        try:
+            return body(*args)
+        except Stopped:
+            return None
+
+    return task
 
 
 _boards: dict[tuple[str, str], Any] = {}  # (job id, node id) -> this driver's board; the handle keeps the

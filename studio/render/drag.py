@@ -39,7 +39,7 @@ from studio.core.wspace import WLatent
 from studio.errors import RecipeError
 from studio.model.api import Generator, StageContext
 from studio.model.units import apply_to_stage, stage_features
-from studio.render.projection import frozen
+from studio.render.projection import frozen, run_to_end
 
 DEFAULT_STEPS = 100
 LR_W = 0.02          # Adam on W+ rows (the paper: 2e-3 at 512 px; bench/drag.py measured 0.02 at 64 px)
@@ -387,6 +387,4 @@ def drag(g: Generator, recipe: Recipe, points: Sequence[DragPoint], mask: Any = 
          settings: DragSettings = DragSettings(), progress: Any = None) -> DragResult:
     """Run a drag to the end on the calling thread (scripts, the bench, tests); `progress` is called with
     each DragProgress."""
-    from studio.render.projection import run_to_end
-
     return run_to_end(drag_job(g, recipe, points, mask, settings), progress)
